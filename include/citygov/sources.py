@@ -1,0 +1,108 @@
+"""Department sources as the core sees them: plain connection records, no Airflow objects.
+
+A DAG task turns an Airflow ``Connection`` into a :class:`ConnectionInfo`; the CLI and the tests build
+them directly. Database sources become SQLAlchemy URLs; folder sources (Airflow ``fs`` connections with
+``{"path": ...}`` in extra) hold spreadsheets and CSV files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+
+SOURCE_EXTRA_KEY = "citygov_department"
+"""Key in a connection's extra that registers it as a department source, valued with the department name."""
+
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+}
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """The parts of an Airflow connection the core needs."""
+
+    conn_id: str
+    conn_type: str
+    host: str | None = None
+    schema: str | None = None
+    login: str | None = None
+    password: str | None = None
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def department(self) -> str | None:
+        """The department this source belongs to, when it is registered as a department source."""
+        value = self.extra.get(SOURCE_EXTRA_KEY)
+        return str(value) if value else None
+
+    @property
+    def is_folder(self) -> bool:
+        """Whether this is a folder of files rather than a database."""
+        return self.conn_type in {"fs", "file", "folder"}
+
+    def folder(self) -> Path:
+        """The folder of a file source."""
+        if not self.is_folder:
+            raise ValueError(f"connection {self.conn_id!r} is a {self.conn_type} source, not a folder")
+        path = self.extra.get("path") or self.host
+        if not path:
+            raise ValueError(f"folder connection {self.conn_id!r} has no path in its extra")
+        return Path(str(path))
+
+    def sqlalchemy_url(self) -> URL:
+        """The SQLAlchemy URL of a database source."""
+        if self.is_folder:
+            raise ValueError(f"connection {self.conn_id!r} is a folder, not a database")
+        if self.conn_type in {"generic", "sqlalchemy"} and self.host and "://" in self.host:
+            return make_url(self.host)
+        driver = _DRIVERS.get(self.conn_type)
+        if driver is None:
+            raise ValueError(
+                f"connection {self.conn_id!r} has type {self.conn_type!r}; supported: "
+                f"{', '.join(sorted(_DRIVERS))}, fs (folder)"
+            )
+        if driver == "sqlite":
+            # Airflow keeps the database file path in host (SqliteHook does the same).
+            return URL.create("sqlite", database=self.host or self.schema or ":memory:")
+        return URL.create(
+            driver,
+            username=self.login or None,
+            password=self.password or None,
+            host=self.host or None,
+            port=self.port or None,
+            database=self.schema or None,
+        )
+
+    def to_airflow_json(self) -> dict[str, Any]:
+        """This connection in the format ``airflow connections import`` reads."""
+        out: dict[str, Any] = {"conn_type": self.conn_type}
+        for key in ("host", "schema", "login", "password", "port"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.extra:
+            out["extra"] = self.extra
+        return out
+
+
+def connection_from_airflow(conn: Any) -> ConnectionInfo:
+    """Copy an Airflow ``Connection`` (any object with its attributes) into a :class:`ConnectionInfo`."""
+    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    return ConnectionInfo(
+        conn_id=conn.conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        schema=conn.schema,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        extra=dict(extra or {}),
+    )
