@@ -1,0 +1,69 @@
+"""Read the catalog and its history back out of the governance store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import selectinload
+
+from citygov.catalog.importer import stored_content
+from citygov.store import session_scope
+from citygov.store.models import CatalogChange, CatalogEntryRow, CatalogImport, CatalogImportError
+
+
+def list_entries(engine: Engine, *, include_withdrawn: bool = False) -> list[dict[str, Any]]:
+    """Catalog entries ordered by code, as JSON-able dicts (``withdrawn_at`` set for withdrawn ones)."""
+    with session_scope(engine) as session:
+        query = select(CatalogEntryRow).options(selectinload(CatalogEntryRow.columns)).order_by(CatalogEntryRow.code)
+        if not include_withdrawn:
+            query = query.where(CatalogEntryRow.withdrawn_at.is_(None))
+        return [
+            {
+                "code": row.code,
+                **stored_content(row),
+                "updated_at": row.updated_at.isoformat(),
+                "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+            }
+            for row in session.scalars(query)
+        ]
+
+
+def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest catalog imports, newest first, each with its changes and rejected rows."""
+    with session_scope(engine) as session:
+        imports = session.scalars(
+            select(CatalogImport).order_by(CatalogImport.id.desc()).limit(limit)
+        ).all()
+        out = []
+        for imp in imports:
+            changes = session.scalars(
+                select(CatalogChange).where(CatalogChange.import_id == imp.id).order_by(CatalogChange.id)
+            ).all()
+            errors = session.scalars(
+                select(CatalogImportError)
+                .where(CatalogImportError.import_id == imp.id)
+                .order_by(CatalogImportError.id)
+            ).all()
+            out.append(
+                {
+                    "import_id": imp.id,
+                    "file": imp.file,
+                    "encoding": imp.encoding,
+                    "source_label": imp.source_label,
+                    "imported_at": imp.imported_at.isoformat(),
+                    "rows_total": imp.rows_total,
+                    "accepted": imp.accepted,
+                    "rejected": imp.rejected,
+                    "added": imp.added,
+                    "changed": imp.changed,
+                    "withdrawn": imp.withdrawn,
+                    "unchanged": imp.unchanged,
+                    "changes": [{"code": c.entry_code, "kind": c.kind, "diff": c.diff} for c in changes],
+                    "errors": [
+                        {"line": e.line, "column": e.column, "code": e.code, "message": e.message}
+                        for e in errors
+                    ],
+                }
+            )
+        return out
