@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+CITY_TZ = ZoneInfo("Asia/Shanghai")
+"""The city's time zone: schedules run on it, and naive timestamps in sources are read in it."""
 
 GOVERNANCE_CONN_ID = "governance_db"
 """Airflow connection id of the governance store."""

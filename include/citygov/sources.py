@@ -7,6 +7,8 @@ them directly. Database sources become SQLAlchemy URLs; folder sources (Airflow 
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,37 @@ def connection_from_airflow(conn: Any) -> ConnectionInfo:
         port=conn.port,
         extra=dict(extra or {}),
     )
+
+
+
+def connections_from_data(data: dict[str, Any]) -> dict[str, ConnectionInfo]:
+    """Connections from the ``airflow connections import`` JSON structure (conn_id → fields)."""
+    out: dict[str, ConnectionInfo] = {}
+    for conn_id, fields in data.items():
+        extra = fields.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra.strip() else {}
+        out[conn_id] = ConnectionInfo(
+            conn_id=conn_id,
+            conn_type=fields.get("conn_type", "generic"),
+            host=fields.get("host"),
+            schema=fields.get("schema"),
+            login=fields.get("login"),
+            password=fields.get("password"),
+            port=fields.get("port"),
+            extra=extra,
+        )
+    return out
+
+
+def connections_from_file(path: Path) -> dict[str, ConnectionInfo]:
+    """Read a connections file in the ``airflow connections import`` JSON format."""
+    return connections_from_data(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def connection_from_env(conn_id: str) -> ConnectionInfo | None:
+    """A connection from ``AIRFLOW_CONN_<ID>`` in Airflow's JSON form (how the CLI and tests set them)."""
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw or not raw.strip().startswith("{"):
+        return None
+    return connections_from_data({conn_id: json.loads(raw)})[conn_id]

@@ -8,6 +8,19 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import selectinload
 
 from citygov.catalog.importer import stored_content
+from citygov.catalog.schema import (
+    CatalogEntry,
+    ColumnType,
+    DeclaredColumn,
+    Layer,
+    Lifecycle,
+    OpenAttr,
+    ResourceFormat,
+    Sensitivity,
+    ShareType,
+    SyncMode,
+    UpdateCycle,
+)
 from citygov.store import session_scope
 from citygov.store.models import CatalogChange, CatalogEntryRow, CatalogImport, CatalogImportError
 
@@ -67,3 +80,53 @@ def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
                 }
             )
         return out
+
+
+def load_entries(
+    engine: Engine, *, codes: list[str] | None = None, published_only: bool = True
+) -> list[CatalogEntry]:
+    """Current catalog entries as typed records (not withdrawn; published only unless told otherwise)."""
+    with session_scope(engine) as session:
+        query = (
+            select(CatalogEntryRow)
+            .options(selectinload(CatalogEntryRow.columns))
+            .where(CatalogEntryRow.withdrawn_at.is_(None))
+            .order_by(CatalogEntryRow.code)
+        )
+        if published_only:
+            query = query.where(CatalogEntryRow.lifecycle == Lifecycle.PUBLISHED.value)
+        rows = list(session.scalars(query))
+        if codes is not None:
+            wanted = set(codes)
+            rows = [r for r in rows if r.code in wanted]
+        return [to_entry(r) for r in rows]
+
+
+def to_entry(row: CatalogEntryRow) -> CatalogEntry:
+    """A stored row back as a :class:`CatalogEntry`."""
+    return CatalogEntry(
+        code=row.code,
+        name=row.name,
+        provider=row.provider,
+        layer=Layer(row.layer),
+        columns=tuple(DeclaredColumn(c.name, ColumnType(c.dtype)) for c in row.columns),
+        share_type=ShareType(row.share_type),
+        open_attr=OpenAttr(row.open_attr),
+        update_cycle=UpdateCycle(row.update_cycle),
+        conn_id=row.conn_id,
+        location=row.location,
+        sensitivity=Sensitivity(row.sensitivity),
+        provider_code=row.provider_code,
+        summary=row.summary,
+        format=ResourceFormat(row.format) if row.format else None,
+        share_condition=row.share_condition,
+        share_basis=row.share_basis,
+        share_method=row.share_method,
+        publish_date=row.publish_date,
+        related_codes=tuple(row.related_codes or ()),
+        primary_key=tuple(row.primary_key or ()),
+        update_time_column=row.update_time_column,
+        sync_mode=SyncMode(row.sync_mode) if row.sync_mode else None,
+        lifecycle=Lifecycle(row.lifecycle),
+        extra=dict(row.extra or {}),
+    )

@@ -223,6 +223,7 @@ class Finding(Base):
     conn_id: Mapped[str | None] = mapped_column(String(250))
     location: Mapped[str | None] = mapped_column(String(1024))
     column: Mapped[str | None] = mapped_column(String(255))
+    record_key: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255), index=True)
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
@@ -232,6 +233,25 @@ class Finding(Base):
     """Stable hash of (origin, rule, entry or resource, column, record key) used to dedup disputes."""
     created_at: Mapped[datetime] = mapped_column(TS)
     routed_dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id"))
+
+
+class PatrolObservation(Base):
+    """What the patrol saw of an entry on a logical date: the history behind timeliness and volume."""
+
+    __tablename__ = "patrol_observations"
+    __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_code: Mapped[str] = mapped_column(String(64), index=True)
+    logical_date: Mapped[date] = mapped_column(Date)
+    reachable: Mapped[bool]
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    last_updated: Mapped[datetime | None] = mapped_column(TS)
+    content_signature: Mapped[str | None] = mapped_column(String(64))
+    """Row count and column list hashed: tells "changed since the last patrol" without an update column."""
+    changed_since: Mapped[date | None] = mapped_column(Date)
+    """The logical date from which the content has been as observed (for entries without update column)."""
+    observed_at: Mapped[datetime] = mapped_column(TS)
 
 
 # --- quality -----------------------------------------------------------------------------------------

@@ -1,0 +1,286 @@
+"""Public data census (公共数据普查): find every resource in every source, reconcile with the catalog.
+
+The census lists every table, view and file of every registered department source (and of every
+source the catalog names), stores the snapshot for the logical date, and reconciles it:
+
+- 应编未编: resources found that no catalog entry covers (``census.uncatalogued``);
+- 有目无数: catalog entries whose resource was not found (``census.resource_missing``);
+- catalog coverage (目录覆盖率) = found resources that are catalogued / all found, per department and city.
+
+For each uncatalogued resource it drafts a catalog row (inferred 信息项, suggested grade from the
+identifiers it holds) for a steward to complete and import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+
+from citygov.catalog.queries import load_entries
+from citygov.catalog.schema import CATALOG_HEADERS, CatalogEntry, ColumnType, DeclaredColumn, format_columns
+from citygov.findings import FindingRecord, replace_findings
+from citygov.identifiers import detect_kind
+from citygov.inventory import Inventory, Resource, inspect_source
+from citygov.patrol import ConnectionResolver
+from citygov.store import session_scope
+from citygov.store.models import CensusResource, CensusSnapshot, DepartmentSource
+
+ORIGIN = "census"
+SAMPLE_ROWS = 200
+UPDATE_COLUMN_RE = re.compile(r"^(gxsj|update_?time|updated_?at|last_?modified|modify_?time|sjc)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """目录覆盖率 of one department (or the city)."""
+
+    found: int
+    catalogued: int
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.catalogued / self.found, 4) if self.found else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"found": self.found, "catalogued": self.catalogued, "coverage": self.ratio}
+
+
+@dataclass
+class CensusReport:
+    """What one census found."""
+
+    logical_date: date
+    sources: list[str] = field(default_factory=list)
+    resources: list[tuple[Inventory, Resource]] = field(default_factory=list)
+    uncatalogued: list[Resource] = field(default_factory=list)
+    missing: list[CatalogEntry] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)
+    coverage: dict[str, Coverage] = field(default_factory=dict)
+    city: Coverage = Coverage(0, 0)
+    findings: list[FindingRecord] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "logical_date": self.logical_date.isoformat(),
+            "sources": len(self.sources),
+            "resources_found": len(self.resources),
+            "uncatalogued": [f"{r.conn_id}/{r.location}" for r in self.uncatalogued],
+            "missing": [e.code for e in self.missing],
+            "unreachable": self.unreachable,
+            "coverage": {"city": self.city.to_dict(), **{d: c.to_dict() for d, c in sorted(self.coverage.items())}},
+            "findings": len(self.findings),
+        }
+
+
+def register_sources(engine: Engine, sources: Iterable[tuple[str, str, str]]) -> int:
+    """Register (conn_id, department, kind) department sources; existing ones are updated."""
+    now = datetime.now(UTC)
+    count = 0
+    with session_scope(engine) as session:
+        for conn_id, department, kind in sources:
+            row = session.get(DepartmentSource, conn_id)
+            if row is None:
+                session.add(DepartmentSource(conn_id=conn_id, department=department, kind=kind, registered_at=now))
+            else:
+                row.department, row.kind = department, kind
+            count += 1
+    return count
+
+
+def census_sources(engine: Engine) -> dict[str, str | None]:
+    """Every source the census visits: registered department sources and every source the catalog
+    names, with the department when known."""
+    with session_scope(engine) as session:
+        out: dict[str, str | None] = {s.conn_id: s.department for s in session.scalars(select(DepartmentSource))}
+    for entry in load_entries(engine, published_only=False):
+        out.setdefault(entry.conn_id, entry.provider)
+    return dict(sorted(out.items()))
+
+
+def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) -> CensusReport:
+    """Run the census as of ``logical_date``; stores the snapshot and findings (replacing that date's)."""
+    sources = census_sources(engine)
+    entries = load_entries(engine, published_only=False)
+    by_place = {(e.conn_id, e.location): e for e in entries}
+    report = CensusReport(logical_date=logical_date, sources=list(sources))
+    for conn_id, department in sources.items():
+        conn = resolve(conn_id)
+        own = [e for e in entries if e.conn_id == conn_id]
+        if conn is None:
+            inventory = Inventory(conn_id, department, "unknown", error=f"connection {conn_id!r} is not defined")
+        else:
+            inventory = inspect_source(
+                conn,
+                update_columns={e.location: e.update_time_column for e in own if e.update_time_column},
+                sample=SAMPLE_ROWS,
+            )
+            inventory.department = department or conn.department
+        if inventory.error:
+            report.unreachable[conn_id] = inventory.error
+            report.findings.append(
+                FindingRecord(ORIGIN, "census.source_unreachable",
+                              f"source {conn_id} ({department or '?'}) cannot be reached: {inventory.error}",
+                              logical_date, department=department, conn_id=conn_id,
+                              evidence={"error": inventory.error})
+            )
+            continue
+        found = {r.location for r in inventory.resources}
+        for resource in inventory.resources:
+            report.resources.append((inventory, resource))
+            dept = inventory.department or "未登记部门"
+            entry = by_place.get((conn_id, resource.location))
+            if resource.error:
+                report.findings.append(
+                    FindingRecord(ORIGIN, "census.resource_unreadable",
+                                  f"{conn_id}/{resource.location} cannot be read: {resource.error}",
+                                  logical_date, entry_code=entry.code if entry else None, department=dept,
+                                  conn_id=conn_id, location=resource.location, evidence={"error": resource.error})
+                )
+            if entry is None:
+                report.uncatalogued.append(resource)
+                report.findings.append(
+                    FindingRecord(ORIGIN, "census.uncatalogued",
+                                  f"应编未编: {resource.kind} {resource.location!r} in {conn_id} ({dept}) is not in the "
+                                  "catalog; complete its draft row (govern census drafts) and import it",
+                                  logical_date, department=dept, conn_id=conn_id, location=resource.location,
+                                  evidence={"columns": len(resource.columns), "row_count": resource.row_count})
+                )
+        for entry in own:
+            if entry.location not in found:
+                report.missing.append(entry)
+                report.findings.append(
+                    FindingRecord(ORIGIN, "census.resource_missing",
+                                  f"有目无数: {entry.code} {entry.name} names {entry.location!r} in {conn_id}, "
+                                  "which does not exist", logical_date, entry_code=entry.code,
+                                  department=entry.provider, conn_id=conn_id, location=entry.location)
+                )
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for inventory, resource in report.resources:
+        dept = inventory.department or "未登记部门"
+        counts[dept][0] += 1
+        counts[dept][1] += (inventory.conn_id, resource.location) in by_place
+    report.coverage = {d: Coverage(f, c) for d, (f, c) in counts.items()}
+    report.city = Coverage(sum(c.found for c in report.coverage.values()),
+                           sum(c.catalogued for c in report.coverage.values()))
+    _store_snapshot(engine, report, by_place)
+    replace_findings(engine, ORIGIN, logical_date, report.findings)
+    return report
+
+
+def _store_snapshot(engine: Engine, report: CensusReport, by_place: dict[tuple[str, str], CatalogEntry]) -> None:
+    with session_scope(engine) as session:
+        session.execute(delete(CensusResource).where(
+            CensusResource.snapshot_id.in_(select(CensusSnapshot.id).where(CensusSnapshot.logical_date == report.logical_date))
+        ))
+        session.execute(delete(CensusSnapshot).where(CensusSnapshot.logical_date == report.logical_date))
+        snapshot = CensusSnapshot(logical_date=report.logical_date, taken_at=datetime.now(UTC), summary=report.summary())
+        session.add(snapshot)
+        session.flush()
+        for inventory, resource in report.resources:
+            entry = by_place.get((inventory.conn_id, resource.location))
+            session.add(
+                CensusResource(
+                    snapshot_id=snapshot.id,
+                    conn_id=inventory.conn_id,
+                    department=inventory.department,
+                    location=resource.location,
+                    kind=resource.kind,
+                    columns=[
+                        {"name": c.name, "type": c.native_type, "letter": c.letter.value,
+                         "kind": detect_kind(resource.samples.get(c.name, [])) or ""}
+                        for c in resource.columns
+                    ],
+                    row_count=resource.row_count,
+                    last_updated=resource.last_updated,
+                    entry_code=entry.code if entry else None,
+                )
+            )
+
+
+def latest_census(engine: Engine, logical_date: date | None = None) -> dict[str, Any] | None:
+    """The latest (or the given date's) census snapshot with its resources, as JSON-able data."""
+    with session_scope(engine) as session:
+        query = select(CensusSnapshot).order_by(CensusSnapshot.logical_date.desc()).limit(1)
+        if logical_date:
+            query = select(CensusSnapshot).where(CensusSnapshot.logical_date == logical_date)
+        snapshot = session.scalars(query).first()
+        if snapshot is None:
+            return None
+        resources = session.scalars(
+            select(CensusResource).where(CensusResource.snapshot_id == snapshot.id)
+            .order_by(CensusResource.conn_id, CensusResource.location)
+        ).all()
+        return {
+            **snapshot.summary,
+            "taken_at": snapshot.taken_at.isoformat(),
+            "resources": [
+                {"conn_id": r.conn_id, "department": r.department, "location": r.location, "kind": r.kind,
+                 "columns": r.columns, "row_count": r.row_count,
+                 "last_updated": r.last_updated.isoformat() if r.last_updated else None,
+                 "entry_code": r.entry_code}
+                for r in resources
+            ],
+        }
+
+
+def suggest_grade(kinds: set[str]) -> str:
+    """A sensitivity grade suggestion from the identifier kinds a resource holds."""
+    if "ric" in kinds:
+        return "L4"
+    if "mobile" in kinds:
+        return "L3"
+    if "name" in kinds:
+        return "L2"
+    return "L1"
+
+
+def draft_rows(engine: Engine, logical_date: date | None = None) -> list[dict[str, str]]:
+    """Draft catalog rows (import format, Chinese headers) for the uncatalogued resources of a census."""
+    census = latest_census(engine, logical_date)
+    if census is None:
+        return []
+    rows = []
+    for r in census["resources"]:
+        if r["entry_code"]:
+            continue
+        columns = [DeclaredColumn(c["name"], ColumnType(c["letter"])) for c in r["columns"]]
+        kinds = {c["kind"] for c in r["columns"] if c["kind"]}
+        update_col = next((c["name"] for c in r["columns"] if UPDATE_COLUMN_RE.match(c["name"])
+                           and c["letter"] in ("D", "T")), "")
+        grade = suggest_grade(kinds)
+        row = dict.fromkeys(CATALOG_HEADERS, "")
+        row.update({
+            "信息资源名称": Path(r["location"]).stem,
+            "信息资源提供方": r["department"] or "",
+            "信息资源格式": "电子表格" if r["kind"] == "file" else "数据库",
+            "信息项": format_columns(columns),
+            "开放属性": "不予开放" if grade in ("L3", "L4") else "",
+            "共享类型": "有条件共享" if grade in ("L3", "L4") else "",
+            "数据连接": r["conn_id"],
+            "资源位置": r["location"],
+            "更新时间字段": update_col,
+            "敏感级别": grade,
+            "状态": "草稿",
+            "信息资源摘要": f"普查发现：{r['row_count']} 行；检测到 {', '.join(sorted(kinds)) or '无'} 类标识",
+        })
+        rows.append(row)
+    return rows
+
+
+def write_drafts(rows: list[dict[str, str]], path: Path) -> None:
+    """Write draft rows as a catalog CSV in UTF-8 with a BOM (opens cleanly in Excel; imports as is)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CATALOG_HEADERS)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in CATALOG_HEADERS])
+    Path(path).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
