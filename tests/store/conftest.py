@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from citygov.store import engine_for, upgrade
 from sqlalchemy import Engine, create_engine, text
+
+from citygov.store import engine_for, upgrade
 
 PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
+from sqlalchemy import Engine, func, select
+
 from citygov.catalog import importer
 from citygov.catalog.importer import CatalogFileError, import_catalog
 from citygov.catalog.queries import import_history, list_entries
@@ -14,9 +17,6 @@ from citygov.catalog.schema import CATALOG_HEADERS
 from citygov.cli import main as govern
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow, CatalogImport
-from openpyxl import Workbook
-from sqlalchemy import Engine, func, select
-
 from tests.catalog_files import GOOD_ROWS, row, write_catalog
 
 GOOD_CODES = sorted(r["信息资源代码"] for r in GOOD_ROWS)

@@ -7,14 +7,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+
 from citygov.catalog.importer import import_catalog
 from citygov.census import draft_rows, latest_census, register_sources, run_census, write_drafts
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.findings import load_findings
 from citygov.patrol import patrol_batch, plan_batches
 from citygov.sources import ConnectionInfo, connections_from_file
-from sqlalchemy import Engine
-
 from tests.demo_expectations import expected_findings, found_keys
 
 

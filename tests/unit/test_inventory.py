@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from citygov.catalog.schema import ColumnType
 from citygov.inventory import infer_letter, inspect_source
 from citygov.sources import ConnectionInfo

@@ -1,8 +1,9 @@
 """Alembic environment for the governance store (run through citygov.store.upgrade)."""
 
 from alembic import context
-from citygov.store.models import Base
 from sqlalchemy import engine_from_config, pool
+
+from citygov.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
