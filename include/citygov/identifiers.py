@@ -1,0 +1,320 @@
+"""Chinese public identifiers: resident ID numbers, credit codes, mobile numbers, division codes, masking.
+
+- Resident ID (居民身份证号码, GB 11643-1999): 6-digit division code + birth date YYYYMMDD + 3-digit
+  sequence (odd male, even female) + ISO 7064 MOD 11-2 check character.
+- Unified social credit code (统一社会信用代码, GB 32100-2015): registering authority, entity type,
+  6-digit division code, 9-character organisation code (GB 11714, with its own check character) and a
+  MOD 31 check character.
+- Division codes (行政区划代码, GB/T 2260): a small reference table shipped as package data.
+
+The checks here are structural and arithmetic on purpose. ``stdnum.cn.ric`` also rejects a division
+code that did not exist in the birth year, raises ``KeyError`` for an unknown county and rejects old
+15-digit numbers; none of that is relied on here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+
+# --- resident ID (GB 11643-1999) --------------------------------------------------------------------
+
+_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RIC_CHECK = "10X98765432"
+_RIC_RE = re.compile(r"^\d{17}[\dX]$")
+# Shape only (division, plausible YYYYMMDD, sequence, check), used to recognise an ID column even
+# when some of its values are wrong.
+_RIC_SHAPE_RE = re.compile(r"^\d{6}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx]$")
+_RIC15_SHAPE_RE = re.compile(r"^\d{6}\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}$")
+
+
+def ric_check_char(first17: str) -> str:
+    """The MOD 11-2 check character of a resident ID, from its first 17 digits.
+
+    >>> ric_check_char("32070619900101123")
+    '0'
+    """
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError(f"expected the first 17 digits of a resident ID, got {first17!r}")
+    total = sum(int(d) * w for d, w in zip(first17, _RIC_WEIGHTS, strict=True))
+    return _RIC_CHECK[total % 11]
+
+
+def make_ric(division: str, birth: date, seq: int) -> str:
+    """Build an 18-character resident ID: division code, birth date, sequence ``seq`` (0..999; odd is
+    male, even is female) and the check character."""
+    if len(division) != 6 or not division.isdigit():
+        raise ValueError(f"division code must be 6 digits, got {division!r}")
+    if not 0 <= seq <= 999:
+        raise ValueError(f"sequence must be 0..999, got {seq}")
+    first17 = f"{division}{birth:%Y%m%d}{seq:03d}"
+    return first17 + ric_check_char(first17)
+
+
+def ric_birth_date(value: object) -> date | None:
+    """The birth date encoded in an 18-digit (or old 15-digit, 19xx) resident ID, or None when the
+    number has no real date in it."""
+    text = _text(value).upper()
+    try:
+        if len(text) == 18 and text[:17].isdigit():
+            return date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+        if len(text) == 15 and text.isdigit():
+            return date(1900 + int(text[6:8]), int(text[8:10]), int(text[10:12]))
+    except ValueError:
+        return None
+    return None
+
+
+def ric_is_valid(value: object, *, as_of: date | None = None) -> bool:
+    """Whether ``value`` is a well-formed 18-character resident ID: 17 digits and the right check
+    character (``X`` in either case), with a real birth date (not after ``as_of`` when given).
+
+    The division code is not checked against GB/T 2260 here; old 15-digit numbers are not valid.
+    """
+    text = _text(value).upper()
+    if not _RIC_RE.match(text) or text[-1] != ric_check_char(text[:17]):
+        return False
+    born = ric_birth_date(text)
+    if born is None or born.year < 1850:
+        return False
+    return as_of is None or born <= as_of
+
+
+# --- organisation code (GB 11714) and unified social credit code (GB 32100-2015) -----------------------
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+"""The 31 characters a credit code may use (no I, O, Z, S, V)."""
+
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_USCC_RE = re.compile(rf"^[{USCC_ALPHABET}]{{2}}\d{{6}}[{USCC_ALPHABET}]{{10}}$")
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def uscc_check_char(first17: str) -> str:
+    """The MOD 31 check character of a unified social credit code, from its first 17 characters."""
+    text = first17.upper()
+    if len(text) != 17 or any(c not in USCC_ALPHABET for c in text):
+        raise ValueError(f"expected the first 17 characters of a credit code, got {first17!r}")
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(text, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def org_code_check_char(first8: str) -> str:
+    """The GB 11714 check character of a 9-character organisation code, from its first 8 characters
+    (digits and capital letters, A=10 … Z=35)."""
+    text = first8.upper()
+    if len(text) != 8 or not all(c.isdigit() or "A" <= c <= "Z" for c in text):
+        raise ValueError(f"expected the first 8 characters of an organisation code, got {first8!r}")
+    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(text, _ORG_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+def make_uscc(division: str, org_seq: int, registering: str = "9", entity_type: str = "1") -> str:
+    """Build a unified social credit code.
+
+    ``registering`` is the registering authority (1 机构编制, 5 民政, 9 工商/市场监管, …), ``entity_type``
+    the entity type within it (for 9: 1 企业, 2 个体工商户, 3 农民专业合作社). The organisation code is
+    ``org_seq`` as 8 digits plus its GB 11714 check character, so the result passes both check
+    characters (and ``stdnum.cn.uscc``, which wants digits in positions 1–8).
+    """
+    if len(division) != 6 or not division.isdigit():
+        raise ValueError(f"division code must be 6 digits, got {division!r}")
+    if not 0 <= org_seq < 10**8:
+        raise ValueError(f"organisation sequence must be 0..99999999, got {org_seq}")
+    if len(registering) != 1 or len(entity_type) != 1 or not (registering + entity_type).isdigit():
+        raise ValueError("registering authority and entity type are single digits")
+    body = f"{org_seq:08d}"
+    first17 = f"{registering}{entity_type}{division}{body}{org_code_check_char(body)}"
+    return first17 + uscc_check_char(first17)
+
+
+def uscc_is_valid(value: object) -> bool:
+    """Whether ``value`` is a well-formed credit code: 18 characters of the credit-code alphabet, a
+    6-digit division part and the right MOD 31 check character."""
+    text = _text(value).upper()
+    return bool(_USCC_RE.match(text)) and text[-1] == uscc_check_char(text[:17])
+
+
+# --- mobile numbers ------------------------------------------------------------------------------------
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+"""A mainland mobile number: 11 digits starting 13–19."""
+
+
+# --- personal names ------------------------------------------------------------------------------------
+
+COMMON_SURNAMES: tuple[str, ...] = tuple(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔"
+    "向汤常葛单季伍仲项殷耿倪蒲聂齐邢柏庞费祁卞包左房鲁申柯翟牛颜管穆温景施祝桑卜"
+) + ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
+"""Surnames used to recognise a personal-name column (and by the demo city to make names)."""
+
+_SINGLE_SURNAMES = frozenset(s for s in COMMON_SURNAMES if len(s) == 1)
+_DOUBLE_SURNAMES = frozenset(s for s in COMMON_SURNAMES if len(s) == 2)
+_HAN_RE = re.compile(r"^[\u4e00-\u9fff]+(·[\u4e00-\u9fff]+)?$")
+# Endings that make a short Han string a place, an organisation or a category rather than a person.
+_NOT_NAME_ENDINGS = frozenset("省市区县镇乡村街路道巷号局委办厅院所站司处科队会社校园馆店厂场中心类型级")
+
+
+def _looks_like_name(text: str) -> bool:
+    if not 2 <= len(text) <= 5 or not _HAN_RE.match(text) or text[-1] in _NOT_NAME_ENDINGS:
+        return False
+    if text[:2] in _DOUBLE_SURNAMES:
+        return len(text) >= 3
+    return text[0] in _SINGLE_SURNAMES and len(text) <= 4
+
+
+# --- masking -------------------------------------------------------------------------------------------
+
+MASK_KINDS = ("ric", "mobile", "name", "uscc", "none")
+"""Kinds :func:`mask_value` knows; ``uscc`` and ``none`` leave the value as it is."""
+
+
+def mask_ric(value: str) -> str:
+    """Keep the first 6 and last 4 characters of an ID number: ``320706********1234``."""
+    text = value.strip()
+    if len(text) <= 10:
+        return "*" * len(text)
+    return text[:6] + "*" * (len(text) - 10) + text[-4:]
+
+
+def mask_mobile(value: str) -> str:
+    """Keep the first 3 and last 4 digits of a mobile number: ``138****8000``."""
+    text = value.strip()
+    if len(text) <= 7:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def mask_name(value: str) -> str:
+    """Keep the first character of a name: ``张**``."""
+    text = value.strip()
+    return text[:1] + "*" * (len(text) - 1) if len(text) > 1 else "*" * len(text)
+
+
+_MASKERS = {"ric": mask_ric, "mobile": mask_mobile, "name": mask_name}
+
+
+def mask_value(value: object, kind: str | None) -> str | None:
+    """Mask ``value`` for display by its kind (see :data:`MASK_KINDS`); None stays None.
+
+    Credit codes are public registration data and are shown as they are.
+    """
+    if value is None:
+        return None
+    text = _text(value)
+    if kind is None or kind in {"none", "uscc"}:
+        return text
+    masker = _MASKERS.get(kind)
+    if masker is None:
+        raise ValueError(f"unknown mask kind {kind!r}; expected one of {', '.join(MASK_KINDS)}")
+    return masker(text)
+
+
+# --- recognising a column ------------------------------------------------------------------------------
+
+DETECT_THRESHOLD = 0.8
+"""Share of a column's non-empty sample that must match for :func:`detect_kind` to name its kind."""
+
+
+def detect_kind(values: Iterable[object]) -> str | None:
+    """Guess what a column sample holds: ``"ric"`` (ID numbers), ``"uscc"`` (credit codes),
+    ``"mobile"`` or ``"name"`` (Chinese personal names), or None.
+
+    A kind is named when at least :data:`DETECT_THRESHOLD` of the non-empty values match it. ID
+    numbers are recognised by shape (so a dirty ID column is still an ID column), credit codes by their
+    check character (an all-digit ID could otherwise pass for one).
+    """
+    sample = [t for t in (_text(v) for v in values if v is not None) if t]
+    if not sample:
+        return None
+    tests = (
+        ("ric", lambda t: bool(_RIC_SHAPE_RE.match(t) or _RIC15_SHAPE_RE.match(t))),
+        ("uscc", uscc_is_valid),
+        ("mobile", lambda t: bool(MOBILE_RE.match(t))),
+        ("name", _looks_like_name),
+    )
+    best: tuple[float, str] | None = None
+    for kind, test in tests:
+        share = sum(1 for t in sample if test(t)) / len(sample)
+        if share >= DETECT_THRESHOLD and (best is None or share > best[0]):
+            best = (share, kind)
+    return best[1] if best else None
+
+
+def _text(value: object) -> str:
+    """A cell as text: integral floats (a mobile number read by pandas) lose their ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip() if value is not None else ""
+
+
+# --- division codes (GB/T 2260) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Division:
+    """One administrative division code (行政区划代码) from the shipped GB/T 2260 table."""
+
+    code: str
+    """Six digits, e.g. ``320706``."""
+    name: str
+    """Name, e.g. 海州区."""
+    valid_from: int | None
+    """First year the code is in use; None when it predates the table's history."""
+    valid_to: int | None
+    """Last year the code was in use; None while it is current."""
+    note: str = ""
+    """Where the code came from or went (merges, renames)."""
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the code is still in use."""
+        return self.valid_to is None
+
+    @property
+    def level(self) -> str:
+        """省 (province), 市 (prefecture) or 县 (county level)."""
+        if self.code.endswith("0000"):
+            return "省"
+        return "市" if self.code.endswith("00") else "县"
+
+    def valid_in(self, year: int) -> bool:
+        """Whether the code was in use in ``year``."""
+        return (self.valid_from is None or year >= self.valid_from) and (
+            self.valid_to is None or year <= self.valid_to
+        )
+
+
+DIVISIONS_RESOURCE = "gbt2260_lianyungang.csv"
+"""File name of the division table in the ``citygov.data`` package folder."""
+
+
+@cache
+def _division_rows() -> tuple[Division, ...]:
+    text = resources.files("citygov").joinpath("data", DIVISIONS_RESOURCE).read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO(text))
+    return tuple(
+        Division(
+            code=row["code"].strip(),
+            name=row["name"].strip(),
+            valid_from=int(row["valid_from"]) if row["valid_from"].strip() else None,
+            valid_to=int(row["valid_to"]) if row["valid_to"].strip() else None,
+            note=row["note"].strip(),
+        )
+        for row in rows
+    )
+
+
+def load_divisions() -> dict[str, Division]:
+    """The shipped GB/T 2260 division table (Jiangsu 320000, Lianyungang and its counties including
+    retired codes, and a few other Jiangsu prefectures), keyed by code. Source: data/README.md."""
+    return {d.code: d for d in _division_rows()}
