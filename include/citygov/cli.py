@@ -19,14 +19,20 @@ from citygov import settings
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
+    """Print data as indented JSON, Chinese kept readable."""
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The governance store for a command (``--db``, else the default resolution), migrated if behind."""
     from citygov.store import ensure_store
 
     return ensure_store(args.db)
+
+
+_print_json = print_json
+_engine = engine
 
 
 # --- store -------------------------------------------------------------------------------------------
@@ -137,6 +143,128 @@ def cmd_catalog_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- sources, census, patrol ------------------------------------------------------------------------
+
+
+def _resolver(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Connections for commands that read sources outside Airflow: a connections file
+    (``--connections`` or $CITYGOV_CONNECTIONS_FILE, the ``airflow connections import`` format),
+    then ``AIRFLOW_CONN_<ID>`` variables in JSON form."""
+    import os
+
+    from citygov.sources import connection_from_env, connections_from_file
+
+    path = args.connections or os.environ.get("CITYGOV_CONNECTIONS_FILE")
+    known = connections_from_file(Path(path)) if path else {}
+    return lambda conn_id: known.get(conn_id) or connection_from_env(conn_id)
+
+
+def _date(value: str | None):  # type: ignore[no-untyped-def]
+    from datetime import date, datetime
+
+    if value is None:
+        return datetime.now(settings.CITY_TZ).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"error: --date {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_sources_register(args: argparse.Namespace) -> int:
+    from citygov.census import register_sources
+    from citygov.sources import connections_from_file
+
+    conns = connections_from_file(Path(args.connections_file))
+    sources = [
+        (c.conn_id, c.department, "folder" if c.is_folder else "database") for c in conns.values() if c.department
+    ]
+    register_sources(_engine(args), sources)
+    print(f"registered {len(sources)} department source(s) from {args.connections_file}")
+    for conn_id, department, kind in sources:
+        print(f"  {conn_id:<20} {kind:<8} {department}")
+    return EXIT_OK
+
+
+def cmd_census_run(args: argparse.Namespace) -> int:
+    from citygov.census import run_census
+
+    report = run_census(_engine(args), _resolver(args), _date(args.date))
+    summary = report.summary()
+    _print_json(summary) if args.json else _print_census(summary)
+    return EXIT_OK
+
+
+def _print_census(summary: dict[str, Any]) -> None:
+    city = summary["coverage"]["city"]
+    ratio = f"{city['coverage']:.1%}" if city["coverage"] is not None else "n/a"
+    print(
+        f"census {summary['logical_date']}: {summary['resources_found']} resources in {summary['sources']} sources; "
+        f"目录覆盖率 {ratio} ({city['catalogued']}/{city['found']})"
+    )
+    for dept, cov in summary["coverage"].items():
+        if dept != "city":
+            print(f"  {dept:<20} {cov['catalogued']}/{cov['found']}")
+    for place in summary["uncatalogued"]:
+        print(f"  应编未编 {place}")
+    for code in summary["missing"]:
+        print(f"  有目无数 {code}")
+    for conn_id, error in summary["unreachable"].items():
+        print(f"  不可达   {conn_id}: {error}")
+
+
+def cmd_census_show(args: argparse.Namespace) -> int:
+    from citygov.census import latest_census
+
+    census = latest_census(_engine(args), _date(args.date) if args.date else None)
+    if census is None:
+        print("no census has been stored yet (run the public_data_census DAG or govern census run)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    _print_json(census) if args.json else _print_census(census)
+    return EXIT_OK
+
+
+def cmd_census_drafts(args: argparse.Namespace) -> int:
+    from citygov.census import draft_rows, write_drafts
+
+    rows = draft_rows(_engine(args), _date(args.date) if args.date else None)
+    write_drafts(rows, Path(args.out))
+    print(f"wrote {len(rows)} draft catalog row(s) to {args.out}; complete them and run govern catalog import")
+    return EXIT_OK
+
+
+def cmd_patrol_run(args: argparse.Namespace) -> int:
+    from citygov.patrol import patrol_batch, plan_batches
+
+    engine = _engine(args)
+    resolve = _resolver(args)
+    day = _date(args.date)
+    batches = plan_batches(engine, args.batch_size)
+    total = 0
+    for number, batch in enumerate(batches, start=1):
+        report = patrol_batch(engine, batch, resolve, day)
+        total += len(report.findings)
+        print(f"batch {number}/{len(batches)}: {len(batch)} entries, {len(report.findings)} findings", file=sys.stderr)
+    print(f"patrol {day.isoformat()}: {sum(map(len, batches))} entries, {total} findings")
+    return EXIT_OK
+
+
+def cmd_patrol_findings(args: argparse.Namespace) -> int:
+    from citygov.findings import load_findings
+
+    findings = load_findings(_engine(args), origin=args.origin, logical_date=_date(args.date) if args.date else None)
+    if args.entry:
+        findings = [f for f in findings if f["entry_code"] == args.entry]
+    if args.department:
+        findings = [f for f in findings if f["department"] == args.department]
+    if args.json:
+        _print_json(findings)
+        return EXIT_OK
+    print(f"{len(findings)} finding(s)")
+    for f in findings:
+        print(f"  {f['logical_date']} [{f['severity']:<6}] {f['dimension']} {f['rule_id']}: {f['message']}")
+    return EXIT_OK
+
+
 # --- demo --------------------------------------------------------------------------------------------
 
 
@@ -152,6 +280,12 @@ def cmd_demo_create(args: argparse.Namespace) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------------------
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date", help="logical date (YYYY-MM-DD; default today in Asia/Shanghai)")
+    p.add_argument("--connections", help="connections JSON (airflow connections import format)")
+    p.add_argument("--json", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,12 +316,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_catalog_history)
 
+    sources = sub.add_parser("sources", help="department sources").add_subparsers(dest="command", required=True)
+    p = sources.add_parser("register", help="register department sources from a connections file")
+    p.add_argument("connections_file", help="JSON in the airflow connections import format")
+    p.set_defaults(func=cmd_sources_register)
+
+    census = sub.add_parser("census", help="public data census (公共数据普查)").add_subparsers(
+        dest="command", required=True
+    )
+    p = census.add_parser("run", help="run the census now, outside Airflow")
+    _source_args(p)
+    p.set_defaults(func=cmd_census_run)
+    p = census.add_parser("show", help="the latest census: coverage, uncatalogued and missing resources")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--date", help="the census of this logical date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_census_show)
+    p = census.add_parser("drafts", help="draft catalog rows for uncatalogued resources")
+    p.add_argument("--out", required=True, help="CSV file to write (UTF-8 with BOM, import format)")
+    p.add_argument("--date", help="the census of this logical date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_census_drafts)
+
+    patrol = sub.add_parser("patrol", help="catalog patrol (目录巡检)").add_subparsers(dest="command", required=True)
+    p = patrol.add_parser("run", help="patrol every published entry now, outside Airflow")
+    _source_args(p)
+    p.add_argument("--batch-size", type=int, default=200)
+    p.set_defaults(func=cmd_patrol_run)
+    p = patrol.add_parser("findings", help="stored findings (patrol by default)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--date", help="only this logical date (YYYY-MM-DD)")
+    p.add_argument("--entry", help="only this catalog entry code")
+    p.add_argument("--department", help="only this responsible department")
+    p.add_argument("--origin", default="patrol", help="patrol (default), census, quality or backflow")
+    p.set_defaults(func=cmd_patrol_findings)
+
     demo = sub.add_parser("demo", help="the generated demo city").add_subparsers(dest="command", required=True)
     p = demo.add_parser("create", help="generate a deterministic demo city")
     p.add_argument("--out", help="folder to write (default: data/demo)")
     p.add_argument("--scale", type=int, default=1, help="grow rows and datasets (default 1)")
     p.add_argument("--seed", type=int, default=20231026)
     p.set_defaults(func=cmd_demo_create)
+
+    import importlib
+    import pkgutil
+
+    import citygov.commands as commands
+
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"citygov.commands.{module.name}").add_commands(sub, sys.modules[__name__])
     return parser
 
 

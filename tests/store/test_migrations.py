@@ -6,12 +6,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from citygov.store import current_revision, ensure_store, head_revision, upgrade
+from citygov.store import current_revisions, ensure_store, head_revisions, upgrade
 from citygov.store.models import Base
 
 
 def test_migrations_match_models(store: Engine) -> None:
-    assert current_revision(store) == head_revision()
+    assert current_revisions(store) == head_revisions()
     with store.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -41,5 +41,5 @@ def test_store_has_the_planned_tables(store: Engine) -> None:
 def test_upgrade_is_idempotent(store_url: str) -> None:
     upgrade(store_url)
     engine = ensure_store(store_url)
-    assert current_revision(engine) == head_revision()
+    assert current_revisions(engine) == head_revisions()
     engine.dispose()

@@ -48,7 +48,7 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
     """Create or migrate the governance store to ``revision`` (idempotent)."""
     from alembic import command
 
@@ -57,28 +57,26 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The store's Alembic revision, or None for an empty database."""
+def current_revisions(engine: Engine) -> set[str]:
+    """Every Alembic head the store is at (empty for an empty database)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision() -> str:
-    """The newest revision the shipped migrations know."""
+def head_revisions() -> set[str]:
+    """The newest revisions the shipped migrations know (one per branch)."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None
-    return head
+    return set(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 def ensure_store(url: str | None = None) -> Engine:
     """An engine for a store at the latest schema, migrating it first when it is behind."""
     url = governance_url(url)
     engine = engine_for(url)
-    if current_revision(engine) != head_revision():
+    if current_revisions(engine) != head_revisions():
         upgrade(url)
     return engine
 

@@ -17,34 +17,16 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Date,
-    DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-TS = DateTime(timezone=True)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
+from citygov.store.models_base import TS, Base, BigId  # noqa: F401  (re-exported)
 
 # --- catalog -----------------------------------------------------------------------------------------
 
@@ -254,109 +236,6 @@ class PatrolObservation(Base):
     observed_at: Mapped[datetime] = mapped_column(TS)
 
 
-# --- quality -----------------------------------------------------------------------------------------
-
-
-class QualityRun(Base):
-    """One validation of one dataset with its suite."""
-
-    __tablename__ = "quality_runs"
-    __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    entry_code: Mapped[str] = mapped_column(String(64), index=True)
-    logical_date: Mapped[date] = mapped_column(Date)
-    suite_name: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16))
-    rows_evaluated: Mapped[int | None] = mapped_column(BigInteger)
-    started_at: Mapped[datetime] = mapped_column(TS)
-    finished_at: Mapped[datetime | None] = mapped_column(TS)
-    data_docs_path: Mapped[str | None] = mapped_column(String(1024))
-
-
-class CheckResult(Base):
-    """One expectation's result within a quality run; samples are masked before they are stored."""
-
-    __tablename__ = "check_results"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True)
-    expectation: Mapped[str] = mapped_column(String(255))
-    column: Mapped[str | None] = mapped_column(String(255))
-    dimension: Mapped[str] = mapped_column(String(16))
-    success: Mapped[bool]
-    element_count: Mapped[int | None] = mapped_column(BigInteger)
-    unexpected_count: Mapped[int | None] = mapped_column(BigInteger)
-    masked_samples: Mapped[list[str]] = mapped_column(JSON, default=list)
-    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-
-
-class DatasetScore(Base):
-    """A dataset's GB/T 36344 score at a logical date: history, never overwritten by later dates."""
-
-    __tablename__ = "dataset_scores"
-    __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    entry_code: Mapped[str] = mapped_column(String(64), index=True)
-    department: Mapped[str | None] = mapped_column(String(255), index=True)
-    logical_date: Mapped[date] = mapped_column(Date, index=True)
-    conformity: Mapped[float | None] = mapped_column(Float)
-    completeness: Mapped[float | None] = mapped_column(Float)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    consistency: Mapped[float | None] = mapped_column(Float)
-    timeliness: Mapped[float | None] = mapped_column(Float)
-    accessibility: Mapped[float | None] = mapped_column(Float)
-    score: Mapped[float] = mapped_column(Float)
-    grade: Mapped[str] = mapped_column(String(8))
-    weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
-    computed_at: Mapped[datetime] = mapped_column(TS)
-
-
-# --- disputes ----------------------------------------------------------------------------------------
-
-
-class Dispute(Base):
-    """A dispute item (异议): one per open fingerprint; recurrences update it."""
-
-    __tablename__ = "disputes"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
-    origin: Mapped[str] = mapped_column(String(16))
-    entry_code: Mapped[str | None] = mapped_column(String(64), index=True)
-    record_key: Mapped[str | None] = mapped_column(String(255))
-    rule_id: Mapped[str | None] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(Text)
-    responsible_unit: Mapped[str | None] = mapped_column(String(255), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    raised_by: Mapped[str] = mapped_column(String(255))
-    occurrences: Mapped[int] = mapped_column(Integer, default=1)
-    first_seen: Mapped[datetime] = mapped_column(TS)
-    last_seen: Mapped[datetime] = mapped_column(TS)
-    latest_evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    due_at: Mapped[datetime | None] = mapped_column(TS)
-    extended: Mapped[bool] = mapped_column(default=False)
-    flagged: Mapped[bool] = mapped_column(default=True)
-
-    events: Mapped[list[DisputeEvent]] = relationship(order_by="DisputeEvent.id")
-
-
-class DisputeEvent(Base):
-    """An append-only event of a dispute: who, when, from, to, note."""
-
-    __tablename__ = "dispute_events"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
-    at: Mapped[datetime] = mapped_column(TS)
-    actor: Mapped[str] = mapped_column(String(255))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(Text)
-
-
 # --- backflow ----------------------------------------------------------------------------------------
 
 
@@ -380,3 +259,15 @@ class BackflowBatch(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(TS)
     loaded_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+# Capability models live in their own modules on the same Base; importing them here puts every table in
+# Base.metadata for Alembic and create_all.
+from citygov.store.models_disputes import Dispute, DisputeEvent  # noqa: E402
+from citygov.store.models_quality import CheckResult, DatasetScore, QualityRun  # noqa: E402
+
+__all__ = [
+    "BackflowBatch", "Base", "CatalogChange", "CatalogColumnRow", "CatalogEntryRow", "CatalogImport",
+    "CatalogImportError", "CensusResource", "CensusSnapshot", "CheckResult", "DatasetScore", "DepartmentSource",
+    "Dispute", "DisputeEvent", "Finding", "PatrolObservation", "QualityRun",
+]

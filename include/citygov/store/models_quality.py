@@ -1,0 +1,70 @@
+"""Quality inspection tables: validation runs, expectation results, dataset score history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from citygov.store.models_base import TS, Base, BigId
+
+# --- quality -----------------------------------------------------------------------------------------
+
+
+class QualityRun(Base):
+    """One validation of one dataset with its suite."""
+
+    __tablename__ = "quality_runs"
+    __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_code: Mapped[str] = mapped_column(String(64), index=True)
+    logical_date: Mapped[date] = mapped_column(Date)
+    suite_name: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    rows_evaluated: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    data_docs_path: Mapped[str | None] = mapped_column(String(1024))
+
+
+class CheckResult(Base):
+    """One expectation's result within a quality run; samples are masked before they are stored."""
+
+    __tablename__ = "check_results"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True)
+    expectation: Mapped[str] = mapped_column(String(255))
+    column: Mapped[str | None] = mapped_column(String(255))
+    dimension: Mapped[str] = mapped_column(String(16))
+    success: Mapped[bool]
+    element_count: Mapped[int | None] = mapped_column(BigInteger)
+    unexpected_count: Mapped[int | None] = mapped_column(BigInteger)
+    masked_samples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class DatasetScore(Base):
+    """A dataset's GB/T 36344 score at a logical date: history, never overwritten by later dates."""
+
+    __tablename__ = "dataset_scores"
+    __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_code: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str | None] = mapped_column(String(255), index=True)
+    logical_date: Mapped[date] = mapped_column(Date, index=True)
+    conformity: Mapped[float | None] = mapped_column(Float)
+    completeness: Mapped[float | None] = mapped_column(Float)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    consistency: Mapped[float | None] = mapped_column(Float)
+    timeliness: Mapped[float | None] = mapped_column(Float)
+    accessibility: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    grade: Mapped[str] = mapped_column(String(8))
+    weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(TS)
+
+
