@@ -237,17 +237,20 @@ def detect_kind(values: Iterable[object]) -> str | None:
     if not sample:
         return None
     tests = (
-        ("ric", lambda t: bool(_RIC_SHAPE_RE.match(t) or _RIC15_SHAPE_RE.match(t))),
-        ("uscc", uscc_is_valid),
-        ("mobile", lambda t: bool(MOBILE_RE.match(t))),
-        ("name", _looks_like_name),
+        ("ric", {15, 18}, lambda t: bool(_RIC_SHAPE_RE.match(t) or _RIC15_SHAPE_RE.match(t))),
+        ("uscc", {18}, uscc_is_valid),
+        ("mobile", {11}, lambda t: bool(MOBILE_RE.match(t))),
+        ("name", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, _looks_like_name),
     )
-    best: tuple[float, str] | None = None
-    for kind, test in tests:
-        share = sum(1 for t in sample if test(t)) / len(sample)
-        if share >= DETECT_THRESHOLD and (best is None or share > best[0]):
-            best = (share, kind)
-    return best[1] if best else None
+    needed = DETECT_THRESHOLD * len(sample)
+    for kind, lengths, test in tests:
+        # Length alone rules most columns out before the costlier pattern and checksum tests run.
+        candidates = [t for t in sample if len(t) in lengths]
+        if len(candidates) < needed:
+            continue
+        if sum(1 for t in candidates if test(t)) >= needed:
+            return kind  # kinds are tried most specific first; the lengths barely overlap
+    return None
 
 
 def _text(value: object) -> str:

@@ -168,14 +168,17 @@ def _inspect_database(
                         for c in inspector.get_columns(name)
                     ]
                     target = sql_table(ident(name), *[sql_column(ident(c.name)) for c in resource.columns])
-                    if count_rows:
-                        resource.row_count = connection.execute(
-                            select(func.count()).select_from(target)
-                        ).scalar_one()
+                    # Row count and latest update time in one scan.
                     update_col = update_columns.get(name)
+                    aggregates = [func.count()] if count_rows else []
                     if update_col and resource.column(update_col):
-                        value = connection.execute(select(func.max(target.c[update_col]))).scalar()
-                        resource.last_updated = _as_datetime(value)
+                        aggregates.append(func.max(target.c[update_col]))
+                    if aggregates:
+                        values = connection.execute(select(*aggregates).select_from(target)).one()
+                        if count_rows:
+                            resource.row_count = values[0]
+                        if len(values) > int(count_rows):
+                            resource.last_updated = _as_datetime(values[-1])
                     if sample and resource.columns:
                         result = connection.execute(select(*target.c).limit(sample))
                         names = [c.name for c in resource.columns]

@@ -34,7 +34,7 @@ from citygov.inventory import Inventory, Resource, _is_number, _parse_date, _par
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
-from citygov.store.models import PatrolObservation
+from citygov.store.models import CatalogEntryRow, PatrolObservation
 
 ORIGIN = "patrol"
 SAMPLE_ROWS = 200
@@ -121,7 +121,8 @@ def patrol_batch(
     """
     codes = list(codes)
     entries = load_entries(engine, codes=codes)
-    all_codes = {e.code for e in load_entries(engine, published_only=False)}
+    with session_scope(engine) as session:
+        all_codes = set(session.scalars(select(CatalogEntryRow.code).where(CatalogEntryRow.withdrawn_at.is_(None))))
     previous = _previous_observations(engine, [e.code for e in entries], logical_date)
     report = PatrolReport(logical_date=logical_date, entries=[e.code for e in entries])
     observations: list[PatrolObservation] = []
@@ -374,6 +375,9 @@ def check_grading(entry: CatalogEntry, resource: Resource, logical_date: date) -
     """Personal identifiers must not sit in an L1 resource nor in one catalogued 无条件开放."""
     out: list[FindingRecord] = []
     for name, values in resource.samples.items():
+        observed = resource.column(name)
+        if observed is None or observed.letter is not ColumnType.STRING:
+            continue  # identifiers are text; numbers and dates cannot hold them
         kind = detect_kind(values)
         if kind not in PERSONAL_KINDS:
             continue
