@@ -1,0 +1,64 @@
+"""
+### dispute_routing — take check findings into the dispute queue (异议处置)
+
+Runs whenever the census, the catalog patrol or the catalog import has produced something
+(assets `citygov://census`, `citygov://patrol`, `citygov://catalog`), and routes every check run not
+taken in yet (or rerun since) into the queue:
+
+- a failing finding opens an item for its problem (dataset, rule, column, record key) with the catalog
+  provider as responsible unit and a 2-working-day accept deadline, or updates the open item
+  (occurrences, first/last seen, latest masked evidence);
+- an item whose check passes on a later run is **verified** automatically and its flag lifted;
+- a failure found again after 已更正 (or 已核验) **reopens** the item;
+- rejected catalog rows of the latest import become items too (origin `catalog`).
+
+Rerunning is harmless (occurrences count distinct logical dates). Deadlines start at the run's time.
+See the queue with `govern disputes list`, or `GET /citygov/api/disputes` on the api-server.
+Outlet: `citygov://disputes` with the counts.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from citygov_airflow import DEFAULT_ARGS, TIMEZONE
+
+CENSUS = Asset(name="citygov_census", uri="citygov://census")
+PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
+CATALOG = Asset(name="citygov_catalog", uri="citygov://catalog")
+DISPUTES = Asset(name="citygov_disputes", uri="citygov://disputes")
+"""The dispute queue, updated from the checks' findings."""
+
+
+@dag(
+    dag_id="dispute_routing",
+    schedule=(CENSUS | PATROL | CATALOG),
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
+    catchup=False,
+    # Two routing passes at once would race to open the same item; one at a time.
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["citygov", "disputes"],
+    doc_md=__doc__,
+)
+def dispute_routing():
+    @task(outlets=[DISPUTES])
+    def route_findings(dag_run=None, outlet_events=None) -> dict:
+        """Route every pending check run into the queue; the asset event carries the counts."""
+        from citygov import disputes
+        from citygov.store import ensure_store
+        from citygov_airflow import governance_url_from_airflow
+
+        engine = ensure_store(governance_url_from_airflow())
+        try:
+            report = disputes.route_findings(engine, now=dag_run.run_after).to_dict()
+        finally:
+            engine.dispose()
+        outlet_events[DISPUTES].extra = {k: len(v) for k, v in report.items() if isinstance(v, list)}
+        return report
+
+    route_findings()
+
+
+dispute_routing()

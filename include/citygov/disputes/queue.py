@@ -1,0 +1,965 @@
+"""The dispute queue's operations: what people do (raise, transition, reassign, extend, flag), what the
+SLA run does (escalate), and what everyone reads (list, show, flags, KPIs, the audit trail).
+
+Every operation is one transaction: it validates everything first and changes nothing when it refuses
+(a :class:`~citygov.disputes.errors.DisputeError` says why). Items carry a version; an operation given
+``expected_version`` refuses to act on an item someone changed since, and two operations racing on the
+same item cannot both commit (the loser gets :class:`~citygov.disputes.errors.VersionConflict`).
+Free text (notes, claims, evidence) is masked before it is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from citygov.disputes.errors import (
+    DisputeNotFound,
+    IllegalTransition,
+    InvalidInput,
+    NotPermitted,
+    UnknownActor,
+    VersionConflict,
+)
+from citygov.disputes.masking import mask_text
+from citygov.disputes.states import (
+    CLOSED,
+    RESOLUTIONS,
+    STAGE_NAMES,
+    STAGE_OF,
+    Role,
+    Status,
+    allowed_targets,
+    check_transition,
+    may_transition,
+)
+from citygov.disputes.workdays import Deadline, DeadlinePolicy, add_workdays, city_day, is_workday
+from citygov.settings import CITY_TZ
+from citygov.store import session_scope
+from citygov.store.models import BackflowBatch, CatalogEntryRow, DepartmentSource
+from citygov.store.models_disputes import Dispute, DisputeActor, DisputeEvent
+
+NOTE_MAX = 2000
+"""Longest note, claim or reason accepted (characters)."""
+EVIDENCE_MAX = 4000
+"""Longest evidence text a person may attach (characters)."""
+SYSTEM_PREFIX = "system:"
+"""Actor names of automation (``system:patrol``, ``system:dispute_sla``); people cannot use them."""
+CONSUMER_RULE = "consumer.claim"
+UNASSIGNED = "未定责"
+"""Shown (and accepted as a ``department`` filter) for items without a responsible unit."""
+
+
+# --- typed views ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputeEventView:
+    """One step in an item's history (append-only)."""
+
+    id: int
+    dispute_id: int
+    at: datetime
+    """When, in Asia/Shanghai."""
+    actor: str
+    """User name, or ``system:<origin>`` for automation."""
+    action: str
+    """``open``, ``raise``, ``transition``, ``auto_verify``, ``reopen``, ``reassign``, ``extend``,
+    ``flag``, ``unflag``, ``escalate``, ``deadline_recomputed``."""
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    """A dispute item as people and programs see it."""
+
+    id: int
+    version: int
+    """Pass it back as ``expected_version`` to refuse acting on a changed item."""
+    status: str
+    """Chinese state name (待受理, 已受理, ...)."""
+    status_en: str
+    allowed_transitions: list[str]
+    """States a person may move it to next."""
+    title: str
+    origin: str
+    rule_id: str | None
+    fingerprint: str
+    entry_code: str | None
+    """The dataset (catalog 信息资源代码)."""
+    conn_id: str | None
+    location: str | None
+    column: str | None
+    record_key: str | None
+    severity: str | None
+    dimension: str | None
+    responsible_unit: str | None
+    raised_by: str
+    claim: str | None
+    reporters: int
+    occurrences: int
+    first_seen: date
+    last_seen: date
+    latest_message: str | None
+    latest_evidence: dict[str, Any]
+    created_at: datetime
+    status_changed_at: datetime
+    stage: str | None
+    due_date: date | None
+    due_at: datetime | None
+    due_provisional: bool
+    overdue: bool
+    extended: bool
+    escalation_level: int
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    accepted_on_time: bool | None
+    resolved_on_time: bool | None
+    reopen_count: int
+    flagged: bool
+    flagged_at: datetime | None
+    events: list[DisputeEventView] | None = None
+    """The full history (with :func:`get_dispute`); None in lists."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class ActorView:
+    """A person registered to act on the queue."""
+
+    username: str
+    role: str
+    department: str | None
+    display_name: str | None
+    active: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RaiseResult:
+    """What raising a dispute did."""
+
+    dispute: DisputeView
+    deduplicated: bool
+    """True when the claim joined an open item (automated or raised before) instead of opening one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deduplicated": self.deduplicated, "dispute": self.dispute.to_dict()}
+
+
+@dataclass(frozen=True)
+class FlagView:
+    """标注: a dataset or record currently under dispute."""
+
+    entry_code: str | None
+    column: str | None
+    record_key: str | None
+    dispute_id: int
+    status: str
+    title: str
+    flagged_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class EscalationReport:
+    """What one SLA run did."""
+
+    now: datetime
+    escalated: list[int]
+    """Ids escalated now (each item once per missed deadline)."""
+    by_department: dict[str, int]
+    recomputed: list[int]
+    """Ids whose provisional deadline was recomputed with a newer holiday calendar."""
+    conflicts: list[int]
+    """Ids changed by someone during the run; the next run takes them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Stored timestamps as aware UTC (SQLite hands them back naive)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _now(now: datetime | None) -> datetime:
+    return _utc(now) if now is not None else datetime.now(UTC)  # type: ignore[return-value]
+
+
+def _city(moment: datetime | None) -> datetime | None:
+    moment = _utc(moment)
+    return moment.astimezone(CITY_TZ) if moment else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _city(value).isoformat()  # type: ignore[union-attr]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _text(value: str | None, what: str, limit: int = NOTE_MAX, *, required: bool = True) -> str | None:
+    """Validated, masked free text."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput(f"{what} must not be empty")
+        return None
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
+    return mask_text(text)
+
+
+def _key(value: str | None, what: str, limit: int = 255) -> str | None:
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
+    return text or None
+
+
+def dispute_fingerprint(subject: str, problem: str, column: str | None, record_key: str | None) -> str:
+    """Identity of a problem: (dataset or resource, problem, column, record key), hashed."""
+    parts = [subject, problem, column or "", record_key or ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Session]:
+    """A session_scope whose lost optimistic-lock race surfaces as :class:`VersionConflict`."""
+    try:
+        with session_scope(engine) as session:
+            yield session
+            session.flush()
+    except StaleDataError as exc:
+        raise VersionConflict(
+            "someone else changed this dispute at the same time; nothing was saved. Reload it and retry."
+        ) from exc
+
+
+def _load(session: Session, dispute_id: int, expected_version: int | None = None) -> Dispute:
+    item = session.get(Dispute, dispute_id)
+    if item is None:
+        raise DisputeNotFound(f"dispute {dispute_id} does not exist")
+    if expected_version is not None and item.version != expected_version:
+        raise VersionConflict(
+            f"dispute {dispute_id} is at version {item.version}, not {expected_version}: it was changed "
+            "since you read it. Reload it and retry."
+        )
+    return item
+
+
+def _actor(session: Session, username: str) -> DisputeActor:
+    name = (username or "").strip()
+    if not name:
+        raise InvalidInput("the acting user must be given (--by USER)")
+    actor = session.get(DisputeActor, name)
+    if actor is None or not actor.active:
+        state = "is deactivated" if actor is not None else "is not registered as a dispute handler"
+        raise UnknownActor(
+            f"unknown user {name!r}: {state}; a steward registers people with "
+            f"`govern disputes users add {name} --role steward|officer|consumer [--department D]`"
+        )
+    return actor
+
+
+def _event(
+    session: Session,
+    item: Dispute,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    note: str | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        DisputeEvent(
+            dispute=item,
+            at=now,
+            actor=actor,
+            action=action,
+            note=note,
+            from_status=from_status,
+            to_status=to_status,
+            details=_jsonable(details or {}),
+        )
+    )
+
+
+def _set_deadline(item: Dispute, deadline: Deadline) -> None:
+    # Stored in UTC: SQLite keeps a timestamp's wall-clock digits and drops its offset.
+    item.due_at, item.due_date, item.due_provisional = _utc(deadline.due_at), deadline.due_date, deadline.provisional
+
+
+def _start_stage(item: Dispute, stage: str | None, now: datetime, policy: DeadlinePolicy) -> None:
+    item.stage = stage
+    if stage is None:
+        item.stage_started_at = item.due_at = item.due_date = None
+        item.due_provisional = False
+        return
+    deadline = add_workdays(now, policy.days_for(stage, extended=item.extended))
+    item.stage_started_at = now
+    _set_deadline(item, deadline)
+
+
+def _move(
+    session: Session,
+    item: Dispute,
+    target: Status,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    policy: DeadlinePolicy,
+    note: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Change the state and everything that follows from it (deadline, flag, timings), and log it."""
+    previous = Status(item.status)
+    details = dict(details or {})
+    due = _utc(item.due_at)
+    on_time = None if due is None else now <= due
+    if target is Status.ACCEPTED and previous is Status.PENDING:
+        item.accepted_at, item.accepted_on_time = now, on_time
+        details.update(due_at=due, on_time=on_time)
+    if target in RESOLUTIONS or (target is Status.VERIFIED and item.stage is not None):
+        item.resolved_at, item.resolved_on_time = now, on_time
+        details.update(due_at=due, on_time=on_time, stage=item.stage)
+    if target is Status.ACCEPTED and not item.flagged:
+        item.flagged, item.flagged_at = True, now
+        details["flag"] = "set"
+    if target in CLOSED and item.flagged:
+        item.flagged = False
+        details["flag"] = "lifted"
+    if target is Status.PENDING:  # reopened: a new cycle
+        item.accepted_at = item.resolved_at = item.accepted_on_time = item.resolved_on_time = None
+        item.extended = False
+        item.reopen_count += 1
+    stage = STAGE_OF.get(target)
+    if stage != item.stage or target is Status.PENDING:
+        _start_stage(item, stage, now, policy)
+        if stage:
+            details["new_due_date"] = item.due_date
+    item.status, item.status_changed_at = target.value, now
+    _event(session, item, actor=actor, action=action, now=now, note=note,
+           from_status=previous.value, to_status=target.value, details=details)
+
+
+def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
+    status = Status(item.status)
+    due = _utc(item.due_at)
+    return DisputeView(
+        id=item.id,
+        version=item.version,
+        status=status.value,
+        status_en=status.english,
+        allowed_transitions=[s.value for s in allowed_targets(status)],
+        title=item.title,
+        origin=item.origin,
+        rule_id=item.rule_id,
+        fingerprint=item.fingerprint,
+        entry_code=item.entry_code,
+        conn_id=item.conn_id,
+        location=item.location,
+        column=item.column_name,
+        record_key=item.record_key,
+        severity=item.severity,
+        dimension=item.dimension,
+        responsible_unit=item.responsible_unit,
+        raised_by=item.raised_by,
+        claim=item.claim,
+        reporters=item.reporters,
+        occurrences=item.occurrences,
+        first_seen=item.first_seen,
+        last_seen=item.last_seen,
+        latest_message=item.latest_message,
+        latest_evidence=dict(item.latest_evidence or {}),
+        created_at=_city(item.created_at),  # type: ignore[arg-type]
+        status_changed_at=_city(item.status_changed_at),  # type: ignore[arg-type]
+        stage=item.stage,
+        due_date=item.due_date,
+        due_at=_city(due),
+        due_provisional=item.due_provisional,
+        overdue=bool(item.stage and due and now >= due),
+        extended=item.extended,
+        escalation_level=item.escalation_level,
+        accepted_at=_city(item.accepted_at),
+        resolved_at=_city(item.resolved_at),
+        accepted_on_time=item.accepted_on_time,
+        resolved_on_time=item.resolved_on_time,
+        reopen_count=item.reopen_count,
+        flagged=item.flagged,
+        flagged_at=_city(item.flagged_at),
+        events=[_event_view(e) for e in item.events] if events else None,
+    )
+
+
+def _event_view(e: DisputeEvent) -> DisputeEventView:
+    return DisputeEventView(
+        id=e.id, dispute_id=e.dispute_id, at=_city(e.at), actor=e.actor, action=e.action,  # type: ignore[arg-type]
+        from_status=e.from_status, to_status=e.to_status, note=e.note, details=dict(e.details or {}),
+    )
+
+
+def _forbid(actor: DisputeActor, action: str, reason: str) -> NotPermitted:
+    """``action`` completes "may not ...", e.g. "move dispute 7 to 已受理"."""
+    return NotPermitted(f"{actor.username} ({actor.role}) may not {action}: {reason}")
+
+
+def _require_steward(actor: DisputeActor, action: str) -> None:
+    if actor.role != Role.STEWARD:
+        raise _forbid(actor, action, "only a steward may")
+
+
+def _require_handler(actor: DisputeActor, item: Dispute, action: str) -> None:
+    """Stewards, or officers of the item's own unit."""
+    if actor.role == Role.STEWARD:
+        return
+    if actor.role == Role.OFFICER and actor.department and actor.department == item.responsible_unit:
+        return
+    raise _forbid(actor, action, f"only a steward or an officer of {item.responsible_unit or UNASSIGNED} may")
+
+
+# --- people --------------------------------------------------------------------------------------------
+
+
+def register_actor(
+    engine: Engine,
+    username: str,
+    role: str | Role,
+    *,
+    department: str | None = None,
+    display_name: str | None = None,
+    active: bool = True,
+    now: datetime | None = None,
+) -> ActorView:
+    """Register (or update) a person who may act on the queue. Officers need their department."""
+    name = _key(username, "user name")
+    if not name:
+        raise InvalidInput("user name must not be empty")
+    if name.startswith(SYSTEM_PREFIX):
+        raise InvalidInput(f"user names starting with {SYSTEM_PREFIX!r} are reserved for automation")
+    role = role if isinstance(role, Role) else Role.parse(role)
+    department = _key(department, "department")
+    if role is Role.OFFICER and not department:
+        raise InvalidInput(f"officer {name!r} needs --department (the unit whose items they handle)")
+    with session_scope(engine) as session:
+        actor = session.get(DisputeActor, name)
+        if actor is None:
+            actor = DisputeActor(username=name, created_at=_now(now))
+            session.add(actor)
+        actor.role, actor.department, actor.display_name, actor.active = role.value, department, display_name, active
+        return ActorView(name, role.value, department, display_name, active)
+
+
+def list_actors(engine: Engine) -> list[ActorView]:
+    with session_scope(engine) as session:
+        return [
+            ActorView(a.username, a.role, a.department, a.display_name, a.active)
+            for a in session.scalars(select(DisputeActor).order_by(DisputeActor.username))
+        ]
+
+
+def known_units(session: Session) -> set[str]:
+    """Every unit an item may be assigned to: catalog providers, source departments, backflow senders and
+    the departments of registered officers."""
+    units: set[str] = set()
+    for column in (CatalogEntryRow.provider, DepartmentSource.department, BackflowBatch.sender,
+                   DisputeActor.department, Dispute.responsible_unit):
+        units.update(v for v in session.scalars(select(column).distinct()) if v)
+    return units
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def list_disputes(
+    engine: Engine,
+    *,
+    status: str | Status | None = None,
+    department: str | None = None,
+    dataset: str | None = None,
+    origin: str | None = None,
+    overdue: bool = False,
+    flagged: bool | None = None,
+    now: datetime | None = None,
+) -> list[DisputeView]:
+    """Items in id order, filtered by state, responsible unit (``未定责`` for none), dataset, origin,
+    overdue (a running deadline has passed at ``now``) and flag."""
+    moment = _now(now)
+    query = select(Dispute).order_by(Dispute.id)
+    if status:
+        query = query.where(Dispute.status == (status if isinstance(status, Status) else Status.parse(status)).value)
+    if department:
+        query = query.where(
+            Dispute.responsible_unit.is_(None) if department == UNASSIGNED else Dispute.responsible_unit == department
+        )
+    if dataset:
+        query = query.where(Dispute.entry_code == dataset)
+    if origin:
+        query = query.where(Dispute.origin == origin)
+    if flagged is not None:
+        query = query.where(Dispute.flagged.is_(flagged))
+    with session_scope(engine) as session:
+        views = [_view(item, moment) for item in session.scalars(query)]
+    return [v for v in views if v.overdue] if overdue else views
+
+
+def get_dispute(engine: Engine, dispute_id: int, *, now: datetime | None = None) -> DisputeView:
+    """One item with its full history; :class:`DisputeNotFound` if there is none."""
+    with session_scope(engine) as session:
+        item = session.get(Dispute, dispute_id, options=[selectinload(Dispute.events)])
+        if item is None:
+            raise DisputeNotFound(f"dispute {dispute_id} does not exist")
+        return _view(item, _now(now), events=True)
+
+
+def list_flags(engine: Engine, *, dataset: str | None = None) -> list[FlagView]:
+    """Datasets and records currently flagged (标注) as under dispute, for consumers to check."""
+    query = select(Dispute).where(Dispute.flagged.is_(True)).order_by(Dispute.entry_code, Dispute.id)
+    if dataset:
+        query = query.where(Dispute.entry_code == dataset)
+    with session_scope(engine) as session:
+        return [
+            FlagView(d.entry_code, d.column_name, d.record_key, d.id, d.status, d.title, _city(d.flagged_at))
+            for d in session.scalars(query)
+        ]
+
+
+AUDIT_FIELDS = [
+    "dispute_id", "event_id", "at", "actor", "action", "from_status", "to_status", "note", "details",
+    "entry_code", "column", "record_key", "rule_id", "responsible_unit", "title", "fingerprint",
+]
+
+
+def audit_events(engine: Engine, *, dispute_id: int | None = None) -> list[dict[str, Any]]:
+    """The audit trail: every event of every item (or of one), oldest first, with the item's identity."""
+    query = (
+        select(DisputeEvent, Dispute)
+        .join(Dispute, DisputeEvent.dispute_id == Dispute.id)
+        .order_by(DisputeEvent.dispute_id, DisputeEvent.id)
+    )
+    if dispute_id is not None:
+        query = query.where(DisputeEvent.dispute_id == dispute_id)
+    with session_scope(engine) as session:
+        if dispute_id is not None and session.get(Dispute, dispute_id) is None:
+            raise DisputeNotFound(f"dispute {dispute_id} does not exist")
+        return [
+            {
+                "dispute_id": d.id, "event_id": e.id, "at": _city(e.at).isoformat(),  # type: ignore[union-attr]
+                "actor": e.actor, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
+                "note": e.note, "details": dict(e.details or {}), "entry_code": d.entry_code,
+                "column": d.column_name, "record_key": d.record_key, "rule_id": d.rule_id,
+                "responsible_unit": d.responsible_unit, "title": d.title, "fingerprint": d.fingerprint,
+            }
+            for e, d in session.execute(query)
+        ]
+
+
+def export_audit(engine: Engine, fmt: str = "json", *, dispute_id: int | None = None) -> str:
+    """The audit trail as ``json`` (a list of events) or ``csv`` (UTF-8, one event a row)."""
+    if fmt not in ("json", "csv"):
+        raise InvalidInput(f"unknown export format {fmt!r}; use csv or json")
+    rows = audit_events(engine, dispute_id=dispute_id)
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=2)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=AUDIT_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "details": json.dumps(row["details"], ensure_ascii=False, sort_keys=True)})
+    return buffer.getvalue()
+
+
+# --- acting ---------------------------------------------------------------------------------------------
+
+
+def transition(
+    engine: Engine,
+    dispute_id: int,
+    to: str | Status,
+    *,
+    by: str,
+    note: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    policy: DeadlinePolicy | None = None,
+) -> DisputeView:
+    """Move an item to state ``to`` (Chinese or English name) with a note, as user ``by``.
+
+    Accepting starts the resolve deadline and flags the data; a resolution (已更正, 维持原数据 with its
+    explanation, 驳回 with its reason) ends the deadline; 已核验 lifts the flag. Refused with a clear
+    message for an unknown id or state, an empty or oversized note, an unregistered user, a move the
+    workflow does not allow (naming the allowed ones), a role that may not make it, or a stale version.
+    """
+    target = to if isinstance(to, Status) else Status.parse(to)
+    text = _text(note, "note")
+    moment, policy = _now(now), policy or DeadlinePolicy.from_env()
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        current = Status(item.status)
+        check_transition(current, target)
+        reason = may_transition(Role(actor.role), actor.department, item.responsible_unit, current, target)
+        if reason:
+            raise _forbid(actor, f"move dispute {dispute_id} to {target.value}", reason)
+        _move(session, item, target, actor=actor.username, action="transition", now=moment, policy=policy, note=text)
+        session.flush()
+        return _view(item, moment)
+
+
+def raise_dispute(
+    engine: Engine,
+    *,
+    dataset: str,
+    by: str,
+    claim: str,
+    record_key: str | None = None,
+    column: str | None = None,
+    evidence: str | None = None,
+    now: datetime | None = None,
+    policy: DeadlinePolicy | None = None,
+) -> RaiseResult:
+    """A person's dispute against a dataset, or one record of it (by primary key), or one column.
+
+    Deduplicated: a claim joins an open item with the same identity (raised before by anyone), or an
+    open automated item on the same record (same ``record_key``) or the same column; otherwise a new
+    item is opened for the dataset's provider. Claim and evidence are masked before they are stored.
+    """
+    code = _key(dataset, "dataset")
+    if not code:
+        raise InvalidInput("dataset (the catalog 信息资源代码) must be given")
+    text = _text(claim, "claim")
+    proof = _text(evidence, "evidence", EVIDENCE_MAX, required=False)
+    key, col = _key(record_key, "record key"), _key(column, "column")
+    moment, policy = _now(now), policy or DeadlinePolicy.from_env()
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        entry = session.get(CatalogEntryRow, code)
+        if entry is None:
+            raise InvalidInput(f"unknown dataset {code!r}: no catalog entry has this 信息资源代码")
+        if col and col not in {c.name for c in entry.columns}:
+            declared = ", ".join(c.name for c in entry.columns)
+            raise InvalidInput(f"{code} {entry.name} has no 信息项 {col!r}; declared: {declared}")
+        fingerprint = dispute_fingerprint(code, CONSUMER_RULE, col, key)
+        item = _open_item(session, fingerprint) or _matching_automated(session, code, col, key)
+        details = {"evidence": proof, "record_key": key, "column": col}
+        if item is not None:
+            item.reporters += 1
+            if item.origin == "consumer" and proof:
+                item.latest_evidence = {"text": proof}
+            _event(session, item, actor=actor.username, action="raise", now=moment, note=text,
+                   from_status=item.status, to_status=item.status, details={**details, "joined": True})
+            session.flush()
+            return RaiseResult(_view(item, moment), deduplicated=True)
+        subject = f" · record {key}" if key else (f" · column {col}" if col else "")
+        item = Dispute(
+            fingerprint=fingerprint, origin="consumer", entry_code=code, conn_id=entry.conn_id,
+            location=entry.location, column_name=col, record_key=key, rule_id=CONSUMER_RULE,
+            title=mask_text(f"异议 dispute: {entry.name} ({code}){subject}"), responsible_unit=entry.provider,
+            status=Status.PENDING.value, raised_by=actor.username, claim=text, reporters=1, occurrences=1,
+            first_seen=city_day(moment), last_seen=city_day(moment), latest_message=text,
+            latest_evidence={"text": proof} if proof else {}, created_at=moment, status_changed_at=moment,
+            extended=False, escalation_level=0, reopen_count=0, flagged=False, due_provisional=False,
+        )
+        session.add(item)
+        _start_stage(item, "accept", moment, policy)
+        _event(session, item, actor=actor.username, action="raise", now=moment, note=text,
+               to_status=Status.PENDING.value, details={**details, "new_due_date": item.due_date})
+        session.flush()
+        return RaiseResult(_view(item, moment), deduplicated=False)
+
+
+def _open_item(session: Session, fingerprint: str) -> Dispute | None:
+    """The newest item with this identity that is not archived."""
+    return session.scalars(
+        select(Dispute)
+        .where(Dispute.fingerprint == fingerprint, Dispute.status != Status.ARCHIVED.value)
+        .order_by(Dispute.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _matching_automated(session: Session, code: str, column: str | None, record_key: str | None) -> Dispute | None:
+    if not (column or record_key):
+        return None
+    query = select(Dispute).where(
+        Dispute.entry_code == code,
+        Dispute.origin != "consumer",
+        Dispute.status.not_in([s.value for s in CLOSED]),
+    )
+    if record_key:
+        query = query.where(Dispute.record_key == record_key)
+    else:
+        query = query.where(Dispute.column_name == column, Dispute.record_key.is_(None))
+    return session.scalars(query.order_by(Dispute.id).limit(1)).first()
+
+
+def reassign(
+    engine: Engine,
+    dispute_id: int,
+    *,
+    to_unit: str,
+    by: str,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> DisputeView:
+    """A steward makes another unit responsible for an item, with a reason (the old unit is logged)."""
+    text = _text(reason, "reason")
+    unit = _key(to_unit, "unit")
+    if not unit:
+        raise InvalidInput("the unit to reassign to must be given")
+    moment = _now(now)
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        _require_steward(actor, f"reassign dispute {dispute_id}")
+        if item.status == Status.ARCHIVED.value:
+            raise IllegalTransition(f"dispute {dispute_id} is {Status.ARCHIVED.value}; archived items cannot be reassigned")
+        if unit == item.responsible_unit:
+            raise InvalidInput(f"dispute {dispute_id} is already assigned to {unit}")
+        units = known_units(session)
+        if unit not in units:
+            raise InvalidInput(f"unknown unit {unit!r}; known units: {', '.join(sorted(units))}")
+        previous, item.responsible_unit = item.responsible_unit, unit
+        _event(session, item, actor=actor.username, action="reassign", now=moment, note=text,
+               from_status=item.status, to_status=item.status, details={"from": previous, "to": unit})
+        session.flush()
+        return _view(item, moment)
+
+
+def extend_deadline(
+    engine: Engine,
+    dispute_id: int,
+    *,
+    by: str,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    policy: DeadlinePolicy | None = None,
+) -> DisputeView:
+    """Extend a running resolve deadline, once, to ``extended_resolve_days`` from acceptance, with a reason."""
+    text = _text(reason, "reason")
+    moment, policy = _now(now), policy or DeadlinePolicy.from_env()
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        _require_handler(actor, item, f"extend the deadline of dispute {dispute_id}")
+        if item.stage != "resolve":
+            raise IllegalTransition(
+                f"dispute {dispute_id} is {item.status}: only a running resolve deadline (已受理, 核实中) can be extended"
+            )
+        if item.extended:
+            raise IllegalTransition(
+                f"the deadline of dispute {dispute_id} was already extended once (to {item.due_date}); "
+                "it cannot be extended again"
+            )
+        old = item.due_date
+        deadline = add_workdays(_utc(item.stage_started_at) or moment, policy.extended_resolve_days)
+        item.extended = True
+        _set_deadline(item, deadline)
+        _event(session, item, actor=actor.username, action="extend", now=moment, note=text,
+               from_status=item.status, to_status=item.status,
+               details={"old_due_date": old, "new_due_date": deadline.due_date,
+                        "working_days": policy.extended_resolve_days})
+        session.flush()
+        return _view(item, moment)
+
+
+def set_flag(
+    engine: Engine,
+    dispute_id: int,
+    *,
+    flagged: bool,
+    by: str,
+    note: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> DisputeView:
+    """A steward flags (标注) or lifts the flag of an item's data by hand, with a note.
+
+    Flags are also set on acceptance and lifted on verification automatically.
+    """
+    text = _text(note, "note")
+    moment = _now(now)
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        _require_steward(actor, f"{'flag' if flagged else 'lift the flag of'} dispute {dispute_id}")
+        if item.flagged == flagged:
+            raise InvalidInput(f"dispute {dispute_id} is {'already' if flagged else 'not'} flagged")
+        if flagged and item.status == Status.ARCHIVED.value:
+            raise IllegalTransition(f"dispute {dispute_id} is {Status.ARCHIVED.value}; archived items cannot be flagged")
+        item.flagged = flagged
+        if flagged:
+            item.flagged_at = moment
+        _event(session, item, actor=actor.username, action="flag" if flagged else "unflag", now=moment, note=text,
+               from_status=item.status, to_status=item.status)
+        session.flush()
+        return _view(item, moment)
+
+
+# --- SLA -----------------------------------------------------------------------------------------------
+
+SLA_ACTOR = f"{SYSTEM_PREFIX}dispute_sla"
+
+
+def escalate_overdue(engine: Engine, *, now: datetime, policy: DeadlinePolicy | None = None) -> EscalationReport:
+    """Escalate every item whose running deadline has passed at ``now`` (once per missed deadline), and
+    recompute provisional deadlines once the holiday calendar covers their year. Idempotent for a given
+    ``now``; an item someone changes meanwhile is left for the next run."""
+    moment, policy = _now(now), policy or DeadlinePolicy.from_env()
+    escalated: list[int] = []
+    recomputed: list[int] = []
+    conflicts: list[int] = []
+    by_department: dict[str, int] = defaultdict(int)
+    with session_scope(engine) as session:
+        ids = list(session.scalars(select(Dispute.id).where(Dispute.stage.is_not(None)).order_by(Dispute.id)))
+    for dispute_id in ids:
+        try:
+            with _transaction(engine) as session:
+                item = session.get(Dispute, dispute_id)
+                if item is None or item.stage is None:
+                    continue
+                if item.due_provisional and item.stage_started_at and _calendar_knows(item.due_date):
+                    old = item.due_date
+                    days = policy.days_for(item.stage, extended=item.extended)
+                    deadline = add_workdays(_utc(item.stage_started_at), days)  # type: ignore[arg-type]
+                    _set_deadline(item, deadline)
+                    _event(session, item, actor=SLA_ACTOR, action="deadline_recomputed", now=moment,
+                           note="the holiday calendar now covers this deadline; recounted in official working days",
+                           from_status=item.status, to_status=item.status,
+                           details={"old_due_date": old, "new_due_date": item.due_date})
+                    recomputed.append(dispute_id)
+                due = _utc(item.due_at)
+                if due is None or moment < due or _utc(item.escalated_due_at) == due:
+                    continue
+                item.escalation_level += 1
+                item.escalated_at, item.escalated_due_at = moment, due
+                unit = item.responsible_unit or UNASSIGNED
+                _event(session, item, actor=SLA_ACTOR, action="escalate", now=moment,
+                       note=f"超期 overdue: {STAGE_NAMES[item.stage]} deadline {item.due_date} passed "
+                            f"({unit}); escalation level {item.escalation_level}",
+                       from_status=item.status, to_status=item.status,
+                       details={"stage": item.stage, "due_date": item.due_date, "level": item.escalation_level})
+                escalated.append(dispute_id)
+                by_department[unit] += 1
+        except VersionConflict:
+            conflicts.append(dispute_id)
+    return EscalationReport(moment, escalated, dict(sorted(by_department.items())), recomputed, conflicts)
+
+
+def _calendar_knows(day: date | None) -> bool:
+    return day is not None and is_workday(day)[1]
+
+
+# --- KPIs ----------------------------------------------------------------------------------------------
+
+
+def dispute_kpis(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
+    """Dispute-handling KPIs, for the city and per responsible unit.
+
+    - open / overdue items (open: not 已核验 or 已归档; overdue: a running deadline has passed);
+    - share resolved within deadline: resolutions (已更正, 维持原数据, 驳回, or a passing check while a
+      deadline ran) made by their deadline / all resolutions;
+    - mean hours to accept (entering 待受理 → 已受理) and to resolve (已受理 → resolution).
+
+    Computed from the append-only event log, so every cycle of a reopened item counts.
+    """
+    moment = _now(now)
+    with session_scope(engine) as session:
+        items = {d.id: d for d in session.scalars(select(Dispute))}
+        events = list(session.scalars(select(DisputeEvent).order_by(DisputeEvent.dispute_id, DisputeEvent.id)))
+        views = {i: _view(d, moment) for i, d in items.items()}
+
+    def blank() -> dict[str, Any]:
+        return {"total": 0, "open": 0, "overdue": 0, "resolved": 0, "resolved_within_deadline": 0,
+                "_accept": [], "_resolve": []}
+
+    city = blank()
+    units: dict[str, dict[str, Any]] = defaultdict(blank)
+    by_status: dict[str, int] = defaultdict(int)
+    for view in views.values():
+        unit = units[view.responsible_unit or UNASSIGNED]
+        by_status[view.status] += 1
+        for bucket in (city, unit):
+            bucket["total"] += 1
+            bucket["open"] += Status(view.status) not in CLOSED
+            bucket["overdue"] += view.overdue
+    pending_since: dict[int, datetime] = {}
+    accepted_since: dict[int, datetime] = {}
+    for e in events:
+        at = _utc(e.at)
+        unit = units[items[e.dispute_id].responsible_unit or UNASSIGNED]
+        if e.to_status == Status.PENDING.value and e.from_status != Status.PENDING.value:
+            pending_since[e.dispute_id] = at  # type: ignore[assignment]
+        elif e.to_status == Status.ACCEPTED.value and e.from_status == Status.PENDING.value:
+            start = pending_since.pop(e.dispute_id, None)
+            if start:
+                for bucket in (city, unit):
+                    bucket["_accept"].append((at - start).total_seconds() / 3600)  # type: ignore[operator]
+            accepted_since[e.dispute_id] = at  # type: ignore[assignment]
+        if e.to_status and e.from_status != e.to_status and "on_time" in (e.details or {}) and (
+            e.to_status in {s.value for s in RESOLUTIONS} or e.to_status == Status.VERIFIED.value
+        ):
+            on_time = e.details.get("on_time")
+            start = accepted_since.pop(e.dispute_id, None)
+            for bucket in (city, unit):
+                bucket["resolved"] += 1
+                bucket["resolved_within_deadline"] += bool(on_time)
+                if start:
+                    bucket["_resolve"].append((at - start).total_seconds() / 3600)  # type: ignore[operator]
+
+    def finish(bucket: dict[str, Any]) -> dict[str, Any]:
+        accept, resolve = bucket.pop("_accept"), bucket.pop("_resolve")
+        bucket["share_resolved_within_deadline"] = (
+            round(bucket["resolved_within_deadline"] / bucket["resolved"], 4) if bucket["resolved"] else None
+        )
+        bucket["mean_hours_to_accept"] = round(sum(accept) / len(accept), 2) if accept else None
+        bucket["mean_hours_to_resolve"] = round(sum(resolve) / len(resolve), 2) if resolve else None
+        return bucket
+
+    city_out = finish(city)
+    return {
+        "as_of": _city(moment).isoformat(),  # type: ignore[union-attr]
+        "city": city_out,
+        "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
+        "open_by_department": {u: b["open"] for u, b in sorted(units.items()) if b["open"]},
+        "overdue_by_department": {u: b["overdue"] for u, b in sorted(units.items()) if b["overdue"]},
+        "by_department": {u: finish(b) for u, b in sorted(units.items())},
+    }

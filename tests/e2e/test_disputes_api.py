@@ -1,0 +1,346 @@
+"""The dispute queue's web API in a real Airflow api-server, over HTTP on a loopback port.
+
+The api-server runs in a subprocess on the test session's Airflow home and metadata database, with the
+real plugins folder and the SimpleAuthManager configured with fixed users and passwords (the passwords
+file the manager reads is written before it starts, so it generates none):
+
+| user     | Airflow role | on the queue                       |
+|----------|--------------|------------------------------------|
+| admin    | admin        | steward                            |
+| clerk    | user         | officer of 连云港市公安局            |
+| viewer   | viewer       | (not registered; read-only anyway) |
+| stranger | op           | not registered                     |
+
+Tokens come from ``POST /auth/token`` as any client would get them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from citygov import disputes as dq
+from citygov.catalog.importer import import_catalog
+from citygov.store import engine_for, upgrade
+from tests.catalog_files import GOOD_ROWS, write_catalog
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parents[2]
+GAJ = "连云港市公安局"
+PERSON = "320700-GAJ-0001"
+USERS = {"admin": "admin", "clerk": "user", "viewer": "viewer", "stranger": "op"}
+PASSWORDS = {name: f"{name}-pw-{i}" for i, name in enumerate(USERS)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    tmp = tmp_path_factory.mktemp("api_store")
+    url = f"sqlite:///{tmp / 'governance.db'}"
+    upgrade(url)
+    engine = engine_for(url)
+    write_catalog(tmp / "catalog.csv", GOOD_ROWS)
+    import_catalog(engine, tmp / "catalog.csv")
+    dq.register_actor(engine, "admin", "steward")
+    dq.register_actor(engine, "clerk", "officer", department=GAJ)
+    dq.register_actor(engine, "citizen", "consumer")
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(airflow_db, store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``airflow api-server`` on a free loopback port; its base URL."""
+    tmp = tmp_path_factory.mktemp("api_server")
+    passwords = tmp / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-test-secret",
+        "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps(
+            {"conn_type": "sqlite", "host": store_url.split("///", 1)[1]}
+        ),
+    }
+    log = tmp / "api-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("airflow")),
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--apps",
+                "core",
+                "--workers",
+                "1",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=tmp,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v2/version", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"api-server did not come up (exit {proc.poll()}):\n{log.read_text()[-4000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def tokens(server: str) -> dict[str, str]:
+    out = {}
+    for user, password in PASSWORDS.items():
+        response = httpx.post(
+            f"{server}/auth/token", json={"username": user, "password": password}, timeout=10
+        )
+        assert response.status_code in (200, 201), response.text
+        out[user] = response.json()["access_token"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def api(server: str, tokens: dict[str, str]):  # type: ignore[no-untyped-def]
+    """``api(user)``: a client for the dispute API, authenticated as ``user`` (None: anonymous)."""
+    clients: list[httpx.Client] = []
+
+    def client(user: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
+        c = httpx.Client(base_url=f"{server}/citygov/api", headers=headers, timeout=30)
+        clients.append(c)
+        return c
+
+    yield client
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def item(store_url: str) -> int:
+    engine = engine_for(store_url)
+    dispute = dq.raise_dispute(
+        engine, dataset=PERSON, by="citizen", claim="出生日期有误", record_key="R-1"
+    ).dispute
+    engine.dispose()
+    return dispute.id
+
+
+ROUTES = [
+    ("GET", "/disputes", None),
+    ("GET", "/disputes/{id}", None),
+    ("GET", "/flags", None),
+    ("GET", "/kpis", None),
+    ("GET", "/audit?format=csv", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+    ("POST", "/disputes", {"dataset": PERSON, "claim": "x"}),
+    ("POST", "/disputes/{id}/transitions", {"to": "已受理", "note": "受理"}),
+    ("POST", "/disputes/{id}/reassign", {"unit": "连云港市民政局", "reason": "x"}),
+    ("POST", "/disputes/{id}/extend", {"reason": "x"}),
+    ("POST", "/disputes/{id}/flag", {"flagged": True, "note": "x"}),
+]
+
+
+def test_every_route_refuses_anonymous_and_forged_requests(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    anonymous = api(None)
+    for method, path, body in ROUTES:
+        response = anonymous.request(method, path.format(id=item), json=body)
+        assert response.status_code == 401, (method, path, response.text)
+    forged = httpx.Client(
+        base_url=anonymous.base_url, headers={"Authorization": "Bearer not-a-jwt"}, timeout=30
+    )
+    with forged:
+        for method, path, body in ROUTES:
+            assert forged.request(method, path.format(id=item), json=body).status_code in (401, 403), (
+                method,
+                path,
+            )
+
+
+def test_a_read_only_user_reads_but_cannot_change_anything(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    viewer = api("viewer")
+    before = viewer.get(f"/disputes/{item}").json()
+    assert before["status"] == "待受理" and before["events"][0]["action"] == "raise"
+    assert [d["id"] for d in viewer.get("/disputes", params={"dataset": PERSON}).json()] == [item]
+    for method, path, body in ROUTES:
+        response = viewer.request(method, path.format(id=item), json=body)
+        if method == "GET":
+            assert response.status_code == 200, (path, response.text)
+        else:
+            assert response.status_code == 403, (path, response.text)
+            assert "lacks write (edit on the dispute_sla DAG) access" in response.json()["detail"]
+    assert viewer.get(f"/disputes/{item}").json() == before
+
+
+def test_writers_must_be_registered_and_act_within_their_role(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    response = api("stranger").post(f"/disputes/{item}/transitions", json={"to": "已受理", "note": "受理"})
+    assert response.status_code == 403 and response.json()["code"] == "unknown_user"
+    assert "unknown user 'stranger'" in response.json()["detail"]
+    response = api("clerk").post(f"/disputes/{item}/transitions", json={"to": "已受理", "note": "受理"})
+    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+    assert api("viewer").get(f"/disputes/{item}").json()["status"] == "待受理"
+
+
+def test_the_workflow_over_http_with_clear_4xx_refusals(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    admin, clerk = api("admin"), api("clerk")
+    version = admin.get(f"/disputes/{item}").json()["version"]
+
+    refusals = [
+        (
+            admin.post("/disputes/4242/transitions", json={"to": "已受理", "note": "x"}),
+            404,
+            "dispute 4242 does not exist",
+        ),
+        (
+            admin.post(f"/disputes/{item}/transitions", json={"to": "已核验", "note": "x"}),
+            409,
+            "illegal transition 待受理 → 已核验; allowed: 已受理, 驳回",
+        ),
+        (
+            admin.post(f"/disputes/{item}/transitions", json={"to": "done", "note": "x"}),
+            422,
+            "unknown state 'done'",
+        ),
+        (
+            admin.post(f"/disputes/{item}/transitions", json={"to": "已受理", "note": "  "}),
+            422,
+            "note must not be empty",
+        ),
+        (
+            admin.post(f"/disputes/{item}/transitions", json={"to": "已受理", "note": "长" * 2001}),
+            422,
+            "note is 2001 characters long",
+        ),
+        (
+            admin.post(
+                f"/disputes/{item}/transitions",
+                json={"to": "已受理", "note": "x", "expected_version": version + 5},
+            ),
+            409,
+            f"is at version {version}, not {version + 5}",
+        ),
+        (
+            admin.post(
+                f"/disputes/{item}/transitions",
+                content=b'{"to": "\xe5\xb7\xb2',
+                headers={"content-type": "application/json"},
+            ),
+            422,
+            "JSON decode error",
+        ),
+        (admin.post(f"/disputes/{item}/transitions", json={"note": "x"}), 422, "Field required"),
+    ]
+    for response, code, message in refusals:
+        assert response.status_code == code, response.text
+        assert message in response.text, response.text
+    assert admin.get(f"/disputes/{item}").json()["version"] == version  # nothing changed
+
+    accepted = admin.post(
+        f"/disputes/{item}/transitions", json={"to": "accepted", "note": "受理", "expected_version": version}
+    )
+    assert (
+        accepted.status_code == 200 and accepted.json()["status"] == "已受理" and accepted.json()["flagged"]
+    )
+    moved = clerk.post(f"/disputes/{item}/transitions", json={"to": "核实中", "note": "核实"})
+    assert moved.status_code == 200 and moved.json()["allowed_transitions"] == [
+        "已更正",
+        "维持原数据",
+        "驳回",
+    ]
+    extended = clerk.post(f"/disputes/{item}/extend", json={"reason": "需调取档案"})
+    assert extended.status_code == 200 and extended.json()["extended"] is True
+    again = clerk.post(f"/disputes/{item}/extend", json={"reason": "再延"})
+    assert again.status_code == 409 and "already extended once" in again.json()["detail"]
+
+    flags = api("viewer").get("/flags", params={"dataset": PERSON}).json()
+    assert [(f["dispute_id"], f["record_key"]) for f in flags] == [(item, "R-1")]
+    audit = api("viewer").get("/audit", params={"format": "csv", "dispute_id": item})
+    assert audit.status_code == 200 and audit.headers["content-type"].startswith("text/csv")
+    lines = audit.text.strip().splitlines()
+    assert lines[0].startswith("dispute_id,event_id,at,actor,action") and len(lines) == 1 + 4
+    assert ",clerk,extend," in audit.text
+    kpis = api("viewer").get("/kpis").json()
+    assert kpis["open_by_department"][GAJ] >= 1
+
+
+def test_raising_over_http_dedups(api) -> None:  # type: ignore[no-untyped-def]
+    clerk = api("clerk")
+    first = clerk.post(
+        "/disputes",
+        json={
+            "dataset": "320700-MZJ-0001",
+            "claim": "登记日期错误",
+            "evidence": "证件 320706199001011230",
+            "record_key": "HY-9",
+        },
+    )
+    assert first.status_code == 201 and first.json()["deduplicated"] is False
+    body = first.json()["dispute"]
+    assert body["responsible_unit"] == "连云港市民政局" and body["latest_evidence"] == {
+        "text": "证件 320706********1230"
+    }
+    second = api("admin").post(
+        "/disputes", json={"dataset": "320700-MZJ-0001", "claim": "同一问题", "record_key": "HY-9"}
+    )
+    assert second.status_code == 200 and second.json()["deduplicated"] is True
+    assert second.json()["dispute"]["id"] == body["id"] and second.json()["dispute"]["reporters"] == 2
+    unknown = clerk.post("/disputes", json={"dataset": "320700-NONE-0001", "claim": "x"})
+    assert unknown.status_code == 422 and "unknown dataset" in unknown.json()["detail"]
+
+
+def test_the_openapi_schema_documents_every_route(api) -> None:  # type: ignore[no-untyped-def]
+    schema = api("viewer").get("/openapi.json").json()
+    assert schema["info"]["title"] == "citygov dispute queue (异议处置)"
+    assert set(schema["paths"]) == {
+        "/disputes",
+        "/disputes/{dispute_id}",
+        "/disputes/{dispute_id}/transitions",
+        "/disputes/{dispute_id}/reassign",
+        "/disputes/{dispute_id}/extend",
+        "/disputes/{dispute_id}/flag",
+        "/flags",
+        "/kpis",
+        "/audit",
+    }
+    transition = schema["paths"]["/disputes/{dispute_id}/transitions"]["post"]
+    assert "TransitionBody" in json.dumps(transition["requestBody"])
+    assert "expected_version" in json.dumps(schema["components"]["schemas"]["TransitionBody"])
+    assert api("viewer").get("/docs").status_code == 200
