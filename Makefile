@@ -1,0 +1,90 @@
+# citygov: one command per thing a person wants to do. `make help` lists them.
+#
+# Airflow's settings live in scripts/airflow_env.sh (sourced by every recipe that runs Airflow or
+# `govern`): Airflow 3 on SQLite with the LocalExecutor, AIRFLOW_HOME=.airflow/, examples off,
+# parallelism 4 for a 2-core machine, Asia/Shanghai. `source scripts/airflow_env.sh` gives a shell the same.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+INSTALLED := $(VENV)/.citygov-installed
+ENV := source scripts/airflow_env.sh &&
+
+AIRFLOW_HOME := $(CURDIR)/.airflow
+AIRFLOW_DB := $(AIRFLOW_HOME)/airflow.db
+DEMO_DIR := $(CURDIR)/data/demo
+DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
+# The pipeline's DAGs in the order `make demo` runs them (no scheduler there to follow the assets);
+# add a DAG here when it joins the pipeline.
+PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol
+
+.PHONY: help venv init demo connections test lint up clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(INSTALLED) ## Create .venv (Python 3.11) and install citygov with its dev tools
+
+# Reinstalled only when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	@if [[ ! -x $(VENV)/bin/python ]]; then \
+	  [[ -n "$(PYTHON)" ]] || { echo "python3.11 not found; install it or run make PYTHON=/path/to/python3.11" >&2; exit 1; }; \
+	  echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); \
+	fi
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+init: $(AIRFLOW_DB) ## Migrate Airflow's metadata DB (.airflow/) and the governance store
+	@$(ENV) govern store upgrade
+
+# `airflow db migrate` is idempotent but takes seconds: rerun it only after (re)installing.
+$(AIRFLOW_DB): $(INSTALLED)
+	@mkdir -p $(AIRFLOW_HOME)
+	@echo "airflow db migrate → $(AIRFLOW_DB)"
+	@$(ENV) airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -n 30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	@touch $@
+
+$(DEMO_CATALOG): | $(INSTALLED)
+	@$(ENV) govern demo create --out $(DEMO_DIR)
+
+# Idempotent: --overwrite replaces connections registered before, `variables set` replaces the value.
+define register
+@$(ENV) python scripts/airflow_connections.py $(DEMO_DIR)/connections.json $(AIRFLOW_HOME)/connections.json
+@$(ENV) airflow connections import --overwrite $(AIRFLOW_HOME)/connections.json > $(AIRFLOW_HOME)/connections-import.log 2>&1 \
+  || { cat $(AIRFLOW_HOME)/connections-import.log; exit 1; }
+@$(ENV) airflow variables set --description "the office's catalog export that catalog_sync imports" \
+  citygov_catalog_file $(DEMO_CATALOG)
+endef
+
+connections: init $(DEMO_CATALOG) ## Register the demo city's connections, governance_db and the catalog Variable
+	$(register)
+
+demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, show what they found
+	@$(ENV) govern demo create --out $(DEMO_DIR)
+	$(register)
+	@# The demo city is as of a fixed day (defects.json "as_of"): the runs are for that day, not today.
+	@$(ENV) python scripts/run_dags.py "$$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' $(DEMO_DIR)/defects.json)" $(PIPELINE_DAGS)
+	@echo; echo "── govern catalog list"; $(ENV) govern catalog list
+	@echo; echo "── govern catalog history"; $(ENV) govern catalog history
+
+test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-end)
+	$(VENV)/bin/pytest -q
+
+lint: $(INSTALLED) ## ruff check
+	$(VENV)/bin/ruff check .
+
+up: connections ## Airflow standalone (api-server, scheduler, dag-processor, triggerer), UI on :8080
+	@echo "Airflow UI: http://localhost:8080  user: admin  password: in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	@echo "(the password file is written on first start; Ctrl-C stops everything)"
+	@$(ENV) exec scripts/up.sh
+
+clean: ## Remove Airflow's state (.airflow/), the demo city and caches; keeps the governance store and .venv
+	rm -rf $(AIRFLOW_HOME) $(DEMO_DIR) .pytest_cache .ruff_cache build
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove data/ (the embedded governance store) and .venv
+	rm -rf data $(VENV)

@@ -1,0 +1,89 @@
+"""
+### catalog_patrol — nightly catalog patrol inspection (数据目录巡检)
+
+Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked against its source:
+
+| rule | GB/T 36344 | what it looks for |
+|---|---|---|
+| `patrol.metadata.incomplete` / `.invalid` | 完整性 / 规范性 | summary, provider code, format, publish date, share method; related codes resolve; 不予共享 is not opened |
+| `patrol.source.unreachable`, `patrol.resource.missing`, `.unreadable` | 可访问性 | the source answers and the table or file exists |
+| `patrol.schema.missing_column`, `.unexpected_column`, `.type_changed` | 规范性 | declared 信息项 vs the real columns |
+| `patrol.timeliness.stale` | 时效性 | updated within 更新周期 (update-time column, else content change between patrols) |
+| `patrol.volume.empty`, `.drop` | 完整性 | an empty table, or rows fell below half of the last patrol's |
+| `patrol.grading.inconsistent` | 规范性 | ID or mobile numbers in an L1 or 无条件开放 entry; L3/L4 catalogued without conditions |
+
+- **Fan-out**: entries are split into batches grouped by source (param `batch_size`, default 200) and
+  patrolled by one mapped task each: thousands of entries, tens of tasks. A source that is down turns into
+  `patrol.source.unreachable` findings for its own entries only.
+- **Backfill-safe**: findings are keyed on (entry, rule, logical date); rerunning a date replaces that
+  date's findings. Evidence is masked.
+- **Outlet**: `citygov://patrol` when the run is done, for the quality inspection to follow.
+- **See the results**: `govern patrol findings --date YYYY-MM-DD`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from citygov_airflow import DEFAULT_ARGS, TIMEZONE
+
+PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
+"""Findings of the catalog patrol for a logical date."""
+
+
+@dag(
+    dag_id="catalog_patrol",
+    schedule="0 1 * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
+    # Each night inspects the sources as they are now; missed nights cannot be re-observed, so no catchup.
+    # A backfill still reruns chosen dates (their findings are replaced, not duplicated).
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["citygov", "patrol", "catalog"],
+    doc_md=__doc__,
+    params={
+        "batch_size": Param(200, type="integer", minimum=1, description="catalog entries per mapped task")
+    },
+)
+def catalog_patrol():
+    @task
+    def plan_batches(params=None) -> list[list[str]]:
+        """Split the published catalog into batches of entry codes, grouped by source."""
+        from citygov import patrol
+        from citygov.store import ensure_store
+        from citygov_airflow import governance_url_from_airflow
+
+        engine = ensure_store(governance_url_from_airflow())
+        try:
+            return patrol.plan_batches(engine, int(params["batch_size"]))
+        finally:
+            engine.dispose()
+
+    @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
+    def patrol_batch(codes: list[str], logical_date=None) -> dict:
+        """Patrol one batch of entries and store its findings for the run's logical date."""
+        from citygov import patrol
+        from citygov.store import engine_for
+        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
+
+        engine = engine_for(governance_url_from_airflow())
+        try:
+            return patrol.patrol_batch(engine, codes, source_resolver(), city_date(logical_date)).summary()
+        finally:
+            engine.dispose()
+
+    @task(outlets=[PATROL])
+    def summarize(summaries: list[dict], outlet_events=None) -> dict:
+        """Add the batches up; the asset event carries the totals."""
+        from citygov_airflow import merge_summaries
+
+        total = merge_summaries(summaries)
+        outlet_events[PATROL].extra = total
+        return total
+
+    summarize(patrol_batch.expand(codes=plan_batches()))
+
+
+catalog_patrol()

@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# The embedded Airflow's settings, in one place. Sourced by every Makefile recipe that runs Airflow or
+# `govern`; source it yourself to use the same Airflow by hand:   source scripts/airflow_env.sh
+#
+# Airflow 3 on SQLite with the LocalExecutor, its home inside this checkout (.airflow/, git-ignored).
+# The values are set, not defaulted: an AIRFLOW_HOME left in a shell profile must not send `make demo`
+# to some other Airflow.
+
+CITYGOV_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CITYGOV_HOME
+export PATH="$CITYGOV_HOME/.venv/bin:$PATH"
+
+export AIRFLOW_HOME="$CITYGOV_HOME/.airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$CITYGOV_HOME/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$CITYGOV_HOME/plugins"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
+# Two cores: the default parallelism (32) would start 32 LocalExecutor worker processes.
+export AIRFLOW__CORE__PARALLELISM=4
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=4
+export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
+export AIRFLOW__API__WORKERS=1
+# On 2 cores `airflow standalone`'s api-server takes ~20 s to listen, and the scheduler starts the first
+# tasks before that: with the default 5 tries, 1 s apart at least, they fail before the API answers.
+# 10 tries at least 3 s apart wait 27 s or more (random exponential backoff, capped at 90 s a wait).
+export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
+export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN=3
+# The pipeline runs as soon as `make up` starts it, without anyone clicking "unpause".
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
