@@ -20,9 +20,9 @@ DEMO_DIR := $(CURDIR)/data/demo
 DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # The pipeline's DAGs in the order `make demo` runs them (no scheduler there to follow the assets);
 # add a DAG here when it joins the pipeline.
-PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol
+PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol dispute_routing
 
-.PHONY: help venv init demo connections test lint up clean distclean
+.PHONY: help venv init demo connections test bench lint up clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,8 @@ define register
   || { cat $(AIRFLOW_HOME)/connections-import.log; exit 1; }
 @$(ENV) airflow variables set --description "the office's catalog export that catalog_sync imports" \
   citygov_catalog_file $(DEMO_CATALOG)
+@$(ENV) govern sources register $(DEMO_DIR)/connections.json > /dev/null
+@$(ENV) govern disputes users add admin --role steward --display-name "Airflow admin (steward)" > /dev/null
 endef
 
 connections: init $(DEMO_CATALOG) ## Register the demo city's connections, governance_db and the catalog Variable
@@ -69,10 +71,16 @@ demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, s
 	@# The demo city is as of a fixed day (defects.json "as_of"): the runs are for that day, not today.
 	@$(ENV) python scripts/run_dags.py "$$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' $(DEMO_DIR)/defects.json)" $(PIPELINE_DAGS)
 	@echo; echo "── govern catalog list"; $(ENV) govern catalog list
-	@echo; echo "── govern catalog history"; $(ENV) govern catalog history
+	@echo; echo "── govern catalog history"; $(ENV) govern catalog history --limit 1
+	@echo; echo "── govern census show"; $(ENV) govern census show
+	@echo; echo "── govern patrol findings"; $(ENV) govern patrol findings
+	@echo; echo "── govern disputes list"; $(ENV) govern disputes list
 
 test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-end)
 	$(VENV)/bin/pytest -q
+
+bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run, with scale and peak memory
+	$(VENV)/bin/python bench/patrol_bench.py --scales 1,10,100
 
 lint: $(INSTALLED) ## ruff check
 	$(VENV)/bin/ruff check .

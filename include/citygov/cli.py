@@ -135,9 +135,12 @@ def cmd_catalog_history(args: argparse.Namespace) -> int:
             f"added {imp['added']}, changed {imp['changed']}, withdrawn {imp['withdrawn']}, "
             f"unchanged {imp['unchanged']}"
         )
-        for change in imp["changes"]:
+        shown = imp["changes"] if args.all_changes else imp["changes"][:10]
+        for change in shown:
             fields = f" ({', '.join(change['diff'])})" if change["diff"] else ""
             print(f"    {change['kind']:<9} {change['code']}{fields}")
+        if len(shown) < len(imp["changes"]):
+            print(f"    … and {len(imp['changes']) - len(shown)} more (--all-changes lists them)")
         for error in imp["errors"]:
             print(f"    rejected  line {error['line']}: {error['column']}: {error['message']}")
     return EXIT_OK
@@ -274,8 +277,7 @@ def cmd_demo_create(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else settings.data_dir() / "demo"
     city = create_demo_city(out, scale=args.scale, seed=args.seed)
     print(f"demo city written to {out}")
-    summary = city.summary() if hasattr(city, "summary") else str(city)
-    print(summary)
+    print(city.summary())
     return EXIT_OK
 
 
@@ -314,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = catalog.add_parser("history", help="what each import added, changed, withdrew and rejected")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--all-changes", action="store_true", help="list every changed entry, not the first 10")
     p.set_defaults(func=cmd_catalog_history)
 
     sources = sub.add_parser("sources", help="department sources").add_subparsers(dest="command", required=True)

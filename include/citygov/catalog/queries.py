@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -21,8 +22,16 @@ from citygov.catalog.schema import (
     SyncMode,
     UpdateCycle,
 )
+from citygov.settings import CITY_TZ
 from citygov.store import session_scope
 from citygov.store.models import CatalogChange, CatalogEntryRow, CatalogImport, CatalogImportError
+
+
+def city_time(value: datetime) -> datetime:
+    """A stored timestamp in the city's time zone (SQLite returns stored UTC values without a zone)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(CITY_TZ)
 
 
 def list_entries(engine: Engine, *, include_withdrawn: bool = False) -> list[dict[str, Any]]:
@@ -35,8 +44,8 @@ def list_entries(engine: Engine, *, include_withdrawn: bool = False) -> list[dic
             {
                 "code": row.code,
                 **stored_content(row),
-                "updated_at": row.updated_at.isoformat(),
-                "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+                "updated_at": city_time(row.updated_at).isoformat(),
+                "withdrawn_at": city_time(row.withdrawn_at).isoformat() if row.withdrawn_at else None,
             }
             for row in session.scalars(query)
         ]
@@ -64,7 +73,7 @@ def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
                     "file": imp.file,
                     "encoding": imp.encoding,
                     "source_label": imp.source_label,
-                    "imported_at": imp.imported_at.isoformat(),
+                    "imported_at": city_time(imp.imported_at).isoformat(),
                     "rows_total": imp.rows_total,
                     "accepted": imp.accepted,
                     "rejected": imp.rejected,

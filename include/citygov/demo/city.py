@@ -85,6 +85,19 @@ class DemoCity:
     n_batches: int = 0
     n_defects: int = 0
 
+    def summary(self) -> str:
+        """A few lines for a person: what was generated and where."""
+        return "\n".join(
+            [
+                f"  as of {self.as_of.isoformat()}, seed {self.seed}, scale {self.scale}",
+                f"  {len(self.departments)} departments, {self.n_tables} tables/files, {self.n_rows} rows",
+                f"  catalog: {self.catalog_path} ({self.n_catalog_rows} rows, GBK)",
+                f"  connections: {self.connections_path}",
+                f"  backflow batches: {self.n_batches} in {self.landing_dir}",
+                f"  deliberate defects: {self.n_defects}, listed in {self.defects_path}",
+            ]
+        )
+
 
 def create_demo_city(
     out_dir: Path, *, scale: int = 1, seed: int = DEFAULT_SEED, today: date | None = None
