@@ -128,3 +128,32 @@ def test_volume_drop_and_unchanged_content_against_history(loaded: Engine, city:
     assert drops[0]["evidence"]["previous"] > 2 * drops[0]["evidence"]["current"]
     # Earlier dates keep their own findings.
     assert not [f for f in load_findings(loaded, origin="patrol", logical_date=first) if f["rule_id"] == "patrol.volume.drop"]
+
+
+def test_unchanged_content_goes_stale_without_an_update_column(loaded: Engine, conns) -> None:  # type: ignore[no-untyped-def]
+    """MZJ-0006 (每季度, no update-time column): staleness comes from content change between patrols."""
+    first = DEFAULT_AS_OF
+    run_patrol(loaded, conns, first)
+    later = first + timedelta(days=94)  # more than a quarter plus a day, content untouched
+    run_patrol(loaded, conns, later)
+    stale = [f for f in load_findings(loaded, origin="patrol", logical_date=later) if f["rule_id"] == "patrol.timeliness.stale"]
+    by_entry = {f["entry_code"]: f for f in stale}
+    assert "320700-MZJ-0006" in by_entry
+    assert by_entry["320700-MZJ-0006"]["message"].endswith(
+        f"content unchanged since {first.isoformat()} is 94 days old; 更新周期 每季度 allows 93"
+    )
+    assert "320700-MZJ-0007" not in by_entry  # 每年: a year's allowance
+
+
+def test_changed_content_restarts_the_clock(loaded: Engine, city: Path, conns) -> None:  # type: ignore[no-untyped-def]
+    first = DEFAULT_AS_OF
+    run_patrol(loaded, conns, first)
+    path = city / "files" / "mzj" / "殡葬服务机构.csv"
+    raw = path.read_bytes()
+    lines = raw.splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))  # one row fewer: the content changed
+    run_patrol(loaded, conns, first + timedelta(days=200))
+    run_patrol(loaded, conns, first + timedelta(days=380))
+    stale = {f["entry_code"] for f in load_findings(loaded, origin="patrol", logical_date=first + timedelta(days=380))
+             if f["rule_id"] == "patrol.timeliness.stale"}
+    assert "320700-MZJ-0007" not in stale  # changed on day 200: 180 days old, a year allowed
