@@ -20,7 +20,7 @@ DEMO_DIR := $(CURDIR)/data/demo
 DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # The pipeline's DAGs in the order `make demo` runs them (no scheduler there to follow the assets);
 # add a DAG here when it joins the pipeline.
-PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol dispute_routing
+PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection dispute_routing
 
 .PHONY: help venv init demo connections test bench lint up clean distclean
 
@@ -74,6 +74,7 @@ demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, s
 	@echo; echo "── govern catalog history"; $(ENV) govern catalog history --limit 1
 	@echo; echo "── govern census show"; $(ENV) govern census show
 	@echo; echo "── govern patrol findings"; $(ENV) govern patrol findings
+	@echo; echo "── govern scores"; $(ENV) govern scores
 	@echo; echo "── govern disputes list"; $(ENV) govern disputes list
 
 test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-end)
@@ -81,6 +82,7 @@ test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-
 
 bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run, with scale and peak memory
 	$(VENV)/bin/python bench/patrol_bench.py --scales 1,10,100
+	$(VENV)/bin/python bench/quality_bench.py
 
 lint: $(INSTALLED) ## ruff check
 	$(VENV)/bin/ruff check .

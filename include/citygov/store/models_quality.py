@@ -1,10 +1,14 @@
-"""Quality inspection tables: validation runs, expectation results, dataset score history."""
+"""Quality inspection tables: validation runs, expectation results, dataset score history.
+
+Everything stored here is masked first (``citygov.quality.masking``): samples, evidence and the GX
+validation result the Data Docs are rebuilt from.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citygov.store.models_base import TS, Base, BigId
@@ -13,7 +17,7 @@ from citygov.store.models_base import TS, Base, BigId
 
 
 class QualityRun(Base):
-    """One validation of one dataset with its suite."""
+    """One validation of one dataset with its suite, for a logical date (rerunning the date replaces it)."""
 
     __tablename__ = "quality_runs"
     __table_args__ = (UniqueConstraint("entry_code", "logical_date"),)
@@ -23,10 +27,23 @@ class QualityRun(Base):
     logical_date: Mapped[date] = mapped_column(Date)
     suite_name: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
+    """``passed``, ``failed``, ``no_suite``, ``suite_invalid``, ``unreachable`` or ``error``."""
     rows_evaluated: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
     data_docs_path: Mapped[str | None] = mapped_column(String(1024))
+    department: Mapped[str | None] = mapped_column(String(255), index=True)
+    """The entry's provider: the responsible unit."""
+    conn_id: Mapped[str | None] = mapped_column(String(250))
+    location: Mapped[str | None] = mapped_column(String(1024))
+    engine: Mapped[str | None] = mapped_column(String(16))
+    """``fused``, ``gx`` or ``pandas-chunks``."""
+    expectations_total: Mapped[int | None] = mapped_column(Integer)
+    expectations_failed: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why the dataset could not be validated (status ``unreachable``, ``error``, ``suite_invalid``)."""
+    validation_result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """The masked GX ``ExpectationSuiteValidationResult`` (JSON), what Data Docs are built from."""
 
 
 class CheckResult(Base):
@@ -44,6 +61,13 @@ class CheckResult(Base):
     unexpected_count: Mapped[int | None] = mapped_column(BigInteger)
     masked_samples: Mapped[list[str]] = mapped_column(JSON, default=list)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    evaluated_count: Mapped[int | None] = mapped_column(BigInteger)
+    """Elements the expectation judged (non-NULL values, or rows left after ``ignore_row_if``): the B of
+    GB/T 36344's X = A/B."""
+    position: Mapped[int | None] = mapped_column(Integer)
+    """The expectation's position in its suite."""
+    error: Mapped[str | None] = mapped_column(Text)
+    """Set when the expectation could not be evaluated."""
 
 
 class DatasetScore(Base):
@@ -66,5 +90,6 @@ class DatasetScore(Base):
     grade: Mapped[str] = mapped_column(String(8))
     weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(TS)
-
-
+    details: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """How the score came about: per dimension the passed and evaluated counts (A and B), the sources
+    (expectations, patrol findings) and the weights actually applied."""

@@ -1,0 +1,125 @@
+"""
+### quality_inspection — nightly data quality inspection (数据质量检查)
+
+Runs when the catalog patrol has finished (asset `citygov://patrol`), for the patrol's logical date, and
+validates every published dataset with its Great Expectations suite (`expectations/<code>.json`):
+
+- **Domain expectations** (GB 11643 ID numbers, GB 32100 credit codes, GB/T 2260 division codes, mobile
+  numbers, dates not in the future, ID ↔ birth date / gender, referential integrity to 基础库) and GX's
+  built-in ones, each with its GB/T 36344 dimension.
+- **Where the data is**: database tables are validated in SQL (the suite compiled into one aggregate scan,
+  or GX's own SQL engine with param `engine=gx`); files in pandas chunks of bounded size.
+- **Masked**: every failing sample (ID 320706********1234, mobile 138****8000, name 张*, credit code
+  913207********123X) is masked before it is stored or rendered.
+- **Findings**: each failed expectation is a `quality` finding (rule id = expectation type) for the
+  dataset's provider, with the failing-row count, for the dispute queue; a missing suite is
+  `quality.suite.missing`. A dataset that cannot be read is recorded, not a task failure.
+- **Scores**: six GB/T 36344 ratios (时效性/可访问性 from the patrol), weighted to 0–100 and a grade
+  (优秀 ≥ 90, 良好 ≥ 80, 合格 ≥ 60, 不合格), per dataset, department and city, kept as history.
+- **Data Docs**: rebuilt from the stored, masked results into `data/data_docs/` (param `docs_dir`); the
+  build fails rather than publish an unmasked identifier.
+
+Fan-out: one mapped task per batch of entries grouped by source (param `batch_size`). Rerunning a date
+replaces that date's runs, findings and scores. Param `date` overrides the date (a backfill by hand).
+See the results with `govern quality results`, `govern scores`, and open `data/data_docs/index.html`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from citygov_airflow import DEFAULT_ARGS, TIMEZONE
+
+PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
+"""Produced by catalog_patrol when a night's patrol is stored."""
+QUALITY = Asset(name="citygov_quality", uri="citygov://quality")
+"""Quality results, findings and scores of a logical date (for the dispute router)."""
+
+
+@dag(
+    dag_id="quality_inspection",
+    schedule=[PATROL],
+    start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
+    # Asset-triggered: each patrol run triggers one inspection of the same date; nothing to catch up.
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["citygov", "quality", "great_expectations"],
+    doc_md=__doc__,
+    params={
+        "batch_size": Param(50, type="integer", minimum=1, description="catalog entries per mapped task"),
+        "date": Param(None, type=["null", "string"], description="logical date YYYY-MM-DD (default: the patrol's)"),
+        "engine": Param("fused", enum=["fused", "gx"], description="SQL validation: fused scan or GX's engine"),
+        "docs_dir": Param(None, type=["null", "string"], description="Data Docs folder (default data/data_docs)"),
+    },
+)
+def quality_inspection():
+    @task
+    def inspection_date(params=None, triggering_asset_events=None, logical_date=None) -> str:
+        """The date to inspect: the param, else the triggering patrol's logical date, else the run's."""
+        from citygov_airflow import city_date
+
+        if params.get("date"):
+            return pendulum.parse(params["date"]).date().isoformat()
+        events = list(triggering_asset_events.get(PATROL, [])) if triggering_asset_events else []
+        for event in sorted(events, key=lambda e: e.timestamp, reverse=True):  # the latest patrol wins
+            day = (event.extra or {}).get("logical_date")
+            if isinstance(day, str):
+                return day
+        return city_date(logical_date).isoformat()
+
+    @task
+    def plan_batches(params=None) -> list[list[str]]:
+        """Split the published catalog into batches of entry codes, grouped by source."""
+        from citygov.quality.runner import plan_batches
+        from citygov.store import ensure_store
+        from citygov_airflow import governance_url_from_airflow
+
+        engine = ensure_store(governance_url_from_airflow())
+        try:
+            return plan_batches(engine, int(params["batch_size"]))
+        finally:
+            engine.dispose()
+
+    @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
+    def inspect_batch(codes: list[str], day: str, params=None) -> dict:
+        """Validate one batch; store masked results, findings and scores for the date."""
+        from datetime import date
+
+        from citygov.quality.runner import inspect_batch
+        from citygov.store import engine_for
+        from citygov_airflow import governance_url_from_airflow, source_resolver
+
+        engine = engine_for(governance_url_from_airflow())
+        try:
+            report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
+            return {k: v for k, v in report.summary().items() if k != "datasets"}
+        finally:
+            engine.dispose()
+
+    @task(outlets=[QUALITY])
+    def build_data_docs(summaries: list[dict], day: str, params=None, outlet_events=None) -> dict:
+        """Rebuild Data Docs from the stored, masked results; the asset event carries the totals."""
+        from datetime import date
+
+        from citygov.quality.docs import build_data_docs
+        from citygov.store import engine_for
+        from citygov_airflow import governance_url_from_airflow, merge_summaries
+
+        engine = engine_for(governance_url_from_airflow())
+        try:
+            docs = build_data_docs(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day))
+        finally:
+            engine.dispose()
+        total = merge_summaries(summaries)
+        total["data_docs"] = docs.to_dict()
+        outlet_events[QUALITY].extra = {"logical_date": day, "findings": total.get("findings", 0)}
+        return total
+
+    day = inspection_date()
+    summaries = inspect_batch.partial(day=day).expand(codes=plan_batches())
+    build_data_docs(summaries, day)
+
+
+quality_inspection()

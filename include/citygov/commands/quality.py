@@ -1,0 +1,307 @@
+"""``govern suites …``, ``govern quality …`` and ``govern scores``: quality inspection on the command line.
+
+The same core as the ``quality_inspection`` DAG (:mod:`citygov.quality`). Sources are reached outside
+Airflow through ``--connections FILE`` (the ``airflow connections import`` format), like ``govern patrol
+run``. Everything printed is masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from types import ModuleType
+from typing import Any
+
+
+def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
+    """Plug the ``suites``, ``quality`` and ``scores`` groups into ``govern``."""
+    suites = sub.add_parser("suites", help="expectation suites (expectations/*.json)").add_subparsers(
+        dest="command", required=True
+    )
+    p = suites.add_parser(
+        "draft",
+        help="draft a suite for a catalog dataset from its 信息项 and a profile of its data",
+        description="Profile the dataset and suggest expectations (Deequ-style) into expectations/CODE.json "
+        "for a steward to review; an existing file is kept unless --force.",
+    )
+    p.add_argument("codes", nargs="+", metavar="CODE", help="catalog 信息资源代码 (or 'all')")
+    p.add_argument("--connections", help="connections JSON (airflow connections import format)")
+    p.add_argument("--suites", help="suite folder (default: expectations/ or $CITYGOV_SUITES_DIR)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing suite file")
+    p.add_argument("--print", dest="to_stdout", action="store_true", help="print the draft instead of writing it")
+    p.set_defaults(func=lambda a: _suites_draft(a, common))
+    p = suites.add_parser("check", help="load every suite file and report which entries have none")
+    p.add_argument("--suites", help="suite folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=lambda a: _suites_check(a, common))
+
+    quality = sub.add_parser("quality", help="quality inspection (数据质量检查)").add_subparsers(
+        dest="command", required=True
+    )
+    p = quality.add_parser("run", help="validate every published dataset now, outside Airflow")
+    p.add_argument("--date", help="logical date (YYYY-MM-DD; default today in Asia/Shanghai)")
+    p.add_argument("--connections", help="connections JSON (airflow connections import format)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--codes", nargs="+", metavar="CODE", help="only these catalog entries")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--engine", choices=["fused", "gx"], default="fused", help="SQL validation engine")
+    p.add_argument("--suites", help="suite folder")
+    p.add_argument("--policy", help="scoring policy JSON (weights, grades)")
+    p.add_argument("--docs", help="build Data Docs into this folder (default data/data_docs)")
+    p.add_argument("--no-docs", action="store_true", help="do not build Data Docs")
+    p.set_defaults(func=lambda a: _quality_run(a, common))
+    p = quality.add_parser("docs", help="rebuild Data Docs from the stored (masked) results")
+    p.add_argument("--date", help="logical date (default: the latest inspected)")
+    p.add_argument("--out", help="site folder (default data/data_docs)")
+    p.add_argument("--suites", help="suite folder")
+    p.set_defaults(func=lambda a: _quality_docs(a, common))
+    p = quality.add_parser("results", help="stored results of a date: runs and failed expectations (masked)")
+    p.add_argument("--date", help="logical date (default: the latest inspected)")
+    p.add_argument("--dataset", help="only this catalog entry")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=lambda a: _quality_results(a, common))
+
+    p = sub.add_parser("scores", help="GB/T 36344 quality scores per dataset, department and city")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--dataset", help="only this catalog entry")
+    p.add_argument("--department", help="only this department (信息资源提供方)")
+    p.add_argument("--history", action="store_true", help="every inspected date, oldest first")
+    p.add_argument("--date", help="this logical date (default: the latest)")
+    p.add_argument("--policy", help="scoring policy JSON (grade bands used for departments and city)")
+    p.set_defaults(func=lambda a: _scores(a, common))
+
+
+# --- suites ----------------------------------------------------------------------------------------------------
+
+
+def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.catalog.queries import load_entries
+    from citygov.inventory import source_engine
+    from citygov.quality.profile import catalog_profile, profile_file, profile_table
+    from citygov.quality.runner import BaseTables
+    from citygov.quality.suites import draft_suite, suite_path, suite_to_dict, write_suite
+
+    engine = common.engine(args)
+    resolve = common._resolver(args)
+    catalog = load_entries(engine, published_only=False)
+    by_code = {e.code: e for e in catalog}
+    codes = sorted(by_code) if args.codes == ["all"] else args.codes
+    unknown = [c for c in codes if c not in by_code]
+    if unknown:
+        print(f"error: not in the catalog: {', '.join(unknown)} (govern catalog list shows the codes)", file=sys.stderr)
+        return common.EXIT_ERROR
+    status = common.EXIT_OK
+    with BaseTables(engine, resolve) as base:
+        for code in codes:
+            entry = by_code[code]
+            target = suite_path(code, args.suites)
+            if target.exists() and not (args.force or args.to_stdout):
+                print(f"kept {target} (exists; --force overwrites a reviewed suite)", file=sys.stderr)
+                continue
+            conn = resolve(entry.conn_id)
+            note = ""
+            try:
+                if conn is None:
+                    raise LookupError(f"connection {entry.conn_id!r} is not defined (pass --connections)")
+                if conn.is_folder:
+                    profile = profile_file(conn.folder() / entry.location)
+                else:
+                    source = source_engine(conn)
+                    try:
+                        profile = profile_table(source, entry.location)
+                    finally:
+                        source.dispose()
+            except Exception as exc:  # an unreadable resource still gets a draft from its catalog entry
+                profile = catalog_profile([(c.name, c.dtype.value) for c in entry.columns])
+                note = f" (data not readable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; drafted from the catalog only)"
+                status = common.EXIT_PROBLEMS
+            suite = draft_suite(entry, profile, catalog=catalog, base_check=base)
+            if args.to_stdout:
+                common.print_json(suite_to_dict(suite))
+                continue
+            path = write_suite(suite, args.suites, path=target)
+            print(f"drafted {path}: {len(suite.expectations)} expectations from {profile.rows} rows{note}")
+    return status
+
+
+def _suites_check(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.catalog.queries import load_entries
+    from citygov.quality.suites import SuiteFileError, read_suite, suites_dir
+
+    folder = suites_dir(args.suites)
+    codes = {e.code for e in load_entries(common.engine(args))}
+    problems: list[str] = []
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    loaded = set()
+    for path in files:
+        try:
+            suite = read_suite(path)
+            loaded.add(suite.name)
+        except SuiteFileError as exc:
+            problems.append(str(exc))
+    report = {
+        "folder": str(folder),
+        "suites": len(loaded),
+        "invalid": problems,
+        "missing": sorted(codes - loaded),
+        "orphaned": sorted(loaded - codes),
+    }
+    if args.json:
+        common.print_json(report)
+    else:
+        print(f"{report['suites']} suite(s) in {folder}")
+        for line in problems:
+            print(f"  invalid  {line}")
+        for code in report["missing"]:
+            print(f"  missing  {code} (govern suites draft {code})")
+        for code in report["orphaned"]:
+            print(f"  orphaned {code} (no published catalog entry)")
+    return common.EXIT_PROBLEMS if problems or report["missing"] else common.EXIT_OK
+
+
+# --- quality -----------------------------------------------------------------------------------------------------
+
+
+def _quality_run(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.quality.docs import UnmaskedDataError, build_data_docs
+    from citygov.quality.runner import inspect_batch, plan_batches
+    from citygov.quality.scores import load_policy
+
+    engine = common.engine(args)
+    resolve = common._resolver(args)
+    day = common._date(args.date)
+    policy = load_policy(args.policy)
+    batches = [args.codes] if args.codes else plan_batches(engine, args.batch_size)
+    summaries = []
+    for number, batch in enumerate(batches, start=1):
+        report = inspect_batch(engine, batch, resolve, day, suites=args.suites, engine=args.engine, policy=policy)
+        summaries.append(report.summary())
+        print(f"batch {number}/{len(batches)}: {len(batch)} entries, {len(report.findings)} findings", file=sys.stderr)
+    datasets = [d for s in summaries for d in s["datasets"]]
+    docs = None
+    if not args.no_docs:
+        try:
+            docs = build_data_docs(engine, args.docs, logical_date=day, suites=args.suites).to_dict()
+        except UnmaskedDataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return common.EXIT_ERROR
+    out = {
+        "logical_date": day.isoformat(),
+        "entries": len(datasets),
+        "findings": sum(s["findings"] for s in summaries),
+        "failed_expectations": sum(s["failed_expectations"] for s in summaries),
+        "datasets": datasets,
+        "data_docs": docs,
+    }
+    if args.json:
+        common.print_json(out)
+        return common.EXIT_OK
+    print(f"quality {out['logical_date']}: {out['entries']} datasets, {out['failed_expectations']} failed expectations, {out['findings']} findings")
+    for d in datasets:
+        failed = ", ".join(f"{f['expectation']}({f['column']})={f['unexpected_count']}" for f in d["failed"])
+        grade = f"{d['score']:.2f} {d['grade']}" if d["score"] is not None else "-"
+        print(f"  {d['entry_code']:<20} {d['status']:<13} {grade:<12} {failed or d['error'] or ''}")
+    if docs:
+        print(f"Data Docs: {docs['index']}")
+    return common.EXIT_OK
+
+
+def _quality_docs(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.quality.docs import UnmaskedDataError, build_data_docs
+
+    try:
+        report = build_data_docs(common.engine(args), args.out, logical_date=common._date(args.date) if args.date else None, suites=args.suites)
+    except UnmaskedDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return common.EXIT_ERROR
+    if report.logical_date is None:
+        print("no quality results stored yet (run govern quality run or the quality_inspection DAG)", file=sys.stderr)
+        return common.EXIT_PROBLEMS
+    print(f"Data Docs for {report.logical_date}: {report.validations} validations, {report.pages} files → {report.index}")
+    return common.EXIT_OK
+
+
+def _quality_results(args: argparse.Namespace, common: ModuleType) -> int:
+    from sqlalchemy import func, select
+
+    from citygov.store import session_scope
+    from citygov.store.models import CheckResult, QualityRun
+
+    engine = common.engine(args)
+    with session_scope(engine) as session:
+        day = common._date(args.date) if args.date else session.scalar(select(func.max(QualityRun.logical_date)))
+        query = select(QualityRun).where(QualityRun.logical_date == day).order_by(QualityRun.entry_code)
+        if args.dataset:
+            query = query.where(QualityRun.entry_code == args.dataset)
+        runs: list[dict[str, Any]] = []
+        for run in session.scalars(query):
+            checks = session.scalars(select(CheckResult).where(CheckResult.run_id == run.id).order_by(CheckResult.position)).all()
+            runs.append(
+                {
+                    "entry_code": run.entry_code,
+                    "department": run.department,
+                    "status": run.status,
+                    "rows": run.rows_evaluated,
+                    "engine": run.engine,
+                    "error": run.error,
+                    "data_docs": run.data_docs_path,
+                    "checks": [
+                        {
+                            "expectation": c.expectation,
+                            "column": c.column,
+                            "dimension": c.dimension,
+                            "success": c.success,
+                            "evaluated": c.evaluated_count,
+                            "unexpected": c.unexpected_count,
+                            "samples": c.masked_samples,
+                            "error": c.error,
+                        }
+                        for c in checks
+                    ],
+                }
+            )
+    if args.json:
+        common.print_json({"logical_date": day.isoformat() if day else None, "runs": runs})
+        return common.EXIT_OK
+    if not runs:
+        print("no quality results stored for that date", file=sys.stderr)
+        return common.EXIT_PROBLEMS
+    print(f"quality results {day}: {len(runs)} datasets")
+    for r in runs:
+        print(f"  {r['entry_code']:<20} {r['status']:<13} rows {r['rows']}  {r['error'] or ''}")
+        for c in r["checks"]:
+            if not c["success"]:
+                print(f"      ✗ {c['expectation']}({c['column']}) {c['unexpected']}/{c['evaluated']}  {json.dumps(c['samples'][:3], ensure_ascii=False)}")
+    return common.EXIT_OK
+
+
+def _scores(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.quality.scores import load_policy, load_scores
+
+    data = load_scores(
+        common.engine(args),
+        dataset=args.dataset,
+        department=args.department,
+        logical_date=common._date(args.date) if args.date else None,
+        history=args.history,
+        policy=load_policy(args.policy),
+    )
+    if args.json:
+        common.print_json(data)
+        return common.EXIT_OK
+    snapshots = data.get("history") if args.history else [data]
+    if not snapshots or not snapshots[0] or not snapshots[0].get("datasets"):
+        print("no scores stored yet (run govern quality run or the quality_inspection DAG)", file=sys.stderr)
+        return common.EXIT_PROBLEMS
+    for snap in snapshots:
+        city = snap["city"]
+        print(f"{snap['logical_date']}  city {city['score']:.2f} {city['grade']} over {city['datasets']} datasets")
+        for dept in snap["departments"]:
+            print(f"  {dept['name']:<28} {dept['score']:6.2f} {dept['grade']}  ({dept['datasets']} datasets)")
+        if not args.history:
+            for ds in snap["datasets"]:
+                ratios = " ".join(f"{k}={v:.3f}" for k, v in ds["ratios"].items() if v is not None)
+                print(f"    {ds['entry_code']:<20} {ds['score']:6.2f} {ds['grade']}  {ratios}")
+    return common.EXIT_OK
+

@@ -1,0 +1,17 @@
+"""Quality inspection (数据质量检查) with Great Expectations 1.x: suites, domain expectations, masked
+results, findings for the dispute queue, GB/T 36344 scores and Data Docs.
+
+Public entry points (every shell — DAG, ``govern``, web API — calls these):
+
+- :func:`citygov.quality.runner.inspect_batch` — validate a batch of catalog entries for a logical date
+  and store masked runs, check results, findings (origin ``quality``) and scores;
+- :func:`citygov.quality.suites.draft_suite` — suggest a suite from a catalog entry and a profile
+  (:func:`citygov.quality.profile.profile_table` / ``profile_file``); ``load_suite`` / ``write_suite``;
+- :func:`citygov.quality.engine.validate_table` / ``validate_file`` — one suite against one table or file;
+- :func:`citygov.quality.scores.load_scores` — dataset, department and city scores, with history;
+- :func:`citygov.quality.docs.build_data_docs` — the GX Data Docs site from stored, masked results.
+
+The domain expectations live in :mod:`citygov.quality.expectations` (registered with GX on import),
+their row rules in :mod:`citygov.quality.rules` (Python) and :mod:`citygov.quality.sqlcond` (SQL).
+Nothing here imports Airflow; GX is imported only when a function needs it (it takes seconds).
+"""

@@ -1,0 +1,511 @@
+"""Quality inspection of catalog entries: validate, mask, store, turn failures into findings, score.
+
+:func:`inspect_batch` is the one entry point the DAG's mapped tasks and ``govern quality run`` call.
+For each entry it loads the suite file, validates the source (database tables in SQL where the data
+is, files in bounded pandas chunks; :mod:`citygov.quality.engine`), masks every sample, and stores:
+
+- a ``QualityRun`` per entry and logical date with the masked GX validation result, and a
+  ``CheckResult`` per expectation (rerunning the date replaces both);
+- a ``FindingRecord`` (origin ``quality``) per failed expectation, rule id = expectation type, with the
+  masked evidence and the failing-row count, so the dispute router routes it to the provider; findings
+  replace the batch's quality findings of the date (``replace_findings``), and the fingerprint (entry,
+  expectation type, column) is the same every night, so a recurring failure updates one dispute;
+- the dataset's GB/T 36344 score (:mod:`citygov.quality.scores`) for the date.
+
+A missing or broken suite is a finding (``quality.suite.missing`` / ``quality.suite.invalid``), a source
+that cannot be read is recorded on the run (the patrol reports accessibility); neither stops the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine, delete
+
+from citygov.catalog.queries import load_entries
+from citygov.catalog.schema import CatalogEntry
+from citygov.findings import Dimension, FindingRecord, Rule, Severity, replace_findings
+from citygov.inventory import ident, source_engine
+from citygov.quality import engine as qengine
+from citygov.quality.masking import mask_suite_result, result_columns, scrub
+from citygov.quality.scores import (
+    CheckCount,
+    ScoreCard,
+    ScoringPolicy,
+    patrol_view,
+    score_dataset,
+    store_scores,
+)
+from citygov.quality.suites import SuiteFileError, column_masks, dimension_of, load_suite, suites_dir
+from citygov.sources import ConnectionInfo
+from citygov.store import session_scope
+from citygov.store.models import CheckResult, QualityRun
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "quality"
+EVIDENCE_SAMPLES = 5
+"""Masked failing values copied into a finding's evidence (the run keeps up to 20)."""
+
+QUALITY_RULES: dict[str, Rule] = {
+    r.rule_id: r
+    for r in (
+        Rule("quality.suite.missing", Dimension.CONFORMITY, Severity.MEDIUM, "缺少质量规则 no expectation suite"),
+        Rule("quality.suite.invalid", Dimension.CONFORMITY, Severity.HIGH, "质量规则无效 expectation suite is invalid"),
+    )
+}
+"""Rules of the quality inspection itself; failed expectations use their expectation type as rule id."""
+
+ConnectionResolver = Callable[[str], ConnectionInfo | None]
+
+
+@dataclass
+class CheckOutcome:
+    """One expectation's masked result."""
+
+    position: int
+    expectation: str
+    column: str | None
+    dimension: Dimension
+    success: bool
+    element_count: int | None
+    evaluated_count: int | None
+    unexpected_count: int | None
+    masked_samples: list[Any]
+    kwargs: dict[str, Any]
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expectation": self.expectation,
+            "column": self.column,
+            "dimension": self.dimension.value,
+            "success": self.success,
+            "element_count": self.element_count,
+            "evaluated_count": self.evaluated_count,
+            "unexpected_count": self.unexpected_count,
+            "masked_samples": self.masked_samples,
+            "error": self.error,
+        }
+
+
+@dataclass
+class DatasetQuality:
+    """What the inspection made of one catalog entry."""
+
+    entry_code: str
+    department: str | None
+    status: str
+    """``passed``, ``failed``, ``no_suite``, ``suite_invalid``, ``unreachable`` or ``error``."""
+    suite_name: str | None = None
+    rows: int | None = None
+    engine: str | None = None
+    error: str | None = None
+    checks: list[CheckOutcome] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    """The masked GX suite validation result (JSON)."""
+    score: ScoreCard | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "entry_code": self.entry_code,
+            "department": self.department,
+            "status": self.status,
+            "rows": self.rows,
+            "failed": [
+                {"expectation": c.expectation, "column": c.column, "unexpected_count": c.unexpected_count}
+                for c in self.checks
+                if not c.success
+            ],
+            "score": self.score.score if self.score else None,
+            "grade": self.score.grade if self.score else None,
+            "error": self.error,
+        }
+
+
+@dataclass
+class QualityReport:
+    """What one inspection batch found."""
+
+    logical_date: date
+    datasets: list[DatasetQuality] = field(default_factory=list)
+    findings: list[FindingRecord] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        status = Counter(d.status for d in self.datasets)
+        return {
+            "logical_date": self.logical_date.isoformat(),
+            "entries": len(self.datasets),
+            "status": dict(sorted(status.items())),
+            "findings": len(self.findings),
+            "failed_expectations": sum(1 for d in self.datasets for c in d.checks if not c.success),
+            "datasets": [d.summary() for d in self.datasets],
+        }
+
+
+# --- base tables ---------------------------------------------------------------------------------------------
+
+
+class BaseTables:
+    """Looks values up in base-library tables named by catalog code, wherever they live; one engine per
+    source, file columns read once. Use as a context manager (engines are disposed on exit)."""
+
+    def __init__(self, store: Engine, resolve: ConnectionResolver) -> None:
+        self.store = store
+        self.resolve = resolve
+        self._entries: dict[str, CatalogEntry | None] = {}
+        self._engines: dict[str, Engine] = {}
+        self._file_values: dict[tuple[str, str], set[str]] = {}
+
+    def __enter__(self) -> BaseTables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    def _entry(self, code: str) -> CatalogEntry:
+        if code not in self._entries:
+            found = load_entries(self.store, codes=[code], published_only=False)
+            self._entries[code] = found[0] if found else None
+        entry = self._entries[code]
+        if entry is None:
+            raise qengine.ValidationError(f"base entry {code} is not in the catalog")
+        return entry
+
+    def __call__(self, base_entry: str, base_column: str, values: list[Any]) -> set[Any]:
+        entry = self._entry(base_entry)
+        conn = self.resolve(entry.conn_id)
+        if conn is None:
+            raise qengine.ValidationError(f"connection {entry.conn_id} of base entry {base_entry} is not defined")
+        if conn.is_folder:
+            key = (base_entry, base_column)
+            if key not in self._file_values:
+                _, chunks = qengine.iter_chunks(conn.folder() / entry.location)
+                seen: set[str] = set()
+                for frame in chunks:
+                    seen.update(frame[base_column].dropna().map(str).tolist())
+                self._file_values[key] = seen
+            return {v for v in values if str(v) in self._file_values[key]}
+        engine = self._engines.get(conn.conn_id)
+        if engine is None:
+            engine = self._engines[conn.conn_id] = source_engine(conn)
+        col = sa.column(ident(base_column))
+        target = sa.table(ident(entry.location), col)
+        with engine.connect() as c:
+            return set(c.execute(sa.select(col).select_from(target).where(col.in_(values)).distinct()).scalars())
+
+
+# --- one entry -----------------------------------------------------------------------------------------------
+
+
+def validate_entry(
+    entry: CatalogEntry,
+    conn: ConnectionInfo | None,
+    suite: Any,
+    logical_date: date,
+    *,
+    base_lookup: qengine.BaseLookup | None = None,
+    engine: str = "fused",
+) -> DatasetQuality:
+    """Validate one entry's source with its suite and mask the result (nothing is stored here)."""
+    out = DatasetQuality(entry_code=entry.code, department=entry.provider, status="error", suite_name=suite.name)
+    if conn is None:
+        out.status, out.error = "unreachable", f"connection {entry.conn_id!r} is not defined"
+        return out
+    parameters = {"logical_date": logical_date.isoformat()}
+    meta = {"citygov": {"entry_code": entry.code, "conn_id": entry.conn_id, "location": entry.location,
+                        "logical_date": logical_date.isoformat()}}
+    try:
+        if conn.is_folder:
+            result, rows = qengine.validate_file(
+                conn.folder() / entry.location, suite, parameters=parameters, base_lookup=base_lookup, meta=meta
+            )
+            out.engine = "pandas-chunks"
+        else:
+            try:
+                source = source_engine(conn)
+            except Exception as exc:
+                out.status, out.error = "unreachable", qengine._describe(exc)
+                return out
+            try:
+                result, rows = qengine.validate_table(
+                    source, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta
+                )
+            finally:
+                source.dispose()
+            out.engine = engine
+    except qengine.ValidationError as exc:
+        out.status, out.error = "unreachable", str(exc)
+        return out
+    except Exception as exc:  # a broken source or suite fails this entry, not the batch
+        log.exception("quality validation of %s failed", entry.code)
+        out.status, out.error = "error", qengine._describe(exc)
+        return out
+    masks = column_masks(suite)
+    data = mask_suite_result(qengine.result_json(result), masks)
+    out.rows = rows
+    out.result = data
+    for position, (expectation, item) in enumerate(zip(suite.expectations, data["results"], strict=True)):
+        body = item.get("result") or {}
+        kwargs = (item.get("expectation_config") or {}).get("kwargs") or {}
+        error = None
+        info = item.get("exception_info") or {}
+        if info.get("raised_exception"):
+            error = info.get("exception_message") or "the expectation could not be evaluated"
+        columns = [c for c in result_columns(kwargs) if c]
+        out.checks.append(
+            CheckOutcome(
+                position=position,
+                expectation=expectation.expectation_type,
+                column=_finding_column(expectation.expectation_type, columns),
+                dimension=dimension_of(expectation),
+                success=bool(item.get("success")),
+                element_count=body.get("element_count", rows if error is None else None),
+                evaluated_count=_evaluated(body, rows) if error is None else None,
+                unexpected_count=body.get("unexpected_count"),
+                masked_samples=list(body.get("partial_unexpected_list") or []),
+                kwargs={k: v for k, v in kwargs.items() if k != "batch_id"},
+                error=error,
+            )
+        )
+    out.status = "passed" if all(c.success for c in out.checks) else "failed"
+    return out
+
+
+def _finding_column(expectation: str, columns: list[str]) -> str | None:
+    """The column a finding names: the checked column; for ID-consistency pairs the column that
+    disagrees with the ID (column_B); for compound keys the columns joined by commas."""
+    if not columns:
+        return None
+    if "pair_values" in expectation and len(columns) == 2:
+        return columns[1]
+    return ",".join(columns)
+
+
+def _evaluated(body: dict[str, Any], rows: int) -> int | None:
+    """Elements evaluated (B): non-missing elements when GX reports missing ones, else every row."""
+    if body.get("missing_count") is not None and body.get("element_count") is not None:
+        return int(body["element_count"]) - int(body["missing_count"])
+    if body.get("element_count") is not None and body.get("unexpected_count") is not None:
+        return int(body["element_count"])
+    return 1 if body == {} else None
+
+
+def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: date) -> list[FindingRecord]:
+    """One finding per failed expectation (rule id = expectation type), with masked evidence."""
+    out: list[FindingRecord] = []
+    for check in dataset.checks:
+        if check.success:
+            continue
+        if check.error:
+            message = f"{entry.code} {entry.name}: {check.expectation} on {check.column or '-'} could not be evaluated ({check.error}); fix the suite or the source"
+        else:
+            share = f" of {check.evaluated_count}" if check.evaluated_count is not None else ""
+            message = (
+                f"{entry.code} {entry.name}: {check.unexpected_count}{share} rows fail {check.expectation}"
+                f"{f' on {check.column}' if check.column else ''}; correct them at the source"
+            )
+        percent = (
+            (check.unexpected_count or 0) / check.evaluated_count if check.evaluated_count else None
+        )
+        out.append(
+            FindingRecord(
+                origin=ORIGIN,
+                rule_id=check.expectation,
+                message=message,
+                logical_date=logical_date,
+                entry_code=entry.code,
+                department=entry.provider,
+                conn_id=entry.conn_id,
+                location=entry.location,
+                column=check.column,
+                evidence=scrub(
+                    {
+                        "expectation": check.expectation,
+                        "kwargs": check.kwargs,
+                        "unexpected_count": check.unexpected_count,
+                        "evaluated_count": check.evaluated_count,
+                        "element_count": check.element_count,
+                        "unexpected_percent": round(100 * percent, 4) if percent is not None else None,
+                        "samples": check.masked_samples[:EVIDENCE_SAMPLES],
+                        "suite": dataset.suite_name,
+                        "error": check.error,
+                    }
+                ),
+                dimension=check.dimension,
+                severity=Severity.HIGH if (percent or 0) >= 0.1 else Severity.MEDIUM,
+            )
+        )
+    return out
+
+
+def _suite_finding(entry: CatalogEntry, rule_id: str, message: str, logical_date: date) -> FindingRecord:
+    rule = QUALITY_RULES[rule_id]
+    return FindingRecord(
+        origin=ORIGIN,
+        rule_id=rule_id,
+        message=f"{entry.code} {entry.name}: {message}",
+        logical_date=logical_date,
+        entry_code=entry.code,
+        department=entry.provider,
+        conn_id=entry.conn_id,
+        location=entry.location,
+        dimension=rule.dimension,
+        severity=rule.severity,
+    )
+
+
+# --- a batch ------------------------------------------------------------------------------------------------
+
+
+def inspect_batch(
+    store: Engine,
+    codes: Iterable[str],
+    resolve: ConnectionResolver,
+    logical_date: date,
+    *,
+    suites: Path | str | None = None,
+    engine: str = "fused",
+    policy: ScoringPolicy | None = None,
+) -> QualityReport:
+    """Inspect the catalog entries ``codes`` for ``logical_date`` and store runs, findings and scores.
+
+    ``suites`` is the folder of suite files (default :func:`citygov.quality.suites.suites_dir`);
+    ``engine`` ``fused`` (default) or ``gx`` for database sources. Idempotent for a date: runs, check
+    results, findings and scores of these entries for the date are replaced.
+    """
+    codes = list(codes)
+    folder = suites_dir(suites)
+    entries = load_entries(store, codes=codes)
+    report = QualityReport(logical_date=logical_date)
+    with BaseTables(store, resolve) as base:
+        for entry in entries:
+            started = datetime.now(UTC)
+            try:
+                suite = load_suite(entry.code, folder)
+            except SuiteFileError as exc:
+                dataset = DatasetQuality(entry.code, entry.provider, "suite_invalid", error=str(exc))
+                report.findings.append(
+                    _suite_finding(entry, "quality.suite.invalid", f"{exc}", logical_date)
+                )
+            else:
+                if suite is None:
+                    dataset = DatasetQuality(entry.code, entry.provider, "no_suite", error=f"no suite file {entry.code}.json in {folder}")
+                    report.findings.append(
+                        _suite_finding(
+                            entry,
+                            "quality.suite.missing",
+                            f"no expectation suite; draft one with `govern suites draft {entry.code}` and review it",
+                            logical_date,
+                        )
+                    )
+                else:
+                    dataset = validate_entry(entry, resolve(entry.conn_id), suite, logical_date, base_lookup=base, engine=engine)
+                    report.findings.extend(findings_for(entry, dataset, logical_date))
+            report.datasets.append(dataset)
+            _store_run(store, entry, dataset, logical_date, started)
+    replace_findings(store, ORIGIN, logical_date, report.findings, entry_codes=codes)
+    _score(store, entries, report, logical_date, policy)
+    return report
+
+
+def _store_run(store: Engine, entry: CatalogEntry, dataset: DatasetQuality, logical_date: date, started: datetime) -> None:
+    with session_scope(store) as session:
+        session.execute(delete(QualityRun).where(QualityRun.entry_code == entry.code, QualityRun.logical_date == logical_date))
+        run = QualityRun(
+            entry_code=entry.code,
+            logical_date=logical_date,
+            suite_name=dataset.suite_name,
+            status=dataset.status,
+            rows_evaluated=dataset.rows,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            department=entry.provider,
+            conn_id=entry.conn_id,
+            location=entry.location,
+            engine=dataset.engine,
+            expectations_total=len(dataset.checks) if dataset.checks else None,
+            expectations_failed=sum(1 for c in dataset.checks if not c.success) if dataset.checks else None,
+            error=scrub(dataset.error) if dataset.error else None,
+            # sa.null(): a plain None would be stored as the JSON value null, not SQL NULL.
+            validation_result=dataset.result if dataset.result is not None else sa.null(),
+        )
+        session.add(run)
+        session.flush()
+        for check in dataset.checks:
+            session.add(
+                CheckResult(
+                    run_id=run.id,
+                    expectation=check.expectation,
+                    column=check.column,
+                    dimension=check.dimension.value,
+                    success=check.success,
+                    element_count=check.element_count,
+                    unexpected_count=check.unexpected_count,
+                    evaluated_count=check.evaluated_count,
+                    masked_samples=check.masked_samples,
+                    position=check.position,
+                    error=check.error,
+                    details={"kwargs": check.kwargs},
+                )
+            )
+    # SQLite's delete cascades only with foreign keys on; remove orphans of a replaced run explicitly.
+    with session_scope(store) as session:
+        live = sa.select(QualityRun.id)
+        session.execute(delete(CheckResult).where(CheckResult.run_id.not_in(live)))
+
+
+def _score(store: Engine, entries: Sequence[CatalogEntry], report: QualityReport, logical_date: date, policy: ScoringPolicy | None) -> None:
+    view = patrol_view(store, [e.code for e in entries], logical_date)
+    cards: list[ScoreCard] = []
+    by_code = {d.entry_code: d for d in report.datasets}
+    for entry in entries:
+        dataset = by_code[entry.code]
+        reachable, patrol_rules = view.get(entry.code, (None, set()))
+        readable = None
+        if dataset.status in {"passed", "failed"}:
+            readable = True
+        elif dataset.status == "unreachable":
+            readable = False
+        checks = [
+            CheckCount(c.dimension, c.evaluated_count or 0, c.unexpected_count or 0, f"{c.expectation}({c.column or ''})")
+            for c in dataset.checks
+            if c.error is None and c.evaluated_count
+        ]
+        if dataset.status in {"no_suite", "suite_invalid"}:
+            # No usable rules is itself a conformity failure (the quality.suite.* finding), so a dataset
+            # nobody wrote rules for cannot rank high on the patrol's two dimensions alone.
+            checks.append(CheckCount(Dimension.CONFORMITY, 1, 1, f"quality.suite.{'missing' if dataset.status == 'no_suite' else 'invalid'}"))
+        card = score_dataset(
+            entry.code,
+            entry.provider,
+            logical_date,
+            checks,
+            row_count=dataset.rows,
+            readable=readable,
+            patrol_reachable=reachable,
+            patrol_rules=patrol_rules,
+            policy=policy,
+        )
+        if dataset.status in {"no_suite", "suite_invalid"}:
+            card.notes.append("没有可用的质量规则 no usable suite: 规范性 counts it as one failed element; 完整性, 准确性, 一致性 not evaluated")
+        dataset.score = card
+        cards.append(card)
+    store_scores(store, cards, policy)
+
+
+def plan_batches(store: Engine, batch_size: int = 50) -> list[list[str]]:
+    """Batches of published entry codes grouped by source (the patrol's planning, smaller batches: a
+    quality batch reads every row of its datasets)."""
+    from citygov.patrol import plan_batches as patrol_plan
+
+    return patrol_plan(store, batch_size)

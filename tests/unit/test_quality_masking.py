@@ -1,0 +1,77 @@
+"""Masking of samples and results: by column kind, then a scrub for anything that still looks personal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from citygov.identifiers import make_ric, make_uscc
+from citygov.quality.masking import find_unmasked, mask_result, mask_sample, mask_value, scrub
+
+RIC = make_ric("320706", date(1986, 4, 5), 123)
+USCC = make_uscc("320706", 12345678)
+MOBILE = "13800138000"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "masked"),
+    [
+        ("ric", RIC, RIC[:6] + "********" + RIC[-4:]),
+        ("mobile", MOBILE, "138****8000"),
+        ("name", "张三丰", "张**"),
+        ("uscc", USCC, USCC[:6] + "********" + USCC[-4:]),
+        ("birthdate", "1986-04-05", "1986-**-**"),
+        ("redact", "江苏省连云港市海州区通灌南路1号", "***"),
+        ("none", 42, 42),
+        ("ric", None, None),
+    ],
+)
+def test_mask_value_by_kind(kind: str, value: object, masked: object) -> None:
+    assert mask_value(value, kind) == masked
+
+
+def test_unknown_kind_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        mask_value("x", "secret")
+
+
+def test_pairs_and_compound_samples_are_masked_per_column() -> None:
+    assert mask_sample((RIC, "1986-04-06"), ["ric", "birthdate"]) == (mask_value(RIC, "ric"), "1986-**-**")
+    assert mask_sample({"sfzhm": RIC, "xzlx": "110"}, ["ric", "none"], ["sfzhm", "xzlx"]) == {
+        "sfzhm": mask_value(RIC, "ric"),
+        "xzlx": "110",
+    }
+
+
+def test_scrub_masks_identifiers_in_any_text() -> None:
+    text = f"bad {RIC} and {USCC}, call {MOBILE}; order 2026112800001234 stays"
+    out = scrub({"a": [text], "b": (RIC,)})
+    assert find_unmasked(str(out)) == []
+    assert "2026112800001234" in out["a"][0]
+
+
+def test_find_unmasked_finds_wrong_ids_too() -> None:
+    wrong = RIC[:17] + ("0" if RIC[17] != "0" else "1")
+    assert find_unmasked(f"x {wrong} x") == [wrong]
+    assert find_unmasked(f"sfzhm{wrong}") == [wrong]  # glued to a column name: still found
+    assert find_unmasked("13800138000") == ["13800138000"]
+    assert find_unmasked("138****8000 320706********1234 913207********123X") == []
+
+
+def test_mask_result_masks_gx_result_fields() -> None:
+    result = {
+        "success": False,
+        "expectation_config": {"type": "expect_column_pair_values_to_match_id_birth_date", "kwargs": {"column_A": "sfzhm", "column_B": "csrq"}},
+        "result": {
+            "partial_unexpected_list": [[RIC, "1986-04-06"]],
+            "partial_unexpected_counts": [{"value": [RIC, "1986-04-06"], "count": 1}],
+            "unexpected_list": [[RIC, "1986-04-06"]],
+            "unexpected_rows": [{"sfzhm": RIC, "lxdh": MOBILE}],
+            "unexpected_index_query": f"SELECT * FROM t WHERE sfzhm = '{RIC}'",
+        },
+    }
+    out = mask_result(result, {"sfzhm": "ric", "csrq": "birthdate"})
+    assert out["result"]["partial_unexpected_list"] == [[mask_value(RIC, "ric"), "1986-**-**"]]
+    assert "unexpected_rows" not in out["result"] and "unexpected_index_query" not in out["result"]
+    assert find_unmasked(str(out)) == []
