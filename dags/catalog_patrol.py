@@ -24,12 +24,9 @@ Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked ag
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-from citygov_airflow import DEFAULT_ARGS, TIMEZONE
-
-PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
-"""Findings of the catalog patrol for a logical date."""
+from citygov_airflow import DEFAULT_ARGS, PATROL, TIMEZONE
 
 
 @dag(

@@ -23,12 +23,9 @@ from __future__ import annotations
 import logging
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-from citygov_airflow import DEFAULT_ARGS, TIMEZONE
-
-CATALOG = Asset(name="citygov_catalog", uri="citygov://catalog")
-"""The governance store's catalog; updated when an import changes it."""
+from citygov_airflow import CATALOG, DEFAULT_ARGS, TIMEZONE
 
 CATALOG_FILE_VARIABLE = "citygov_catalog_file"
 

@@ -1,8 +1,8 @@
 """
 ### dispute_routing — take check findings into the dispute queue (异议处置)
 
-Runs whenever the census, the catalog patrol or the catalog import has produced something
-(assets `citygov://census`, `citygov://patrol`, `citygov://catalog`), and routes every check run not
+Runs whenever the census, the catalog patrol, the quality inspection or the catalog import has produced something
+(assets `citygov://census`, `citygov://patrol`, `citygov://quality`, `citygov://catalog`), and routes every check run not
 taken in yet (or rerun since) into the queue:
 
 - a failing finding opens an item for its problem (dataset, rule, column, record key) with the catalog
@@ -20,20 +20,14 @@ Outlet: `citygov://disputes` with the counts.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from citygov_airflow import DEFAULT_ARGS, TIMEZONE
-
-CENSUS = Asset(name="citygov_census", uri="citygov://census")
-PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
-CATALOG = Asset(name="citygov_catalog", uri="citygov://catalog")
-DISPUTES = Asset(name="citygov_disputes", uri="citygov://disputes")
-"""The dispute queue, updated from the checks' findings."""
+from citygov_airflow import CATALOG, CENSUS, DEFAULT_ARGS, DISPUTES, PATROL, QUALITY, TIMEZONE
 
 
 @dag(
     dag_id="dispute_routing",
-    schedule=(CENSUS | PATROL | CATALOG),
+    schedule=(CENSUS | PATROL | CATALOG | QUALITY),
     start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
     catchup=False,
     # Two routing passes at once would race to open the same item; one at a time.

@@ -19,12 +19,9 @@ finding; the other sources are still counted. See the results with `govern censu
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from citygov_airflow import DEFAULT_ARGS, TIMEZONE
-
-CENSUS = Asset(name="citygov_census", uri="citygov://census")
-"""The census snapshot and its findings for a logical date."""
+from citygov_airflow import CENSUS, DEFAULT_ARGS, TIMEZONE
 
 
 @dag(

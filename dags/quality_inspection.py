@@ -27,14 +27,9 @@ See the results with `govern quality results`, `govern scores`, and open `data/d
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-from citygov_airflow import DEFAULT_ARGS, TIMEZONE
-
-PATROL = Asset(name="citygov_patrol", uri="citygov://patrol")
-"""Produced by catalog_patrol when a night's patrol is stored."""
-QUALITY = Asset(name="citygov_quality", uri="citygov://quality")
-"""Quality results, findings and scores of a logical date (for the dispute router)."""
+from citygov_airflow import DEFAULT_ARGS, PATROL, QUALITY, TIMEZONE
 
 
 @dag(

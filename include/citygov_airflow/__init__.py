@@ -24,6 +24,24 @@ OWNER = "citygov"
 TIMEZONE = "Asia/Shanghai"
 """Timezone for DAG start dates and schedules: the city keeps Beijing time."""
 
+def _asset(name: str):  # type: ignore[no-untyped-def]
+    from airflow.sdk import Asset
+
+    return Asset(name=f"citygov_{name}", uri=f"citygov://{name}")
+
+
+# The pipeline's assets, defined once: producers emit them, consumers are scheduled on them.
+CATALOG = _asset("catalog")
+"""The governance store's catalog; updated when an import changes it (catalog_sync)."""
+CENSUS = _asset("census")
+"""The census snapshot and its findings for a logical date (public_data_census)."""
+PATROL = _asset("patrol")
+"""The patrol's findings for a logical date (catalog_patrol)."""
+QUALITY = _asset("quality")
+"""Quality results, scores and Data Docs for a logical date (quality_inspection)."""
+DISPUTES = _asset("disputes")
+"""The dispute queue, updated from the checks' findings (dispute_routing)."""
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
