@@ -242,3 +242,30 @@ def test_the_command_line_reads_the_same_core(inspected: Engine, city: Path, cap
     assert all("********" in s for s in failed[0]["samples"])
     assert main(["--db", url, "suites", "check", "--suites", str(SUITES), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["missing"] == []
+
+
+def test_failed_expectations_route_to_the_dispute_queue_and_recur_on_the_same_item(
+    inspected: Engine, city: Path
+) -> None:
+    from datetime import timedelta
+
+    from citygov.catalog.queries import load_entries
+    from citygov.disputes import list_disputes, route_findings
+
+    providers = {e.code: e.provider for e in load_entries(inspected)}
+    route_findings(inspected, origin="quality", logical_date=DEFAULT_AS_OF)
+    items = {(d.entry_code, d.rule_id, d.column): d for d in list_disputes(inspected, origin="quality")}
+    assert set(items) == set(_planted(city))
+    for (code, _, _), item in items.items():
+        assert item.responsible_unit == providers[code]
+        assert item.occurrences == 1
+
+    # The same failures the next night update the same items instead of opening new ones.
+    conns = connections_from_file(city / "connections.json")
+    next_day = DEFAULT_AS_OF + timedelta(days=1)
+    for batch in plan_batches(inspected, 11):
+        inspect_batch(inspected, batch, conns.get, next_day, suites=SUITES)
+    route_findings(inspected, origin="quality", logical_date=next_day)
+    again = {(d.entry_code, d.rule_id, d.column): d for d in list_disputes(inspected, origin="quality")}
+    assert {k: d.id for k, d in again.items()} == {k: d.id for k, d in items.items()}
+    assert all(d.occurrences == 2 for d in again.values())
