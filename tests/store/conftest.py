@@ -8,12 +8,15 @@ it, so a missing server fails CI instead of silently skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from citygov.demo import create_demo_city
 from citygov.store import engine_for, upgrade
 
 PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -62,3 +65,19 @@ def store(store_url: str) -> Iterator[Engine]:
     engine = engine_for(store_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo city, generated once per module."""
+    return create_demo_city(tmp_path_factory.mktemp("demo") / "city").root
+
+
+@pytest.fixture
+def city(demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo city (tests may break its sources); connections point at the copy."""
+    root = tmp_path / "city"
+    shutil.copytree(demo_template, root)
+    text = (root / "connections.json").read_text(encoding="utf-8").replace(str(demo_template), str(root))
+    (root / "connections.json").write_text(text, encoding="utf-8")
+    return root

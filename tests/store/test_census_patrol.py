@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,26 +10,11 @@ from sqlalchemy import Engine
 
 from citygov.catalog.importer import import_catalog
 from citygov.census import draft_rows, latest_census, register_sources, run_census, write_drafts
-from citygov.demo import DEFAULT_AS_OF, create_demo_city
+from citygov.demo import DEFAULT_AS_OF
 from citygov.findings import load_findings
 from citygov.patrol import patrol_batch, plan_batches
 from citygov.sources import ConnectionInfo, connections_from_file
 from tests.demo_expectations import expected_findings, found_keys
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_demo_city(tmp_path_factory.mktemp("demo") / "city").root
-
-
-@pytest.fixture
-def city(demo_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo city (tests may break its sources); connections point at the copy."""
-    root = tmp_path / "city"
-    shutil.copytree(demo_template, root)
-    text = (root / "connections.json").read_text(encoding="utf-8").replace(str(demo_template), str(root))
-    (root / "connections.json").write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture

@@ -11,19 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import sqlite3
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
 from citygov import disputes as dq
 from citygov.catalog.importer import import_catalog
 from citygov.census import register_sources, run_census
 from citygov.cli import main as govern
-from citygov.demo import DEFAULT_AS_OF, create_demo_city
+from citygov.demo import DEFAULT_AS_OF
 from citygov.patrol import patrol_batch, plan_batches
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo, connections_from_file
@@ -31,21 +29,6 @@ from tests.demo_expectations import KIND_RULES
 
 RSJ = "连云港市人力资源和社会保障局"
 PROBLEM = {"census.resource_missing": "resource.missing", "patrol.resource.missing": "resource.missing"}
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_demo_city(tmp_path_factory.mktemp("demo") / "city").root
-
-
-@pytest.fixture
-def city(demo_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo city (the test edits its sources); connections point at the copy."""
-    root = tmp_path / "city"
-    shutil.copytree(demo_template, root)
-    text = (root / "connections.json").read_text(encoding="utf-8").replace(str(demo_template), str(root))
-    (root / "connections.json").write_text(text, encoding="utf-8")
-    return root
 
 
 def nightly(engine: Engine, conns: dict[str, ConnectionInfo], day, *, census: bool = False) -> dq.RoutingReport:  # type: ignore[no-untyped-def]
