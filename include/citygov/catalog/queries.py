@@ -104,11 +104,12 @@ def load_entries(
         )
         if published_only:
             query = query.where(CatalogEntryRow.lifecycle == Lifecycle.PUBLISHED.value)
-        rows = list(session.scalars(query))
-        if codes is not None:
-            wanted = set(codes)
-            rows = [r for r in rows if r.code in wanted]
-        return [to_entry(r) for r in rows]
+        if codes is None:
+            return [to_entry(r) for r in session.scalars(query)]
+        rows: list[CatalogEntryRow] = []
+        for start in range(0, len(codes), 500):  # bounded IN lists
+            rows += session.scalars(query.where(CatalogEntryRow.code.in_(codes[start : start + 500])))
+        return [to_entry(r) for r in sorted(rows, key=lambda r: r.code)]
 
 
 def to_entry(row: CatalogEntryRow) -> CatalogEntry:
