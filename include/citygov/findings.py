@@ -13,12 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, select
 
 from citygov.store import session_scope
 from citygov.store.models import Finding
+
+if TYPE_CHECKING:
+    from citygov.catalog.schema import CatalogEntry
 
 
 class Dimension(StrEnum):
@@ -98,6 +101,24 @@ class FindingRecord:
     """Defaults to the rule's dimension."""
     severity: Severity | None = None
     """Defaults to the rule's severity."""
+
+    @classmethod
+    def for_entry(
+        cls, origin: str, entry: CatalogEntry, rule_id: str, message: str, logical_date: date, **fields: Any
+    ) -> FindingRecord:
+        """A finding about a catalog entry: message prefixed with its code and name, its provider as the
+        responsible department, its source and location filled in."""
+        return cls(
+            origin=origin,
+            rule_id=rule_id,
+            message=f"{entry.code} {entry.name}: {message}",
+            logical_date=logical_date,
+            entry_code=entry.code,
+            department=entry.provider,
+            conn_id=entry.conn_id,
+            location=entry.location,
+            **fields,
+        )
 
     @property
     def rule(self) -> Rule | None:

@@ -153,17 +153,7 @@ def patrol_batch(
 
 
 def _finding(entry: CatalogEntry, rule_id: str, message: str, logical_date: date, **kw: Any) -> FindingRecord:
-    return FindingRecord(
-        origin=ORIGIN,
-        rule_id=rule_id,
-        message=f"{entry.code} {entry.name}: {message}",
-        logical_date=logical_date,
-        entry_code=entry.code,
-        department=entry.provider,
-        conn_id=entry.conn_id,
-        location=entry.location,
-        **kw,
-    )
+    return FindingRecord.for_entry(ORIGIN, entry, rule_id, message, logical_date, **kw)
 
 
 def check_metadata(entry: CatalogEntry, known_codes: set[str], logical_date: date) -> list[FindingRecord]:

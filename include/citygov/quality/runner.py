@@ -350,17 +350,8 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
 
 def _suite_finding(entry: CatalogEntry, rule_id: str, message: str, logical_date: date) -> FindingRecord:
     rule = QUALITY_RULES[rule_id]
-    return FindingRecord(
-        origin=ORIGIN,
-        rule_id=rule_id,
-        message=f"{entry.code} {entry.name}: {message}",
-        logical_date=logical_date,
-        entry_code=entry.code,
-        department=entry.provider,
-        conn_id=entry.conn_id,
-        location=entry.location,
-        dimension=rule.dimension,
-        severity=rule.severity,
+    return FindingRecord.for_entry(
+        ORIGIN, entry, rule_id, message, logical_date, dimension=rule.dimension, severity=rule.severity
     )
 
 
