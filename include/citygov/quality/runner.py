@@ -307,26 +307,23 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
         if check.success:
             continue
         if check.error:
-            message = f"{entry.code} {entry.name}: {check.expectation} on {check.column or '-'} could not be evaluated ({check.error}); fix the suite or the source"
+            message = f"{check.expectation} on {check.column or '-'} could not be evaluated ({check.error}); fix the suite or the source"
         else:
             share = f" of {check.evaluated_count}" if check.evaluated_count is not None else ""
             message = (
-                f"{entry.code} {entry.name}: {check.unexpected_count}{share} rows fail {check.expectation}"
+                f"{check.unexpected_count}{share} rows fail {check.expectation}"
                 f"{f' on {check.column}' if check.column else ''}; correct them at the source"
             )
         percent = (
             (check.unexpected_count or 0) / check.evaluated_count if check.evaluated_count else None
         )
         out.append(
-            FindingRecord(
-                origin=ORIGIN,
-                rule_id=check.expectation,
-                message=message,
-                logical_date=logical_date,
-                entry_code=entry.code,
-                department=entry.provider,
-                conn_id=entry.conn_id,
-                location=entry.location,
+            FindingRecord.for_entry(
+                ORIGIN,
+                entry,
+                check.expectation,
+                message,
+                logical_date,
                 column=check.column,
                 evidence=scrub(
                     {
