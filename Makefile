@@ -20,7 +20,7 @@ DEMO_DIR := $(CURDIR)/data/demo
 DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # The pipeline's DAGs in the order `make demo` runs them (no scheduler there to follow the assets);
 # add a DAG here when it joins the pipeline.
-PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection dispute_routing
+PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing
 
 .PHONY: help venv init demo connections test bench lint up clean distclean
 
@@ -75,6 +75,7 @@ demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, s
 	@echo; echo "── govern census show"; $(ENV) govern census show
 	@echo; echo "── govern patrol findings"; $(ENV) govern patrol findings
 	@echo; echo "── govern scores"; $(ENV) govern scores
+	@echo; echo "── govern backflow batches"; $(ENV) govern backflow batches
 	@echo; echo "── govern disputes list"; $(ENV) govern disputes list
 
 test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-end)

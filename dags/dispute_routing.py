@@ -1,8 +1,10 @@
 """
 ### dispute_routing — take check findings into the dispute queue (异议处置)
 
-Runs whenever the census, the catalog patrol, the quality inspection or the catalog import has produced something
-(assets `citygov://census`, `citygov://patrol`, `citygov://quality`, `citygov://catalog`), and routes every check run not
+Runs whenever the census, the catalog patrol, the quality inspection, the backflow ingestion or the catalog import
+has produced something
+(assets `citygov://census`, `citygov://patrol`, `citygov://quality`, `citygov://backflow`,
+`citygov://catalog`), and routes every check run not
 taken in yet (or rerun since) into the queue:
 
 - a failing finding opens an item for its problem (dataset, rule, column, record key) with the catalog
@@ -22,12 +24,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from citygov_airflow import CATALOG, CENSUS, DEFAULT_ARGS, DISPUTES, PATROL, QUALITY, TIMEZONE
+from citygov_airflow import BACKFLOW, CATALOG, CENSUS, DEFAULT_ARGS, DISPUTES, PATROL, QUALITY, TIMEZONE
 
 
 @dag(
     dag_id="dispute_routing",
-    schedule=(CENSUS | PATROL | CATALOG | QUALITY),
+    schedule=(CENSUS | PATROL | CATALOG | QUALITY | BACKFLOW),
     start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
     catchup=False,
     # Two routing passes at once would race to open the same item; one at a time.

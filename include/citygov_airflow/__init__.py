@@ -39,6 +39,8 @@ PATROL = _asset("patrol")
 """The patrol's findings for a logical date (catalog_patrol)."""
 QUALITY = _asset("quality")
 """Quality results, scores and Data Docs for a logical date (quality_inspection)."""
+BACKFLOW = _asset("backflow")
+"""Provincial backflow batches verified, loaded or rejected (provincial_backflow)."""
 DISPUTES = _asset("disputes")
 """The dispute queue, updated from the checks' findings (dispute_routing)."""
 

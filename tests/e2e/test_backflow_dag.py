@@ -1,0 +1,79 @@
+"""provincial_backflow run through Airflow (``dag.test``) on the demo city's landing folder."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from citygov.backflow import list_batches
+from citygov.catalog.importer import import_catalog
+from citygov.demo import DEFAULT_AS_OF, create_demo_city
+from citygov.findings import load_findings
+from citygov.settings import CITY_TZ
+from citygov.sources import connections_from_file
+from citygov.store import ensure_store
+
+pytestmark = pytest.mark.airflow
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dag(airflow_db):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags["provincial_backflow"]
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
+
+@pytest.fixture
+def city(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return create_demo_city(tmp_path_factory.mktemp("demo") / "city")
+
+
+_hour = iter(range(100_000))
+
+
+def run(dag, **conf):  # type: ignore[no-untyped-def]
+    when = datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=3, seconds=next(_hour))
+    return str(dag.test(logical_date=when, run_conf=conf).state)
+
+
+def test_batches_load_once_and_defective_ones_are_rejected(dag, store_url, city, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store = ensure_store(store_url)
+    for conn in connections_from_file(city.connections_path).values():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps(conn.to_airflow_json()))
+    import_catalog(store, city.catalog_path)
+    defects = json.loads(city.defects_path.read_text(encoding="utf-8"))["defects"]
+    bad = {d["resource"] for d in defects if d["detected_by"] == "backflow"}
+
+    conf = {"landing_conn": "backflow_landing", "target_conn": "dept_sdsj", "only_this_date": False}
+    assert run(dag, **conf) == "success"
+    batches = {b["batch_id"]: b for b in list_batches(store)}
+    assert {i for i, b in batches.items() if b["status"] == "rejected"} == bad
+    loaded = [b for b in batches.values() if b["status"] == "loaded"]
+    assert len(loaded) == len(list((city.root / "landing").iterdir())) - len(bad)
+    assert all(b["reconciliation"]["balanced"] for b in loaded)
+    findings = load_findings(store, origin="backflow")
+    assert {(f["rule_id"], f["record_key"]) for f in findings} == {("backflow.batch.rejected", b) for b in bad}
+    assert {f["department"] for f in findings} == {"江苏省大数据管理中心"}
+
+    # A rerun loads nothing twice.
+    before = {i: (b["status"], b["reconciliation"]) for i, b in batches.items()}
+    assert run(dag, **conf) == "success"
+    after = {b["batch_id"]: (b["status"], b["reconciliation"]) for b in list_batches(store)}
+    assert after == before
+    store.dispose()
+
+
+def test_missing_landing_connection_fails_clearly(dag, store_url, capfd) -> None:  # type: ignore[no-untyped-def]
+    state = run(dag, landing_conn="no_such_landing", target_conn="dept_sdsj", only_this_date=False)
+    assert state == "failed"
+    assert "connection 'no_such_landing' is not defined" in capfd.readouterr().out
