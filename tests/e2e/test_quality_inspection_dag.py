@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from citygov.catalog.importer import import_catalog
 from citygov.census import register_sources
@@ -50,40 +47,15 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return create_demo_city(tmp_path_factory.mktemp("demo") / "city").root
 
 
-def _airflow_conn(url: str) -> str:
-    u = make_url(url)
-    if u.drivername.startswith("sqlite"):
-        return json.dumps({"conn_type": "sqlite", "host": u.database})
-    return json.dumps(
-        {"conn_type": "postgres", "host": u.host, "port": u.port, "login": u.username, "schema": u.database}
-    )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, city: Path, monkeypatch) -> Iterator[str]:
-    """A store with the demo catalog and one patrol, registered as governance_db; the demo's sources
-    registered as Airflow connections."""
-    admin = name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'governance.db'}"
-    else:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        try:
-            with admin.connect() as conn:
-                name = f"citygov_e2e_{uuid.uuid4().hex[:12]}"
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # any driver error means "no server"
-            admin.dispose()
-            if os.environ.get("CITYGOV_REQUIRE_POSTGRES"):
-                pytest.fail(f"PostgreSQL is required but not reachable: {exc}")
-            pytest.skip(f"PostgreSQL not reachable: {str(exc).splitlines()[0]}")
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_DB", _airflow_conn(url))
+@pytest.fixture
+def store_url(store_url: str, city: Path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """The e2e store (SQLite, then PostgreSQL; registered as governance_db) holding the demo catalog and
+    one patrol; the demo's sources registered as Airflow connections."""
     conns = connections_from_file(city / "connections.json")
     for conn in conns.values():
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps(conn.to_airflow_json()))
-    upgrade(url)
-    engine = engine_for(url)
+    upgrade(store_url)
+    engine = engine_for(store_url)
     import_catalog(engine, city / "catalog.csv")
     register_sources(
         engine,
@@ -96,13 +68,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, city: Path, monkey
     for batch in plan_batches(engine, 50):
         patrol_batch(engine, batch, conns.get, DEFAULT_AS_OF)
     engine.dispose()
-    try:
-        yield url
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    return store_url
 
 
 _run_number = iter(range(100_000))
