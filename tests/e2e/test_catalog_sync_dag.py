@@ -8,7 +8,6 @@ backend or environment would.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.airflow
 
 DAG_ID = "catalog_sync"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 # --- fixtures -----------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ defects as findings, scores for every dataset and a masked Data Docs site.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.airflow
 
 DAG_ID = "quality_inspection"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="module")

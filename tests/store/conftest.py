@@ -1,36 +1,20 @@
 """Store fixtures: every test here runs on SQLite and on the local PostgreSQL.
 
-The PostgreSQL variant creates its own database and drops it afterwards; it is skipped (with the
-reason) only when no server answers on 127.0.0.1:5432 and CITYGOV_REQUIRE_POSTGRES is unset. CI sets
-it, so a missing server fails CI instead of silently skipping.
+The PostgreSQL variant creates its own database and drops it afterwards (:mod:`tests.pg`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from citygov.demo import create_demo_city
 from citygov.store import engine_for, upgrade
-
-PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_available() -> str | None:
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # any driver error means "no server"
-        return str(exc).splitlines()[0]
+from tests.pg import scratch_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -41,23 +25,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # typ
         upgrade(url)
         yield url
         return
-    problem = _pg_available()
-    if problem:
-        if os.environ.get("CITYGOV_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required but not reachable: {problem}")
-        pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"citygov_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database() as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

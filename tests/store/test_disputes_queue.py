@@ -7,16 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 
 from citygov import disputes as dq
 from citygov.catalog.importer import import_catalog
@@ -27,6 +25,7 @@ from citygov.store import engine_for, session_scope, upgrade
 from citygov.store.models import Finding, PatrolObservation
 from citygov.store.models_disputes import Dispute, DisputeEvent
 from tests.catalog_files import GOOD_ROWS, write_catalog
+from tests.pg import scratch_database
 
 GAJ, MZJ = "连云港市公安局", "连云港市民政局"
 PERSON = "320700-GAJ-0001"  # 人口基本信息, provider 公安局, columns xm sfzhm csrq gxsj
@@ -34,21 +33,6 @@ PERSON = "320700-GAJ-0001"  # 人口基本信息, provider 公安局, columns xm
 
 def cst(*args: int) -> datetime:
     return datetime(*args, tzinfo=CITY_TZ)
-
-
-PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_available() -> str | None:
-    """None when the local PostgreSQL answers, else why not."""
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # any driver error means "no server"
-        return str(exc).splitlines()[0]
 
 
 def _prepare(url: str, tmp: Path) -> None:
@@ -76,23 +60,9 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         _prepare(url, tmp)
         yield url
         return
-    problem = _pg_available()
-    if problem:
-        if os.environ.get("CITYGOV_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required but not reachable: {problem}")
-        pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"citygov_tmpl_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database("citygov_tmpl") as url:
         _prepare(url, tmp)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -103,16 +73,8 @@ def store_url(template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template.split("///", 1)[1], path)
         yield f"sqlite:///{path}"
         return
-    name = f"citygov_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(template=template.rsplit("/", 1)[1]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ from citygov.quality.suites import load_suite
 from citygov.sources import connections_from_file
 from citygov.store import engine_for, session_scope, upgrade
 from citygov.store.models import CheckResult, DatasetScore, Finding, QualityRun
-from tests.store.conftest import PG_ADMIN_URL, _pg_available
+from tests.pg import scratch_database
 
 SUITES = Path(__file__).resolve().parents[2] / "expectations"
 
@@ -55,33 +55,22 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def inspected(request: pytest.FixtureRequest, city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A store with the demo catalog, one patrol and one quality inspection of DEFAULT_AS_OF."""
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'governance.db'}"
-    else:
-        problem = _pg_available()
-        if problem:
-            pytest.skip(f"PostgreSQL not reachable: {problem}")
-        name = f"citygov_test_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    engine = engine_for(url)
-    conns = connections_from_file(city / "connections.json")
-    import_catalog(engine, city / "catalog.csv")
-    register_sources(engine, [(c.conn_id, c.department, "folder" if c.is_folder else "database") for c in conns.values() if c.department])
-    for batch in plan_batches(engine, 7):
-        patrol_batch(engine, batch, conns.get, DEFAULT_AS_OF)
-    for batch in plan_batches(engine, 11):
-        inspect_batch(engine, batch, conns.get, DEFAULT_AS_OF, suites=SUITES)
-    yield engine
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'governance.db'}"
+        else:
+            url = stack.enter_context(scratch_database())
+        upgrade(url)
+        engine = engine_for(url)
+        conns = connections_from_file(city / "connections.json")
+        import_catalog(engine, city / "catalog.csv")
+        register_sources(engine, [(c.conn_id, c.department, "folder" if c.is_folder else "database") for c in conns.values() if c.department])
+        for batch in plan_batches(engine, 7):
+            patrol_batch(engine, batch, conns.get, DEFAULT_AS_OF)
+        for batch in plan_batches(engine, 11):
+            inspect_batch(engine, batch, conns.get, DEFAULT_AS_OF, suites=SUITES)
+        yield engine
+        engine.dispose()
 
 
 def _planted(city: Path) -> dict[tuple[str, str, str], int]:
