@@ -174,8 +174,8 @@ def _looks_like_name(text: str) -> bool:
 
 # --- masking -------------------------------------------------------------------------------------------
 
-MASK_KINDS = ("ric", "mobile", "name", "uscc", "none")
-"""Kinds :func:`mask_value` knows; ``uscc`` and ``none`` leave the value as it is."""
+MASK_KINDS = ("ric", "mobile", "name", "uscc", "birthdate", "redact", "none")
+"""Kinds :func:`mask_value` knows; ``none`` leaves the value as it is."""
 
 
 def mask_ric(value: str) -> str:
@@ -184,6 +184,11 @@ def mask_ric(value: str) -> str:
     if len(text) <= 10:
         return "*" * len(text)
     return text[:6] + "*" * (len(text) - 10) + text[-4:]
+
+
+def mask_uscc(value: str) -> str:
+    """Keep the first 6 and last 4 characters of a credit code: ``913207********123X``."""
+    return mask_ric(value)
 
 
 def mask_mobile(value: str) -> str:
@@ -200,23 +205,60 @@ def mask_name(value: str) -> str:
     return text[:1] + "*" * (len(text) - 1) if len(text) > 1 else "*" * len(text)
 
 
-_MASKERS = {"ric": mask_ric, "mobile": mask_mobile, "name": mask_name}
+def mask_birthdate(value: str) -> str:
+    """Keep the year of a date: ``1986-**-**`` (a birth date next to a masked ID would unmask it)."""
+    text = value.strip()
+    return text[:4] + re.sub(r"[0-9]", "*", text[4:]) if len(text) > 4 else "*" * len(text)
 
 
-def mask_value(value: object, kind: str | None) -> str | None:
-    """Mask ``value`` for display by its kind (see :data:`MASK_KINDS`); None stays None.
+def _redact(value: str) -> str:
+    return "***" if value.strip() else value
 
-    Credit codes are public registration data and are shown as they are.
+
+_MASKERS = {
+    "ric": mask_ric,
+    "mobile": mask_mobile,
+    "name": mask_name,
+    "uscc": mask_uscc,
+    "birthdate": mask_birthdate,
+    "redact": _redact,
+}
+
+
+def mask_value(value: object, kind: str | None) -> object:
+    """Mask ``value`` for display by its kind (see :data:`MASK_KINDS`): a masked string; None (and pandas'
+    NaN) becomes None; with no kind (or ``none``) the value is returned as it is.
+
+    The one masking rule of the project: quality results, backflow quarantine evidence and dispute
+    evidence all go through it, so a credit code is masked the same way wherever it is shown.
     """
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):
         return None
-    text = _text(value)
-    if kind is None or kind in {"none", "uscc"}:
-        return text
+    if kind is None or kind == "none":
+        return value
     masker = _MASKERS.get(kind)
     if masker is None:
         raise ValueError(f"unknown mask kind {kind!r}; expected one of {', '.join(MASK_KINDS)}")
-    return masker(text)
+    return masker(_text(value))
+
+
+_USCC_CHARS = "0-9A-HJ-NPQRTUWXY"
+RIC_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9])")
+"""An ID number inside text; found even when glued to letters (sfzhm320706…): only digits bound it."""
+USCC_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Za-z])([{_USCC_CHARS}]{{2}}[0-9]{{6}}[{_USCC_CHARS}]{{10}})(?![0-9A-Za-z])"
+)
+"""A credit-code-shaped token inside text."""
+MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9]{9})(?![0-9])")
+"""A mobile number inside text."""
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every ID number, credit code and mobile number in it masked (free text, messages,
+    JSON dumps). Names inside free text cannot be recognised reliably and are left as they are."""
+    text = RIC_IN_TEXT.sub(lambda m: mask_ric(m.group(1)), text)
+    text = USCC_IN_TEXT.sub(lambda m: mask_uscc(m.group(1)), text)
+    return MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group(1)), text)
 
 
 # --- recognising a column ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from citygov.identifiers import (
     mask_mobile,
     mask_name,
     mask_ric,
+    mask_text,
     mask_value,
     org_code_check_char,
     ric_birth_date,
@@ -92,11 +93,20 @@ def test_masking() -> None:
     assert mask_value("320706199001011234", "ric") == "320706********1234"
     assert mask_value(13812348000, "mobile") == "138****8000"
     assert mask_value("张三丰", "name") == "张**"
-    assert mask_value("91320706123456788X", "uscc") == "91320706123456788X"
+    # one rule everywhere: quality results, backflow quarantine and dispute evidence mask credit codes alike
+    assert mask_value("91320706123456788X", "uscc") == "913207********788X"
+    assert mask_value("1986-05-04", "birthdate") == "1986-**-**"
     assert mask_value("anything", "none") == "anything"
+    assert mask_value(42, None) == 42
     assert mask_value(None, "ric") is None
+    assert mask_value(float("nan"), "ric") is None
     with pytest.raises(ValueError):
         mask_value("x", "passport")
+
+
+def test_mask_text_masks_every_identifier_in_free_text() -> None:
+    text = "申请人sfzhm320706199001011234，单位91320706123456788X，电话13812348000，编号12345"
+    assert mask_text(text) == "申请人sfzhm320706********1234，单位913207********788X，电话138****8000，编号12345"
 
 
 def test_mobile_pattern() -> None:
