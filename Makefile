@@ -84,6 +84,7 @@ test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-
 bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run, with scale and peak memory
 	$(VENV)/bin/python bench/patrol_bench.py --scales 1,10,100
 	$(VENV)/bin/python bench/quality_bench.py
+	$(VENV)/bin/python bench/pages_bench.py
 
 lint: $(INSTALLED) ## ruff check
 	$(VENV)/bin/ruff check .

@@ -28,62 +28,27 @@ imports plugins, so the FastAPI app is built on its first request (:class:`LazyA
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes defined
 # inside create_app().
-import threading
-from functools import cache
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from citygov_web.airflow_env import LazyApp
+
 URL_PREFIX = "/citygov/api"
-RESOURCE_NAME = "Disputes"
-WRITE_DAG_ID = "dispute_sla"
-
-
-class LazyApp:
-    """An ASGI app that builds the FastAPI app (:func:`create_app`) on its first request."""
-
-    def __init__(self) -> None:
-        self._app: Any = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self._app is None:
-            self._app = create_app()
-        await self._app(scope, receive, send)
-
-
-_ENGINE_LOCK = threading.Lock()
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    """The governance store of this api-server process (migrated on first use; routes run in threads)."""
-    with _ENGINE_LOCK:
-        return _make_engine()
+    """The governance store of this api-server process (shared with the web pages)."""
+    from citygov_web.airflow_env import governance_engine
 
-
-@cache
-def _make_engine():  # type: ignore[no-untyped-def]
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.models.connection import Connection
-
-    from citygov.settings import GOVERNANCE_CONN_ID, governance_url
-    from citygov.sources import connection_from_airflow
-    from citygov.store import ensure_store
-
-    try:
-        conn = Connection.get_connection_from_secrets(GOVERNANCE_CONN_ID)
-        url = connection_from_airflow(conn).sqlalchemy_url().render_as_string(hide_password=False)
-    except AirflowNotFoundException:
-        url = governance_url()
-    return ensure_store(url)
+    return governance_engine()
 
 
 def create_app():  # type: ignore[no-untyped-def]
     """The FastAPI app of the dispute queue (see the module docstring)."""
     from typing import Annotated, Literal
 
-    from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
     from airflow.api_fastapi.core_api.security import GetUserDep
     from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
     from fastapi.openapi.docs import get_swagger_ui_html
@@ -92,16 +57,12 @@ def create_app():  # type: ignore[no-untyped-def]
 
     from citygov import disputes
     from citygov.disputes.queue import EVIDENCE_MAX, NOTE_MAX
+    from citygov_web.auth import is_allowed, refusal
 
     def requires(method: Literal["GET", "POST"]):  # type: ignore[no-untyped-def]
         def check(user: GetUserDep) -> BaseUser:
-            manager = get_auth_manager()
-            allowed = manager.is_authorized_custom_view(method=method, resource_name=RESOURCE_NAME, user=user)
-            if allowed and method != "GET":
-                allowed = manager.is_authorized_dag(method="PUT", details=DagDetails(id=WRITE_DAG_ID), user=user)
-            if not allowed:
-                need = "read" if method == "GET" else f"write (edit on the {WRITE_DAG_ID} DAG)"
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"user {user.get_name()!r} lacks {need} access to the dispute queue")
+            if not is_allowed(user, method):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, method))
             return user
 
         return check
@@ -234,4 +195,4 @@ class CitygovDisputesPlugin(AirflowPlugin):
     """Registers the dispute queue's API with the api-server."""
 
     name = "citygov_disputes"
-    fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "citygov dispute queue (异议处置)"}]
+    fastapi_apps = [{"app": LazyApp(create_app), "url_prefix": URL_PREFIX, "name": "citygov dispute queue (异议处置)"}]

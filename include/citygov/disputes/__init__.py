@@ -31,12 +31,14 @@ from citygov.disputes.errors import (
 from citygov.disputes.queue import (
     ActorView,
     DisputeEventView,
+    DisputePage,
     DisputeView,
     EscalationReport,
     FlagView,
     RaiseResult,
     audit_events,
     dispute_kpis,
+    dispute_units,
     escalate_overdue,
     export_audit,
     extend_deadline,
@@ -44,6 +46,7 @@ from citygov.disputes.queue import (
     list_actors,
     list_disputes,
     list_flags,
+    page_disputes,
     raise_dispute,
     reassign,
     register_actor,
@@ -56,9 +59,9 @@ from citygov.disputes.workdays import CalendarRangeError, Deadline, DeadlinePoli
 
 __all__ = [
     "TRANSITIONS", "ActorView", "CalendarRangeError", "Deadline", "DeadlinePolicy", "DisputeError",
-    "DisputeEventView", "DisputeNotFound", "DisputeView", "EscalationReport", "FlagView", "IllegalTransition",
+    "DisputeEventView", "DisputeNotFound", "DisputePage", "DisputeView", "EscalationReport", "FlagView", "IllegalTransition",
     "InvalidInput", "NotPermitted", "RaiseResult", "Role", "RoutingReport", "Status", "UnknownActor",
-    "VersionConflict", "add_workdays", "audit_events", "dispute_kpis", "escalate_overdue", "export_audit",
+    "VersionConflict", "add_workdays", "audit_events", "dispute_kpis", "escalate_overdue", "export_audit", "dispute_units", "page_disputes",
     "extend_deadline", "get_dispute", "list_actors", "list_disputes", "list_flags", "raise_dispute",
     "reassign", "record_catalog_rejections", "register_actor", "route_findings", "set_flag", "transition",
 ]

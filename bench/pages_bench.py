@@ -1,0 +1,204 @@
+"""Web pages benchmark: each page's handler on a store with 1,000 datasets and 10,000 disputes.
+
+The store starts as the demo city after one night of the pipeline (census, patrol, quality, Data Docs,
+routing), then is grown with bulk inserts to ``--datasets`` catalog entries with ``--days`` days of
+score history and ``--disputes`` dispute items (with their events, a third of them resolved, some
+overdue). Every page is requested through the pages' FastAPI app (:func:`citygov_web.app.create_app`)
+with a ``TestClient``, Airflow's authentication overridden by a signed-in steward; the whole handler
+runs: queries, template, SVG charts.
+
+Baselines measured in the same run: a trivial route of the same app (the stylesheet, through the same
+auth dependency) and one ``SELECT count(*) FROM disputes`` on the store. Prints median and p95 per
+page and the ratio of the median to the trivial route; the target is under 1 s per page (p95).
+
+    python bench/pages_bench.py [--datasets 1000] [--disputes 10000] [--days 7] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TARGET_S = 1.0
+
+
+def build_store(tmp: Path, n_datasets: int, n_disputes: int, days: int) -> tuple[str, Path, Path]:
+    from citygov.demo import DEFAULT_AS_OF, create_demo_city
+    from citygov.store import engine_for, upgrade
+    from citygov.store.models import CatalogEntryRow, DatasetScore
+    from citygov.store.models_disputes import Dispute, DisputeEvent
+    from tests.web.pipeline import run_demo_pipeline
+
+    city = create_demo_city(tmp / "city").root
+    url = f"sqlite:///{tmp / 'governance.db'}"
+    upgrade(url)
+    engine = engine_for(url)
+    docs = tmp / "data_docs"
+    run_demo_pipeline(engine, city, [DEFAULT_AS_OF], docs=docs)
+    rng = random.Random(8)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        template = conn.execute(sa.select(CatalogEntryRow.__table__).limit(1)).mappings().one()
+        departments = [r[0] for r in conn.execute(sa.select(CatalogEntryRow.provider).distinct())]
+        existing = conn.execute(sa.select(sa.func.count()).select_from(CatalogEntryRow)).scalar_one()
+        codes = [f"320700-BENCH-{i:04d}" for i in range(n_datasets - existing)]
+        conn.execute(sa.insert(CatalogEntryRow.__table__), [
+            {**template, "code": c, "name": f"基准数据集 {c}", "provider": rng.choice(departments), "location": c.lower(),
+             "open_attr": rng.choice(["无条件开放", "有条件开放", "不予开放"]), "content_hash": c}
+            for c in codes
+        ])
+        all_codes = [r[0] for r in conn.execute(sa.select(CatalogEntryRow.code))]
+        provider = dict(conn.execute(sa.select(CatalogEntryRow.code, CatalogEntryRow.provider)).all())
+        scores = []
+        for d in range(days):
+            day = DEFAULT_AS_OF - timedelta(days=d + 1)
+            for c in all_codes:
+                ratios = {k: round(rng.uniform(0.7, 1.0), 4) for k in
+                          ("conformity", "completeness", "accuracy", "consistency", "timeliness", "accessibility")}
+                score = round(100 * sum(ratios.values()) / 6, 2)
+                scores.append({"entry_code": c, "department": provider[c], "logical_date": day, **ratios, "score": score,
+                               "grade": "优秀" if score >= 90 else "良好" if score >= 80 else "合格",
+                               "weights": {}, "computed_at": now, "details": None})
+        conn.execute(sa.insert(DatasetScore.__table__), scores)
+        statuses = ["待受理"] * 30 + ["已受理"] * 15 + ["核实中"] * 15 + ["已更正"] * 10 + ["驳回"] * 5 + ["已核验"] * 20 + ["已归档"] * 5
+        base = datetime.combine(DEFAULT_AS_OF, datetime.min.time(), tzinfo=UTC)
+        items = []
+        for i in range(n_disputes):
+            status = rng.choice(statuses)
+            created = base - timedelta(days=rng.randint(0, 300), minutes=rng.randint(0, 1440))
+            stage = "accept" if status == "待受理" else "resolve" if status in ("已受理", "核实中") else None
+            code = rng.choice(all_codes)
+            items.append({
+                "fingerprint": f"bench-{i}", "origin": rng.choice(["patrol", "quality", "census", "consumer"]),
+                "entry_code": code, "title": f"基准异议 {i}", "status": status, "raised_by": "system:bench",
+                "responsible_unit": provider[code], "first_seen": created.date(), "last_seen": created.date(),
+                "created_at": created, "status_changed_at": created, "stage": stage,
+                "due_at": created + timedelta(days=rng.randint(2, 14)) if stage else None,
+                "due_date": (created + timedelta(days=7)).date() if stage else None, "latest_evidence": {},
+                "reporters": 0, "occurrences": 1, "version": 1,
+            })
+        conn.execute(sa.insert(Dispute.__table__), items)
+        ids = [r[0] for r in conn.execute(sa.select(Dispute.id, Dispute.status, Dispute.created_at)
+                                          .where(Dispute.fingerprint.like("bench-%")))]
+        rows = conn.execute(sa.select(Dispute.id, Dispute.status, Dispute.created_at).where(Dispute.id.in_(ids))).all()
+        events = []
+        for dispute_id, status, created in rows:
+            events.append({"dispute_id": dispute_id, "at": created, "actor": "system:bench", "action": "open",
+                           "from_status": None, "to_status": "待受理", "details": {}})
+            if status in ("已更正", "驳回", "已核验", "已归档"):
+                events.append({"dispute_id": dispute_id, "at": created + timedelta(days=3), "actor": "bench",
+                               "action": "transition", "from_status": "核实中", "to_status": "已更正",
+                               "details": {"on_time": rng.random() < 0.8}})
+        conn.execute(sa.insert(DisputeEvent.__table__), events)
+    engine.dispose()
+    return url, city, docs
+
+
+def measure(get, path: str, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    get(path)  # warm: templates compiled, caches filled
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = get(path)
+        times.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}: {response.text[:500]}")
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=int, default=1000)
+    parser.add_argument("--disputes", type=int, default=10000)
+    parser.add_argument("--days", type=int, default=7, help="days of score history")
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+
+    from fastapi.testclient import TestClient
+
+    from citygov import disputes as dq
+    from citygov.demo import DEFAULT_AS_OF
+    from citygov.sources import connections_from_file
+    from citygov.store import engine_for
+    from citygov_web.app import create_app
+    from citygov_web.auth import PageUser
+
+    with tempfile.TemporaryDirectory(prefix="citygov-pages-bench-") as tmp:
+        started = time.perf_counter()
+        url, city, docs = build_store(Path(tmp), args.datasets, args.disputes, args.days)
+        engine = engine_for(url)
+        dq.register_actor(engine, "admin", "steward")
+        with engine.connect() as conn:
+            n_datasets = conn.execute(sa.text("SELECT count(*) FROM catalog_entries")).scalar_one()
+            n_disputes = conn.execute(sa.text("SELECT count(*) FROM disputes")).scalar_one()
+            n_events = conn.execute(sa.text("SELECT count(*) FROM dispute_events")).scalar_one()
+            n_scores = conn.execute(sa.text("SELECT count(*) FROM dataset_scores")).scalar_one()
+            item = conn.execute(sa.text("SELECT max(id) FROM disputes")).scalar_one()
+            busy = conn.execute(sa.text("SELECT entry_code FROM disputes GROUP BY entry_code ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+        print(f"store: {n_datasets} datasets, {n_scores} scores, {n_disputes} disputes, {n_events} events "
+              f"(built in {time.perf_counter() - started:.1f} s)")
+
+        conns = connections_from_file(city / "connections.json")
+        app = create_app(lambda: engine, conns.get, lambda: docs)
+        app.dependency_overrides[app.state.page_user] = lambda: PageUser("admin", True)
+        client = TestClient(app)
+        day = DEFAULT_AS_OF.isoformat()
+
+        def one_select() -> list[float]:
+            times = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT count(*) FROM disputes")).scalar_one()
+                times.append(time.perf_counter() - start)
+            return times
+
+        results: list[tuple[str, list[float]]] = [
+            ("baseline: trivial route (/static/style.css)", measure(client.get, "/static/style.css", args.repeat)),
+            ("baseline: one SELECT count(*) FROM disputes", one_select()),
+        ]
+        pages = [
+            ("dashboard", f"/?date={day}"),
+            ("departments (league table)", f"/departments?sort=score&order=desc&date={day}"),
+            ("datasets (page 1 of the table)", f"/datasets?date={day}"),
+            (f"dataset scorecard ({busy})", f"/datasets/{busy}"),
+            ("dispute queue (page 1)", "/disputes"),
+            ("dispute queue (overdue, one unit)", "/disputes?overdue=1&department=连云港市公安局"),
+            ("dispute queue (page 100)", "/disputes?page=100"),
+            (f"dispute item #{item}", f"/disputes/{item}"),
+            ("Data Docs index", "/docs/index.html"),
+        ]
+        for name, path in pages:
+            results.append((name, measure(client.get, path, args.repeat)))
+        engine.dispose()
+
+    trivial = statistics.median(results[0][1])
+    print(f"\n{'page':<48} {'median':>9} {'p95':>9} {'× trivial':>10}  target < {TARGET_S:.0f} s")
+    over = []
+    for name, times in results:
+        median = statistics.median(times)
+        p95 = sorted(times)[max(0, round(0.95 * len(times)) - 1)]
+        ok = p95 < TARGET_S
+        if not ok:
+            over.append(name)
+        print(f"{name:<48} {median * 1000:7.1f}ms {p95 * 1000:7.1f}ms {median / trivial:9.1f}x  {'ok' if ok else 'OVER'}")
+    if over:
+        print(f"\nover the {TARGET_S:.0f} s target: {', '.join(over)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,683 @@
+"""The plan's KPIs against its targets (连政办发〔2023〕26号), with trends, per city and per department.
+
+Working definitions (DOMAIN.md; no official formula was found):
+
+- **目录覆盖率 catalog coverage** = resources the census found that are catalogued / all found (the
+  stored census snapshot of the as-of date or the latest before it; trend: every stored census).
+- **公共数据按需共享率 on-demand sharing rate** (target 97 %) = share requests satisfied by their
+  deadline / valid requests, where refusals with a legal basis (``refusal_basis``) are not valid
+  requests; pending, timed-out and unfounded refusals count against the rate. Read from the exchange
+  platform's share-request log, a source like any other (connection ``exchange_platform``, table
+  ``share_requests``): requests made up to the as-of day, a satisfaction counted only once it happened
+  by then. Trend: the same rate per calendar month of request.
+- **应开放公共数据开放率 open rate** (target 92 %) = catalog entries (current, not withdrawn) whose 开放属性
+  is 无条件开放 or 有条件开放 that the open-data portal lists as published by the as-of day / all such
+  entries. Read from the portal's listing (connection ``open_data_portal``, file ``open_listing.csv``
+  with ``resource_code`` and ``published_at``). Trend: the same as of each month's end, counting entries
+  whose 发布日期 had come.
+- **城市质量得分 city quality score** = the mean GB/T 36344 score of all datasets scored on the latest date
+  up to the as-of day (:mod:`citygov.quality.scores`); trend: every scored date.
+- **异议处置 disputes**: open, overdue and the share of resolutions made within their deadline
+  (:func:`citygov.disputes.dispute_kpis` figures, as of the end of the as-of day); trend: resolutions
+  and the share within deadline per calendar month.
+
+Every figure is aggregated in SQL where it lives, so the dashboard stays fast with thousands of datasets
+and disputes. ``govern kpis --json`` and the web dashboard both call :func:`city_kpis`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, or_, select, text
+
+from citygov.catalog.schema import OpenAttr
+from citygov.disputes.queue import UNASSIGNED
+from citygov.disputes.states import CLOSED, RESOLUTIONS, Status
+from citygov.settings import CITY_TZ
+from citygov.sources import ConnectionInfo
+from citygov.store import session_scope
+from citygov.store.models import CatalogEntryRow, CensusSnapshot, DatasetScore
+from citygov.store.models_disputes import Dispute, DisputeEvent
+
+SHARE_LOG_CONN_ID = "exchange_platform"
+"""Connection of the exchange platform's database holding the share-request log."""
+SHARE_LOG_TABLE = "share_requests"
+"""Default table of the share-request log (a connection's extra ``table`` overrides it)."""
+PORTAL_CONN_ID = "open_data_portal"
+"""Folder connection of the open-data portal's listing."""
+PORTAL_LISTING = "open_listing.csv"
+"""Default listing file in that folder (a connection's extra ``listing`` overrides it)."""
+
+SHARING_TARGET = 0.97
+"""按需共享率 target of the 2023 plan."""
+OPEN_TARGET = 0.92
+"""应开放公共数据开放率 target of the 2023 plan."""
+TREND_MONTHS = 12
+"""Months shown in the monthly trends."""
+
+OPEN_ELIGIBLE = (OpenAttr.UNCONDITIONAL.value, OpenAttr.CONDITIONAL.value)
+SATISFIED, REFUSED = "已满足", "已拒绝"
+
+ConnectionResolver = Callable[[str], ConnectionInfo | None]
+
+
+# --- typed results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One point of a KPI's trend."""
+
+    label: str
+    """``YYYY-MM`` for monthly points, ``YYYY-MM-DD`` for dated ones."""
+    day: date
+    """The day the point stands for (a month's last day, or the snapshot's date)."""
+    value: float | None
+    numerator: int | None = None
+    denominator: int | None = None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI of the plan as of a day, with its target and trend."""
+
+    key: str
+    """Stable id: ``catalog_coverage``, ``on_demand_sharing_rate``, ``open_rate``, ``quality_score``."""
+    name: str
+    """Chinese name, as the plan says it."""
+    name_en: str
+    value: float | None
+    """A ratio 0–1 (a score 0–100 for ``quality_score``); None when it could not be computed."""
+    numerator: int | None
+    denominator: int | None
+    target: float | None
+    unit: str
+    """``ratio`` or ``score``."""
+    source: str
+    """Where the figure comes from."""
+    as_of: date | None = None
+    """The date of the data used (census or scoring date; the as-of day for live sources)."""
+    error: str | None = None
+    """Why there is no value (source missing or unreadable), and what to do."""
+    trend: list[TrendPoint] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target is reached (None without a target or a value)."""
+        if self.target is None or self.value is None:
+            return None
+        return self.value >= self.target
+
+
+@dataclass(frozen=True)
+class DisputeFigures:
+    """Dispute handling for the city (or one unit), as :func:`citygov.disputes.dispute_kpis` counts it."""
+
+    total: int
+    open: int
+    """Not 已核验 or 已归档."""
+    overdue: int
+    """A running deadline has passed."""
+    resolved: int
+    """Resolutions (every cycle of a reopened item counts)."""
+    resolved_within_deadline: int
+    share_resolved_within_deadline: float | None
+    trend: list[TrendPoint] = field(default_factory=list)
+    """Per month: the share of that month's resolutions made within their deadline."""
+
+
+@dataclass(frozen=True)
+class CityKpis:
+    """Everything the city dashboard and ``govern kpis`` show."""
+
+    as_of: date
+    kpis: list[Kpi]
+    disputes: DisputeFigures
+
+    def kpi(self, key: str) -> Kpi:
+        return next(k for k in self.kpis if k.key == key)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"as_of": self.as_of.isoformat(), "kpis": {}}
+        for k in self.kpis:
+            data = _jsonable(asdict(k))
+            data["met"] = k.met
+            del data["key"]
+            out["kpis"][k.key] = data
+        out["disputes"] = _jsonable(asdict(self.disputes))
+        return out
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    """One line of the department league table."""
+
+    department: str
+    datasets: int
+    """Datasets scored on the latest date."""
+    score: float | None
+    grade: str | None
+    coverage: float | None
+    """目录覆盖率 of the department in the latest census."""
+    found: int | None
+    catalogued: int | None
+    open_disputes: int
+    overdue_disputes: int
+    rank: int | None = None
+    """1 = best score; None when the department has no score."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _day_end(day: date) -> datetime:
+    """The first moment after ``day`` in the city (naive: sources keep naive Beijing times)."""
+    return datetime.combine(day + timedelta(days=1), time())
+
+
+def _month_ends(as_of: date, months: int = TREND_MONTHS) -> list[date]:
+    """The last day of each of the ``months`` months up to ``as_of`` (the last one is ``as_of`` itself)."""
+    out = [as_of]
+    first = as_of.replace(day=1)
+    for _ in range(months - 1):
+        end = first - timedelta(days=1)
+        out.append(end)
+        first = end.replace(day=1)
+    return sorted(out)
+
+
+def _months(as_of: date, months: int = TREND_MONTHS) -> list[str]:
+    return [d.strftime("%Y-%m") for d in _month_ends(as_of, months)]
+
+
+def _month_end(label: str) -> date:
+    year, month = map(int, label.split("-"))
+    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# --- catalog coverage ------------------------------------------------------------------------------------
+
+
+def catalog_coverage(engine: Engine, as_of: date) -> Kpi:
+    """目录覆盖率 from the census snapshot of ``as_of`` or the latest before it; trend: every census."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(CensusSnapshot.logical_date, CensusSnapshot.summary)
+            .where(CensusSnapshot.logical_date <= as_of)
+            .order_by(CensusSnapshot.logical_date)
+        ).all()
+    trend = []
+    for day, summary in rows:
+        city = (summary or {}).get("coverage", {}).get("city", {})
+        trend.append(TrendPoint(day.isoformat(), day, city.get("coverage"), city.get("catalogued"), city.get("found")))
+    base = {"key": "catalog_coverage", "name": "目录覆盖率", "name_en": "catalog coverage", "target": None,
+            "unit": "ratio", "source": "公共数据普查 census snapshot (governance store)"}
+    if not trend:
+        return Kpi(**base, value=None, numerator=None, denominator=None,
+                   error="no census stored up to this day: run the public_data_census DAG (or govern census run)")
+    last = trend[-1]
+    return Kpi(**base, value=last.value, numerator=last.numerator, denominator=last.denominator, as_of=last.day,
+               trend=trend)
+
+
+def coverage_by_department(engine: Engine, as_of: date) -> dict[str, dict[str, Any]]:
+    """Per department: ``found``, ``catalogued``, ``coverage`` in the latest census up to ``as_of``."""
+    with session_scope(engine) as session:
+        summary = session.scalar(
+            select(CensusSnapshot.summary)
+            .where(CensusSnapshot.logical_date <= as_of)
+            .order_by(CensusSnapshot.logical_date.desc())
+            .limit(1)
+        )
+    coverage = dict((summary or {}).get("coverage", {}))
+    coverage.pop("city", None)
+    return coverage
+
+
+# --- on-demand sharing rate ------------------------------------------------------------------------------
+
+
+def sharing_rate(conn: ConnectionInfo | None, as_of: date) -> Kpi:
+    """公共数据按需共享率 from the share-request log (see the module docstring), with a monthly trend."""
+    from citygov.inventory import ident, source_engine
+
+    base = {"key": "on_demand_sharing_rate", "name": "公共数据按需共享率", "name_en": "on-demand sharing rate",
+            "target": SHARING_TARGET, "unit": "ratio", "as_of": as_of}
+    if conn is None:
+        return Kpi(**base, value=None, numerator=None, denominator=None, source=SHARE_LOG_CONN_ID,
+                   error=f"connection {SHARE_LOG_CONN_ID!r} (the exchange platform's share-request log) is not "
+                         "defined; register it with Airflow or pass --connections")
+    table = str(conn.extra.get("table") or SHARE_LOG_TABLE)
+    source = f"{conn.conn_id}/{table}"
+    end = _day_end(as_of).strftime("%Y-%m-%d %H:%M:%S")
+    # Timestamps are compared as text 'YYYY-MM-DD HH:MM:SS' (how SQLite keeps them, how PostgreSQL casts them).
+    at = "CAST({} AS VARCHAR(19))"
+    satisfied = (f"CASE WHEN status = :satisfied AND satisfied_at IS NOT NULL AND {at.format('satisfied_at')} "
+                 f"<= {at.format('deadline')} AND {at.format('satisfied_at')} < :end THEN 1 ELSE 0 END")
+    excused = "CASE WHEN status = :refused AND COALESCE(refusal_basis, '') <> '' THEN 1 ELSE 0 END"
+    month = f"SUBSTR({at.format('requested_at')}, 1, 7)"
+    sql = text(
+        f"SELECT {month} AS month, COUNT(*) AS n, SUM({satisfied}) AS ok, SUM({excused}) AS excused "
+        f"FROM {ident(table)} WHERE {at.format('requested_at')} < :end GROUP BY {month}"
+    )
+    try:
+        engine = source_engine(conn)
+        try:
+            with engine.connect() as c:
+                rows = c.execute(sql, {"satisfied": SATISFIED, "refused": REFUSED, "end": end}).all()
+        finally:
+            engine.dispose()
+    except Exception as exc:  # any driver error: the KPI is shown as unavailable, with why
+        return Kpi(**base, value=None, numerator=None, denominator=None, source=source,
+                   error=f"cannot read {source}: {str(exc).splitlines()[0]}")
+    by_month = {m: (int(ok or 0), int(n) - int(excused or 0), int(excused or 0)) for m, n, ok, excused in rows}
+    numerator = sum(v[0] for v in by_month.values())
+    denominator = sum(v[1] for v in by_month.values())
+    trend = [
+        TrendPoint(m, _month_end(m) if m != as_of.strftime("%Y-%m") else as_of,
+                   _ratio(*by_month[m][:2]), *by_month[m][:2])
+        for m in _months(as_of) if m in by_month
+    ]
+    return Kpi(**base, value=_ratio(numerator, denominator), numerator=numerator, denominator=denominator,
+               source=source, trend=trend,
+               details={"excluded_refusals_with_basis": sum(v[2] for v in by_month.values()),
+                        "requests": sum(v[1] + v[2] for v in by_month.values())})
+
+
+# --- open rate -------------------------------------------------------------------------------------------
+
+
+def read_portal_listing(conn: ConnectionInfo) -> dict[str, date | None]:
+    """The open-data portal's listing: resource code → publication date (None when not given)."""
+    path = conn.folder() / str(conn.extra.get("listing") or PORTAL_LISTING)
+    listing: dict[str, date | None] = {}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "resource_code" not in reader.fieldnames:
+            raise ValueError(f"{path}: no resource_code column (found: {', '.join(reader.fieldnames or [])})")
+        for line, row in enumerate(reader, start=2):
+            code = (row.get("resource_code") or "").strip()
+            if not code:
+                continue
+            try:
+                published = _as_date((row.get("published_at") or "").strip())
+            except ValueError:
+                raise ValueError(f"{path}, line {line}: published_at {row.get('published_at')!r} is not a date") from None
+            previous = listing.get(code)
+            listing[code] = published if previous is None or (published and published < previous) else previous
+    return listing
+
+
+def open_rate(engine: Engine, conn: ConnectionInfo | None, as_of: date) -> Kpi:
+    """应开放公共数据开放率 from the catalog and the portal listing (see the module docstring)."""
+    base = {"key": "open_rate", "name": "应开放公共数据开放率", "name_en": "open rate of open-eligible data",
+            "target": OPEN_TARGET, "unit": "ratio", "as_of": as_of}
+    if conn is None:
+        return Kpi(**base, value=None, numerator=None, denominator=None, source=PORTAL_CONN_ID,
+                   error=f"connection {PORTAL_CONN_ID!r} (the open-data portal's listing) is not defined; "
+                         "register it with Airflow or pass --connections")
+    source = f"{conn.conn_id}/{conn.extra.get('listing') or PORTAL_LISTING}"
+    try:
+        listing = read_portal_listing(conn)
+    except (OSError, ValueError) as exc:
+        return Kpi(**base, value=None, numerator=None, denominator=None, source=source,
+                   error=f"cannot read the portal listing {source}: {exc}")
+    with session_scope(engine) as session:
+        eligible = session.execute(
+            select(CatalogEntryRow.code, CatalogEntryRow.publish_date).where(
+                CatalogEntryRow.withdrawn_at.is_(None), CatalogEntryRow.open_attr.in_(OPEN_ELIGIBLE)
+            )
+        ).all()
+
+    def at(day: date) -> tuple[int, int, list[str]]:
+        due = [code for code, published in eligible if published is None or published <= day]
+        listed = [c for c in due if c in listing and (listing[c] is None or listing[c] <= day)]  # type: ignore[operator]
+        return len(listed), len(due), sorted(set(due) - set(listed))
+
+    numerator, denominator, unlisted = at(as_of)
+    trend = [TrendPoint(d.strftime("%Y-%m"), d, _ratio(n, m), n, m) for d in _month_ends(as_of) for n, m, _ in [at(d)]]
+    return Kpi(**base, value=_ratio(numerator, denominator), numerator=numerator, denominator=denominator,
+               source=f"{source} + catalog", trend=trend, details={"unlisted_codes": unlisted})
+
+
+# --- quality score ---------------------------------------------------------------------------------------
+
+
+def quality_score(engine: Engine, as_of: date) -> Kpi:
+    """The city's quality score (mean dataset score) of the latest scored date up to ``as_of``; trend:
+    every scored date."""
+    from citygov.quality.scores import load_policy
+
+    policy = load_policy()
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(DatasetScore.logical_date, func.sum(DatasetScore.score), func.count())
+            .where(DatasetScore.logical_date <= as_of)
+            .group_by(DatasetScore.logical_date)
+            .order_by(DatasetScore.logical_date)
+        ).all()
+    trend = [TrendPoint(d.isoformat(), d, round(s / n, 2), None, n) for d, s, n in rows]
+    base = {"key": "quality_score", "name": "城市数据质量得分", "name_en": "city data quality score",
+            "target": None, "unit": "score", "source": "GB/T 36344 dataset scores (governance store)"}
+    if not trend:
+        return Kpi(**base, value=None, numerator=None, denominator=None,
+                   error="no scores stored up to this day: run the quality_inspection DAG (or govern quality run)")
+    last = trend[-1]
+    return Kpi(**base, value=last.value, numerator=None, denominator=last.denominator, as_of=last.day,
+               trend=trend, details={"grade": policy.grade(last.value or 0.0), "datasets": last.denominator})
+
+
+# --- disputes --------------------------------------------------------------------------------------------
+
+
+def _resolution_events(engine: Engine) -> list[tuple[int, datetime, bool]]:
+    """(dispute id, when, within deadline) of every resolution, as :func:`dispute_kpis` counts them."""
+    targets = [s.value for s in RESOLUTIONS] + [Status.VERIFIED.value]
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(DisputeEvent.dispute_id, DisputeEvent.at, DisputeEvent.details).where(
+                DisputeEvent.to_status.in_(targets),
+                or_(DisputeEvent.from_status.is_(None), DisputeEvent.from_status != DisputeEvent.to_status),
+            )
+        ).all()
+    return [(i, at, bool(d.get("on_time"))) for i, at, d in rows if "on_time" in (d or {})]
+
+
+def dispute_counts(engine: Engine, now: datetime) -> dict[str, dict[str, int]]:
+    """Per responsible unit (``未定责`` for none): total, open and overdue items at ``now``, in SQL."""
+    closed = [s.value for s in CLOSED]
+    overdue = and_(Dispute.stage.is_not(None), Dispute.due_at.is_not(None), Dispute.due_at <= now)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(
+                Dispute.responsible_unit,
+                func.count(),
+                func.sum(case((Dispute.status.not_in(closed), 1), else_=0)),
+                func.sum(case((overdue, 1), else_=0)),
+            ).group_by(Dispute.responsible_unit)
+        ).all()
+    return {u or UNASSIGNED: {"total": int(t), "open": int(o or 0), "overdue": int(d or 0)} for u, t, o, d in rows}
+
+
+def dispute_figures(engine: Engine, as_of: date, *, now: datetime | None = None) -> DisputeFigures:
+    """Open, overdue and resolved-within-deadline for the city at the end of ``as_of`` (or ``now``), with a
+    monthly trend of the share within deadline. The same counts as :func:`citygov.disputes.dispute_kpis`."""
+    moment = now or datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ)
+    moment = moment.astimezone(UTC)
+    counts = dispute_counts(engine, moment)
+    events = _resolution_events(engine)
+    by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for _id, at, on_time in events:
+        stamp = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(CITY_TZ)
+        by_month[stamp.strftime("%Y-%m")][0] += 1
+        by_month[stamp.strftime("%Y-%m")][1] += on_time
+    resolved, within = len(events), sum(1 for e in events if e[2])
+    trend = [TrendPoint(m, _month_end(m), _ratio(by_month[m][1], by_month[m][0]), by_month[m][1], by_month[m][0])
+             for m in _months(as_of) if m in by_month]
+    return DisputeFigures(
+        total=sum(c["total"] for c in counts.values()),
+        open=sum(c["open"] for c in counts.values()),
+        overdue=sum(c["overdue"] for c in counts.values()),
+        resolved=resolved,
+        resolved_within_deadline=within,
+        share_resolved_within_deadline=round(within / resolved, 4) if resolved else None,
+        trend=trend,
+    )
+
+
+# --- entry points ----------------------------------------------------------------------------------------
+
+
+def city_kpis(
+    engine: Engine,
+    resolve: ConnectionResolver,
+    as_of: date,
+    *,
+    share_conn_id: str = SHARE_LOG_CONN_ID,
+    portal_conn_id: str = PORTAL_CONN_ID,
+    now: datetime | None = None,
+) -> CityKpis:
+    """The plan's KPIs as of ``as_of``: catalog coverage, on-demand sharing rate, open rate and city quality
+    score against their targets, with trends, and the dispute figures.
+
+    ``resolve`` turns a connection id into a :class:`ConnectionInfo` (Airflow's connections in the DAGs
+    and the web, a connections file in the CLI); the share log and portal listing are read through it.
+    A KPI whose source is missing or unreadable has no value and says why; the others are unaffected.
+    """
+    return CityKpis(
+        as_of=as_of,
+        kpis=[
+            catalog_coverage(engine, as_of),
+            sharing_rate(resolve(share_conn_id), as_of),
+            open_rate(engine, resolve(portal_conn_id), as_of),
+            quality_score(engine, as_of),
+        ],
+        disputes=dispute_figures(engine, as_of, now=now),
+    )
+
+
+def department_league(engine: Engine, as_of: date, *, now: datetime | None = None) -> list[DepartmentRow]:
+    """The department league table as of ``as_of``: per department its mean dataset score and grade (latest
+    scored date up to ``as_of``), catalog coverage (latest census) and open and overdue disputes; ranked
+    by score, best first."""
+    from citygov.quality.scores import load_policy
+
+    policy = load_policy()
+    moment = (now or datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ)).astimezone(UTC)
+    with session_scope(engine) as session:
+        day = session.scalar(select(func.max(DatasetScore.logical_date)).where(DatasetScore.logical_date <= as_of))
+        scores = {} if day is None else {
+            d or "-": (int(n), s / n)
+            for d, s, n in session.execute(
+                select(DatasetScore.department, func.sum(DatasetScore.score), func.count())
+                .where(DatasetScore.logical_date == day)
+                .group_by(DatasetScore.department)
+            )
+        }
+    coverage = coverage_by_department(engine, as_of)
+    disputes = dispute_counts(engine, moment)
+    rows = []
+    for name in sorted(set(scores) | set(coverage) | set(disputes)):
+        n, mean = scores.get(name, (0, None))
+        cov = coverage.get(name) or {}
+        dis = disputes.get(name) or {}
+        score = round(mean, 2) if mean is not None else None
+        rows.append(DepartmentRow(
+            department=name, datasets=n, score=score, grade=policy.grade(score) if score is not None else None,
+            coverage=cov.get("coverage"), found=cov.get("found"), catalogued=cov.get("catalogued"),
+            open_disputes=dis.get("open", 0), overdue_disputes=dis.get("overdue", 0),
+        ))
+    ranked = sorted((r for r in rows if r.score is not None), key=lambda r: (-r.score, r.department))  # type: ignore[operator]
+    rank = {r.department: i for i, r in enumerate(ranked, start=1)}
+    rows = [DepartmentRow(**{**asdict(r), "rank": rank.get(r.department)}) for r in rows]
+    return sorted(rows, key=lambda r: (r.rank is None, r.rank or 0, r.department))
+
+
+def latest_kpi_date(engine: Engine) -> date | None:
+    """The latest logical date with a census or scores in the store (a sensible default as-of day)."""
+    with session_scope(engine) as session:
+        days = [session.scalar(select(func.max(CensusSnapshot.logical_date))),
+                session.scalar(select(func.max(DatasetScore.logical_date)))]
+    known = [d for d in days if d is not None]
+    return max(known) if known else None
+
+
+__all__ = [
+    "OPEN_TARGET", "PORTAL_CONN_ID", "SHARE_LOG_CONN_ID", "SHARING_TARGET", "CityKpis", "DepartmentRow",
+    "DisputeFigures", "Kpi", "TrendPoint", "catalog_coverage", "city_kpis", "coverage_by_department",
+    "department_league", "dispute_counts", "dispute_figures", "latest_kpi_date", "open_rate", "quality_score",
+    "read_portal_listing", "sharing_rate",
+]
+
+
+# --- datasets: the table and one scorecard ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    """A dataset's latest score, for the dataset table."""
+
+    code: str
+    name: str | None
+    department: str | None
+    logical_date: date
+    score: float
+    grade: str
+    ratios: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A failing expectation of the latest quality run, with masked samples only."""
+
+    expectation: str
+    column: str | None
+    dimension: str
+    unexpected: int | None
+    evaluated: int | None
+    samples: list[Any]
+
+
+@dataclass(frozen=True)
+class DatasetScorecard:
+    """Everything the dataset scorecard page shows."""
+
+    code: str
+    name: str | None
+    department: str | None
+    entry: dict[str, Any]
+    """Catalog metadata (layer, sensitivity, 共享类型, 开放属性, 更新周期, ...); empty when not catalogued."""
+    latest: dict[str, Any] | None
+    """The latest score (``load_scores`` shape: score, grade, ratios, details); None before any."""
+    history: list[TrendPoint]
+    patrol_date: date | None
+    patrol_findings: list[dict[str, Any]]
+    quality_date: date | None
+    quality_status: str | None
+    failed_checks: list[FailedCheck]
+    data_docs_path: str | None
+    """The dataset's validation page in the Data Docs site (a file path), when built."""
+
+
+def dataset_table(
+    engine: Engine, as_of: date, *, department: str | None = None, limit: int = 100, offset: int = 0,
+    worst_first: bool = True,
+) -> tuple[int, list[DatasetRow]]:
+    """Datasets scored on the latest date up to ``as_of`` (total, one page), worst score first."""
+    from citygov.quality.scores import COLUMN_FIELDS
+
+    with session_scope(engine) as session:
+        day = session.scalar(select(func.max(DatasetScore.logical_date)).where(DatasetScore.logical_date <= as_of))
+        if day is None:
+            return 0, []
+        where = [DatasetScore.logical_date == day]
+        if department:
+            where.append(DatasetScore.department == department)
+        total = session.scalar(select(func.count()).select_from(DatasetScore).where(*where)) or 0
+        order = DatasetScore.score.asc() if worst_first else DatasetScore.score.desc()
+        rows = session.execute(
+            select(DatasetScore, CatalogEntryRow.name)
+            .outerjoin(CatalogEntryRow, CatalogEntryRow.code == DatasetScore.entry_code)
+            .where(*where).order_by(order, DatasetScore.entry_code).limit(limit).offset(offset)
+        ).all()
+        return total, [
+            DatasetRow(s.entry_code, name, s.department, s.logical_date, s.score, s.grade,
+                       {d.value: getattr(s, f) for d, f in COLUMN_FIELDS.items()})
+            for s, name in rows
+        ]
+
+
+def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
+    """The scorecard of one dataset: latest score with its six ratios and how they were counted, score
+    history, the latest patrol's findings, the latest quality run's failing expectations (masked samples)
+    and its Data Docs page. None when the store knows nothing of ``code``."""
+    from citygov.identifiers import mask_text
+    from citygov.quality.scores import load_scores
+    from citygov.store.models import Finding, PatrolObservation
+    from citygov.store.models_quality import CheckResult, QualityRun
+
+    latest = load_scores(engine, dataset=code)
+    history = load_scores(engine, dataset=code, history=True).get("history") or []
+    with session_scope(engine) as session:
+        entry = session.get(CatalogEntryRow, code)
+        patrol_date = session.scalar(
+            select(func.max(PatrolObservation.logical_date)).where(PatrolObservation.entry_code == code)
+        ) or session.scalar(
+            select(func.max(Finding.logical_date)).where(Finding.origin == "patrol", Finding.entry_code == code)
+        )
+        findings = [] if patrol_date is None else [
+            {"rule_id": f.rule_id, "dimension": f.dimension, "severity": f.severity, "column": f.column,
+             "message": mask_text(f.message)}
+            for f in session.scalars(
+                select(Finding).where(Finding.origin == "patrol", Finding.entry_code == code,
+                                      Finding.logical_date == patrol_date).order_by(Finding.rule_id, Finding.id)
+            )
+        ]
+        run = session.scalars(
+            select(QualityRun).where(QualityRun.entry_code == code)
+            .order_by(QualityRun.logical_date.desc(), QualityRun.id.desc()).limit(1)
+        ).first()
+        failed = [] if run is None else [
+            FailedCheck(c.expectation, c.column, c.dimension, c.unexpected_count, c.evaluated_count,
+                        [mask_text(s) if isinstance(s, str) else s for s in (c.masked_samples or [])])
+            for c in session.scalars(
+                select(CheckResult).where(CheckResult.run_id == run.id, CheckResult.success.is_(False))
+                .order_by(CheckResult.position, CheckResult.id)
+            )
+        ]
+        if entry is None and run is None and not latest["datasets"]:
+            return None
+        meta = {} if entry is None else {
+            "信息资源分类": entry.layer, "敏感级别": entry.sensitivity, "共享类型": entry.share_type,
+            "开放属性": entry.open_attr, "更新周期": entry.update_cycle, "数据连接": entry.conn_id,
+            "资源位置": entry.location, "状态": entry.lifecycle,
+        }
+        return DatasetScorecard(
+            code=code,
+            name=entry.name if entry else None,
+            department=entry.provider if entry else (run.department if run else None),
+            entry=meta,
+            latest=latest["datasets"][0] if latest["datasets"] else None,
+            history=[TrendPoint(s["logical_date"], date.fromisoformat(s["logical_date"]), s["datasets"][0]["score"])
+                     for s in history if s["datasets"]],
+            patrol_date=patrol_date,
+            patrol_findings=findings,
+            quality_date=run.logical_date if run else None,
+            quality_status=run.status if run else None,
+            failed_checks=failed,
+            data_docs_path=run.data_docs_path if run else None,
+        )

@@ -1,0 +1,312 @@
+"""The pages' FastAPI app: server-side rendered (Jinja2), charts as inline SVG, no external assets.
+
+Every route depends on Airflow's authentication (``GetUserDep``: the UI's ``_token`` cookie or a Bearer
+JWT) and on the read permission of :mod:`citygov_web.auth`; a browser without a session is sent to
+Airflow's login page. Forms that change the queue need the write permission, pass an Origin check
+(against cross-site form posts riding on the cookie) and call :mod:`citygov.disputes`, which checks the
+person's role on the queue; the action buttons are only shown to people who may use them.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the real types of the routes.
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+
+from citygov import disputes as dq
+from citygov import kpis as core
+from citygov.disputes.masking import mask_evidence
+from citygov.disputes.states import Role, Status, allowed_targets, may_transition
+from citygov.settings import CITY_TZ
+from citygov_web import charts
+from citygov_web.auth import PageUser, is_allowed, refusal
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 50
+DATASET_PAGE_SIZE = 100
+
+ACTION_LABELS: dict[str, str] = {
+    Status.ACCEPTED.value: "受理 Accept",
+    Status.INVESTIGATING.value: "开始核实 Investigate",
+    Status.CORRECTED.value: "已更正 Correct",
+    Status.UPHELD.value: "说明维持 Explain",
+    Status.REJECTED.value: "驳回 Reject",
+    Status.VERIFIED.value: "核验 Verify",
+    Status.ARCHIVED.value: "归档 Archive",
+}
+"""Button label of each target state (Chinese first, English second)."""
+
+LEAGUE_SORTS: dict[str, Callable[[core.DepartmentRow], Any]] = {
+    "rank": lambda r: (r.rank is None, r.rank or 0),
+    "department": lambda r: r.department,
+    "datasets": lambda r: r.datasets,
+    "score": lambda r: (r.score is None, r.score or 0.0),
+    "coverage": lambda r: (r.coverage is None, r.coverage or 0.0),
+    "open": lambda r: r.open_disputes,
+    "overdue": lambda r: r.overdue_disputes,
+}
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _when(value: datetime | date | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    env.filters.update(pct=_pct, num=_num, when=_when)
+    env.globals.update(trend_line=charts.trend_line, radar=charts.radar, labels=ACTION_LABELS, Status=Status,
+                       pairs=lambda trend: [(p.label, p.value) for p in trend])
+    return env
+
+
+def create_app(
+    store: Callable[[], Engine],
+    resolve: Callable[[str], Any],
+    docs_dir: Callable[[], Path],
+) -> FastAPI:
+    """The pages over the governance store ``store()``; KPI sources through ``resolve(conn_id)``; the Data
+    Docs site in ``docs_dir()``. The plugin passes Airflow-backed ones; benchmarks and tests their own."""
+    from airflow.api_fastapi.core_api.security import GetUserDep
+
+    env = _templates()
+    app = FastAPI(title="citygov pages", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def page_user(user: GetUserDep) -> PageUser:
+        if not is_allowed(user, "GET"):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, "GET"))
+        return PageUser(user.get_name(), is_allowed(user, "POST"), user)
+
+    app.state.page_user = page_user
+    Viewer = Annotated[PageUser, Depends(page_user)]
+
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED and request.method == "GET":
+            from airflow.api_fastapi.app import get_auth_manager
+
+            here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(get_auth_manager().get_url_login(next_url=here), status.HTTP_302_FOUND)
+        return render(request, "error.html", None, status_code=exc.status_code, message=str(exc.detail))
+
+    def render(request: Request, template: str, user: PageUser | None, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+        base = request.scope.get("root_path", "").rstrip("/")
+        html = env.get_template(template).render(base=base, user=user, request=request, **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    def as_of(value: str | None) -> date:
+        if not value:
+            return datetime.now(CITY_TZ).date()
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"date {value!r} is not YYYY-MM-DD") from None
+
+    def same_origin(request: Request) -> None:
+        """Refuse a form post whose Origin (or Referer) is another site: the session cookie rides along."""
+        if request.headers.get("authorization"):
+            return
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        host = request.headers.get("host", "")
+        if not origin or urlsplit(origin).netloc != host:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "form posted from another site (Origin does not match); reload the page and retry")
+
+    # --- pages -------------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    def dashboard(request: Request, user: Viewer, date_: Annotated[str | None, Query(alias="date")] = None) -> HTMLResponse:
+        day = as_of(date_)
+        result = core.city_kpis(store(), resolve, day)
+        return render(request, "dashboard.html", user, result=result, day=day)
+
+    @app.get("/departments", response_class=HTMLResponse)
+    def departments(
+        request: Request, user: Viewer, sort: str = "rank", order: str = "asc",
+        date_: Annotated[str | None, Query(alias="date")] = None,
+    ) -> HTMLResponse:
+        day = as_of(date_)
+        rows = core.department_league(store(), day)
+        key = LEAGUE_SORTS.get(sort, LEAGUE_SORTS["rank"])
+        rows = sorted(rows, key=key, reverse=order == "desc")
+        return render(request, "departments.html", user, rows=rows, sort=sort if sort in LEAGUE_SORTS else "rank",
+                      order=order, day=day)
+
+    @app.get("/datasets", response_class=HTMLResponse)
+    def datasets(
+        request: Request, user: Viewer, department: str | None = None, page: int = 1,
+        date_: Annotated[str | None, Query(alias="date")] = None,
+    ) -> HTMLResponse:
+        day = as_of(date_)
+        page = max(1, page)
+        total, rows = core.dataset_table(store(), day, department=department or None,
+                                         limit=DATASET_PAGE_SIZE, offset=(page - 1) * DATASET_PAGE_SIZE)
+        return render(request, "datasets.html", user, rows=rows, total=total, page=page, day=day,
+                      department=department or "", pages=max(1, -(-total // DATASET_PAGE_SIZE)))
+
+    @app.get("/datasets/{code}", response_class=HTMLResponse)
+    def scorecard(request: Request, user: Viewer, code: str) -> HTMLResponse:
+        engine = store()
+        card = core.dataset_scorecard(engine, code)
+        if card is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {code!r} is neither catalogued nor scored")
+        items = dq.page_disputes(engine, dataset=code, limit=PAGE_SIZE)
+        return render(request, "scorecard.html", user, card=card, items=items, docs_url=_docs_url(card.data_docs_path),
+                      actor=_actor(engine, user))
+
+    @app.get("/disputes", response_class=HTMLResponse)
+    def queue(
+        request: Request, user: Viewer,
+        status_: Annotated[str | None, Query(alias="status")] = None,
+        department: str | None = None, dataset: str | None = None, overdue: bool = False, page: int = 1,
+    ) -> HTMLResponse:
+        engine = store()
+        page = max(1, page)
+        filters = {"status": status_ or "", "department": department or "", "dataset": (dataset or "").strip(),
+                   "overdue": overdue}
+        try:
+            result = dq.page_disputes(engine, status=filters["status"] or None, department=filters["department"] or None,
+                                      dataset=filters["dataset"] or None, overdue=overdue,
+                                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        except dq.DisputeError as exc:
+            raise HTTPException(exc.http_status, str(exc)) from None
+        query = urlencode({k: ("1" if v is True else v) for k, v in filters.items() if v})
+        return render(request, "disputes.html", user, result=result, filters=filters, query=query, page=page,
+                      pages=max(1, -(-result.total // PAGE_SIZE)), units=dq.dispute_units(engine),
+                      statuses=list(Status), actor=_actor(engine, user))
+
+    @app.get("/disputes/{dispute_id}", response_class=HTMLResponse)
+    def item_page(request: Request, user: Viewer, dispute_id: int, done: str | None = None) -> HTMLResponse:
+        return _item(request, user, dispute_id, notice=done)
+
+    def _item(request: Request, user: PageUser, dispute_id: int, *, notice: str | None = None,
+              error: str | None = None, status_code: int = 200) -> HTMLResponse:
+        engine = store()
+        try:
+            item = dq.get_dispute(engine, dispute_id)
+        except dq.DisputeNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        actor = _actor(engine, user)
+        targets: list[str] = []
+        may_assign = False
+        if user.can_write and actor is not None:
+            current = Status(item.status)
+            targets = [t.value for t in allowed_targets(current)
+                       if may_transition(Role(actor.role), actor.department, item.responsible_unit, current, t) is None]
+            may_assign = actor.role == Role.STEWARD.value and current is not Status.ARCHIVED
+        evidence = mask_evidence(item.latest_evidence)
+        events = [(e, mask_evidence(e.details)) for e in item.events or []]
+        return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
+                      units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
+                      notice=notice, error=error, status_code=status_code)
+
+    @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)
+    def act(
+        request: Request, user: Viewer, dispute_id: int,
+        action: Annotated[str, Form()], note: Annotated[str, Form()] = "",
+        to: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "",
+        expected_version: Annotated[int | None, Form()] = None,
+    ) -> Response:
+        same_origin(request)
+        if not user.can_write:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user.airflow_user, "POST"))
+        engine = store()
+        try:
+            if action == "transition":
+                item = dq.transition(engine, dispute_id, to, by=user.name, note=note, expected_version=expected_version)
+                done = f"已改为 {item.status} ({item.status_en})"
+            elif action == "assign":
+                item = dq.reassign(engine, dispute_id, to_unit=unit, by=user.name, reason=note,
+                                   expected_version=expected_version)
+                done = f"已改派 {item.responsible_unit}"
+            else:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {action!r}")
+        except dq.DisputeError as exc:
+            return _item(request, user, dispute_id, error=str(exc), status_code=exc.http_status)
+        base = request.scope.get("root_path", "").rstrip("/")
+        return RedirectResponse(f"{base}/disputes/{dispute_id}?{urlencode({'done': done})}", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/disputes", response_class=HTMLResponse)
+    def raise_item(
+        request: Request, user: Viewer,
+        dataset: Annotated[str, Form()], claim: Annotated[str, Form()],
+        record_key: Annotated[str, Form()] = "", column: Annotated[str, Form()] = "",
+        evidence: Annotated[str, Form()] = "",
+    ) -> Response:
+        same_origin(request)
+        if not user.can_write:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user.airflow_user, "POST"))
+        try:
+            result = dq.raise_dispute(store(), dataset=dataset, by=user.name, claim=claim,
+                                      record_key=record_key or None, column=column or None, evidence=evidence or None)
+        except dq.DisputeError as exc:
+            raise HTTPException(exc.http_status, str(exc)) from None
+        done = "已并入现有异议 joined an open item" if result.deduplicated else "已提交异议 dispute raised"
+        base = request.scope.get("root_path", "").rstrip("/")
+        return RedirectResponse(f"{base}/disputes/{result.dispute.id}?{urlencode({'done': done})}",
+                                status.HTTP_303_SEE_OTHER)
+
+    # --- Data Docs and assets ------------------------------------------------------------------------------
+
+    @app.get("/docs/{path:path}")
+    def data_docs(_user: Viewer, path: str = "") -> Response:
+        from citygov.quality.masking import find_unmasked
+
+        root = docs_dir().resolve()
+        target = (root / path).resolve()
+        if target != root and root not in target.parents:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the Data Docs site")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                f"no Data Docs page {path or 'index.html'}: run the quality_inspection DAG (or govern quality docs)")
+        if target.suffix in (".html", ".json", ".txt"):
+            text = target.read_text(encoding="utf-8", errors="replace")
+            if find_unmasked(text):  # the build already refuses these; never serve one that slipped in
+                raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "this page holds unmasked identifiers; it is not served")
+        return FileResponse(target)
+
+    @app.get("/docs", include_in_schema=False)
+    def data_docs_root(request: Request, _user: Viewer) -> Response:
+        base = request.scope.get("root_path", "").rstrip("/")
+        return RedirectResponse(f"{base}/docs/index.html", status.HTTP_302_FOUND)
+
+    @app.get("/static/{name}")
+    def asset(_user: Viewer, name: str) -> Response:
+        target = (HERE / "static" / name).resolve()
+        if target.parent != (HERE / "static").resolve() or not target.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
+        return FileResponse(target)
+
+    def _docs_url(path: str | None) -> str | None:
+        if not path:
+            return None
+        try:
+            rel = Path(path).resolve().relative_to(docs_dir().resolve())
+        except ValueError:
+            return None
+        return "docs/" + quote(rel.as_posix())
+
+    return app
+
+
+def _actor(engine: Engine, user: PageUser) -> dq.ActorView | None:
+    """The signed-in person's registration on the queue (None: not registered or deactivated)."""
+    return next((a for a in dq.list_actors(engine) if a.username == user.name and a.active), None)

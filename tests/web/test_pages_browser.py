@@ -1,0 +1,359 @@
+"""The web pages in a real ``airflow api-server``, driven by headless Chromium (Debian's, via Playwright).
+
+The demo city's pipeline (catalog, census, patrol, quality with Data Docs, dispute routing) runs on a
+store of the test's own for two days; the api-server runs with the plugins folder, the SimpleAuthManager
+with fixed users, and the demo's connections as ``AIRFLOW_CONN_*`` variables. A person logs in through
+Airflow's login page, opens every page, and the numbers shown must equal what ``govern ... --json``
+prints. A dispute is worked from 待受理 to 已核验 through the page; a viewer sees no action buttons and the
+API refuses them anyway. Screenshots go to ``test-artifacts/screenshots/``.
+
+Chromium is ``/usr/bin/chromium`` (``apt-get install -y chromium chromium-driver``); never a downloaded
+browser. Without it the tests skip locally, and fail when ``CI`` or ``CITYGOV_REQUIRE_BROWSER`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from citygov import disputes as dq
+from citygov.demo import DEFAULT_AS_OF, create_demo_city
+from citygov.quality.masking import find_unmasked
+from citygov.store import engine_for, upgrade
+from tests.web.pipeline import run_demo_pipeline
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+DAY = DEFAULT_AS_OF
+USERS = {"admin": "admin", "viewer": "viewer"}
+PASSWORDS = {"admin": "admin-pw-0", "viewer": "viewer-pw-1"}
+GOVERN = str(Path(sys.executable).with_name("govern"))
+DATASET = "320700-GAJ-0001"  # 人口基本信息: failing ID-number checks with masked samples
+
+
+def _browser_problem() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        return f"playwright is not installed ({exc}): pip install -e '.[browser]'"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_available() -> None:
+    problem = _browser_problem()
+    if problem:
+        if os.environ.get("CI") or os.environ.get("CITYGOV_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests are required here but cannot run: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo city with two nights of the pipeline in a store, and Data Docs in a data folder."""
+    tmp = tmp_path_factory.mktemp("web_city")
+    city = create_demo_city(tmp / "city").root
+    url = f"sqlite:///{tmp / 'governance.db'}"
+    upgrade(url)
+    engine = engine_for(url)
+    run_demo_pipeline(engine, city, [DAY - timedelta(days=1), DAY], docs=tmp / "data" / "data_docs")
+    dq.register_actor(engine, "admin", "steward", display_name="Airflow admin (steward)")
+    engine.dispose()
+    return {"url": url, "city": city, "data": tmp / "data", "connections": city / "connections.json"}
+
+
+@pytest.fixture(scope="module")
+def server(airflow_db, city_store: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("web_server")
+    passwords = tmp / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    port = _free_port()
+    conns = json.loads(city_store["connections"].read_text(encoding="utf-8"))
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-web-test-secret",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "CITYGOV_DATA_DIR": str(city_store["data"]),
+        "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": city_store["url"].split("///", 1)[1]}),
+        "AIRFLOW_CONN_EXCHANGE_PLATFORM": json.dumps(conns["exchange_platform"]),
+        "AIRFLOW_CONN_OPEN_DATA_PORTAL": json.dumps(conns["open_data_portal"]),
+    }
+    log = tmp / "api-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v2/version", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"api-server did not come up (exit {proc.poll()}):\n{log.read_text()[-4000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def govern(city_store: dict[str, Any], *args: str) -> Any:
+    """``govern --db STORE ARGS`` as a person would run it; its JSON output."""
+    done = subprocess.run([GOVERN, "--db", city_store["url"], *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CITYGOV_DATA_DIR": str(city_store["data"])})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def token(server: str, user: str) -> str:
+    response = httpx.post(f"{server}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def login(browser: Any, server: str, user: str) -> Any:
+    """A page logged in through Airflow's login page (the UI sets the ``_token`` cookie)."""
+    context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{server}/citygov/web/")
+    page.wait_for_url(re.compile(r"/auth/login"), timeout=30_000)  # sent to Airflow's login page
+    page.locator("input:not([type=password])").first.fill(user)
+    page.locator("input[type=password]").fill(PASSWORDS[user])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/citygov/web/"), timeout=30_000)  # and back to the page asked for
+    assert page.locator("[data-user]").get_attribute("data-user") == user
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def assert_masked(page: Any) -> None:
+    assert find_unmasked(page.content()) == [], page.url
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+# --- tests -----------------------------------------------------------------------------------------------
+
+
+def test_pages_require_airflow_login_and_are_in_airflow_navigation(server: str) -> None:
+    for path in ("/citygov/web/", "/citygov/web/disputes", "/citygov/web/docs/index.html", "/citygov/web/static/style.css"):
+        response = httpx.get(f"{server}{path}", timeout=30)
+        assert response.status_code == 302 and "/auth/login" in response.headers["location"], (path, response.status_code)
+    forged = httpx.get(f"{server}/citygov/web/", headers={"Authorization": "Bearer not-a-jwt"}, timeout=30)
+    assert forged.status_code == 403 and "Invalid JWT" in forged.text
+    posted = httpx.post(f"{server}/citygov/web/disputes/1", data={"action": "transition", "to": "已受理", "note": "x"}, timeout=30)
+    assert posted.status_code == 401
+    plugins = httpx.get(f"{server}/api/v2/plugins", headers={"Authorization": f"Bearer {token(server, 'viewer')}"}, timeout=30)
+    web = next(p for p in plugins.json()["plugins"] if p["name"] == "citygov_web")
+    assert {v["href"] for v in web["external_views"]} >= {"/citygov/web/", "/citygov/web/disputes"}
+    assert all(v["destination"] == "nav" and v["url_route"] for v in web["external_views"])
+
+
+def test_dashboard_league_and_scorecard_show_the_core_numbers(browser: Any, server: str, city_store: dict[str, Any]) -> None:
+    page = login(browser, server, "admin")
+
+    page.goto(f"{server}/citygov/web/?date={DAY.isoformat()}")
+    kpis = govern(city_store, "kpis", "--json", "--date", DAY.isoformat(), "--connections", str(city_store["connections"]))
+    planted = json.loads((city_store["city"] / "defects.json").read_text(encoding="utf-8"))["kpis"]
+    assert kpis["kpis"]["open_rate"]["value"] == planted["open_rate"]["value"]
+    for key in ("catalog_coverage", "on_demand_sharing_rate", "open_rate"):
+        card = page.locator(f'[data-kpi="{key}"]')
+        data = kpis["kpis"][key]
+        assert card.locator('[data-role="value"]').inner_text() == _pct(data["value"]), key
+        assert card.locator('[data-role="fraction"]').inner_text() == f"{data['numerator']}/{data['denominator']}", key
+        assert card.locator("svg.chart").count() == 1
+    for key in ("on_demand_sharing_rate", "open_rate"):
+        assert "未达标" in page.locator(f'[data-kpi="{key}"] [data-role="met"]').inner_text()
+    score = page.locator('[data-kpi="quality_score"]')
+    assert score.locator('[data-role="value"]').inner_text() == f"{kpis['kpis']['quality_score']['value']:.2f}"
+    assert score.locator('[data-role="grade"]').inner_text() == kpis["kpis"]["quality_score"]["details"]["grade"]
+    disputes = page.locator('[data-kpi="disputes"]')
+    assert disputes.locator('[data-role="open"]').inner_text() == str(kpis["disputes"]["open"])
+    assert disputes.locator('[data-role="overdue"]').inner_text() == str(kpis["disputes"]["overdue"])
+    assert_masked(page)
+    shot(page, "01-dashboard")
+
+    # League table, sorted by score (best first) by clicking its header twice.
+    page.goto(f"{server}/citygov/web/departments")
+    page.locator('a[data-sort="score"]').click()
+    page.locator('a[data-sort="score"]').click()
+    page.wait_for_url(re.compile(r"sort=score&order=desc"))
+    scores = govern(city_store, "scores", "--json")
+    want = {d["name"]: f"{d['score']:.2f}" for d in scores["departments"]}
+    rows = page.locator("#league tbody tr")
+    shown = {rows.nth(i).get_attribute("data-department"): rows.nth(i).locator('[data-col="score"]').inner_text().strip()
+             for i in range(rows.count())}
+    assert {d: s for d, s in shown.items() if d in want} == want
+    ordered = [float(v) for v in shown.values() if v != "—"]
+    assert ordered == sorted(ordered, reverse=True)
+    open_items = [d for d in govern(city_store, "disputes", "list", "--json") if d["status"] not in ("已核验", "已归档")]
+    for i in range(rows.count()):
+        dept = rows.nth(i).get_attribute("data-department")
+        assert rows.nth(i).locator('[data-col="open"]').inner_text() == str(sum(d["responsible_unit"] == dept for d in open_items))
+    shot(page, "02-departments")
+
+    # Dataset scorecard: score, ratios, masked failing samples, its Data Docs page, its disputes.
+    page.goto(f"{server}/citygov/web/datasets/{DATASET}")
+    data = govern(city_store, "scores", "--json", "--dataset", DATASET)["datasets"][0]
+    assert page.locator('#score [data-role="score"]').inner_text() == f"{data['score']:.2f}"
+    assert page.locator('#score [data-role="grade"]').inner_text() == data["grade"]
+    for dim, ratio in data["ratios"].items():
+        assert page.locator(f'#dimensions [data-dimension="{dim}"] [data-role="ratio"]').inner_text() == _pct(ratio)
+    samples = page.locator("#failed .samples code").all_inner_texts()
+    assert samples and all("****" in s for s in samples)
+    assert page.locator("#history svg.chart circle").count() == 2  # two scored nights
+    expected_items = govern(city_store, "disputes", "list", "--json", "--dataset", DATASET)
+    assert page.locator("#dataset-disputes-total").inner_text() == str(len(expected_items))
+    assert_masked(page)
+    shot(page, "03-scorecard")
+    page.locator("#docs-link").click()
+    page.wait_for_load_state()
+    assert "/citygov/web/docs/validations/" in page.url and DATASET in page.url
+    assert_masked(page)
+    shot(page, "04-data-docs")
+
+
+def test_queue_filters_and_working_a_dispute_to_verified(browser: Any, server: str, city_store: dict[str, Any]) -> None:
+    page = login(browser, server, "admin")
+    page.goto(f"{server}/citygov/web/disputes")
+    every = govern(city_store, "disputes", "list", "--json")
+    assert page.locator("#total").inner_text() == str(len(every))
+    assert [int(x) for x in page.locator("#items tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")] == [
+        d["id"] for d in every][:50]
+    page.locator('#filters select[name="status"]').select_option("待受理")
+    unit = "连云港市公安局"
+    page.locator('#filters select[name="department"]').select_option(unit)
+    page.locator("#filters button").click()
+    page.wait_for_url(re.compile(r"status="))
+    filtered = govern(city_store, "disputes", "list", "--json", "--status", "待受理", "--department", unit)
+    assert page.locator("#total").inner_text() == str(len(filtered)) and filtered
+    assert page.locator("#items tbody tr").count() == len(filtered)
+    assert_masked(page)
+    shot(page, "05-queue-filtered")
+
+    item = filtered[0]["id"]
+    page.goto(f"{server}/citygov/web/disputes/{item}")
+    steps = [("已受理", "受理，转公安局核实"), ("核实中", "已调取原始登记"), ("已更正", "已更正身份证号"), ("已核验", "复核通过")]
+    for target, note in steps:
+        form = page.locator(f'#actions form[data-action="{target}"]')
+        form.locator("textarea").fill(note)
+        form.locator("button").click()
+        page.wait_for_selector("#notice")
+        assert page.locator("#status").inner_text() == target
+        assert govern(city_store, "disputes", "show", str(item), "--json")["status"] == target
+    shown = govern(city_store, "disputes", "show", str(item), "--json")
+    assert [e["to_status"] for e in shown["events"] if e["action"] == "transition"] == [t for t, _ in steps]
+    assert page.locator('#timeline li[data-event="transition"]').count() == 4
+    assert page.locator("#actions form").count() >= 1  # 已核验 → 已归档 and reassignment remain for a steward
+    shot(page, "06-dispute-verified")
+
+    # Raising a dispute from the scorecard: the evidence is masked before it is stored and shown.
+    page.goto(f"{server}/citygov/web/datasets/{DATASET}")
+    page.locator("#raise summary").click()
+    form = page.locator('form[data-form="raise"]')
+    form.locator('input[name="record_key"]').fill("R-42")
+    form.locator('textarea[name="claim"]').fill("出生日期与身份证号不一致")
+    form.locator('textarea[name="evidence"]').fill("身份证 320706199001011230，电话 13812348000")
+    form.locator("button").click()
+    page.wait_for_selector("#notice")
+    assert page.locator("#status").inner_text() == "待受理"
+    raised = int(page.url.split("/disputes/")[1].split("?")[0])
+    stored = govern(city_store, "disputes", "show", str(raised), "--json")
+    assert stored["record_key"] == "R-42" and stored["raised_by"] == "admin"
+    assert "320706199001011230" not in page.content() and "320706********1230" in page.content()
+    assert_masked(page)
+    shot(page, "07-dispute-raised")
+
+
+def test_a_viewer_sees_no_action_buttons_and_the_api_refuses(browser: Any, server: str, city_store: dict[str, Any]) -> None:
+    item = govern(city_store, "disputes", "list", "--json", "--status", "待受理")[0]["id"]
+    page = login(browser, server, "viewer")
+    page.goto(f"{server}/citygov/web/disputes/{item}")
+    assert page.locator("#status").inner_text() == "待受理"
+    assert page.locator("#actions").count() == 0 and page.locator("#actions form").count() == 0
+    assert page.locator("#read-only").is_visible()
+    page.goto(f"{server}/citygov/web/disputes")
+    assert page.locator("#raise").count() == 0
+    shot(page, "08-viewer")
+
+    # Posting the form anyway, with the viewer's session cookie, is refused and changes nothing.
+    refused = page.request.post(f"{server}/citygov/web/disputes/{item}",
+                                form={"action": "transition", "to": "已受理", "note": "x"},
+                                headers={"Origin": server})
+    assert refused.status == 403 and "lacks write" in refused.text()
+    api = httpx.post(f"{server}/citygov/api/disputes/{item}/transitions", json={"to": "已受理", "note": "x"},
+                     headers={"Authorization": f"Bearer {token(server, 'viewer')}"}, timeout=30)
+    assert api.status_code == 403 and "lacks write" in api.json()["detail"]
+    assert govern(city_store, "disputes", "show", str(item), "--json")["status"] == "待受理"
+
+    # A cross-site form post riding on an admin's cookie is refused too.
+    admin = login(browser, server, "admin")
+    forged = admin.request.post(f"{server}/citygov/web/disputes/{item}",
+                                form={"action": "transition", "to": "已受理", "note": "x"},
+                                headers={"Origin": "http://evil.example"})
+    assert forged.status == 403 and "another site" in forged.text()
+    assert govern(city_store, "disputes", "show", str(item), "--json")["status"] == "待受理"
+
+
+def test_the_pages_open_inside_airflows_ui(browser: Any, server: str) -> None:
+    page = login(browser, server, "admin")
+    page.goto(f"{server}/plugin/citygov-dashboard")
+    frame = page.wait_for_selector("iframe", timeout=30_000)
+    assert frame.get_attribute("src").endswith("/citygov/web/")
+    inner = frame.content_frame()
+    inner.wait_for_selector('[data-kpi="open_rate"]', timeout=30_000)
+    shot(page, "09-inside-airflow")
