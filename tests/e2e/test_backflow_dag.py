@@ -52,7 +52,10 @@ def test_batches_load_once_and_defective_ones_are_rejected(dag, store_url, city,
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps(conn.to_airflow_json()))
     import_catalog(store, city.catalog_path)
     defects = json.loads(city.defects_path.read_text(encoding="utf-8"))["defects"]
-    bad = {d["resource"] for d in defects if d["detected_by"] == "backflow"}
+    backflow = [d for d in defects if d["detected_by"] == "backflow"]
+    bad = {d["resource"] for d in backflow if d["kind"] != "backflow_row_invalid"}
+    quarantining = {d["resource"] for d in backflow if d["kind"] == "backflow_row_invalid"}
+    assert bad and quarantining and not bad & quarantining
 
     conf = {"landing_conn": "backflow_landing", "target_conn": "dept_sdsj", "only_this_date": False}
     assert run(dag, **conf) == "success"
@@ -61,8 +64,11 @@ def test_batches_load_once_and_defective_ones_are_rejected(dag, store_url, city,
     loaded = [b for b in batches.values() if b["status"] == "loaded"]
     assert len(loaded) == len(list((city.root / "landing").iterdir())) - len(bad)
     assert all(b["reconciliation"]["balanced"] for b in loaded)
+    assert {i for i, b in batches.items() if b["reconciliation"].get("quarantined")} == quarantining
     findings = load_findings(store, origin="backflow")
-    assert {(f["rule_id"], f["record_key"]) for f in findings} == {("backflow.batch.rejected", b) for b in bad}
+    rejected = {(f["rule_id"], f["record_key"]) for f in findings if f["rule_id"] == "backflow.batch.rejected"}
+    assert rejected == {("backflow.batch.rejected", b) for b in bad}
+    assert {f["location"] for f in findings if f["rule_id"] != "backflow.batch.rejected"} == quarantining
     assert {f["department"] for f in findings} == {"江苏省大数据管理中心"}
 
     # A rerun loads nothing twice.

@@ -25,6 +25,7 @@ from citygov.backflow import ingest_landing, list_batches
 from citygov.backflow import loader as backflow_loader
 from citygov.catalog.importer import import_catalog
 from citygov.findings import load_findings
+from citygov.quality.masking import find_unmasked
 from citygov.store import session_scope
 from citygov.store.models import BackflowBatch
 
@@ -66,9 +67,14 @@ def store_rows(store: Engine) -> dict[str, tuple[Any, ...]]:
 
 
 def planted(city: Path) -> dict[str, str]:
+    """Batch → kind of the demo's planted batch rejections."""
+    return {d["resource"]: d["kind"] for d in planted_all(city) if d["kind"] != "backflow_row_invalid"}
+
+
+def planted_all(city: Path) -> list[dict[str, Any]]:
     defects = json.loads((city / "defects.json").read_text(encoding="utf-8"))
     items = defects["defects"] if isinstance(defects, dict) else defects
-    return {d["resource"]: d["kind"] for d in items if d["detected_by"] == "backflow"}
+    return [d for d in items if d["detected_by"] == "backflow"]
 
 
 # --- the demo city ---------------------------------------------------------------------------------------
@@ -89,7 +95,22 @@ def test_demo_batches_load_and_exactly_the_defective_ones_are_rejected(
 
     loaded = [r for r in results.values() if r.status == "loaded"]
     assert len(loaded) == 4
-    assert all(r.reconciled and r.quarantined_rows == 0 and r.loaded_rows == r.declared_rows for r in loaded)
+    invalid = [d for d in planted_all(city) if d["kind"] == "backflow_row_invalid"]
+    assert len(invalid) == 2
+    quarantined = {d["resource"] for d in invalid}
+    assert all(r.reconciled for r in loaded)
+    assert {r.batch_id: r.quarantined_rows for r in loaded if r.quarantined_rows} == {"JSDSJ-20261126-002": 2}
+    with target.connect() as conn:
+        rows = conn.execute(sa.text("SELECT batch_id, reason_code, column_name, reason FROM backflow_quarantine")).all()
+    assert {(r[0], r[1], r[2]) for r in rows} == {
+        (d["resource"], expectation, d["column"])
+        for d, expectation in zip(
+            sorted(invalid, key=lambda d: d["column"]),
+            ["expect_column_values_to_be_valid_division_code", "expect_column_values_to_be_valid_ric"],
+            strict=True,
+        )
+    }
+    assert all(r[3].startswith("line ") and " fails expect_" in r[3] for r in rows)
     with target.connect() as conn:
         # The firms are a full dataset: the last good full batch replaced the earlier one.
         firms = conn.execute(sa.text('SELECT "_batch_id", count(*) FROM "hl_qydjxx" GROUP BY 1')).all()
@@ -98,6 +119,8 @@ def test_demo_batches_load_and_exactly_the_defective_ones_are_rejected(
     assert insured == {"JSDSJ-20261126-002": 58, "JSDSJ-20261127-002": 40}
 
     listed = {b["batch_id"]: b for b in list_batches(governed)}
+    assert listed["JSDSJ-20261126-002"]["reconciliation"] == {"declared": 60, "loaded": 58, "quarantined": 2, "balanced": True}
+    assert [d["status"] for d in listed["JSDSJ-20261126-002"]["deliveries"]] == ["accepted"]
     assert set(listed) == set(results)
     for b in listed.values():
         rec = b["reconciliation"]
@@ -109,8 +132,14 @@ def test_demo_batches_load_and_exactly_the_defective_ones_are_rejected(
     ]
 
     findings = load_findings(governed, origin="backflow")
-    assert {(f["rule_id"], f["record_key"]) for f in findings} == {("backflow.batch.rejected", b) for b in defective}
+    assert {(f["rule_id"], f["record_key"]) for f in findings if f["rule_id"] == "backflow.batch.rejected"} == {
+        ("backflow.batch.rejected", b) for b in defective
+    }
+    rows_findings = [f for f in findings if f["rule_id"] == "backflow.rows.quarantined"]
+    assert {(f["location"], f["column"]) for f in rows_findings} == {(d["resource"], d["column"]) for d in invalid}
+    assert quarantined == {"JSDSJ-20261126-002"}
     assert all(f["department"] == SENDER for f in findings)
+    assert find_unmasked(json.dumps([f["evidence"] for f in findings], ensure_ascii=False)) == []
 
 
 def test_rerun_changes_nothing(governed: Engine, target: Engine, city: Path) -> None:
@@ -135,15 +164,29 @@ def test_same_batch_id_with_different_content_is_rejected(governed: Engine, targ
     rewrite_manifest(folder, data)
     (folder / "data.csv").write_bytes(data)
     results = {r.batch_id: r for r in ingest_landing(governed, target, city / "landing")}
-    dup = [r for r in results.values() if r.batch_id.startswith("JSDSJ-20261127-002#")]
-    assert len(dup) == 1 and dup[0].status == "rejected"
-    assert "duplicate batch id with different content" in (dup[0].reason or "")
+    dup = results["JSDSJ-20261127-002"]
+    assert dup.status == "rejected"
+    assert "duplicate batch id with different content" in (dup.reason or "")
     rows = store_rows(governed)
     assert rows["JSDSJ-20261127-002"][0] == "loaded"  # the loaded record stays intact
-    assert rows[dup[0].batch_id][0] == "rejected"
+    assert not any("#" in b for b in rows)
     assert snapshot(target) == before
-    rules = {(f["rule_id"], f["location"]) for f in load_findings(governed, origin="backflow")}
-    assert ("backflow.batch.rejected", dup[0].batch_id) in rules
+    listed = {b["batch_id"]: b for b in list_batches(governed)}["JSDSJ-20261127-002"]
+    assert listed["status"] == "loaded"
+    deliveries = {d["sha256"]: d for d in listed["deliveries"]}
+    new_sha = hashlib.sha256(data).hexdigest()
+    assert deliveries[new_sha]["status"] == "duplicate-different-content"
+    assert "different content" in deliveries[new_sha]["reason"]
+    assert [d["status"] for d in deliveries.values() if d["sha256"] != new_sha] == ["accepted"]
+    keys = {(f["rule_id"], f["record_key"]) for f in load_findings(governed, origin="backflow")}
+    assert ("backflow.batch.rejected", f"JSDSJ-20261127-002#{new_sha[:12]}") in keys
+    # Seen again: still one delivery of that content, now with two attempts; still nothing loaded.
+    ingest_landing(governed, target, city / "landing")
+    again = {b["batch_id"]: b for b in list_batches(governed)}["JSDSJ-20261127-002"]["deliveries"]
+    assert [(d["status"], d["attempts"]) for d in again if d["sha256"] == new_sha] == [
+        ("duplicate-different-content", 2)
+    ]
+    assert snapshot(target) == before
 
 
 def test_crash_mid_load_leaves_the_target_untouched(
@@ -153,29 +196,29 @@ def test_crash_mid_load_leaves_the_target_untouched(
     assert {r.status for r in day1} == {"loaded"}
     before = snapshot(target)
     calls = {"n": 0}
-    real_insert = backflow_loader._insert_rows
+    real_write = backflow_loader._write_stage
 
-    def dying_insert(conn, table, rows):  # type: ignore[no-untyped-def]
+    def dying_write(stage, rows):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] >= 3:
             raise RuntimeError("killed mid-load")
-        real_insert(conn, table, rows)
+        real_write(stage, rows)
 
-    monkeypatch.setattr(backflow_loader, "_insert_rows", dying_insert)
+    monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
     assert {r.status for r in crashed} == {"failed"}
     assert "killed mid-load" in (crashed[0].reason or "")
     assert snapshot(target) == before  # the full batch's DELETE and first chunks were rolled back
     assert store_rows(governed)[crashed[0].batch_id][0] == "loading"
 
-    monkeypatch.setattr(backflow_loader, "_insert_rows", real_insert)
+    monkeypatch.setattr(backflow_loader, "_write_stage", real_write)
     retried = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
     assert {r.status for r in retried} == {"loaded"}
     with target.connect() as conn:
         firms = conn.execute(sa.text('SELECT "_batch_id", count(*) FROM "hl_qydjxx" GROUP BY 1')).all()
         keys = conn.execute(sa.text('SELECT count(*), count(DISTINCT "sfzhm" || "xzlx") FROM "hl_sbcbxx"')).one()
     assert firms == [("JSDSJ-20261127-001", 100)]
-    assert keys == (98, 98)
+    assert keys == (98, 98)  # the two planted invalid rows of the first insured batch are quarantined
 
 
 def test_store_update_lost_after_commit_is_recovered_without_reloading(
@@ -188,7 +231,7 @@ def test_store_update_lost_after_commit_is_recovered_without_reloading(
     results = {r.batch_id: r for r in ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-26"))}
     assert results["JSDSJ-20261126-002"].status == "loaded"
     assert "recovered" in (results["JSDSJ-20261126-002"].reason or "")
-    assert store_rows(governed)["JSDSJ-20261126-002"][:4] == ("loaded", 58, 58, 0)
+    assert store_rows(governed)["JSDSJ-20261126-002"][:4] == ("loaded", 60, 58, 2)
     assert snapshot(target) == before
 
 
@@ -381,10 +424,10 @@ def test_target_on_the_store_backend_loads_and_survives_a_crash(
     assert {r.status for r in first} == {"loaded"}
     before = snapshot(target)["hl_sbcbxx"]
 
-    def dying_insert(conn, table, rows):  # type: ignore[no-untyped-def]
+    def dying_write(stage, rows):  # type: ignore[no-untyped-def]
         raise RuntimeError("killed mid-load")
 
-    monkeypatch.setattr(backflow_loader, "_insert_rows", dying_insert)
+    monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"))
     assert {r.status for r in crashed} == {"failed"}
     assert snapshot(target)["hl_sbcbxx"] == before

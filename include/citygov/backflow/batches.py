@@ -1,10 +1,15 @@
 """Backflow batches in a landing folder: the delivery contract and verification of a batch as a whole.
 
-A batch is a folder ``<landing>/<batch_id>/`` holding ``data.csv`` (UTF-8 or GBK) and ``manifest.json``::
+A batch is a folder ``<landing>/<batch_id>/`` holding a data file, ``data.csv`` (a header line, then one
+record per row) or ``data.jsonl`` (one JSON object per line, keyed by the 信息项), in UTF-8 or GBK, and
+``manifest.json``::
 
     {"batch_id": "JSDSJ-20261128-001", "resource_code": "320700-SDSJ-0001", "logical_date": "2026-11-28",
-     "mode": "full" | "incremental", "declared_rows": 100, "sha256": "<hex of data.csv>",
-     "schema_version": "1.0", "sender": "江苏省大数据管理中心", "encoding": "utf-8" | "gbk"}
+     "mode": "full" | "incremental", "declared_rows": 100, "sha256": "<hex of the data file>",
+     "schema_version": "1.0", "sender": "江苏省大数据管理中心", "encoding": "utf-8" | "gbk",
+     "format": "csv" | "jsonl"}
+
+``format`` defaults by the data file present (``data.jsonl`` → ``jsonl``, else ``csv``).
 
 :func:`verify` decides whether the batch may be loaded at all; a batch with any :class:`Problem` is
 rejected whole. Row-level faults (a row with too many or too few fields, a bad value, a missing primary
@@ -28,6 +33,8 @@ from citygov.catalog.schema import CatalogEntry
 
 MANIFEST_NAME = "manifest.json"
 DATA_NAME = "data.csv"
+DATA_NAMES = {"csv": DATA_NAME, "jsonl": "data.jsonl"}
+"""The data file of each format."""
 MODES = ("full", "incremental")
 _CHUNK = 1 << 20
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -58,6 +65,8 @@ class Manifest:
     sender: str | None
     encoding: str
     """``utf-8`` or ``gbk``."""
+    format: str = "csv"
+    """``csv`` (``data.csv``) or ``jsonl`` (``data.jsonl``)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class Batch:
 
     @property
     def data_path(self) -> Path:
-        return self.folder / DATA_NAME
+        return self.folder / DATA_NAMES[self.manifest.format if self.manifest else _format_of(self.folder)]
 
     @property
     def resource_code(self) -> str | None:
@@ -130,12 +139,17 @@ def read_manifest(folder: Path) -> tuple[Manifest | None, str | None]:
     if not isinstance(raw, dict):
         return None, f"{folder.name}/{MANIFEST_NAME} must hold a JSON object"
     try:
-        return _parse_manifest(raw), None
+        return _parse_manifest(raw, folder), None
     except ValueError as exc:
         return None, f"{folder.name}/{MANIFEST_NAME}: {exc}"
 
 
-def _parse_manifest(raw: dict[str, Any]) -> Manifest:
+def _format_of(folder: Path) -> str:
+    """The format of a batch whose manifest does not say: by the data file present."""
+    return "jsonl" if (folder / DATA_NAMES["jsonl"]).is_file() and not (folder / DATA_NAME).is_file() else "csv"
+
+
+def _parse_manifest(raw: dict[str, Any], folder: Path) -> Manifest:
     missing = [k for k in ("batch_id", "resource_code", "logical_date", "mode", "declared_rows", "sha256") if raw.get(k) in (None, "")]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
@@ -155,6 +169,9 @@ def _parse_manifest(raw: dict[str, Any]) -> Manifest:
     encoding = _ENCODINGS.get(str(raw.get("encoding") or "utf-8").strip().lower())
     if encoding is None:
         raise ValueError(f"encoding {raw.get('encoding')!r} is not allowed; use utf-8 or gbk")
+    fmt = str(raw.get("format") or _format_of(folder)).strip().lower()
+    if fmt not in DATA_NAMES:
+        raise ValueError(f"format {raw.get('format')!r} must be one of {', '.join(DATA_NAMES)}")
     return Manifest(
         batch_id=str(raw["batch_id"]).strip(),
         resource_code=str(raw["resource_code"]).strip(),
@@ -165,24 +182,46 @@ def _parse_manifest(raw: dict[str, Any]) -> Manifest:
         schema_version=str(raw["schema_version"]) if raw.get("schema_version") is not None else None,
         sender=str(raw["sender"]) if raw.get("sender") else None,
         encoding=encoding,
+        format=fmt,
     )
 
 
 def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    return _digest_and_decode(path, None)[0]
+
+
+def _digest_and_decode(path: Path, codec: str | None) -> tuple[str, int | None, bool]:
+    """One pass over ``path`` in 1 MiB blocks: its SHA-256, the byte offset where it stops decoding as
+    ``codec`` (None if it decodes, or no codec given) and whether it holds any non-ASCII byte."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(codec)("strict") if codec else None
+    offset, bad_at, non_ascii = 0, None, False
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
+        while True:
+            chunk = handle.read(_CHUNK)
             digest.update(chunk)
-    return digest.hexdigest()
+            if not non_ascii and not chunk.isascii():
+                non_ascii = True
+            if decoder is not None and bad_at is None:
+                try:
+                    decoder.decode(chunk, not chunk)
+                except UnicodeDecodeError as exc:
+                    bad_at = offset + exc.start
+            if not chunk:
+                return digest.hexdigest(), bad_at, non_ascii
+            offset += len(chunk)
 
 
-def verify(batch: Batch, entry: CatalogEntry | None) -> list[Problem]:
+def verify(batch: Batch, entry: CatalogEntry | None, *, scan: bool = True) -> list[Problem]:
     """Everything that makes ``batch`` unloadable as a whole; an empty list means it may be loaded.
 
     Checks, in order: the manifest is present and valid (and names the folder's batch), the resource
-    code is in the catalog, the data file exists and is not empty, its SHA-256 matches, it decodes in
-    the declared encoding, its header matches the entry's 信息项, the last record is complete (not
-    truncated), and the declared row count equals the data rows. Streams the file; bounded memory.
+    code is in the catalog, the data file exists and is not empty, its SHA-256 matches and it decodes in
+    the declared encoding (one pass), a CSV header matches the entry's 信息项; then, with ``scan``, the
+    last record is complete (not truncated), the file parses, and the declared row count equals the data
+    records (a second pass). The loader passes ``scan=False`` and makes those checks while it streams
+    the rows (:class:`RecordStream` raises :class:`BatchProblemError`). Bounded memory.
     """
     if batch.manifest is None:
         code = "manifest_missing" if not (batch.folder / MANIFEST_NAME).is_file() else "manifest_invalid"
@@ -202,92 +241,71 @@ def verify(batch: Batch, entry: CatalogEntry | None) -> list[Problem]:
             )
         )
     path = batch.data_path
+    where = f"{batch.folder.name}/{path.name}"
     if not path.is_file():
-        return [*problems, Problem("data_missing", f"{batch.folder.name}/{DATA_NAME} is missing")]
+        return [*problems, Problem("data_missing", f"{where} is missing (format {manifest.format})")]
     if path.stat().st_size == 0:
-        return [*problems, Problem("empty_file", f"{batch.folder.name}/{DATA_NAME} is empty (0 bytes); not even a header")]
-    actual = file_sha256(path)
+        return [*problems, Problem("empty_file", f"{where} is empty (0 bytes); not even a header")]
+    actual, bad_at, non_ascii = _digest_and_decode(path, _CODECS[manifest.encoding])
     if actual != manifest.sha256:
         problems.append(
             Problem(
                 "checksum_mismatch",
-                f"{batch.folder.name}/{DATA_NAME} has sha256 {actual[:12]}…, the manifest declares "
+                f"{where} has sha256 {actual[:12]}…, the manifest declares "
                 f"{manifest.sha256[:12]}…; the file changed or was cut in transit, ask the sender to resend",
             )
         )
-    encoding_problem = _check_encoding(path, manifest.encoding)
+    encoding_problem = _encoding_problem(path, manifest.encoding, bad_at, non_ascii)
     if encoding_problem:
         return [*problems, encoding_problem]
+    columns = [c.name for c in entry.columns] if entry is not None else None
     try:
-        header, records, truncated = _scan_records(path, manifest.encoding)
-    except csv.Error as exc:
-        if not _ends_with_newline(path):
-            return [*problems, Problem("truncated", f"{batch.folder.name}/{DATA_NAME} is truncated: it ends inside a "
-                                       f"record ({exc}); ask the sender to resend the whole file")]
-        return [*problems, Problem("unreadable", f"{batch.folder.name}/{DATA_NAME} cannot be parsed as CSV: {exc}")]
-    if entry is not None:
-        declared = [c.name for c in entry.columns]
-        missing = [c for c in declared if c not in header]
-        extra = [c for c in header if c not in declared]
-        duplicated = sorted({c for c in header if header.count(c) > 1})
-        if missing or extra or duplicated:
-            parts = []
-            if missing:
-                parts.append(f"missing declared 信息项 {', '.join(missing)}")
-            if extra:
-                parts.append(f"undeclared column(s) {', '.join(extra)}")
-            if duplicated:
-                parts.append(f"repeated column(s) {', '.join(duplicated)}")
-            problems.append(
-                Problem("schema_mismatch", f"{batch.folder.name}/{DATA_NAME} header does not match {entry.code}: {'; '.join(parts)}")
-            )
-    if truncated is not None:
-        problems.append(
-            Problem(
-                "truncated",
-                f"{batch.folder.name}/{DATA_NAME} is truncated: line {truncated} ends mid-record without a "
-                "line break; ask the sender to resend the whole file",
-            )
-        )
-    if records != manifest.declared_rows:
-        problems.append(
-            Problem(
-                "row_count_mismatch",
-                f"{batch.folder.name}: the manifest declares {manifest.declared_rows} rows, {DATA_NAME} holds {records}",
-            )
-        )
+        stream = RecordStream(path, manifest.encoding, manifest.format, columns)
+    except BatchProblemError as exc:
+        return [*problems, exc.problem]
+    if entry is not None and manifest.format == "csv":
+        schema = _header_problem(stream.header, entry, where)
+        if schema:
+            problems.append(schema)
+    if not scan:
+        stream.close()
+        return problems
+    try:
+        for _ in stream:
+            pass
+    except BatchProblemError as exc:
+        return [*problems, exc.problem]
+    problems.extend(stream.count_problems(manifest.declared_rows))
     return problems
 
 
-def _decodes(path: Path, codec: str) -> tuple[int | None, bool]:
-    """The byte offset where ``path`` stops decoding as ``codec`` (None if it decodes), and whether it has
-    any non-ASCII byte."""
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    offset, non_ascii = 0, False
-    with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(_CHUNK)
-            non_ascii = non_ascii or any(b > 0x7F for b in chunk)
-            try:
-                decoder.decode(chunk, not chunk)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start, True
-            if not chunk:
-                return None, non_ascii
-            offset += len(chunk)
+def _header_problem(header: list[str], entry: CatalogEntry, where: str) -> Problem | None:
+    declared = [c.name for c in entry.columns]
+    missing = [c for c in declared if c not in header]
+    extra = [c for c in header if c not in declared]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if not (missing or extra or duplicated):
+        return None
+    parts = []
+    if missing:
+        parts.append(f"missing declared 信息项 {', '.join(missing)}")
+    if extra:
+        parts.append(f"undeclared column(s) {', '.join(extra)}")
+    if duplicated:
+        parts.append(f"repeated column(s) {', '.join(duplicated)}")
+    return Problem("schema_mismatch", f"{where} header does not match {entry.code}: {'; '.join(parts)}")
 
 
-def _check_encoding(path: Path, encoding: str) -> Problem | None:
+def _encoding_problem(path: Path, encoding: str, bad_at: int | None, non_ascii: bool) -> Problem | None:
     where = f"{path.parent.name}/{path.name}"
-    bad_at, non_ascii = _decodes(path, _CODECS[encoding])
-    if encoding == "gbk" and non_ascii and _decodes(path, "utf-8")[0] is None:
+    if encoding == "gbk" and non_ascii and _digest_and_decode(path, "utf-8")[1] is None:
         # Chinese text that is valid UTF-8 is almost never meant as GBK: the manifest is wrong.
         return Problem(
             "encoding_mismatch",
             f"{where} is UTF-8 but the manifest declares gbk; the manifest's encoding must match the file",
         )
     if bad_at is not None:
-        hint = " (it looks like GBK)" if encoding == "utf-8" and _decodes(path, "gb18030")[0] is None else ""
+        hint = " (it looks like GBK)" if encoding == "utf-8" and _digest_and_decode(path, "gb18030")[1] is None else ""
         return Problem(
             "encoding_mismatch",
             f"{where} is not valid {encoding} at byte {bad_at}{hint}; the manifest's encoding must match the file",
@@ -295,40 +313,144 @@ def _check_encoding(path: Path, encoding: str) -> Problem | None:
     return None
 
 
-def open_records(path: Path, encoding: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header and an iterator of ``(line number, fields)`` for each non-blank data record."""
-    handle = path.open("r", encoding=_CODECS[encoding], newline="")
-    reader = csv.reader(handle, strict=True)
-    try:
-        header = next(reader, [])
-    except Exception:
-        handle.close()
-        raise
-    header = [h.replace("\ufeff", "").strip() for h in header]
+class BatchProblemError(Exception):
+    """The data file turned out unloadable while being read (truncated, unparseable)."""
 
-    def records() -> Iterator[tuple[int, list[str]]]:
-        with handle:
-            line = reader.line_num
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class RecordStream:
+    """The data records of a batch file, streamed: iterate for ``(line, fields, fault)`` per non-blank
+    record, where ``fields`` are the values in ``header`` order as text (``""`` for empty or JSON null)
+    and ``fault`` is None or ``(reason_code, message)`` for a record that must be quarantined (a CSV
+    record with too many or too few fields; a JSON line that is not valid JSON, not an object, or has
+    missing or extra keys).
+
+    ``header`` is the CSV header, or for JSON lines the declared 信息项 (``columns``). Raises
+    :class:`BatchProblemError` for a file that ends inside a record (``truncated``) or cannot be parsed
+    (``unreadable``); after a complete pass :meth:`count_problems` compares the record count to the
+    manifest. One record in memory at a time.
+    """
+
+    def __init__(self, path: Path, encoding: str, fmt: str, columns: list[str] | None) -> None:
+        self.path, self.format = path, fmt
+        self.where = f"{path.parent.name}/{path.name}"
+        self.count = 0
+        self.truncated_line: int | None = None
+        self._handle = path.open("r", encoding=_CODECS[encoding], newline="")
+        if fmt == "csv":
+            self._reader = csv.reader(self._handle, strict=True)
+            try:
+                first = next(self._reader, [])
+            except csv.Error as exc:
+                self.close()
+                raise self._csv_problem(exc) from None
+            self.header = [h.replace("\ufeff", "").strip() for h in first]
+        else:
+            self.header = list(columns or [])
+        self._keys = set(self.header) if fmt == "jsonl" and columns is not None else None
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __iter__(self) -> Iterator[tuple[int, list[str], tuple[str, str] | None]]:
+        try:
+            yield from (self._csv() if self.format == "csv" else self._jsonl())
+        finally:
+            self.close()
+
+    def _csv_problem(self, exc: csv.Error) -> BatchProblemError:
+        if not _ends_with_newline(self.path):
+            return BatchProblemError(Problem(
+                "truncated",
+                f"{self.where} is truncated: it ends inside a record ({exc}); ask the sender to resend the whole file",
+            ))
+        return BatchProblemError(Problem("unreadable", f"{self.where} cannot be parsed as CSV: {exc}"))
+
+    def _csv(self) -> Iterator[tuple[int, list[str], tuple[str, str] | None]]:
+        reader, width = self._reader, len(self.header)
+        line = reader.line_num
+        last_start = last_width = 0
+        try:
             for fields in reader:
                 start = line + 1
                 line = reader.line_num
-                if any(f.strip() for f in fields):
-                    yield start, fields
+                if not (fields and fields[0].strip()) and not "".join(fields).strip():
+                    continue  # a blank line, or one of empty fields only
+                self.count += 1
+                last_start, last_width = start, len(fields)
+                if last_width != width:
+                    word = "extra" if len(fields) > width else "missing"
+                    yield start, fields, (
+                        "field_count", f"line {start}: {len(fields)} fields where the header has {width} ({word} fields)"
+                    )
+                else:
+                    yield start, fields, None
+        except csv.Error as exc:
+            raise self._csv_problem(exc) from None
+        if last_start and last_width != width and not _ends_with_newline(self.path):
+            self.truncated_line = last_start
+            raise BatchProblemError(Problem(
+                "truncated",
+                f"{self.where} is truncated: line {last_start} ends mid-record without a line break; "
+                "ask the sender to resend the whole file",
+            ))
 
-    return header, records()
+    def _jsonl(self) -> Iterator[tuple[int, list[str], tuple[str, str] | None]]:
+        header, keys = self.header, self._keys
+        for number, text in enumerate(self._handle, start=1):
+            body = text.strip().lstrip("\ufeff") if number == 1 else text.strip()
+            if not body:
+                continue
+            complete = text.endswith(("\n", "\r"))
+            try:
+                obj = json.loads(body, parse_float=str, parse_int=str)
+            except json.JSONDecodeError as exc:
+                if not complete:
+                    self.truncated_line = number
+                    raise BatchProblemError(Problem(
+                        "truncated",
+                        f"{self.where} is truncated: line {number} is cut off ({exc.msg}) without a line break; "
+                        "ask the sender to resend the whole file",
+                    )) from None
+                self.count += 1
+                yield number, [], ("bad_json", f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            self.count += 1
+            if not isinstance(obj, dict):
+                yield number, [], ("not_object", f"line {number}: a JSON {type(obj).__name__}, not an object")
+                continue
+            if keys is not None and obj.keys() != keys:
+                missing = [k for k in header if k not in obj]
+                extra = [k for k in obj if k not in keys]
+                parts = ([f"missing key(s) {', '.join(missing)}"] if missing else []) + (
+                    [f"extra key(s) {', '.join(extra)}"] if extra else []
+                )
+                yield number, [_json_text(v) for v in obj.values()], ("field_keys", f"line {number}: {'; '.join(parts)}")
+                continue
+            yield number, [_json_text(obj.get(k)) for k in header], None
+
+    def count_problems(self, declared: int) -> list[Problem]:
+        """After a complete pass: the row-count mismatch, if any."""
+        if self.count == declared:
+            return []
+        return [Problem(
+            "row_count_mismatch",
+            f"{self.path.parent.name}: the manifest declares {declared} rows, {self.path.name} holds {self.count}",
+        )]
 
 
-def _scan_records(path: Path, encoding: str) -> tuple[list[str], int, int | None]:
-    """Header, number of data records, and the line of a truncated last record (None if complete)."""
-    header, records = open_records(path, encoding)
-    count, last = 0, None
-    for line, fields in records:
-        count += 1
-        last = (line, fields)
-    truncated = None
-    if last is not None and not _ends_with_newline(path) and len(last[1]) != len(header):
-        truncated = last[0]
-    return header, count, truncated
+def _json_text(value: Any) -> str:
+    """A JSON value as the text a CSV cell would hold (numbers keep their exact text, null is empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _ends_with_newline(path: Path) -> bool:

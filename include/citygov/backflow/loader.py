@@ -16,25 +16,29 @@ target untouched, a success leaves it fully loaded.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.sql.elements import quoted_name
+from sqlalchemy.sql.elements import ColumnElement, quoted_name
 
-from citygov.backflow.batches import Batch, Problem, open_records, verify
+from citygov.backflow.batches import Batch, BatchProblemError, Problem, RecordStream, verify
 from citygov.catalog.schema import CatalogEntry, ColumnType
 from citygov.findings import Dimension, FindingRecord, Severity, replace_findings
-from citygov.identifiers import detect_kind, mask_value
+from citygov.identifiers import detect_kind
+from citygov.quality.masking import mask_value, scrub
 from citygov.settings import CITY_TZ
 from citygov.store import session_scope
-from citygov.store.models import BackflowBatch
+from citygov.store.models import BackflowBatch, BackflowDelivery
 
 ORIGIN = "backflow"
 LANDING_CONN_ID = "backflow_landing"
@@ -120,7 +124,9 @@ quarantine_table = sa.Table(
     sa.Column("resource_code", sa.String(64), nullable=False),
     sa.Column("logical_date", sa.Date, nullable=False, index=True),
     sa.Column("line", sa.Integer, nullable=False),
-    sa.Column("reason_code", sa.String(32), nullable=False),
+    # A structural code (field_count, bad_json, missing_key, bad_value, duplicate_key, …) or the name of the
+    # suite expectation the row fails.
+    sa.Column("reason_code", sa.String(64), nullable=False),
     sa.Column("column_name", sa.String(255)),
     sa.Column("reason", sa.Text, nullable=False),
     # The raw fields as JSON: the target holds raw data anyway; findings get masked evidence only.
@@ -148,6 +154,10 @@ def ensure_target_tables(target: Engine, entry: CatalogEntry) -> sa.Table:
     with target.begin() as conn:
         _BOOK.create_all(conn)
         inspector = sa.inspect(conn)
+        width = {c["name"]: c["type"] for c in inspector.get_columns(QUARANTINE_TABLE)}["reason_code"]
+        if conn.dialect.name == "postgresql" and (getattr(width, "length", None) or 64) < 64:
+            # quarantine tables made before reason codes carried expectation names
+            conn.exec_driver_sql(f"ALTER TABLE {QUARANTINE_TABLE} ALTER COLUMN reason_code TYPE VARCHAR(64)")
         if not inspector.has_table(table.name):
             table.create(conn)
             return table
@@ -165,29 +175,54 @@ def ensure_target_tables(target: Engine, entry: CatalogEntry) -> sa.Table:
 
 # --- row validation --------------------------------------------------------------------------------------
 
+SuiteChecks = list[tuple[Any, str]]
+"""The row-level expectations of a dataset's suite, compiled (:func:`row_checks`), with their column text."""
 
-@dataclass(frozen=True)
-class _Bad:
-    line: int
-    code: str
-    column: str | None
-    reason: str
-    record: dict[str, str] | list[str]
+_ROW_KINDS = {"map", "pair"}
 
 
-def _convert(value: str, dtype: ColumnType, decimals: bool) -> Any:
+def row_checks(entry: CatalogEntry, logical_date: date, suites: Path | None = None) -> tuple[SuiteChecks, dict[str, str]]:
+    """The row-level expectations of ``entry``'s suite (``expectations/<code>.json``), with suite parameters
+    for ``logical_date``, compiled by the quality engine; and the suite's column mask kinds.
+
+    Row-level means one verdict per row from the row's own values (not blank, ID numbers, credit codes,
+    division codes, regexes and value sets, dates not in the future, ID ↔ birth date/gender). Table-level
+    expectations (uniqueness of a non-key column, row counts) and base-table lookups are the quality
+    inspection's business; the primary key's uniqueness within the batch is checked by the loader.
+    A dataset without a suite has no row expectations. Raises SuiteFileError for a broken suite file.
+    """
+    from citygov.quality.engine import compile_check, substitute
+    from citygov.quality.suites import column_masks, load_suite
+
+    suite = load_suite(entry.code, suites)
+    if suite is None:
+        return [], {}
+    declared = {c.name for c in entry.columns}
+    checks: SuiteChecks = []
+    for expectation in suite.expectations:
+        check = compile_check(substitute(expectation, {"logical_date": logical_date.isoformat()}))
+        if check.kind in _ROW_KINDS and check.sql is not None and set(check.columns) <= declared:
+            checks.append((check, ", ".join(check.columns)))
+    return checks, column_masks(suite)
+
+
+def _canonical(value: str, dtype: ColumnType) -> str:
+    """The text a typed value is staged as (ISO dates, plain numbers); ValueError when it is no such value."""
     text = value.strip()
     if dtype is ColumnType.NUMBER:
-        number = Decimal(text)
-        if not number.is_finite():
-            raise InvalidOperation(text)
-        return number if decimals else float(number)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(text) from None
+        if not number.is_finite() or "_" in text:
+            raise ValueError(text)
+        return str(number)
     if dtype is ColumnType.DATE:
-        return date.fromisoformat(text.replace("/", "-"))
-    if dtype is ColumnType.DATETIME:
-        stamp = datetime.fromisoformat(text.replace("/", "-"))
-        return stamp.astimezone(CITY_TZ).replace(tzinfo=None) if stamp.tzinfo else stamp
-    return value
+        return date.fromisoformat(text.replace("/", "-")).isoformat()
+    stamp = datetime.fromisoformat(text.replace("/", "-"))
+    if stamp.tzinfo:
+        stamp = stamp.astimezone(CITY_TZ).replace(tzinfo=None)
+    return stamp.isoformat(sep=" ")
 
 
 _TYPE_WORDS = {
@@ -196,126 +231,336 @@ _TYPE_WORDS = {
     ColumnType.DATETIME: "a date-time (T, YYYY-MM-DD HH:MM:SS)",
 }
 
+# --- the staging table -----------------------------------------------------------------------------------
 
-def _validated(
-    entry: CatalogEntry, header: list[str], records: Iterable[tuple[int, list[str]]], decimals: bool
-) -> Iterator[tuple[int, dict[str, Any] | _Bad]]:
-    types = {c.name: c.dtype for c in entry.columns}
-    pk = list(entry.primary_key)
-    seen: dict[tuple[Any, ...], int] = {}
-    width = len(header)
-    for line, fields in records:
-        if len(fields) != width:
-            word = "extra" if len(fields) > width else "missing"
-            yield line, _Bad(
-                line, "field_count", None,
-                f"line {line}: {len(fields)} fields where the header has {width} ({word} fields)", fields
-            )
+STAGE_LINE, STAGE_CODE, STAGE_COLUMN, STAGE_REASON, STAGE_RECORD = (
+    "_cg_line", "_cg_code", "_cg_column", "_cg_reason", "_cg_record"
+)
+_STAGE_META = (STAGE_LINE, STAGE_CODE, STAGE_COLUMN, STAGE_REASON, STAGE_RECORD)
+
+
+@dataclass
+class _Stage:
+    """The batch's rows in a temporary table of the load's own transaction: every record, as text, with its
+    line; a record refused while reading carries its reason and raw record instead of values."""
+
+    conn: Connection
+    table: sa.Table
+    bad: sa.Table
+    """Rows the SQL checks refused: line, reason code, column, reason."""
+    names: list[str]
+    chunk_size: int
+    rows: list[list[Any]] = field(default_factory=list)
+    _copy: Any = None
+    _copy_cm: Any = None
+    _writer: Any = None
+    _buffer: Any = None
+
+    @property
+    def postgres(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def add(self, row: list[Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.chunk_size:
+            _write_stage(self, self.rows)
+            self.rows = []
+
+    def close(self) -> None:
+        if self.rows:
+            _write_stage(self, self.rows)
+            self.rows = []
+        if self._copy_cm is not None:
+            cm, self._copy_cm = self._copy_cm, None
+            cm.__exit__(None, None, None)
+
+
+def _create_stage(conn: Connection, entry: CatalogEntry, chunk_size: int) -> _Stage:
+    names = [c.name for c in entry.columns]
+    meta = sa.MetaData()
+    temp = {"prefixes": ["TEMPORARY"]}
+    if conn.dialect.name == "postgresql":
+        temp["postgresql_on_commit"] = "DROP"
+    stage = sa.Table(
+        "cg_backflow_stage", meta,
+        sa.Column(STAGE_LINE, sa.BigInteger, nullable=False),
+        *[sa.Column(n, sa.Text) for n in _STAGE_META[1:]],
+        *[sa.Column(_ident(n), sa.Text) for n in names],
+        **temp,
+    )
+    bad = sa.Table(
+        "cg_backflow_refused", meta,
+        sa.Column(STAGE_LINE, sa.BigInteger, primary_key=True),
+        sa.Column(STAGE_CODE, sa.Text, nullable=False),
+        sa.Column(STAGE_COLUMN, sa.Text),
+        sa.Column(STAGE_REASON, sa.Text, nullable=False),
+        **temp,
+    )
+    for t in (stage, bad):
+        if conn.dialect.name != "postgresql":
+            t.drop(conn, checkfirst=True)  # SQLite keeps temp tables for the connection's life
+        t.create(conn)
+    return _Stage(conn, stage, bad, names, chunk_size)
+
+
+def _write_stage(stage: _Stage, rows: list[list[Any]]) -> None:
+    """Append a chunk of staged rows: COPY on PostgreSQL (one COPY for the whole batch), executemany
+    elsewhere. Each row is ``[line, code, column, reason, record, *values]``; None is NULL."""
+    if not stage.postgres:
+        keys = [c.key for c in stage.table.c]
+        stage.conn.execute(stage.table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+        return
+    if stage._copy_cm is None:
+        quote = stage.conn.dialect.identifier_preparer.quote
+        cols = ", ".join(quote(c.name) for c in stage.table.c)
+        cursor = stage.conn.connection.dbapi_connection.cursor()
+        stage._copy_cm = cursor.copy(f"COPY {quote(stage.table.name)} ({cols}) FROM STDIN (FORMAT csv)")
+        stage._copy = stage._copy_cm.__enter__()
+        stage._buffer = io.StringIO()
+        stage._writer = csv.writer(stage._buffer, lineterminator="\n")
+    stage._writer.writerows(rows)
+    stage._copy.write(stage._buffer.getvalue())
+    stage._buffer.seek(0)
+    stage._buffer.truncate()
+
+
+def _stage_records(stage: _Stage, entry: CatalogEntry, stream: RecordStream) -> int:
+    """Read every record into the stage, refusing those with the wrong shape, an empty primary key or a
+    value that is not of its 信息项's type. Returns the number of records read."""
+    header = stream.header
+    position = {name: header.index(name) for name in stage.names}
+    pk = [position[k] for k in entry.primary_key]
+    typed = [(position[c.name], c.dtype, c.name) for c in entry.columns if c.dtype in _TYPE_WORDS]
+    order = [position[n] for n in stage.names]
+    in_order = order == list(range(len(order)))
+    # Empty text is NULL; COPY's CSV format reads an unquoted empty field as NULL, executemany needs None.
+    empty: str | None = "" if stage.postgres else None
+    tail = [None, None, None, None]
+    for line, fields, fault in stream:
+        if fault is not None:
+            record = fields if fields else None
+            stage.add([line, fault[0], None, fault[1], json.dumps(record, ensure_ascii=False), *[empty] * len(order)])
             continue
-        raw = dict(zip(header, fields, strict=True))
-        empty_keys = [k for k in pk if not raw.get(k, "").strip()]
+        if any(map(str.isspace, fields)):
+            fields = ["" if f.isspace() else f for f in fields]
+        empty_keys = [header[i] for i in pk if not fields[i]]
         if empty_keys:
-            yield line, _Bad(line, "missing_key", empty_keys[0], f"line {line}: primary key {', '.join(empty_keys)} is empty", raw)
+            stage.add(_refused(line, "missing_key", empty_keys[0], f"line {line}: primary key {', '.join(empty_keys)} is empty",
+                               header, fields, len(order), empty))
             continue
-        row: dict[str, Any] = {}
         bad = None
-        for name, value in raw.items():
-            if not value.strip():
-                row[name] = None
-                continue
-            try:
-                row[name] = _convert(value, types[name], decimals)
-            except (ValueError, InvalidOperation):
-                bad = _Bad(line, "bad_value", name, f"line {line}: {name} is not {_TYPE_WORDS[types[name]]}", raw)
-                break
-        if bad:
-            yield line, bad
+        for i, dtype, name in typed:
+            if fields[i]:
+                try:
+                    fields[i] = _canonical(fields[i], dtype)
+                except ValueError:
+                    bad = _refused(line, "bad_value", name, f"line {line}: {name} is not {_TYPE_WORDS[dtype]}",
+                                   header, fields, len(order), empty)
+                    break
+        if bad is not None:
+            stage.add(bad)
             continue
-        key = tuple(row[k] for k in pk)
-        if pk and key in seen:
-            yield line, _Bad(
-                line, "duplicate_key", pk[0],
-                f"line {line}: primary key {', '.join(pk)} repeats line {seen[key]} of the same batch", raw
-            )
-            continue
-        if pk:
-            seen[key] = line
-        yield line, row
+        values = fields if in_order else [fields[i] for i in order]
+        if empty is None:
+            values = [v or None for v in values]
+        stage.add([line, *tail, *values])
+    stage.close()
+    return stream.count
+
+
+def _refused(
+    line: int, code: str, column: str, reason: str, header: list[str], fields: list[str], width: int, empty: str | None
+) -> list[Any]:
+    record = json.dumps(dict(zip(header, fields, strict=True)), ensure_ascii=False)
+    return [line, code, column, reason, record, *[empty] * width]
+
+
+def _refuse_by_expectations(stage: _Stage, checks: SuiteChecks) -> None:
+    """Every staged row failing a row expectation of the suite goes to the refused table, with the first
+    failing expectation (in suite order) as its reason. One scan, SQL conditions from the quality engine."""
+    if not checks:
+        return
+    from citygov.quality.engine import _SqlText
+
+    conn, s = stage.conn, stage.table
+    sql = _SqlText(conn.dialect, sa.table(s.name, *[sa.column(c.name, sa.Text) for c in s.c]))
+    quote = conn.dialect.identifier_preparer.quote
+    cases = " ".join(f"WHEN {sql.unexpected(check)} THEN {n}" for n, (check, _cols) in enumerate(checks))
+    rows = conn.exec_driver_sql(
+        f"SELECT {quote(STAGE_LINE)}, v FROM (SELECT {quote(STAGE_LINE)}, CASE {cases} END AS v "
+        f"FROM {quote(s.name)} WHERE {quote(STAGE_CODE)} IS NULL) x WHERE v IS NOT NULL"
+    )
+    _insert_refused(stage, (
+        {
+            STAGE_LINE: line,
+            STAGE_CODE: checks[v][0].type,
+            STAGE_COLUMN: checks[v][1],
+            STAGE_REASON: f"line {line}: {checks[v][1]} fails {checks[v][0].type}",
+        }
+        for line, v in rows.all()
+    ))
+
+
+def _insert_refused(stage: _Stage, rows: Iterable[dict[str, Any]]) -> None:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= stage.chunk_size:
+            stage.conn.execute(stage.bad.insert(), chunk)
+            chunk = []
+    if chunk:
+        stage.conn.execute(stage.bad.insert(), chunk)
+
+
+def _good(stage: _Stage) -> ColumnElement[bool]:
+    s, b = stage.table.c, stage.bad.c
+    return sa.and_(s[STAGE_CODE].is_(None), ~sa.exists().where(b[STAGE_LINE] == s[STAGE_LINE]))
+
+
+def _refuse_duplicates(stage: _Stage, pk: list[str]) -> None:
+    """A good row whose primary key repeats an earlier good row of the batch is refused (``duplicate_key``)."""
+    if not pk:
+        return
+    s = stage.table.c
+    keys = [s[k] for k in pk]
+    repeated = stage.conn.execute(
+        sa.select(sa.literal(1)).where(_good(stage)).group_by(*keys).having(sa.func.count() > 1).limit(1)
+    ).first()
+    if repeated is None:
+        return
+    first = sa.func.min(s[STAGE_LINE]).over(partition_by=keys).label("first")
+    ranked = sa.select(s[STAGE_LINE].label("line"), first).where(_good(stage)).subquery()
+    rows = stage.conn.execute(sa.select(ranked.c.line, ranked.c.first).where(ranked.c.line != ranked.c.first)).all()
+    what = ", ".join(pk)
+    _insert_refused(stage, (
+        {
+            STAGE_LINE: line,
+            STAGE_CODE: "duplicate_key",
+            STAGE_COLUMN: pk[0],
+            STAGE_REASON: f"line {line}: primary key {what} repeats line {first_line} of the same batch",
+        }
+        for line, first_line in rows
+    ))
+
+
+def _quarantine(stage: _Stage, batch: Batch, entry: CatalogEntry, logical_date: date) -> int:
+    """Copy every refused row to ``backflow_quarantine`` (streamed in chunks); returns their number."""
+    s, b = stage.table.c, stage.bad.c
+    values = [s[n] for n in stage.names]
+    query = (
+        sa.select(
+            s[STAGE_LINE], sa.func.coalesce(s[STAGE_CODE], b[STAGE_CODE]), sa.func.coalesce(s[STAGE_COLUMN], b[STAGE_COLUMN]),
+            sa.func.coalesce(s[STAGE_REASON], b[STAGE_REASON]), s[STAGE_RECORD], *values,
+        )
+        .select_from(stage.table.outerjoin(stage.bad, b[STAGE_LINE] == s[STAGE_LINE]))
+        .where(sa.or_(s[STAGE_CODE].is_not(None), b[STAGE_LINE].is_not(None)))
+        .order_by(s[STAGE_LINE])
+    )
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    # A server-side cursor (PostgreSQL) reads the refused rows while the chunks are inserted: bounded memory.
+    rows = stage.conn.execute(query, execution_options={"stream_results": True, "yield_per": stage.chunk_size})
+    for line, code, column, reason, record, *vals in rows:
+        count += 1
+        chunk.append({
+            "batch_id": batch.batch_id, "resource_code": entry.code, "logical_date": logical_date, "line": line,
+            "reason_code": code, "column_name": column, "reason": reason,
+            "record": record if record is not None else json.dumps(
+                dict(zip(stage.names, vals, strict=True)), ensure_ascii=False
+            ),
+        })
+        if len(chunk) >= stage.chunk_size:
+            stage.conn.execute(quarantine_table.insert(), chunk)
+            chunk = []
+    if chunk:
+        stage.conn.execute(quarantine_table.insert(), chunk)
+    return count
+
+
+def _apply(stage: _Stage, table: sa.Table, entry: CatalogEntry, mode: str, batch_id: str) -> int:
+    """Move the good staged rows into the resource's table with ``_batch_id``: full replaces the table,
+    incremental upserts on the primary key (``ON CONFLICT DO UPDATE`` when the table has that key, else
+    delete-then-insert). Returns the rows written."""
+    conn, s = stage.conn, stage.table.c
+    pg = stage.postgres
+    names = stage.names
+
+    def value(name: str) -> ColumnElement[Any]:
+        column = s[name]
+        target_type = table.c[name].type
+        if pg and not isinstance(target_type, sa.Text):
+            return sa.cast(column, target_type)
+        if not pg and isinstance(target_type, sa.Numeric):
+            return sa.cast(column, sa.Float)
+        return column
+
+    source = sa.select(*[value(n) for n in names], sa.literal(batch_id, sa.String)).where(_good(stage))
+    targets = [table.c[n] for n in names] + [table.c[LINEAGE_COLUMN]]
+    pk = list(entry.primary_key)
+    if mode == "full":
+        conn.execute(table.delete())
+    elif pk and pg and _has_key(conn, table.name, pk):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).from_select(targets, source)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c[k] for k in pk],
+            set_={c.name: statement.excluded[c.name] for c in targets if c.name not in pk},
+        )
+        return conn.execute(statement, execution_options=_ROWCOUNT).rowcount
+    elif pk:
+        keys = sa.select(*[value(k) for k in pk]).where(_good(stage))
+        conn.execute(table.delete().where(sa.tuple_(*[table.c[k] for k in pk]).in_(keys)))
+    return conn.execute(table.insert().from_select(targets, source), execution_options=_ROWCOUNT).rowcount
+
+
+_ROWCOUNT = {"preserve_rowcount": True}
+"""SQLAlchemy 2.1 reports -1 for INSERT … SELECT unless asked to keep the driver's count."""
+
+
+def _has_key(conn: Connection, name: str, pk: list[str]) -> bool:
+    inspector = sa.inspect(conn)
+    if sorted(inspector.get_pk_constraint(name).get("constrained_columns") or []) == sorted(pk):
+        return True
+    return any(sorted(u["column_names"]) == sorted(pk) for u in inspector.get_unique_constraints(name))
 
 
 # --- the load --------------------------------------------------------------------------------------------
 
 
-def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(table.insert(), rows)
+class _BatchRejected(Exception):
+    """The data file turned out unloadable during the load: roll back and reject the batch."""
 
-
-def _upsert_rows(conn: Connection, table: sa.Table, pk: list[str], rows: list[dict[str, Any]]) -> None:
-    """Replace the rows with the same primary key (delete, then insert: portable, works on staging tables
-    that carry no key constraint)."""
-    if not rows:
-        return
-    if pk:
-        keys = [tuple(r[k] for k in pk) for r in rows]
-        columns = [table.c[k] for k in pk]
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            if len(columns) == 1:
-                conn.execute(table.delete().where(columns[0].in_([k[0] for k in part])))
-            else:
-                conn.execute(table.delete().where(sa.tuple_(*columns).in_(part)))
-    _insert_rows(conn, table, rows)
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
 
 
 def _load(
-    target: Engine, table: sa.Table, batch: Batch, entry: CatalogEntry, chunk_size: int
+    target: Engine, table: sa.Table, batch: Batch, entry: CatalogEntry, chunk_size: int, checks: SuiteChecks
 ) -> tuple[int, int]:
     manifest = batch.manifest
     assert manifest is not None
-    pk = list(entry.primary_key)
-    loaded = quarantined = 0
     with target.begin() as conn:
-        decimals = conn.dialect.name != "sqlite"
+        from citygov.quality.engine import _session
+
+        _session(conn)
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.execute(quarantine_table.delete().where(quarantine_table.c.batch_id == batch.batch_id))
-        if manifest.mode == "full":
-            conn.execute(table.delete())
-        header, records = open_records(batch.data_path, manifest.encoding)
-        good: list[dict[str, Any]] = []
-        bad: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            if manifest.mode == "full":
-                _insert_rows(conn, table, good)
-            else:
-                _upsert_rows(conn, table, pk, good)
-            if bad:
-                conn.execute(quarantine_table.insert(), bad)
-            good.clear()
-            bad.clear()
-
-        for _line, item in _validated(entry, header, records, decimals):
-            if isinstance(item, _Bad):
-                quarantined += 1
-                bad.append(
-                    {
-                        "batch_id": batch.batch_id,
-                        "resource_code": entry.code,
-                        "logical_date": manifest.logical_date,
-                        "line": item.line,
-                        "reason_code": item.code,
-                        "column_name": item.column,
-                        "reason": item.reason,
-                        "record": json.dumps(item.record, ensure_ascii=False),
-                    }
-                )
-            else:
-                loaded += 1
-                item[LINEAGE_COLUMN] = batch.batch_id
-                good.append(item)
-            if len(good) + len(bad) >= chunk_size:
-                flush()
-        flush()
+        stage = _create_stage(conn, entry, chunk_size)
+        stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, stage.names)
+        try:
+            _stage_records(stage, entry, stream)
+        except BatchProblemError as exc:
+            raise _BatchRejected([exc.problem]) from None
+        count_problems = stream.count_problems(manifest.declared_rows)
+        if count_problems:
+            raise _BatchRejected(count_problems)
+        _refuse_by_expectations(stage, checks)
+        _refuse_duplicates(stage, list(entry.primary_key))
+        quarantined = _quarantine(stage, batch, entry, manifest.logical_date)
+        loaded = _apply(stage, table, entry, manifest.mode, batch.batch_id)
         if loaded + quarantined != manifest.declared_rows:
             raise ReconciliationError(
                 f"batch {batch.batch_id}: declared {manifest.declared_rows} rows but loaded {loaded} + "
@@ -334,12 +579,17 @@ def _load(
                 loaded_at=datetime.now(UTC),
             )
         )
+        if conn.dialect.name != "postgresql":
+            stage.bad.drop(conn)
+            stage.table.drop(conn)
     return loaded, quarantined
 
 
 def _record(store: Engine, result: BatchResult, batch: Batch, *, sha256: str | None, status: str | None = None) -> None:
+    """Record the batch (``backflow_batches``) and this delivery of it (``backflow_deliveries``)."""
     manifest = batch.manifest
     now = datetime.now(UTC)
+    state = status or result.status
     with session_scope(store) as session:
         row = session.get(BackflowBatch, result.batch_id)
         if row is None:
@@ -354,9 +604,34 @@ def _record(store: Engine, result: BatchResult, batch: Batch, *, sha256: str | N
         row.quarantined_rows = result.quarantined_rows
         row.sha256 = sha256
         row.schema_version = manifest.schema_version if manifest else None
-        row.status = status or result.status
+        row.status = state
         row.reason = result.reason
-        row.loaded_at = now if (status or result.status) == "loaded" else None
+        row.loaded_at = now if state == "loaded" else None
+        session.flush()
+        _delivery(session, result.batch_id, sha256, _DELIVERY_STATUS.get(state, state), result.reason, now)
+
+
+_DELIVERY_STATUS = {"loaded": "accepted", "skipped": "duplicate", "loading": "failed"}
+
+
+def _delivery(session: Any, batch_id: str, sha256: str | None, status: str, reason: str | None, now: datetime) -> None:
+    delivery = session.get(BackflowDelivery, (batch_id, sha256 or "-"))
+    if delivery is None:
+        session.add(BackflowDelivery(
+            batch_id=batch_id, sha256=sha256 or "-", status=status, reason=reason, attempts=1,
+            first_seen_at=now, last_seen_at=now,
+        ))
+        return
+    # A rerun that skips an accepted delivery keeps "accepted": the delivery itself was loaded once.
+    if not (delivery.status == "accepted" and status == "duplicate"):
+        delivery.status, delivery.reason = status, reason
+    delivery.attempts += 1
+    delivery.last_seen_at = now
+
+
+def _record_delivery(store: Engine, batch_id: str, sha256: str | None, status: str, reason: str | None) -> None:
+    with session_scope(store) as session:
+        _delivery(session, batch_id, sha256, status, reason, datetime.now(UTC))
 
 
 def _fallback_date(batch: Batch, run_date: date | None) -> date:
@@ -376,17 +651,24 @@ def ingest_batch(
     *,
     run_date: date | None = None,
     chunk_size: int = 5000,
+    suites: Path | None = None,
 ) -> BatchResult:
-    """Verify, validate and load one batch exactly once; record it in ``backflow_batches``; refresh the
-    backflow findings of its logical date.
+    """Verify, validate and load one batch exactly once; record it in ``backflow_batches`` and the delivery
+    in ``backflow_deliveries``; refresh the backflow findings of its logical date.
 
-    - A batch id already loaded with the same sha256 is ``skipped``; with another sha256 the new delivery
-      is ``rejected`` ("duplicate batch id with different content") and recorded under
-      ``<batch_id>#<sha256[:12]>`` so the loaded record stays intact.
+    - A batch id already loaded with the same sha256 is ``skipped`` (delivery ``duplicate``); with another
+      sha256 the delivery is ``rejected`` ("duplicate batch id with different content", delivery
+      ``duplicate-different-content``) and the loaded record stays intact.
+    - A batch the governance store calls loaded but whose target lost it (no ``backflow_loads`` marker: the
+      target database was replaced or restored) is loaded again and says so in its reason, unless the
+      target holds a later batch of the same resource (then it is skipped with that reason).
     - A batch failing :func:`~citygov.backflow.batches.verify` is ``rejected`` whole, with the reasons.
-    - Otherwise valid rows go to the resource's table with ``_batch_id`` (incremental: upsert on the
-      primary key; full: replace the dataset), invalid rows to ``backflow_quarantine`` with line and
-      reason, in one target transaction; declared = loaded + quarantined is asserted before commit.
+    - Otherwise every record is staged (COPY on PostgreSQL) and checked: shape, primary key, 信息项 types,
+      the row-level expectations of the dataset's suite (``expectations/<code>.json``, or ``suites``), and
+      key uniqueness within the batch. Valid rows go to the resource's table with ``_batch_id``
+      (incremental: upsert on the primary key; full: replace the dataset), invalid rows to
+      ``backflow_quarantine`` with line and reason, in one target transaction; declared = loaded +
+      quarantined is asserted before commit.
 
     ``run_date`` dates a batch whose manifest is missing. Exceptions other than bad input (the target
     unreachable, a crash) propagate after the target rolled back; the batch stays ``loading`` and the next
@@ -409,6 +691,24 @@ def ingest_batch(
         prior = session.get(BackflowBatch, batch.batch_id)
         prior_state = (prior.status, prior.sha256, prior.loaded_rows, prior.quarantined_rows) if prior else None
     marker = _marker(target_engine, batch.batch_id)
+    reloaded = None
+    if prior_state and prior_state[0] == "loaded" and marker is None and prior_state[1] == sha and entry is not None:
+        later = _later_batch(target_engine, entry.code, batch)
+        if later is None:
+            reloaded = (
+                f"reloaded: the governance store recorded it as loaded, but the target database holds no trace of "
+                f"it ({LOADS_TABLE} has no row for it: the target was replaced or restored)"
+            )
+            prior_state = None
+        else:
+            result.status = "skipped"
+            result.loaded_rows, result.quarantined_rows = int(prior_state[2]), int(prior_state[3])
+            result.reason = (
+                f"the target database lost this batch but holds the later batch {later} of {entry.code}; "
+                "not reloaded (it would overwrite newer data)"
+            )
+            _record_delivery(store_engine, batch.batch_id, sha, "duplicate", result.reason)
+            return result
     done = (prior_state[1], prior_state[2], prior_state[3]) if prior_state and prior_state[0] == "loaded" else marker
     if done is not None and sha is not None:
         done_sha, done_loaded, done_quarantined = done
@@ -422,46 +722,61 @@ def ingest_batch(
                 refresh_findings(store_engine, target_engine, logical_date)
             else:
                 result.status = "skipped"
-            result.reason = result.reason or "already loaded with the same sha256 (exactly once)"
+                result.reason = "already loaded with the same sha256 (exactly once)"
+                _record_delivery(store_engine, batch.batch_id, sha, "duplicate", result.reason)
             return result
         problem = Problem(
             "duplicate_batch",
             f"duplicate batch id with different content: {batch.batch_id} was already loaded with sha256 "
             f"{str(done_sha)[:12]}…, this delivery has {sha[:12]}…; send changes under a new batch id",
         )
-        result.batch_id = f"{batch.batch_id}#{sha[:12]}"
         result.problems = [problem]
         result.reason = problem.message
-        _record(store_engine, result, batch, sha256=sha)
+        _record_delivery(store_engine, batch.batch_id, sha, "duplicate-different-content", problem.message)
         refresh_findings(store_engine, target_engine, logical_date)
         return result
 
-    result.problems = verify(batch, entry)
+    result.problems = verify(batch, entry, scan=False)
     table = None
-    if not result.problems and entry is not None:
+    checks: SuiteChecks = []
+    if not result.problems and entry is not None and manifest is not None:
         try:
+            checks = row_checks(entry, manifest.logical_date, suites)[0]
             table = ensure_target_tables(target_engine, entry)
-        except ValueError as exc:
+        except ValueError as exc:  # SuiteFileError is a ValueError too
             result.problems = [Problem("schema_mismatch", str(exc))]
+    elif result.problems:
+        result.problems = verify(batch, entry)  # every reason, for the sender
     if result.problems or entry is None or table is None:
-        result.reason = "; ".join(p.message for p in result.problems)
-        _record(store_engine, result, batch, sha256=sha)
-        refresh_findings(store_engine, target_engine, logical_date)
-        return result
+        return _reject(store_engine, target_engine, result, batch, sha)
 
     result.status = "loading"
     result.reason = None
     _record(store_engine, result, batch, sha256=sha)
     try:
-        result.loaded_rows, result.quarantined_rows = _load(target_engine, table, batch, entry, chunk_size)
+        result.loaded_rows, result.quarantined_rows = _load(target_engine, table, batch, entry, chunk_size, checks)
+    except _BatchRejected as exc:
+        result.status = "rejected"
+        result.problems = exc.problems
+        return _reject(store_engine, target_engine, result, batch, sha)
     except BaseException as exc:
         result.status = "failed"
         result.reason = f"interrupted, target rolled back; will be retried: {type(exc).__name__}: {exc}"
         _record(store_engine, result, batch, sha256=sha, status="loading")
         raise
     result.status = "loaded"
+    result.reason = reloaded
     _record(store_engine, result, batch, sha256=sha)
     refresh_findings(store_engine, target_engine, logical_date)
+    return result
+
+
+def _reject(store: Engine, target: Engine, result: BatchResult, batch: Batch, sha: str | None) -> BatchResult:
+    result.status = "rejected"
+    result.loaded_rows = result.quarantined_rows = 0
+    result.reason = "; ".join(p.message for p in result.problems)
+    _record(store, result, batch, sha256=sha)
+    refresh_findings(store, target, result.logical_date)
     return result
 
 
@@ -477,29 +792,64 @@ def _marker(target: Engine, batch_id: str) -> tuple[str, int, int] | None:
     return (row[0], row[1], row[2]) if row else None
 
 
+def _later_batch(target: Engine, code: str, batch: Batch) -> str | None:
+    """A batch of resource ``code`` the target holds that is later than ``batch``, if any."""
+    with target.connect() as conn:
+        if not sa.inspect(conn).has_table(LOADS_TABLE):
+            return None
+        c = loads_table.c
+        day = batch.logical_date or date.min
+        return conn.execute(
+            select(c.batch_id).where(
+                c.resource_code == code,
+                sa.or_(c.logical_date > day, sa.and_(c.logical_date == day, c.batch_id > batch.batch_id)),
+            ).order_by(c.logical_date.desc(), c.batch_id.desc()).limit(1)
+        ).scalar()
+
+
 # --- findings and listing --------------------------------------------------------------------------------
 
 
-def _masked(record: dict[str, str] | list[str]) -> dict[str, Any] | list[Any]:
+def _masked(record: Any, masks: dict[str, str]) -> Any:
+    """Evidence for people: by the suite's column masks where it has them, by detected identifier kind
+    otherwise, then :func:`~citygov.quality.masking.scrub` over whatever is left."""
     if isinstance(record, dict):
-        return {k: mask_value(v, detect_kind([v])) for k, v in record.items()}
-    return [mask_value(v, detect_kind([v])) for v in record]
+        masked: Any = {
+            k: mask_value(v, masks.get(k) or _kind(v)) if isinstance(v, str) else v for k, v in record.items()
+        }
+    elif isinstance(record, list):
+        masked = [mask_value(v, _kind(v)) if isinstance(v, str) else v for v in record]
+    else:
+        masked = record
+    return scrub(masked)
+
+
+def _kind(value: str) -> str | None:
+    kind = detect_kind([value])
+    return kind if kind in {"ric", "mobile", "uscc"} else None
 
 
 def refresh_findings(store: Engine, target: Engine, logical_date: date, *, sample: int = 20) -> int:
-    """Rebuild the backflow findings of ``logical_date`` from what is recorded: one per rejected batch
-    (``backflow.batch.rejected``) and one per loaded batch, reason and column with quarantined rows
-    (``backflow.rows.quarantined``), addressed to the sender, with masked evidence. Idempotent."""
+    """Rebuild the backflow findings of ``logical_date`` from what is recorded: one per rejected batch and
+    per delivery of a loaded batch id with other content (``backflow.batch.rejected``), and one per
+    loaded batch, reason and column with quarantined rows (``backflow.rows.quarantined``), addressed to the
+    sender, with masked evidence. Idempotent."""
     findings: list[FindingRecord] = []
     with session_scope(store) as session:
         batches = session.scalars(
             select(BackflowBatch).where(BackflowBatch.logical_date == logical_date).order_by(BackflowBatch.batch_id)
         ).all()
         rows = [(b.batch_id, b.resource_code, b.sender, b.status, b.reason, b.sha256, b.declared_rows) for b in batches]
+        duplicates = [
+            (b.batch_id, b.resource_code, b.sender, "rejected", d.reason, d.sha256, None)
+            for b in batches
+            for d in b.deliveries
+            if d.status == "duplicate-different-content"
+        ]
     loaded_ids = [r[0] for r in rows if r[3] == "loaded"]
-    for batch_id, code, sender, status, reason, sha, declared in rows:
-        if status != "rejected":
-            continue
+    rejected = [(r, r[0]) for r in rows if r[3] == "rejected"]
+    rejected += [(d, f"{d[0]}#{str(d[5])[:12]}") for d in duplicates]  # one finding per refused delivery
+    for (batch_id, code, sender, _status, reason, sha, declared), key in rejected:
         findings.append(
             FindingRecord(
                 origin=ORIGIN,
@@ -510,7 +860,7 @@ def refresh_findings(store: Engine, target: Engine, logical_date: date, *, sampl
                 department=sender,
                 conn_id=LANDING_CONN_ID,
                 location=batch_id,
-                record_key=batch_id,
+                record_key=key,
                 evidence={"batch_id": batch_id, "sha256": sha, "declared_rows": declared, "reason": reason},
                 dimension=Dimension.COMPLETENESS,
                 severity=Severity.HIGH,
@@ -529,8 +879,11 @@ def refresh_findings(store: Engine, target: Engine, logical_date: date, *, sampl
                 )
                 for row in result:
                     groups.setdefault((row.batch_id, row.reason_code, row.column_name), []).append(row)
+    masks: dict[str, dict[str, str]] = {}
     for (batch_id, reason_code, column), items in groups.items():
         first = items[0]
+        if first.resource_code not in masks:
+            masks[first.resource_code] = _suite_masks(first.resource_code)
         findings.append(
             FindingRecord(
                 origin=ORIGIN,
@@ -551,13 +904,23 @@ def refresh_findings(store: Engine, target: Engine, logical_date: date, *, sampl
                     "reason_code": reason_code,
                     "rows": len(items),
                     "lines": [i.line for i in items[:sample]],
-                    "samples": [_masked(json.loads(i.record)) for i in items[:3]],
+                    "samples": [_masked(json.loads(i.record), masks[first.resource_code]) for i in items[:3]],
                 },
                 dimension=Dimension.CONFORMITY,
                 severity=Severity.MEDIUM,
             )
         )
     return replace_findings(store, ORIGIN, logical_date, findings)
+
+
+def _suite_masks(code: str) -> dict[str, str]:
+    from citygov.quality.suites import SuiteFileError, column_masks, load_suite
+
+    try:
+        suite = load_suite(code)
+    except SuiteFileError:
+        return {}
+    return column_masks(suite) if suite is not None else {}
 
 
 def list_batches(store: Engine, *, logical_date: date | None = None) -> list[dict[str, Any]]:
@@ -590,6 +953,17 @@ def list_batches(store: Engine, *, logical_date: date | None = None) -> list[dic
                     },
                     "received_at": b.received_at.isoformat() if b.received_at else None,
                     "loaded_at": b.loaded_at.isoformat() if b.loaded_at else None,
+                    "deliveries": [
+                        {
+                            "sha256": d.sha256,
+                            "status": d.status,
+                            "reason": d.reason,
+                            "attempts": d.attempts,
+                            "first_seen_at": d.first_seen_at.isoformat(),
+                            "last_seen_at": d.last_seen_at.isoformat(),
+                        }
+                        for d in b.deliveries
+                    ],
                 }
             )
         return out

@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--date", help="only batches of this logical date (YYYY-MM-DD); dates batches without manifest")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda a: _ingest(a, common))
-    p = backflow.add_parser("batches", help="recorded batches with their reconciliation")
+    p = backflow.add_parser("batches", help="recorded batches with their reconciliation and deliveries")
     p.add_argument("--date", help="only this logical date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda a: _batches(a, common))
@@ -96,4 +96,7 @@ def _batches(args: argparse.Namespace, common: ModuleType) -> int:
             f"{b['logical_date']}  {b['batch_id']}  {b['resource_code']}  {b['status']:<8} {counts}"
             + (f"  — {b['reason']}" if b["reason"] else "")
         )
+        for d in b["deliveries"]:
+            if d["status"] not in {"accepted", "rejected"} or d["attempts"] > 1:
+                print(f"    delivery {d['sha256'][:12]}  {d['status']}  ×{d['attempts']}  last seen {d['last_seen_at']}")
     return common.EXIT_OK

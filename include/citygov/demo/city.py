@@ -358,7 +358,7 @@ def _write_catalog(path: Path, city: CityBuilder) -> int:
 
 def _write_landing(folder: Path, city: CityBuilder) -> int:
     """The backflow batches; the corrupt one's data.csv no longer matches its sha256, the short one
-    declares 3 rows more than it holds."""
+    declares 3 rows more than it holds, and the planted invalid rows fail the dataset's suite."""
     folder.mkdir(parents=True, exist_ok=True)
     for batch in city.batches:
         ds, rows, batch_id = batch.dataset, batch.rows, batch.batch_id
@@ -394,6 +394,19 @@ def _write_landing(folder: Path, city: CityBuilder) -> int:
                     entry_code=ds.code,
                     resource=batch_id,
                     count=3,
+                )
+            )
+        for _row, expectation, column in batch.invalid_rows:
+            city.defects.append(
+                Defect(
+                    "backflow_row_invalid",
+                    "backflow",
+                    LANDING_CONN_ID,
+                    f"批次 {batch_id} 中有 1 行的 {column} 不符合质量规则 {expectation}，回流时应被隔离并退回省级",
+                    entry_code=ds.code,
+                    resource=batch_id,
+                    column=column,
+                    count=1,
                 )
             )
         target = folder / batch_id

@@ -1872,9 +1872,20 @@ class CityBuilder:
         late = [insured_row(p, self.as_of) for p in self.sample([p for p in pool if p.ric not in taken], 30)]
         # Four good batches (the staging tables hold what they delivered, one batch is GBK) and two
         # bad ones that arrived on the as-of date and were not loaded.
+        # Two rows of the first insured batch fail the dataset's suite (a wrong ID check character, an
+        # unknown division code): the loader quarantines them, they are not in the staging table.
+        # Copies of good rows, so the random draws (and the rest of the city) stay as they were.
+        wrong_check = dict(first[0])
+        ric = str(wrong_check["sfzhm"])
+        wrong_check["sfzhm"] = ric[:17] + ("0" if ric[17] != "0" else "1")
+        no_division = dict(first[1], xzlx="210", cbdq="329999")
+        invalid = [
+            (wrong_check, "expect_column_values_to_be_valid_ric", "sfzhm"),
+            (no_division, "expect_column_values_to_be_valid_division_code", "cbdq"),
+        ]
         self.batches = [
             Batch(d2, 1, qy, "full", "utf-8", [firm_row(e, d2) for e in firms[:-5]]),
-            Batch(d2, 2, sb, "incremental", "utf-8", first),
+            Batch(d2, 2, sb, "incremental", "utf-8", first + [r for r, _, _ in invalid], invalid_rows=invalid),
             Batch(d1, 1, qy, "full", "utf-8", staged),
             Batch(d1, 2, sb, "incremental", "gbk", second),
             Batch(

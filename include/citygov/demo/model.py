@@ -191,6 +191,9 @@ class Batch:
     rows: list[dict[str, object]]
     flaw: str | None = None
     """None, ``corrupt_batch`` (sha256 mismatch) or ``row_count_mismatch``."""
+    invalid_rows: list[tuple[dict[str, object], str, str]] = field(default_factory=list)
+    """Rows appended to ``rows`` that fail the dataset's suite: ``(row, expectation type, column)``; the
+    loader quarantines each, so each is one planted defect."""
 
     @property
     def batch_id(self) -> str:

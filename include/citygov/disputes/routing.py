@@ -417,8 +417,10 @@ def _scope(session: Session, origin: str, day: date) -> Callable[[Dispute], bool
             QualityRun.logical_date == day, QualityRun.status.in_(["passed", "failed"]))))
         return (lambda item: item.entry_code in checked) if checked else None
     if origin == "backflow":
-        received = set(session.scalars(select(BackflowBatch.resource_code).where(BackflowBatch.logical_date == day)))
-        return (lambda item: item.entry_code in received) if received else None
+        # Per batch, not per resource: a corrupt batch of a resource received today says nothing about the
+        # rows quarantined from another of its batches, which stay open until that batch is re-checked.
+        received = set(session.scalars(select(BackflowBatch.batch_id).where(BackflowBatch.logical_date == day)))
+        return (lambda item: item.location in received) if received else None
     if origin == CATALOG_ORIGIN:
         imported = [city_day(_utc(at)) for at in session.scalars(select(CatalogImport.imported_at))]  # type: ignore[arg-type]
         return (lambda item: True) if day in imported else None

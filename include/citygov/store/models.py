@@ -260,6 +260,35 @@ class BackflowBatch(Base):
     received_at: Mapped[datetime] = mapped_column(TS)
     loaded_at: Mapped[datetime | None] = mapped_column(TS)
 
+    deliveries: Mapped[list[BackflowDelivery]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", order_by="BackflowDelivery.first_seen_at"
+    )
+
+
+class BackflowDelivery(Base):
+    """One arrival of a batch id with one content (sha256): what became of it.
+
+    The same file seen again (a rerun) updates ``last_seen_at`` and ``attempts``; the same batch id with
+    another content is a delivery of its own, ``duplicate-different-content``.
+    """
+
+    __tablename__ = "backflow_deliveries"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("backflow_batches.batch_id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 the manifest declares (``-`` when there is no usable manifest)."""
+    status: Mapped[str] = mapped_column(String(32))
+    """``accepted`` (loaded), ``duplicate`` (already loaded, skipped), ``duplicate-different-content``,
+    ``rejected`` or ``failed`` (interrupted; retried on the next run)."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(TS)
+    last_seen_at: Mapped[datetime] = mapped_column(TS, index=True)
+
+    batch: Mapped[BackflowBatch] = relationship(back_populates="deliveries")
+
 
 # Capability models live in their own modules on the same Base; importing them here puts every table in
 # Base.metadata for Alembic and create_all.
@@ -267,7 +296,7 @@ from citygov.store.models_disputes import Dispute, DisputeEvent  # noqa: E402
 from citygov.store.models_quality import CheckResult, DatasetScore, QualityRun  # noqa: E402
 
 __all__ = [
-    "BackflowBatch", "Base", "CatalogChange", "CatalogColumnRow", "CatalogEntryRow", "CatalogImport",
+    "BackflowBatch", "BackflowDelivery", "Base", "CatalogChange", "CatalogColumnRow", "CatalogEntryRow", "CatalogImport",
     "CatalogImportError", "CensusResource", "CensusSnapshot", "CheckResult", "DatasetScore", "DepartmentSource",
     "Dispute", "DisputeEvent", "Finding", "PatrolObservation", "QualityRun",
 ]
