@@ -22,7 +22,7 @@ DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # add a DAG here when it joins the pipeline.
 PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing
 
-.PHONY: help venv init demo connections test bench lint up clean distclean
+.PHONY: help venv init demo connections test bench lint up cluster-up cluster-down clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,7 @@ test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-
 bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run, with scale and peak memory
 	$(VENV)/bin/python bench/patrol_bench.py --scales 1,10,100
 	$(VENV)/bin/python bench/quality_bench.py
+	$(VENV)/bin/python bench/backflow_bench.py
 	$(VENV)/bin/python bench/pages_bench.py
 
 lint: $(INSTALLED) ## ruff check
@@ -93,6 +94,13 @@ up: connections ## Airflow standalone (api-server, scheduler, dag-processor, tri
 	@echo "Airflow UI: http://localhost:8080  user: admin  password: in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
 	@echo "(the password file is written on first start; Ctrl-C stops everything)"
 	@$(ENV) exec scripts/up.sh
+
+# The production topology (docker-compose.yml) as processes: scripts/cluster.py, state in .cluster/.
+cluster-up: $(INSTALLED) $(DEMO_CATALOG) ## CeleryExecutor cluster on the local PostgreSQL and Redis (api-server :8080)
+	@$(VENV)/bin/python scripts/cluster.py up --connections $(DEMO_DIR)/connections.json --catalog $(DEMO_CATALOG)
+
+cluster-down: ## Stop every process of make cluster-up (its databases stay; see scripts/cluster.py)
+	@$(VENV)/bin/python scripts/cluster.py down
 
 clean: ## Remove Airflow's state (.airflow/), the demo city and caches; keeps the governance store and .venv
 	rm -rf $(AIRFLOW_HOME) $(DEMO_DIR) .pytest_cache .ruff_cache build

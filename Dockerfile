@@ -1,0 +1,20 @@
+# citygov's Airflow image: the official Airflow 3.3.2 image plus the project (docker-compose.yml builds it).
+FROM apache/airflow:3.3.2-python3.11
+
+# The package first, so that editing a DAG does not reinstall the dependencies. The `cluster` extra
+# brings the Celery provider with celery/kombu capped below 5.7 (5.7 downgrades packages Airflow needs);
+# pyproject.toml pins apache-airflow==3.3.2, so pip keeps the image's Airflow.
+COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/citygov/
+COPY --chown=airflow:0 include/ /opt/airflow/citygov/include/
+RUN pip install --no-cache-dir "/opt/airflow/citygov[cluster]"
+
+COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
+COPY --chown=airflow:0 expectations/ /opt/airflow/citygov/expectations/
+COPY --chown=airflow:0 scripts/ /opt/airflow/citygov/scripts/
+
+# Mount points of the named volumes: created here so that Docker gives a new volume the airflow user's
+# ownership (the passwords file, Data Docs, the demo city); group 0 may write, for another AIRFLOW_UID.
+RUN mkdir -p /opt/airflow/auth /opt/airflow/data /opt/airflow/city \
+ && chmod g+rwx /opt/airflow/auth /opt/airflow/data
+ENV CITYGOV_HOME=/opt/airflow/citygov
