@@ -577,3 +577,21 @@ def test_rejected_catalog_rows_become_items_of_their_provider(queue: Engine, tmp
     import_catalog(queue, catalog)
     report = dq.route_findings(queue, now=cst(2025, 9, 25, 3))
     assert report.verified == [item.id] and only(queue).status == "已核验"
+
+
+@pytest.mark.parametrize(
+    ("provider", "unit"),
+    [(GAJ, GAJ), ("连云港市公按局", None)],  # a known unit; a typo is not guessed into a unit
+    ids=["named-unit", "typo"],
+)
+def test_a_rejected_row_with_a_new_code_goes_to_the_unit_it_names(
+    queue: Engine, tmp_path: Path, provider: str, unit: str | None
+) -> None:
+    # No entry has this code or its department segment, so only the row itself says who must fix it.
+    bad = dict(GOOD_ROWS[0], **{"信息资源代码": "320700-XZSP-0001", "敏感级别": "L9", "信息资源提供方": provider})
+    catalog = tmp_path / "catalog.csv"
+    write_catalog(catalog, [*GOOD_ROWS, bad])
+    import_catalog(queue, catalog)
+    dq.route_findings(queue, now=cst(2025, 9, 25, 2))
+    item = only(queue)
+    assert (item.entry_code, item.column, item.responsible_unit) == ("320700-XZSP-0001", "敏感级别", unit)

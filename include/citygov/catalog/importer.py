@@ -97,6 +97,7 @@ def parse_catalog(path: Path) -> ParsedCatalog:
                     headers.label("code"),
                     f"{result.code!r} already appears on line {first_line[result.code]}; only that row is imported",
                     result.code,
+                    result.provider,
                 )
             )
             continue
@@ -185,6 +186,7 @@ def import_catalog(
                     line=error.line,
                     column=error.column,
                     code=error.code,
+                    provider=error.provider,
                     message=error.message,
                 )
             )

@@ -49,6 +49,8 @@ class RowError:
     message: str
     code: str | None = None
     """The row's 信息资源代码, when it could be read."""
+    provider: str | None = None
+    """The row's 信息资源提供方 as written, when not empty (who should fix the row)."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.column}: {self.message}"
@@ -142,10 +144,11 @@ def validate_row(file: str | Path, row: RawRow, headers: HeaderMap) -> CatalogEn
     file = str(file)
     values = {key: row.cells.get(header, "") for key, header in headers.by_key.items()}
     code = values.get("code") or None
+    provider = values.get("provider") or None
     errors: list[RowError] = []
 
     def err(key: str, message: str) -> None:
-        errors.append(RowError(file, row.line, headers.label(key), message, code))
+        errors.append(RowError(file, row.line, headers.label(key), message, code, provider))
 
     if row.width > len(headers.by_key) + len(headers.unknown):
         errors.append(
@@ -156,6 +159,7 @@ def validate_row(file: str | Path, row: RawRow, headers: HeaderMap) -> CatalogEn
                 f"has {row.width} cells but the header has {len(headers.by_key) + len(headers.unknown)}; "
                 "a value probably contains an unquoted comma",
                 code,
+                provider,
             )
         )
     for f in CATALOG_FIELDS:

@@ -135,8 +135,9 @@ def record_catalog_rejections(engine: Engine, *, import_id: int | None = None) -
     ``catalog`` for the import's date, replacing that date's; returns how many.
 
     The responsible unit of a rejected row is the provider of the entry when the catalog already knows
-    its code, else the provider of the other entries with the same department segment in their code
-    (``320700-SCJGJ-0005`` → the provider of ``320700-SCJGJ-*``), else none (a steward assigns it).
+    its code, else the provider the row names when that is a unit the catalog knows, else the provider
+    of the other entries with the same department segment in their code (``320700-SCJGJ-0005`` → the
+    provider of ``320700-SCJGJ-*``), else none (a steward assigns it).
     """
     with session_scope(engine) as session:
         query = select(CatalogImport).order_by(CatalogImport.id.desc()).limit(1)
@@ -162,7 +163,7 @@ def record_catalog_rejections(engine: Engine, *, import_id: int | None = None) -
                 message=mask_text(f"{imp.file}:{e.line}: {e.column or '-'}: {e.message}"),
                 logical_date=day,
                 entry_code=e.code or None,
-                department=_provider_for_code(e.code, providers),
+                department=_provider_for_row(e.code, e.provider, providers),
                 location=None if e.code else f"{imp.file}:{e.line}",
                 column=e.column,
                 evidence={"file": imp.file, "line": e.line, "import_id": imp.id},
@@ -173,11 +174,13 @@ def record_catalog_rejections(engine: Engine, *, import_id: int | None = None) -
     return replace_findings(engine, CATALOG_ORIGIN, day, records)
 
 
-def _provider_for_code(code: str | None, providers: dict[str, str]) -> str | None:
+def _provider_for_row(code: str | None, written: str | None, providers: dict[str, str]) -> str | None:
+    if code and code in providers:
+        return providers[code]
+    if written and written in providers.values():  # a known unit, not a typo that would strand the item
+        return written
     if not code:
         return None
-    if code in providers:
-        return providers[code]
     prefix = code.rsplit("-", 1)[0] + "-"
     found = {p for c, p in providers.items() if c.startswith(prefix)}
     return found.pop() if len(found) == 1 else None

@@ -130,6 +130,8 @@ class CatalogImportError(Base):
     line: Mapped[int] = mapped_column(Integer)
     column: Mapped[str | None] = mapped_column(String(64))
     code: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(255))
+    """The rejected row's 信息资源提供方 as written (the dispute goes to it when it is a known unit)."""
     message: Mapped[str] = mapped_column(Text)
 
 
