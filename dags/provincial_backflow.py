@@ -1,25 +1,34 @@
 """
 ### provincial_backflow — ingest provincial and national backflow batches (数据回流)
 
-Every batch in the landing folder (connection `backflow_landing`, an `fs` folder) is a data file plus a
-`manifest.json` (batch id, resource code, logical date, full or incremental, declared rows, SHA-256,
-schema version, sender, encoding). Each run:
+Every batch in the landing folder (connection `backflow_landing`, an `fs` folder) is a data file
+(`data.csv` or `data.jsonl`) plus a `manifest.json` (batch id, resource code, logical date, full or
+incremental, declared rows, SHA-256, schema version, sender, encoding). Each run:
 
-- verifies every batch not loaded yet: manifest, checksum, declared row count, columns against the
-  catalog's 信息项, encoding, truncation — a batch that fails is **rejected whole**;
-- loads valid rows into the city's backflow store (connection `dept_sdsj`) with a `_batch_id` lineage
-  column: incremental batches upsert on the primary key, full batches replace the table, in one
-  transaction; invalid rows go to `backflow_quarantine` with their line and reason;
-- loads each batch id **at most once** (a rerun skips it; the same id with other content is rejected) and
-  asserts declared = loaded + quarantined;
-- records findings (`backflow.batch.rejected`, `backflow.rows.quarantined`) addressed to the sender, which
-  `dispute_routing` turns into dispute items.
+1. **pull_from_province** — lands the batches the provincial platform's HTTP API offers (HTTP
+   connection `province_backflow_api`, param `province_conn`; contract: `GET {base}/batches?date=D` → a
+   JSON list of `{batch_id, manifest_url, data_url}`). Each batch is streamed into a staging folder,
+   checked against its manifest's sha256 and renamed into the landing folder whole; one already landed
+   with the same sha256 is not downloaded again; one whose download fails or whose data does not match
+   is **not landed** and is listed under `failed` in the task's result and log (the next run tries it
+   again). 5xx, timeouts and dropped connections are retried with backoff. When the connection is not
+   defined the task is **skipped** (pulling is off; the landing folder is filled by other means) and
+   ingestion still runs. If the listing itself cannot be fetched the task fails and Airflow retries it.
+2. **ingest_batches** — verifies every batch not loaded yet: manifest, checksum, declared row count,
+   columns against the catalog's 信息项, encoding, truncation — a batch that fails is **rejected whole**;
+   loads valid rows into the city's backflow store (connection `dept_sdsj`) with a `_batch_id` lineage
+   column: incremental batches upsert on the primary key, full batches replace the table, in one
+   transaction; invalid rows go to `backflow_quarantine` with their line and reason; loads each batch id
+   **at most once** (a rerun skips it; the same id with other content is rejected) and asserts
+   declared = loaded + quarantined; records findings (`backflow.batch.rejected`,
+   `backflow.rows.quarantined`) addressed to the sender, which `dispute_routing` turns into dispute items.
 
-Daily at 03:00 (Asia/Shanghai). By default a run takes in every batch that has landed (newly landed ones
-are picked up by the next run; reruns are harmless); param `only_this_date` limits it to the batches of the
-run's logical date, which is what a backfill of past days wants. See `govern backflow batches`.
-
-Not built yet: pulling batches from the provincial HTTP API, JSON-lines files, GX-suite row validation.
+Daily at 03:00 (Asia/Shanghai). A scheduled or manual run pulls and takes in every batch on offer or
+landed (newly landed ones are picked up by the next run; reruns are harmless). A **backfill** run
+(`airflow backfill create --dag-id provincial_backflow --from-date A --to-date B`), or any run with param
+`only_this_date`, pulls and ingests only the batches of its own logical date, so re-ingesting past days
+touches nothing else; run it again with `--reprocess-behavior completed` and every batch is skipped.
+See `govern backflow batches` and `govern backflow pull`.
 """
 
 from __future__ import annotations
@@ -34,8 +43,8 @@ from citygov_airflow import BACKFLOW, DEFAULT_ARGS, TIMEZONE
     dag_id="provincial_backflow",
     schedule="0 3 * * *",
     start_date=pendulum.datetime(2025, 1, 1, tz=TIMEZONE),
-    # Batches are loaded exactly once whatever the date, so missed days need no replay; a backfill with
-    # only_this_date re-checks chosen days.
+    # Batches are loaded exactly once whatever the date, so missed days need no replay; a backfill
+    # re-checks chosen days (its runs take only their own date's batches).
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -44,12 +53,46 @@ from citygov_airflow import BACKFLOW, DEFAULT_ARGS, TIMEZONE
     params={
         "landing_conn": Param("backflow_landing", type="string", description="fs connection of the landing folder"),
         "target_conn": Param("dept_sdsj", type="string", description="connection of the city's backflow store"),
-        "only_this_date": Param(False, type="boolean", description="only batches of the run's logical date"),
+        "province_conn": Param(
+            "province_backflow_api",
+            type="string",
+            description="HTTP connection of the provincial backflow API; pulling is off when it is not defined",
+        ),
+        "only_this_date": Param(
+            False, type="boolean", description="only batches of the run's logical date (always so for backfills)"
+        ),
     },
 )
 def provincial_backflow():
-    @task(outlets=[BACKFLOW])
-    def ingest_batches(params=None, logical_date=None, outlet_events=None) -> dict:
+    @task
+    def pull_from_province(params=None, logical_date=None, dag_run=None) -> dict:
+        """Land the batches the provincial API offers; skipped when its HTTP connection is not defined."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from citygov.backflow.http_pull import ProvinceAPI, pull_batches, summarize
+        from citygov_airflow import city_date, source_resolver
+
+        resolve = source_resolver()
+        api = resolve(params["province_conn"])
+        if api is None:
+            raise AirflowSkipException(
+                f"connection {params['province_conn']!r} is not defined: pulling from the provincial API is off; "
+                "ingesting what is already in the landing folder"
+            )
+        landing = resolve(params["landing_conn"])
+        if landing is None:
+            raise AirflowFailException(f"connection {params['landing_conn']!r} is not defined; register it (make connections)")
+        day = city_date(logical_date) if _only_this_date(params, dag_run) else None
+        try:
+            province = ProvinceAPI.from_connection(api)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+        summary = summarize(pull_batches(province, landing.folder(), logical_date=day))
+        return {"date": day.isoformat() if day else None, **summary}
+
+    # Runs when the pull succeeded or was skipped (no API connection); not when it failed for good.
+    @task(outlets=[BACKFLOW], trigger_rule="none_failed")
+    def ingest_batches(params=None, logical_date=None, dag_run=None, outlet_events=None) -> dict:
         """Verify, validate and load every landed batch; return each batch's reconciliation."""
         from airflow.sdk.exceptions import AirflowFailException
         from sqlalchemy import create_engine
@@ -68,7 +111,7 @@ def provincial_backflow():
         target_engine = create_engine(target.sqlalchemy_url())
         try:
             results = ingest_landing(
-                store, target_engine, landing.folder(), logical_date=day if params["only_this_date"] else None
+                store, target_engine, landing.folder(), logical_date=day if _only_this_date(params, dag_run) else None
             )
         finally:
             target_engine.dispose()
@@ -85,7 +128,13 @@ def provincial_backflow():
         outlet_events[BACKFLOW].extra = summary
         return summary
 
-    ingest_batches()
+    pull_from_province() >> ingest_batches()
+
+
+def _only_this_date(params, dag_run) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a run takes only the batches of its own logical date: asked for, or a backfill run."""
+    run_type = getattr(dag_run, "run_type", None)
+    return bool(params["only_this_date"]) or getattr(run_type, "value", run_type) == "backfill"
 
 
 provincial_backflow()

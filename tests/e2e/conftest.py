@@ -12,6 +12,21 @@ from sqlalchemy import make_url
 from citygov.store import engine_for
 from tests.pg import scratch_database
 
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+
+
+def load_dag(dag_id: str):  # type: ignore[no-untyped-def]
+    """The project's DAG ``dag_id`` parsed from the real dags folder, retries off (``dag.test`` would sleep
+    through ``retry_delay`` on a failure)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags[dag_id]
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
 
 def airflow_conn_json(url: str) -> str:
     """``url`` as the JSON an ``AIRFLOW_CONN_*`` variable holds, the way ops would register it."""

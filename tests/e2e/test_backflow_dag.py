@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,22 +14,15 @@ from citygov.findings import load_findings
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import ensure_store
+from tests.e2e.conftest import load_dag
 
 pytestmark = pytest.mark.airflow
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
 @pytest.fixture(scope="module")
 def dag(airflow_db):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["provincial_backflow"]
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
+    return load_dag("provincial_backflow")
 
 
 @pytest.fixture
