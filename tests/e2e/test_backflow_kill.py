@@ -1,9 +1,10 @@
 """Kill-mid-load: the backflow ingest is SIGKILLed at random points of its load and run again; in the end
 every row is in the target exactly once, with the right ``_batch_id``, and declared = loaded + quarantined.
 
-The ingest runs in a forked child process (``ingest_landing``, what the DAG task and ``govern backflow
-ingest`` call) rather than through ``dag.test`` in a fresh interpreter: a fork starts with Great
-Expectations already imported, which keeps several kills per backend within seconds. The parent kills it
+The killed ingests run in a forked child process (``ingest_landing``, what the DAG task and ``govern
+backflow ingest`` call) rather than through ``dag.test`` in a fresh interpreter: a fork starts with Great
+Expectations already imported, which keeps several kills per backend within seconds. The retry that
+finishes the job is the real ``provincial_backflow`` DAG, as Airflow would retry the killed task. The parent kills it
 with SIGKILL, no cleanup runs: the database sees a dropped connection mid-transaction. On PostgreSQL one
 kill waits until the target's ``COPY`` is running. Between kills the target must hold each batch either
 fully (its ``backflow_loads`` marker and all its rows) or not at all.
@@ -20,7 +21,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,12 @@ from citygov.backflow import ingest_landing, list_batches
 from citygov.catalog.importer import import_catalog
 from citygov.demo import create_demo_city
 from citygov.identifiers import ric_check_char
+from citygov.settings import CITY_TZ
 from citygov.store import engine_for, upgrade
+from tests.e2e.conftest import airflow_conn_json, load_dag
 from tests.pg import scratch_database
+
+pytestmark = pytest.mark.airflow
 
 INSURED = "320700-SDSJ-0002"
 ROWS = 20_000
@@ -133,7 +138,7 @@ def _target_state(target_url: str) -> dict[str, tuple[int, int | None]]:
 
 
 def test_killed_loads_end_with_every_row_exactly_once(
-    databases: tuple[str, str], catalog: Path, tmp_path: Path
+    databases: tuple[str, str], catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store_url, target_url = databases
     postgres = store_url.startswith("postgresql")
@@ -153,8 +158,15 @@ def test_killed_loads_end_with_every_row_exactly_once(
             assert (rows, marker) in {(0, None), (ROWS - len(BAD), ROWS - len(BAD))}, (seed, batch_id, rows, marker)
     assert kills >= 2
 
-    results = ingest_landing(store, sa.create_engine(target_url), landing)
-    assert {r.status for r in results} <= {"loaded", "skipped"}
+    # The retry: the DAG itself, on connections that name this store, target and landing folder.
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_DB", airflow_conn_json(store_url))
+    monkeypatch.setenv("AIRFLOW_CONN_KILL_TARGET", airflow_conn_json(target_url))
+    monkeypatch.setenv("AIRFLOW_CONN_KILL_LANDING", json.dumps({"conn_type": "fs", "extra": {"path": str(landing)}}))
+    run = load_dag("provincial_backflow").test(
+        logical_date=datetime(2026, 11, 28, 3, tzinfo=CITY_TZ),
+        run_conf={"landing_conn": "kill_landing", "target_conn": "kill_target", "only_this_date": False},
+    )
+    assert str(run.state) == "success"
 
     engine = sa.create_engine(target_url)
     with engine.connect() as conn:
