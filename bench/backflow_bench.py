@@ -5,10 +5,11 @@ same file measured in the same run, plus peak memory for a 5M-row file.
   into a plain table of text columns (no checks, no key, no lineage) — the fastest a file gets into
   PostgreSQL;
 - **citygov**: :func:`citygov.backflow.ingest_batch` on the same file: manifest, sha256, encoding and
-  header (one pass), then one streaming pass that COPYs every record into a staging table with its line,
-  checks types, the suite's row expectations (``expectations/320700-SDSJ-0002.json``) and key uniqueness
-  in SQL, quarantines the failures and moves the rest into the resource's table in the same transaction
-  — what the DAG runs. The batch is ``full`` (the table is replaced).
+  header (one pass), then one streaming pass (:mod:`citygov.backflow.pgfast`) that splits blocks of lines
+  in NumPy, checks shape, types, the suite's row expectations (``expectations/320700-SDSJ-0002.json``,
+  vectorized) and key uniqueness (key hashes), and COPYs the good lines straight into the emptied
+  resource table (its primary key rebuilt after the COPY) while the next block is checked; failures go to
+  the quarantine in the same transaction — what the DAG runs. The batch is ``full`` (the table is replaced).
 
 The file is the demo's insured-persons backflow resource (ID number, name, insurance type, division,
 two dates) with a few rows failing the suite; the run asserts declared = loaded + quarantined. Peak

@@ -5,8 +5,10 @@ The killed ingests run in a forked child process (``ingest_landing``, what the D
 backflow ingest`` call) rather than through ``dag.test`` in a fresh interpreter: a fork starts with Great
 Expectations already imported, which keeps several kills per backend within seconds. The retry that
 finishes the job is the real ``provincial_backflow`` DAG, as Airflow would retry the killed task. The parent kills it
-with SIGKILL, no cleanup runs: the database sees a dropped connection mid-transaction. On PostgreSQL one
-kill waits until the target's ``COPY`` is running. Between kills the target must hold each batch either
+with SIGKILL, no cleanup runs: the database sees a dropped connection mid-transaction. Each kill waits
+until the target is in the middle of a write (a session of the child's in a transaction on PostgreSQL, a
+rollback journal on SQLite; on PostgreSQL one kill waits for the ``COPY`` itself), then a seeded random
+delay more: fixed delays would miss loads that finish in well under a second. Between kills the target must hold each batch either
 fully (its ``backflow_loads`` marker and all its rows) or not at all.
 """
 
@@ -39,7 +41,7 @@ from tests.pg import scratch_database
 pytestmark = pytest.mark.airflow
 
 INSURED = "320700-SDSJ-0002"
-ROWS = 20_000
+ROWS = 60_000
 BAD = {1_000, 17_000, 19_999}
 """Row numbers (per batch) whose division code is unknown: the suite sends them to quarantine."""
 BATCHES = [("KILL-20261126-001", date(2026, 11, 26), 0), ("KILL-20261127-001", date(2026, 11, 27), ROWS)]
@@ -93,31 +95,39 @@ def _child(store_url: str, target_url: str, landing: str) -> None:
     os._exit(0)
 
 
-def _copy_running(target_url: str) -> bool:
-    name = sa.make_url(target_url).database
+def _target_busy(target_url: str, *, copy_only: bool) -> bool:
+    """Whether a load is writing to the target right now (``copy_only``: a COPY is running)."""
+    url = sa.make_url(target_url)
+    if url.get_backend_name() == "sqlite":
+        return Path(f"{url.database}-journal").exists() or Path(f"{url.database}-wal").exists()
+    busy = (
+        "query LIKE 'COPY %'" if copy_only else
+        "state IN ('active', 'idle in transaction') AND xact_start IS NOT NULL"
+    )
     engine = sa.create_engine(target_url)
     try:
         with engine.connect() as conn:
-            return bool(conn.execute(
-                sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND query LIKE 'COPY %'"), {"d": name}
-            ).scalar())
+            return bool(conn.execute(sa.text(
+                f"SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid() AND {busy}"
+            ), {"d": url.database}).scalar())
     finally:
         engine.dispose()
 
 
 def _run_and_kill(store_url: str, target_url: str, landing: Path, delay: float, *, wait_for_copy: bool) -> bool:
-    """Start the ingest in a child; SIGKILL it after ``delay`` s (or once COPY runs); True if it was killed."""
+    """Start the ingest in a child; once it writes to the target (or runs COPY), SIGKILL it ``delay`` s later;
+    True if it was killed while still running."""
     process = multiprocessing.get_context("fork").Process(target=_child, args=(store_url, target_url, str(landing)))
     process.start()
     started = time.monotonic()
-    while process.is_alive() and time.monotonic() - started < 30:
-        if (wait_for_copy and _copy_running(target_url)) or (not wait_for_copy and time.monotonic() - started >= delay):
-            if wait_for_copy:
-                time.sleep(delay / 10)
+    while process.is_alive() and time.monotonic() - started < 60:
+        if _target_busy(target_url, copy_only=wait_for_copy):
+            time.sleep(delay)
+            alive = process.is_alive()
             os.kill(process.pid, signal.SIGKILL)
             process.join()
-            return True
-        time.sleep(0.005)
+            return alive
+        time.sleep(0.002)
     process.join()
     return False
 
@@ -150,7 +160,7 @@ def test_killed_loads_end_with_every_row_exactly_once(
 
     kills = 0
     for seed in (11, 23, 47):
-        delay = random.Random(seed).uniform(0.1, 1.5)
+        delay = random.Random(seed).uniform(0.0, 0.2)
         wait_for_copy = postgres and seed == 23
         kills += _run_and_kill(store_url, target_url, landing, delay, wait_for_copy=wait_for_copy)
         for batch_id, (rows, marker) in _target_state(target_url).items():

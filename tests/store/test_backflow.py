@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from citygov.backflow import ingest_landing, list_batches
+from citygov.backflow import ingest_landing, list_batches, pgfast
 from citygov.backflow import loader as backflow_loader
 from citygov.catalog.importer import import_catalog
 from citygov.findings import load_findings
@@ -142,8 +142,14 @@ def test_demo_batches_load_and_exactly_the_defective_ones_are_rejected(
     assert find_unmasked(json.dumps([f["evidence"] for f in findings], ensure_ascii=False)) == []
 
 
+def _attempts(store: Engine) -> dict[str, list[tuple[str, int]]]:
+    return {b["batch_id"]: [(d["status"], d["attempts"]) for d in b["deliveries"]] for b in list_batches(store)}
+
+
 def test_rerun_changes_nothing(governed: Engine, target: Engine, city: Path) -> None:
     ingest_landing(governed, target, city / "landing")
+    # One run is one attempt per delivery, whatever states the load went through.
+    assert {attempts for deliveries in _attempts(governed).values() for _, attempts in deliveries} == {1}
     before, recorded = snapshot(target), store_rows(governed)
     findings = load_findings(governed, origin="backflow")
     again = ingest_landing(governed, target, city / "landing")
@@ -154,6 +160,9 @@ def test_rerun_changes_nothing(governed: Engine, target: Engine, city: Path) -> 
     assert [f["fingerprint"] for f in load_findings(governed, origin="backflow")] == [
         f["fingerprint"] for f in findings
     ]
+    seen = _attempts(governed)
+    assert {attempts for deliveries in seen.values() for _, attempts in deliveries} == {2}
+    assert {status for deliveries in seen.values() for status, _ in deliveries} == {"accepted", "rejected"}
 
 
 def test_same_batch_id_with_different_content_is_rejected(governed: Engine, target: Engine, city: Path) -> None:
@@ -189,6 +198,10 @@ def test_same_batch_id_with_different_content_is_rejected(governed: Engine, targ
     assert snapshot(target) == before
 
 
+def _dying_block(self, chunk, first_line):  # type: ignore[no-untyped-def]
+    raise RuntimeError("killed mid-load")
+
+
 def test_crash_mid_load_leaves_the_target_untouched(
     governed: Engine, target: Engine, city: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,6 +218,8 @@ def test_crash_mid_load_leaves_the_target_untouched(
         real_write(stage, rows)
 
     monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
+    real_block = pgfast.FastLoad._block
+    monkeypatch.setattr(pgfast.FastLoad, "_block", _dying_block)  # PostgreSQL's fast path: dies after the TRUNCATE
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
     assert {r.status for r in crashed} == {"failed"}
     assert "killed mid-load" in (crashed[0].reason or "")
@@ -212,6 +227,7 @@ def test_crash_mid_load_leaves_the_target_untouched(
     assert store_rows(governed)[crashed[0].batch_id][0] == "loading"
 
     monkeypatch.setattr(backflow_loader, "_write_stage", real_write)
+    monkeypatch.setattr(pgfast.FastLoad, "_block", real_block)
     retried = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
     assert {r.status for r in retried} == {"loaded"}
     with target.connect() as conn:
@@ -428,6 +444,7 @@ def test_target_on_the_store_backend_loads_and_survives_a_crash(
         raise RuntimeError("killed mid-load")
 
     monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
+    monkeypatch.setattr(pgfast.FastLoad, "_block", _dying_block)
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"))
     assert {r.status for r in crashed} == {"failed"}
     assert snapshot(target)["hl_sbcbxx"] == before

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.sql.elements import ColumnElement, quoted_name
@@ -250,6 +251,8 @@ class _Stage:
     """Rows the SQL checks refused: line, reason code, column, reason."""
     names: list[str]
     chunk_size: int
+    checks: SuiteChecks = field(default_factory=list)
+    """The suite's row expectations, evaluated per chunk before it is written (:func:`_refuse_chunk`)."""
     rows: list[list[Any]] = field(default_factory=list)
     _copy: Any = None
     _copy_cm: Any = None
@@ -263,19 +266,22 @@ class _Stage:
     def add(self, row: list[Any]) -> None:
         self.rows.append(row)
         if len(self.rows) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            _refuse_chunk(self, self.rows)
             _write_stage(self, self.rows)
             self.rows = []
 
     def close(self) -> None:
-        if self.rows:
-            _write_stage(self, self.rows)
-            self.rows = []
+        self.flush()
         if self._copy_cm is not None:
             cm, self._copy_cm = self._copy_cm, None
             cm.__exit__(None, None, None)
 
 
-def _create_stage(conn: Connection, entry: CatalogEntry, chunk_size: int) -> _Stage:
+def _create_stage(conn: Connection, entry: CatalogEntry, chunk_size: int, checks: SuiteChecks) -> _Stage:
     names = [c.name for c in entry.columns]
     meta = sa.MetaData()
     temp = {"prefixes": ["TEMPORARY"]}
@@ -300,7 +306,7 @@ def _create_stage(conn: Connection, entry: CatalogEntry, chunk_size: int) -> _St
         if conn.dialect.name != "postgresql":
             t.drop(conn, checkfirst=True)  # SQLite keeps temp tables for the connection's life
         t.create(conn)
-    return _Stage(conn, stage, bad, names, chunk_size)
+    return _Stage(conn, stage, bad, names, chunk_size, checks)
 
 
 def _write_stage(stage: _Stage, rows: list[list[Any]]) -> None:
@@ -327,45 +333,50 @@ def _write_stage(stage: _Stage, rows: list[list[Any]]) -> None:
 def _stage_records(stage: _Stage, entry: CatalogEntry, stream: RecordStream) -> int:
     """Read every record into the stage, refusing those with the wrong shape, an empty primary key or a
     value that is not of its 信息项's type. Returns the number of records read."""
-    header = stream.header
-    position = {name: header.index(name) for name in stage.names}
-    pk = [position[k] for k in entry.primary_key]
-    typed = [(position[c.name], c.dtype, c.name) for c in entry.columns if c.dtype in _TYPE_WORDS]
-    order = [position[n] for n in stage.names]
-    in_order = order == list(range(len(order)))
-    # Empty text is NULL; COPY's CSV format reads an unquoted empty field as NULL, executemany needs None.
-    empty: str | None = "" if stage.postgres else None
-    tail = [None, None, None, None]
+    prepare = RowPreparer(entry, stream.header, stage.names, postgres=stage.postgres)
     for line, fields, fault in stream:
+        stage.add(prepare(line, fields, fault))
+    stage.close()
+    return stream.count
+
+
+class RowPreparer:
+    """One record as a stage row ``[line, code, column, reason, record, *values]`` (values in ``names``
+    order, typed values canonical, whitespace-only fields NULL): a refused record carries its reason
+    code, column, reason and raw record instead. NULL is ``""`` for PostgreSQL's COPY, None otherwise."""
+
+    def __init__(self, entry: CatalogEntry, header: list[str], names: list[str], *, postgres: bool) -> None:
+        self.header = header
+        position = {name: header.index(name) for name in names}
+        self.pk = [position[k] for k in entry.primary_key]
+        self.typed = [(position[c.name], c.dtype, c.name) for c in entry.columns if c.dtype in _TYPE_WORDS]
+        self.order = [position[n] for n in names]
+        self.in_order = self.order == list(range(len(self.order)))
+        # Empty text is NULL; COPY's CSV format reads an unquoted empty field as NULL, executemany needs None.
+        self.empty: str | None = "" if postgres else None
+
+    def __call__(self, line: int, fields: list[str], fault: tuple[str, str] | None) -> list[Any]:
+        header, order, empty = self.header, self.order, self.empty
         if fault is not None:
             record = fields if fields else None
-            stage.add([line, fault[0], None, fault[1], json.dumps(record, ensure_ascii=False), *[empty] * len(order)])
-            continue
+            return [line, fault[0], None, fault[1], json.dumps(record, ensure_ascii=False), *[empty] * len(order)]
         if any(map(str.isspace, fields)):
             fields = ["" if f.isspace() else f for f in fields]
-        empty_keys = [header[i] for i in pk if not fields[i]]
+        empty_keys = [header[i] for i in self.pk if not fields[i]]
         if empty_keys:
-            stage.add(_refused(line, "missing_key", empty_keys[0], f"line {line}: primary key {', '.join(empty_keys)} is empty",
-                               header, fields, len(order), empty))
-            continue
-        bad = None
-        for i, dtype, name in typed:
+            return _refused(line, "missing_key", empty_keys[0], f"line {line}: primary key {', '.join(empty_keys)} is empty",
+                            header, fields, len(order), empty)
+        for i, dtype, name in self.typed:
             if fields[i]:
                 try:
                     fields[i] = _canonical(fields[i], dtype)
                 except ValueError:
-                    bad = _refused(line, "bad_value", name, f"line {line}: {name} is not {_TYPE_WORDS[dtype]}",
-                                   header, fields, len(order), empty)
-                    break
-        if bad is not None:
-            stage.add(bad)
-            continue
-        values = fields if in_order else [fields[i] for i in order]
+                    return _refused(line, "bad_value", name, f"line {line}: {name} is not {_TYPE_WORDS[dtype]}",
+                                    header, fields, len(order), empty)
+        values = fields if self.in_order else [fields[i] for i in order]
         if empty is None:
             values = [v or None for v in values]
-        stage.add([line, *tail, *values])
-    stage.close()
-    return stream.count
+        return [line, None, None, None, None, *values]
 
 
 def _refused(
@@ -375,30 +386,31 @@ def _refused(
     return [line, code, column, reason, record, *[empty] * width]
 
 
-def _refuse_by_expectations(stage: _Stage, checks: SuiteChecks) -> None:
-    """Every staged row failing a row expectation of the suite goes to the refused table, with the first
-    failing expectation (in suite order) as its reason. One scan, SQL conditions from the quality engine."""
-    if not checks:
+def _refuse_chunk(stage: _Stage, rows: list[list[Any]]) -> None:
+    """Mark every not yet refused row of a chunk that fails a row expectation of the suite with the first
+    failing expectation (in suite order) as its reason. The checks are the quality engine's compiled
+    ones, evaluated vectorized over the chunk's columns (:func:`~citygov.quality.engine.vector_expected`:
+    a NumPy fast accept, the rule itself for everything else)."""
+    if not stage.checks:
         return
-    from citygov.quality.engine import _SqlText
+    from citygov.quality.engine import TextColumn, vector_expected
 
-    conn, s = stage.conn, stage.table
-    sql = _SqlText(conn.dialect, sa.table(s.name, *[sa.column(c.name, sa.Text) for c in s.c]))
-    quote = conn.dialect.identifier_preparer.quote
-    cases = " ".join(f"WHEN {sql.unexpected(check)} THEN {n}" for n, (check, _cols) in enumerate(checks))
-    rows = conn.exec_driver_sql(
-        f"SELECT {quote(STAGE_LINE)}, v FROM (SELECT {quote(STAGE_LINE)}, CASE {cases} END AS v "
-        f"FROM {quote(s.name)} WHERE {quote(STAGE_CODE)} IS NULL) x WHERE v IS NOT NULL"
-    )
-    _insert_refused(stage, (
-        {
-            STAGE_LINE: line,
-            STAGE_CODE: checks[v][0].type,
-            STAGE_COLUMN: checks[v][1],
-            STAGE_REASON: f"line {line}: {checks[v][1]} fails {checks[v][0].type}",
-        }
-        for line, v in rows.all()
-    ))
+    live = [r for r in rows if r[1] is None]
+    if not live:
+        return
+    width = len(_STAGE_META)
+    position = {name: width + i for i, name in enumerate(stage.names)}
+    columns: dict[str, TextColumn] = {}
+    pending = np.ones(len(live), dtype=bool)
+    for check, cols in stage.checks:
+        for name in check.columns:
+            if name not in columns:
+                columns[name] = TextColumn([r[position[name]] for r in live])
+        bad = np.flatnonzero(pending & ~vector_expected(check, [columns[n] for n in check.columns]))
+        for i in bad:
+            row = live[i]
+            row[1:4] = [check.type, cols, f"line {row[0]}: {cols} fails {check.type}"]
+        pending[bad] = False
 
 
 def _insert_refused(stage: _Stage, rows: Iterable[dict[str, Any]]) -> None:
@@ -548,19 +560,29 @@ def _load(
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.execute(quarantine_table.delete().where(quarantine_table.c.batch_id == batch.batch_id))
-        stage = _create_stage(conn, entry, chunk_size)
-        stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, stage.names)
-        try:
-            _stage_records(stage, entry, stream)
-        except BatchProblemError as exc:
-            raise _BatchRejected([exc.problem]) from None
-        count_problems = stream.count_problems(manifest.declared_rows)
-        if count_problems:
-            raise _BatchRejected(count_problems)
-        _refuse_by_expectations(stage, checks)
-        _refuse_duplicates(stage, list(entry.primary_key))
-        quarantined = _quarantine(stage, batch, entry, manifest.logical_date)
-        loaded = _apply(stage, table, entry, manifest.mode, batch.batch_id)
+        from citygov.backflow import pgfast
+
+        stage = None
+        if pgfast.eligible(conn, batch):
+            stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, [c.name for c in entry.columns])
+            stream.close()
+            try:
+                loaded, quarantined = pgfast.FastLoad(conn, table, batch, entry, checks, stream.header).run()
+            except BatchProblemError as exc:
+                raise _BatchRejected([exc.problem]) from None
+        else:
+            stage = _create_stage(conn, entry, chunk_size, checks)
+            stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, stage.names)
+            try:
+                _stage_records(stage, entry, stream)
+            except BatchProblemError as exc:
+                raise _BatchRejected([exc.problem]) from None
+            count_problems = stream.count_problems(manifest.declared_rows)
+            if count_problems:
+                raise _BatchRejected(count_problems)
+            _refuse_duplicates(stage, list(entry.primary_key))
+            quarantined = _quarantine(stage, batch, entry, manifest.logical_date)
+            loaded = _apply(stage, table, entry, manifest.mode, batch.batch_id)
         if loaded + quarantined != manifest.declared_rows:
             raise ReconciliationError(
                 f"batch {batch.batch_id}: declared {manifest.declared_rows} rows but loaded {loaded} + "
@@ -579,14 +601,18 @@ def _load(
                 loaded_at=datetime.now(UTC),
             )
         )
-        if conn.dialect.name != "postgresql":
+        if stage is not None and conn.dialect.name != "postgresql":
             stage.bad.drop(conn)
             stage.table.drop(conn)
     return loaded, quarantined
 
 
-def _record(store: Engine, result: BatchResult, batch: Batch, *, sha256: str | None, status: str | None = None) -> None:
-    """Record the batch (``backflow_batches``) and this delivery of it (``backflow_deliveries``)."""
+def _record(
+    store: Engine, result: BatchResult, batch: Batch, *, sha256: str | None, status: str | None = None,
+    attempt: bool = True,
+) -> None:
+    """Record the batch (``backflow_batches``) and this delivery of it (``backflow_deliveries``);
+    ``attempt=False`` when this run already counted the delivery (the outcome of a load it started)."""
     manifest = batch.manifest
     now = datetime.now(UTC)
     state = status or result.status
@@ -608,13 +634,16 @@ def _record(store: Engine, result: BatchResult, batch: Batch, *, sha256: str | N
         row.reason = result.reason
         row.loaded_at = now if state == "loaded" else None
         session.flush()
-        _delivery(session, result.batch_id, sha256, _DELIVERY_STATUS.get(state, state), result.reason, now)
+        _delivery(session, result.batch_id, sha256, _DELIVERY_STATUS.get(state, state), result.reason, now, attempt)
 
 
 _DELIVERY_STATUS = {"loaded": "accepted", "skipped": "duplicate", "loading": "failed"}
 
 
-def _delivery(session: Any, batch_id: str, sha256: str | None, status: str, reason: str | None, now: datetime) -> None:
+def _delivery(
+    session: Any, batch_id: str, sha256: str | None, status: str, reason: str | None, now: datetime,
+    attempt: bool = True,
+) -> None:
     delivery = session.get(BackflowDelivery, (batch_id, sha256 or "-"))
     if delivery is None:
         session.add(BackflowDelivery(
@@ -625,7 +654,8 @@ def _delivery(session: Any, batch_id: str, sha256: str | None, status: str, reas
     # A rerun that skips an accepted delivery keeps "accepted": the delivery itself was loaded once.
     if not (delivery.status == "accepted" and status == "duplicate"):
         delivery.status, delivery.reason = status, reason
-    delivery.attempts += 1
+    if attempt:
+        delivery.attempts += 1
     delivery.last_seen_at = now
 
 
@@ -663,9 +693,11 @@ def ingest_batch(
       target database was replaced or restored) is loaded again and says so in its reason, unless the
       target holds a later batch of the same resource (then it is skipped with that reason).
     - A batch failing :func:`~citygov.backflow.batches.verify` is ``rejected`` whole, with the reasons.
-    - Otherwise every record is staged (COPY on PostgreSQL) and checked: shape, primary key, 信息项 types,
-      the row-level expectations of the dataset's suite (``expectations/<code>.json``, or ``suites``), and
-      key uniqueness within the batch. Valid rows go to the resource's table with ``_batch_id``
+    - Otherwise every record is checked: shape, primary key, 信息项 types, the row-level expectations of
+      the dataset's suite (``expectations/<code>.json``, or ``suites``; evaluated vectorized per chunk with
+      the quality engine's compiled checks), and key uniqueness within the batch. A plain UTF-8 CSV into
+      PostgreSQL takes :mod:`citygov.backflow.pgfast` (parsed in NumPy, good lines COPYed as they are);
+      anything else is staged in a temporary table (COPY on PostgreSQL) and checked there. Valid rows go to the resource's table with ``_batch_id``
       (incremental: upsert on the primary key; full: replace the dataset), invalid rows to
       ``backflow_quarantine`` with line and reason, in one target transaction; declared = loaded +
       quarantined is asserted before commit.
@@ -758,24 +790,26 @@ def ingest_batch(
     except _BatchRejected as exc:
         result.status = "rejected"
         result.problems = exc.problems
-        return _reject(store_engine, target_engine, result, batch, sha)
+        return _reject(store_engine, target_engine, result, batch, sha, attempt=False)
     except BaseException as exc:
         result.status = "failed"
         result.reason = f"interrupted, target rolled back; will be retried: {type(exc).__name__}: {exc}"
-        _record(store_engine, result, batch, sha256=sha, status="loading")
+        _record(store_engine, result, batch, sha256=sha, status="loading", attempt=False)
         raise
     result.status = "loaded"
     result.reason = reloaded
-    _record(store_engine, result, batch, sha256=sha)
+    _record(store_engine, result, batch, sha256=sha, attempt=False)
     refresh_findings(store_engine, target_engine, logical_date)
     return result
 
 
-def _reject(store: Engine, target: Engine, result: BatchResult, batch: Batch, sha: str | None) -> BatchResult:
+def _reject(
+    store: Engine, target: Engine, result: BatchResult, batch: Batch, sha: str | None, *, attempt: bool = True
+) -> BatchResult:
     result.status = "rejected"
     result.loaded_rows = result.quarantined_rows = 0
     result.reason = "; ".join(p.message for p in result.problems)
-    _record(store, result, batch, sha256=sha)
+    _record(store, result, batch, sha256=sha, attempt=attempt)
     refresh_findings(store, target, result.logical_date)
     return result
 

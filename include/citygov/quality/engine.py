@@ -28,6 +28,7 @@ reference the tests compare the fused path to (``bench/quality_bench.py`` times 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -81,6 +83,9 @@ class Check:
     """The *expected* condition over ``columns`` (True for a good row)."""
     pandas: Callable[[Sequence[pd.Series]], pd.Series] | None = None
     """The expected condition over the chunk's ``columns`` as Series."""
+    vector: Callable[[Sequence[Any]], np.ndarray] | None = None
+    """A vectorized *fast accept* over ``columns`` as :class:`TextColumn`: True only for values the rule
+    certainly accepts; :func:`vector_expected` judges every other value with ``pandas`` (the rule itself)."""
     filter_nulls: bool = True
     """``map`` only: whether NULLs are left out (GX's ``filter_column_isnull``)."""
     ignore_row_if: str = "both_values_are_missing"
@@ -181,6 +186,234 @@ def _pair_rule(check: Callable[..., str | None], **kw: Any) -> Callable[[Sequenc
     return cond
 
 
+
+# --- vectorized conditions (fast accept, the rule judges the rest) ---------------------------------------
+
+_FIXED_MAX = 64
+"""Values longer than this are never fast-accepted (keeps the code-point matrix small)."""
+
+
+class TextColumn:
+    """A column of text values for vectorized conditions, in UTF-8 bytes: ``lengths`` (bytes; 0 is NULL,
+    as an empty CSV field), and ``fixed(n)`` / ``prefix(n)`` give the rows of exactly / at least ``n``
+    bytes with their first ``n`` bytes as an ``(rows, n)`` uint8 matrix. ``values`` gives the text of a
+    row (None for NULL) for the rule to judge what the fast accept left.
+
+    Build one from text (``TextColumn(values)``) or from fields of a UTF-8 buffer
+    (:meth:`from_buffer`, no Python string per value)."""
+
+    def __init__(self, values: Sequence[str | None]) -> None:
+        raw = [v.encode("utf-8") if v else b"" for v in values]
+        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+        width = min(int(lengths.max(initial=0)), _FIXED_MAX)
+        # longer values keep their first bytes (the S dtype truncates): prefix() and the first byte hold
+        matrix = np.array(raw, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(len(raw), max(width, 1))
+        self._init(lengths, matrix, values)
+
+    @classmethod
+    def from_buffer(cls, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> TextColumn:
+        """The fields ``buffer[starts[i] : starts[i] + lengths[i]]`` of a UTF-8 buffer (uint8 array that
+        extends at least 64 bytes past its last field). The matrix bytes past a value's length are
+        whatever follows it in the buffer: ``fixed`` and ``prefix`` never reach them."""
+        self = cls.__new__(cls)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        width = max(min(int(lengths.max(initial=0)), _FIXED_MAX), 1)
+        matrix = np.lib.stride_tricks.sliding_window_view(buffer, width)[starts]
+        self._init(lengths, matrix, _Decoded(buffer, starts, lengths))
+        return self
+
+    def _init(self, lengths: np.ndarray, matrix: np.ndarray, values: Sequence[str | None]) -> None:
+        self.values = values
+        self.lengths = lengths
+        self.null = lengths == 0
+        self.codes = matrix
+        self._short = lengths <= matrix.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def fixed(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._rows((self.lengths == n) & self._short, n)
+
+    def prefix(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._rows((self.lengths >= n) & (n <= self.codes.shape[1]), n)
+
+    def _rows(self, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if n > self.codes.shape[1]:
+            return mask & False, np.zeros((0, n), np.uint8)
+        return mask, self.codes[:, :n] if mask.all() else self.codes[mask, :n]  # all rows: no copy
+
+
+class _Decoded(Sequence[str | None]):
+    """The text of buffer fields, decoded on access (only the values a rule has to judge)."""
+
+    def __init__(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        self.buffer, self.starts, self.lengths = buffer, starts, lengths
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: Any) -> Any:
+        start, n = int(self.starts[i]), int(self.lengths[i])
+        return self.buffer[start : start + n].tobytes().decode("utf-8") if n else None
+
+
+def _digits(matrix: np.ndarray) -> np.ndarray:
+    """Whether each byte is an ASCII digit."""
+    return (matrix >= 48) & (matrix <= 57)
+
+
+def _number(matrix: np.ndarray) -> np.ndarray:
+    """The decimal number spelt by each row of at most 15 ASCII digits (callers check they are digits):
+    a float64 dot product, exact below 2**53."""
+    powers = 10.0 ** np.arange(matrix.shape[1] - 1, -1, -1)
+    return np.rint((matrix.astype(np.float64) - 48.0) @ powers).astype(np.int64)
+
+
+_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _real_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    month = np.clip(m, 0, 12)
+    days = np.where((month == 2) & ~leap, 28, _DAYS[month])
+    return (y >= rules.RIC_MIN_YEAR) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
+
+
+def _accept(col: TextColumn, mask: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(col), dtype=bool)
+    out[np.flatnonzero(mask)[ok]] = True
+    return out
+
+
+def _not_blank_vector(cols: Sequence[TextColumn]) -> np.ndarray:
+    c = cols[0]
+    # Only spaces are stripped (rules.text): a first byte that is no space means text is left.
+    return ~c.null & (c.codes[:, 0] != 32)
+
+
+def _in_set_vector(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | None:
+    texts = [v for v in values if isinstance(v, str) and 0 < len(v.encode("utf-8")) <= _FIXED_MAX]
+    if len(texts) > 64:
+        return None
+
+    by_length: dict[int, list[bytes]] = {}
+    for text in texts:
+        raw = text.encode("utf-8")
+        by_length.setdefault(len(raw), []).append(raw)
+
+    def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        c = cols[0]
+        out = np.zeros(len(c), dtype=bool)
+        for n, wanted in by_length.items():
+            mask, matrix = c.fixed(n)
+            if n <= 8:  # each value as one integer: one isin for the lot
+                packed = np.zeros((len(matrix), 8), dtype=np.uint8)
+                packed[:, :n] = matrix
+                wants = np.zeros((len(wanted), 8), dtype=np.uint8)
+                wants[:, :n] = np.frombuffer(b"".join(wanted), dtype=np.uint8).reshape(len(wanted), n)
+                out |= _accept(c, mask, np.isin(packed.view(np.uint64).ravel(), wants.view(np.uint64).ravel()))
+                continue
+            for raw in wanted:
+                out |= _accept(c, mask, (matrix == np.frombuffer(raw, dtype=np.uint8)).all(axis=1))
+        return out
+
+    return cond
+
+
+@functools.cache
+def _division_table(current_only: bool) -> np.ndarray:
+    """A million flags: is ``NNNNNN`` a (current) GB/T 2260 code."""
+    from citygov.quality.reference import current_division_codes, known_division_codes
+
+    table = np.zeros(1_000_000, dtype=bool)
+    codes = current_division_codes() if current_only else known_division_codes()
+    table[[int(c) for c in codes if len(c) == 6 and c.isascii() and c.isdigit()]] = True
+    return table
+
+
+def _known_division(matrix: np.ndarray, current_only: bool = False) -> np.ndarray:
+    """Rows of six ASCII digits that are a known GB/T 2260 code."""
+    digits = _digits(matrix).all(axis=1)
+    return digits & _division_table(current_only)[np.where(digits, _number(matrix), 0)]
+
+
+def _division_vector(current_only: bool) -> Callable[[Sequence[TextColumn]], np.ndarray]:
+    def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        mask, matrix = cols[0].fixed(6)
+        return _accept(cols[0], mask, _known_division(matrix, current_only))
+
+    return cond
+
+
+_RIC_W = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_RIC_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+
+
+def _iso_number(day: Any) -> int:
+    return int(str(day.isoformat() if hasattr(day, "isoformat") else day)[:10].replace("-", ""))
+
+
+def _ric_vector(as_of: Any) -> Callable[[Sequence[TextColumn]], np.ndarray]:
+    """18-character IDs only (upper-case ``X``); 15-digit and odd-looking values go to the rule."""
+    limit = _iso_number(as_of) if as_of is not None else None
+
+    def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        mask, m = cols[0].fixed(18)
+        digits = _digits(m[:, :17]).all(axis=1) & (_digits(m[:, 17:]).ravel() | (m[:, 17] == ord("X")))
+        # the weighted digit sum (< 2**24) as a float32 dot product: exact, and fast
+        total = np.rint((m[:, :17].astype(np.float32) - 48.0) @ _RIC_W.astype(np.float32)).astype(np.int64)
+        check = _RIC_CHECK[np.where(digits, total, 0) % 11] == m[:, 17]
+        born = np.where(digits, _number(np.where(digits[:, None], m[:, 6:14], 48)), 0)
+        ok = digits & check & _real_dates(born // 10000, born // 100 % 100, born % 100)
+        if limit is not None:
+            ok &= born <= limit
+        ok &= _known_division(m[:, :6])
+        return _accept(cols[0], mask, ok)
+
+    return cond
+
+
+def _not_future_vector(reference_date: Any) -> Callable[[Sequence[TextColumn]], np.ndarray]:
+    limit = _iso_number(reference_date)
+
+    def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        mask, m = cols[0].prefix(10)
+        dash = (m[:, 4] == 45) & (m[:, 7] == 45)
+        digits = _digits(m[:, [0, 1, 2, 3, 5, 6, 8, 9]]).all(axis=1) & dash
+        day = _number(np.where(digits[:, None], m[:, [0, 1, 2, 3, 5, 6, 8, 9]], 48))
+        return _accept(cols[0], mask, digits & (day <= limit))
+
+    return cond
+
+
+def vector_expected(check: Check, columns: Sequence[Sequence[str | None] | TextColumn]) -> np.ndarray:
+    """The *expected* verdict of a ``map`` or ``pair`` check for every row of ``columns`` (lists of text,
+    None or ``""`` meaning NULL), as a boolean array: rows the check does not evaluate (NULLs of a
+    ``filter_nulls`` map check, rows dropped by ``ignore_row_if``) are expected. Values the vectorized
+    condition accepts are not looked at again; every other evaluated value is judged by the check's
+    pandas condition, i.e. by :mod:`citygov.quality.rules`."""
+    assert check.kind in {"map", "pair"} and check.pandas is not None
+    n = len(columns[0])
+    if check.kind == "map":
+        text = columns[0] if isinstance(columns[0], TextColumn) else TextColumn(columns[0])
+        evaluated = ~text.null if check.filter_nulls else np.ones(n, dtype=bool)
+        accepted = check.vector([text]) if check.vector is not None else np.zeros(n, dtype=bool)
+    else:
+        frame = [pd.Series([v or None for v in _values(c)], dtype=object) for c in columns]
+        evaluated = np.asarray(_keep_frame(frame, check.ignore_row_if), dtype=bool)
+        accepted = np.zeros(n, dtype=bool)
+    judge = np.flatnonzero(evaluated & ~accepted)
+    out = ~evaluated | accepted
+    if len(judge):
+        series = [pd.Series([_values(c)[i] or None for i in judge], dtype=object) for c in columns]
+        out[judge] = np.asarray(check.pandas(series), dtype=bool)
+    return out
+
+
+def _values(column: Sequence[str | None] | TextColumn) -> Sequence[str | None]:
+    return column.values if isinstance(column, TextColumn) else column
+
 def compile_check(e: Any) -> Check:
     """Compile one (parameter-substituted) expectation for the fused path; unknown types run in GX."""
     t = e.expectation_type
@@ -188,11 +421,15 @@ def compile_check(e: Any) -> Check:
     if getattr(e, "row_condition", None):
         return Check(e, "gx")  # conditional expectations: GX's own row_condition parsing
     if t == "expect_column_values_to_not_be_null":
-        return Check(e, "map", col, lambda c, d: c[0].is_not(None), lambda c: c[0].notna(), filter_nulls=False)
+        return Check(
+            e, "map", col, lambda c, d: c[0].is_not(None), lambda c: c[0].notna(), filter_nulls=False,
+            vector=lambda c: ~c[0].null,
+        )
     if t == "expect_column_values_to_not_be_blank":
         return Check(
             e, "map", col, lambda c, d: sqlcond.not_blank_ok(c[0]),
             lambda c: c[0].map(lambda v: rules.not_blank_problem(v) is None).astype(bool), filter_nulls=False,
+            vector=_not_blank_vector,
         )
     if t == "expect_column_values_to_be_unique":
         return Check(e, "unique", col)
@@ -200,7 +437,7 @@ def compile_check(e: Any) -> Check:
         return Check(e, "compound_unique", tuple(e.column_list), ignore_row_if=e.ignore_row_if)
     if t == "expect_column_values_to_be_in_set" and not isinstance(e.value_set, dict):
         values = list(e.value_set)
-        return Check(e, "map", col, _in_set_sql(values), lambda c: c[0].isin(values))
+        return Check(e, "map", col, _in_set_sql(values), lambda c: c[0].isin(values), vector=_in_set_vector(values))
     if t == "expect_column_values_to_be_between":
         return Check(e, "map", col, _between_sql(e), _between_pandas(e))
     if t == "expect_column_value_lengths_to_be_between":
@@ -210,7 +447,8 @@ def compile_check(e: Any) -> Check:
         if e.division_in_birth_year:
             return Check(e, "gx", col)
         return Check(
-            e, "map", col, lambda c, d: sqlcond.ric_ok(c[0], d, **kw), _rule(rules.ric_problem, **kw)
+            e, "map", col, lambda c, d: sqlcond.ric_ok(c[0], d, **kw), _rule(rules.ric_problem, **kw),
+            vector=_ric_vector(e.as_of),
         )
     if t == "expect_column_values_to_be_valid_uscc":
         return Check(e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), _rule(rules.uscc_problem))
@@ -220,13 +458,13 @@ def compile_check(e: Any) -> Check:
         cur = e.current_only
         return Check(
             e, "map", col, lambda c, d: sqlcond.division_ok(c[0], d, current_only=cur),
-            _rule(rules.division_problem, current_only=cur),
+            _rule(rules.division_problem, current_only=cur), vector=_division_vector(cur),
         )
     if t == "expect_column_values_to_be_date_not_in_future":
         ref = e.reference_date
         return Check(
             e, "map", col, lambda c, d: sqlcond.not_future_ok(c[0], d, reference_date=ref),
-            _rule(rules.future_date_problem, reference_date=ref),
+            _rule(rules.future_date_problem, reference_date=ref), vector=_not_future_vector(ref),
         )
     if t == "expect_column_pair_values_to_match_id_birth_date":
         return Check(

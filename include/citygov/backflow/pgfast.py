@@ -1,0 +1,557 @@
+"""The PostgreSQL fast path of the backflow load: a plain UTF-8 CSV batch is parsed and validated in
+NumPy over blocks of bytes and its good lines are COPYed into the target as they are.
+
+Taken when the target is PostgreSQL and the data file is UTF-8 CSV without any quote, carriage return or
+NUL byte and ends with a line break (:func:`eligible`): then every line is one record and every comma a
+field separator, so a block of lines can be split into fields with array operations and a good line is
+already valid COPY input. Per block:
+
+- lines with the wrong number of fields, blank lines, whitespace-only fields, an empty primary key or a
+  typed value not already in canonical form (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, plain digits) are
+  handed to the loader's per-record logic (:class:`~citygov.backflow.loader.RowPreparer`), exactly as
+  the general path treats them;
+- the suite's row expectations run vectorized (:func:`citygov.quality.engine.vector_expected`): the first
+  failing one, in suite order, is the row's reason;
+- the primary key is hashed (64 bits); a row whose hash was seen before is held back as a *suspect* and
+  decided after the COPY against the rows loaded (an equal key: ``duplicate_key``; a hash collision: it
+  is loaded);
+- the good lines get ``,<batch id>`` appended and go to ``COPY`` while the next block is parsed (psycopg's
+  queued writer sends from its own thread).
+
+A ``full`` batch empties the table (``TRUNCATE``, or ``DELETE`` when other tables reference it) and
+COPYs straight into it, with its indexes dropped during the COPY and rebuilt after (much faster than
+maintaining them row by row); an ``incremental`` batch COPYs into a temporary table and upserts from it.
+Everything happens in the caller's transaction; refused rows go to ``backflow_quarantine`` with one COPY
+at the end (spooled to a temporary file meanwhile: memory stays bounded by the block size).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from citygov.backflow.batches import Batch, BatchProblemError, Problem
+from citygov.catalog.schema import CatalogEntry, ColumnType
+
+BLOCK = 8 << 20
+"""Bytes of the data file parsed at once (whole lines)."""
+
+_SPACE_LIKE = np.zeros(256, dtype=bool)
+# Bytes that may belong to a character str.isspace() accepts: ASCII whitespace and separators, UTF-8
+# continuation bytes and the lead bytes of U+0080–U+00BF, U+1000–U+3FFF. A field without any other byte
+# might be whitespace only (checked exactly, per record); a field with one never is.
+_SPACE_LIKE[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0xC0), 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def eligible(conn: Connection, batch: Batch) -> bool:
+    """Whether ``batch`` can take the fast path into the PostgreSQL target of ``conn`` (one read of the
+    file, at memory speed when the verification pass left it in the page cache)."""
+    manifest = batch.manifest
+    if conn.dialect.name != "postgresql" or manifest is None or manifest.format != "csv" or manifest.encoding != "utf-8":
+        return False
+    last = b""
+    with batch.data_path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            if b'"' in block or b"\r" in block or b"\0" in block:
+                return False
+            last = block
+    return last.endswith(b"\n")
+
+
+# --- vectorized shape checks ------------------------------------------------------------------------------
+
+
+def _digits(m: np.ndarray) -> np.ndarray:
+    return ((m >= 48) & (m <= 57)).all(axis=1)
+
+
+def _num(m: np.ndarray) -> np.ndarray:
+    powers = 10.0 ** np.arange(m.shape[1] - 1, -1, -1)  # ≤ 15 digits: exact in float64
+    return np.rint((m.astype(np.float64) - 48.0) @ powers).astype(np.int64)
+
+
+def _iso_date(m: np.ndarray) -> np.ndarray:
+    """Rows whose first 10 bytes are a real ``YYYY-MM-DD`` date (year 1–9999, what Python accepts)."""
+    parts = m[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+    ok = _digits(parts) & (m[:, 4] == 45) & (m[:, 7] == 45)
+    n = np.where(ok, _num(np.where(ok[:, None], parts, 48)), 0)
+    y, mo, d = n // 10000, n // 100 % 100, n % 100
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = np.where((mo == 2) & ~leap, 28, _DAYS[np.clip(mo, 0, 12)])
+    return ok & (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= days)
+
+
+def _canonical_mask(dtype: ColumnType, starts: np.ndarray, lengths: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """Rows whose value of a typed 信息项 is NULL or already the text :func:`loader._canonical` makes of
+    it (and PostgreSQL reads as the same value); the others go through ``_canonical`` itself."""
+    ok = lengths == 0
+    if dtype is ColumnType.NUMBER:
+        for n in range(1, 19):
+            rows = np.flatnonzero(lengths == n)
+            if len(rows):
+                m = np.lib.stride_tricks.sliding_window_view(buf, n)[starts[rows]]
+                # plain digits without a leading zero: str(Decimal(text)) == text
+                ok[rows] = _digits(m) & ((m[:, 0] != 48) | (n == 1))
+        return ok
+    width = 10 if dtype is ColumnType.DATE else 19
+    rows = np.flatnonzero(lengths == width)
+    if len(rows):
+        m = np.lib.stride_tricks.sliding_window_view(buf, width)[starts[rows]]
+        good = _iso_date(m)
+        if dtype is ColumnType.DATETIME:
+            hms = m[:, [11, 12, 14, 15, 17, 18]]
+            good &= (m[:, 10] == 32) & (m[:, 13] == 58) & (m[:, 16] == 58) & _digits(hms)
+            t = _num(np.where(good[:, None], hms, 48))
+            good &= (t // 10000 < 24) & (t // 100 % 100 < 60) & (t % 100 < 60)
+        ok[rows] = good
+    return ok
+
+
+# --- primary-key hashes -----------------------------------------------------------------------------------
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def key_hashes(columns: list[Any]) -> np.ndarray:
+    """A 64-bit hash per row of the key columns (:class:`~citygov.quality.engine.TextColumn`), the same
+    for the same UTF-8 bytes however the column was built and whatever the other rows hold. Collisions
+    are possible (and handled by the caller)."""
+    import hashlib
+
+    n = len(columns[0])
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in columns:
+            width = col.codes.shape[1]
+            words = -(-width // 8)
+            packed = np.zeros((n, words * 8), dtype=np.uint8)
+            packed[:, :width] = np.where(np.arange(width) < col.lengths[:, None], col.codes, 0)
+            packed_words = packed.view(np.uint64)
+            part = _mix(col.lengths.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+            for j in range(words):  # only the words a value reaches: padding must not count
+                part = np.where(col.lengths > 8 * j, _mix(part ^ packed_words[:, j]), part)
+            for i in np.flatnonzero(col.lengths > width):  # long values: hash all their bytes
+                digest = hashlib.blake2b(col.values[i].encode("utf-8"), digest_size=8).digest()
+                part[i] = np.frombuffer(digest, dtype=np.uint64)[0]
+            h = _mix(h * np.uint64(31) + part)
+    return h
+
+
+@dataclass
+class _Seen:
+    """Hashes of the keys of the rows sent to the target so far, with their lines, as sorted runs."""
+
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def hit(self, ordered: np.ndarray) -> np.ndarray:
+        """Which of the (sorted: the binary searches then walk the runs in order) hashes were seen."""
+        found = np.zeros(len(ordered), dtype=bool)
+        for run, _lines in self.runs:
+            i = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            found |= run[i] == ordered
+        return found
+
+    def add(self, ordered: np.ndarray, lines: np.ndarray) -> None:
+        """Add sorted hashes with their lines."""
+        if not len(ordered):
+            return
+        self.runs.append((ordered, lines))
+        if len(self.runs) > 6:
+            h = np.concatenate([r[0] for r in self.runs])
+            ln = np.concatenate([r[1] for r in self.runs])
+            order = np.argsort(h, kind="stable")
+            self.runs = [(h[order], ln[order])]
+
+    def first_line(self, value: int) -> int | None:
+        best = None
+        key = np.uint64(value)
+        for run, lines in self.runs:
+            lo, hi = np.searchsorted(run, key, "left"), np.searchsorted(run, key, "right")
+            if hi > lo:
+                found = int(lines[lo:hi].min())
+                best = found if best is None else min(best, found)
+        return best
+
+
+# --- the load ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Spool:
+    """Rows written as CSV to a temporary file, for one COPY once the data COPY is done."""
+
+    handle: IO[str] = field(default_factory=lambda: tempfile.SpooledTemporaryFile(32 << 20, mode="w+", encoding="utf-8", newline=""))
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.writer = csv.writer(self.handle, lineterminator="\n")
+
+    def add(self, row: list[Any]) -> None:
+        self.writer.writerow(row)
+        self.count += 1
+
+    def copy_into(self, conn: Connection, statement: str) -> None:
+        if not self.count:
+            return
+        self.handle.seek(0)
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(statement) as copy:
+            while block := self.handle.read(1 << 20):
+                copy.write(block)
+
+
+def _blocks(path: Any) -> Iterator[tuple[bytes, int]]:
+    """Whole lines of the data file after the header, in blocks, with the line number of each first line."""
+    with open(path, "rb") as handle:
+        handle.readline()
+        line, rest = 2, b""
+        while block := handle.read(BLOCK):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            chunk, rest = block[:cut], block[cut:]
+            yield chunk, line
+            line += chunk.count(b"\n")
+        if rest:  # eligible() saw a final line break; a file growing meanwhile is not ours to load
+            raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
+
+
+class FastLoad:
+    """One batch through the fast path, in the caller's transaction; see the module docstring."""
+
+    def __init__(self, conn: Connection, table: sa.Table, batch: Batch, entry: CatalogEntry, checks: list[Any],
+                 header: list[str]) -> None:
+        from citygov.backflow.loader import RowPreparer
+
+        self.conn, self.table, self.batch, self.entry, self.checks, self.header = conn, table, batch, entry, checks, header
+        self.names = [c.name for c in entry.columns]
+        self.position = {name: header.index(name) for name in header}
+        self.prepare = RowPreparer(entry, header, self.names, postgres=True)
+        self.to_header = [self.names.index(h) for h in header]
+        self.pk = list(entry.primary_key)
+        self.typed = [(self.position[c.name], c.dtype) for c in entry.columns if c.dtype in
+                      (ColumnType.NUMBER, ColumnType.DATE, ColumnType.DATETIME)]
+        self.quote = conn.dialect.identifier_preparer.quote
+        suffix = io.StringIO()
+        csv.writer(suffix, lineterminator="\n").writerow(["", batch.batch_id])
+        self.suffix = suffix.getvalue().encode("utf-8")  # ',<batch id, CSV-quoted if need be>\n'
+        self.quarantine = _Spool()
+        self.suspects = _Spool()
+        self.seen = _Seen()
+        self.records = self.written = 0
+
+    # -- per block ------------------------------------------------------------------------------------
+
+    def _block(self, chunk: bytes, first_line: int) -> bytes:
+        from citygov.quality.engine import TextColumn
+
+        # 64 spare bytes: TextColumn.from_buffer reads a fixed width past the last field
+        padded = np.frombuffer(chunk + bytes(64), dtype=np.uint8)
+        buf = padded[: len(chunk)]
+        width = len(self.header)
+        ends = np.flatnonzero(buf == 10)
+        starts = np.empty_like(ends)
+        starts[0], starts[1:] = 0, ends[:-1] + 1
+        lines = first_line + np.arange(len(ends))
+        commas = np.flatnonzero(buf == 44)
+        first_comma = np.searchsorted(commas, starts)
+        shaped = (np.searchsorted(commas, ends) - first_comma) == width - 1
+        rows = np.flatnonzero(shaped)
+        sep = commas[first_comma[rows, None] + np.arange(width - 1)] if width > 1 else np.zeros((len(rows), 0), np.int64)
+        fs = np.concatenate([starts[rows, None], sep + 1], axis=1)
+        fe = np.concatenate([sep, ends[rows, None]], axis=1)
+        fl = fe - fs
+        # A field starting with a byte that may begin a whitespace character might be whitespace only,
+        # and a line of such or empty fields might be blank: those lines take the per-record way.
+        spacy = (fl == 0) | _SPACE_LIKE[buf[np.minimum(fs, len(buf) - 1)]]
+        fast = ~((fl > 0) & spacy).any(axis=1) & ~spacy.all(axis=1)
+        for k in self.pk:
+            fast &= fl[:, self.position[k]] > 0
+        for i, dtype in self.typed:
+            fast &= _canonical_mask(dtype, fs[:, i], fl[:, i], padded)
+        slow = np.ones(len(ends), dtype=bool)
+        slow[rows[fast]] = False
+        rows, fs, fl = rows[fast], fs[fast], fl[fast]
+
+        # The fast rows' columns straight from the buffer; the slow ones through the per-record logic.
+        columns = {name: TextColumn.from_buffer(padded, fs[:, self.position[name]], fl[:, self.position[name]])
+                   for name in self._needed()}
+        good = self._validate(columns, lines[rows], lambda i: self._fast_values(buf, fs[i], fl[i]))
+        self.records += len(rows)
+        slow_rows = self._slow(buf, starts[slow], ends[slow], lines[slow])
+        whole = not slow.any()
+        out = [self._send(buf, starts[rows], ends[rows], lines[rows], good, columns, None, whole)]
+        if slow_rows:
+            slow_columns = {name: TextColumn([r[i] for r in slow_rows]) for i, name in enumerate(self.names)}
+            slow_good = self._validate({n: slow_columns[n] for n in self._needed()},
+                                       np.array([r[-1] for r in slow_rows]), lambda i: slow_rows[i][:-1])
+            out.append(self._send(None, None, None, np.array([r[-1] for r in slow_rows]), slow_good, slow_columns,
+                                  slow_rows, False))
+        return b"".join(out)
+
+    def _needed(self) -> list[str]:
+        return sorted({n for check, _ in self.checks for n in check.columns} | set(self.pk))
+
+    def _fast_values(self, buf: np.ndarray, fs: np.ndarray, fl: np.ndarray) -> list[str]:
+        fields = [buf[s : s + n].tobytes().decode("utf-8") for s, n in zip(fs, fl, strict=True)]
+        return [fields[self.position[name]] for name in self.names]
+
+    def _slow(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray) -> list[list[Any]]:
+        """Records the vectorized split does not cover, through the loader's per-record logic; returns the
+        good ones as their values plus the line; refused ones go to the quarantine spool."""
+        width = len(self.header)
+        good = []
+        for start, end, line in zip(starts.tolist(), ends.tolist(), lines.tolist(), strict=True):
+            fields = buf[start:end].tobytes().decode("utf-8").split(",")
+            if not (fields and fields[0].strip()) and not "".join(fields).strip():
+                continue  # a blank line, or one of empty fields only (not a record: RecordStream's rule)
+            self.records += 1
+            fault = None
+            if len(fields) != width:
+                word = "extra" if len(fields) > width else "missing"
+                fault = ("field_count", f"line {line}: {len(fields)} fields where the header has {width} ({word} fields)")
+            row = self.prepare(line, fields, fault)
+            if row[1] is not None:
+                self._refuse(line, row[1], row[2], row[3], row[4])
+            else:
+                good.append([*row[5:], line])
+        return good
+
+    def _validate(self, columns: dict[str, Any], lines: np.ndarray, values: Any) -> np.ndarray:
+        """The suite's row expectations over a block's rows: True for rows passing all; the others are
+        quarantined with the first failing expectation."""
+        from citygov.quality.engine import vector_expected
+
+        good = np.ones(len(lines), dtype=bool)
+        for check, cols in self.checks:
+            bad = np.flatnonzero(good & ~vector_expected(check, [columns[n] for n in check.columns]))
+            for i in bad:
+                line = int(lines[i])
+                self._refuse(line, check.type, cols, f"line {line}: {cols} fails {check.type}",
+                             self._record(values(i)))
+            good[bad] = False
+        return good
+
+    def _record(self, values: list[str]) -> str:
+        return json.dumps(dict(zip(self.names, [v or None for v in values], strict=True)), ensure_ascii=False)
+
+    def _refuse(self, line: int, code: str, column: str | None, reason: str, record: str) -> None:
+        b = self.batch
+        self.quarantine.add([b.batch_id, self.entry.code, b.logical_date.isoformat() if b.logical_date else "", line,
+                             code, column or "", reason, record])
+
+    def _send(self, buf: np.ndarray | None, starts: Any, ends: Any, lines: np.ndarray, good: np.ndarray,
+              columns: dict[str, Any], rows: list[list[Any]] | None, whole: bool) -> bytes:
+        """The COPY input of a block's good rows; a row whose key hash was seen is held back as a suspect."""
+        keep = good.copy()
+        if self.pk:
+            idx = np.flatnonzero(good)
+            hashes = key_hashes([_take(columns[k], idx) for k in self.pk])
+            order = np.argsort(hashes, kind="stable")  # one sort: repeats in the block, lookups, the new run
+            ordered = hashes[order]
+            repeat_sorted = np.concatenate([[False], ordered[1:] == ordered[:-1]]) | self.seen.hit(ordered)
+            repeat = np.empty_like(repeat_sorted)
+            repeat[order] = repeat_sorted
+            for j in np.flatnonzero(repeat):
+                i = int(idx[j])
+                values = rows[i][:-1] if rows is not None else self._fast_values(buf, *_fields(buf, starts[i], ends[i]))
+                self.suspects.add([int(lines[i]), int(hashes[j].view(np.int64)), self._record(values),
+                                   *[v if v else None for v in values]])
+            keep[idx[repeat]] = False
+            self.seen.add(ordered[~repeat_sorted], lines[idx[order[~repeat_sorted]]])
+        self.written += int(keep.sum())
+        if rows is not None:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            for i in np.flatnonzero(keep):
+                values = rows[i]
+                writer.writerow([*[values[j] or None for j in self.to_header], self.batch.batch_id])
+            return text.getvalue().encode("utf-8")
+        assert buf is not None
+        data = buf.tobytes()
+        if whole and keep.all():
+            return data.replace(b"\n", self.suffix)
+        # runs of kept, adjacent lines, as slices of the block (few: only dropped or slow lines break them)
+        joined = keep[:-1] & keep[1:] & (starts[1:] == ends[:-1] + 1)
+        first = np.flatnonzero(keep & ~np.concatenate([[False], joined]))
+        last = np.flatnonzero(keep & ~np.concatenate([joined, [False]]))
+        return b"".join(data[a : b + 1] for a, b in zip(starts[first].tolist(), ends[last].tolist(), strict=True)).replace(
+            b"\n", self.suffix)
+
+    # -- the whole batch ------------------------------------------------------------------------------
+
+    def run(self) -> tuple[int, int]:
+        """Load the batch; returns (loaded, quarantined). Raises BatchProblemError for a row-count mismatch."""
+        from psycopg.copy import QueuedLibpqWriter
+
+        conn, q = self.conn, self.quote
+        manifest = self.batch.manifest
+        assert manifest is not None
+        from citygov.backflow.loader import LINEAGE_COLUMN, QUARANTINE_TABLE
+
+        full = manifest.mode == "full"
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        if full:
+            restore = _empty_table(conn, self.table.name)
+            dest = self.table.name
+        else:
+            restore = []
+            dest = "cg_backflow_rows"
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {q(dest)} (LIKE {q(self.table.name)}) ON COMMIT DROP")
+        columns = ", ".join(q(h) for h in self.header) + ", " + q(LINEAGE_COLUMN)
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(f"COPY {q(dest)} ({columns}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cursor)) as copy:
+            for chunk, first_line in _blocks(self.batch.data_path):
+                copy.write(self._block(chunk, first_line))
+        if cursor.rowcount != self.written:
+            raise RuntimeError(f"COPY took {cursor.rowcount} rows, {self.written} were sent")
+        if self.records != manifest.declared_rows:
+            raise BatchProblemError(Problem(
+                "row_count_mismatch",
+                f"{self.batch.folder.name}: the manifest declares {manifest.declared_rows} rows, "
+                f"{self.batch.data_path.name} holds {self.records}",
+            ))
+        for statement in restore:
+            conn.exec_driver_sql(statement)
+        loaded = self.written + self._resolve_suspects(dest)
+        if not full:
+            loaded = self._upsert(dest)
+        self.quarantine.copy_into(conn, (
+            f"COPY {q(QUARANTINE_TABLE)} (batch_id, resource_code, logical_date, line, reason_code, column_name, "
+            "reason, record) FROM STDIN (FORMAT csv)"
+        ))
+        return loaded, self.quarantine.count
+
+    def _resolve_suspects(self, dest: str) -> int:
+        """Decide the held-back rows: a key equal to a loaded row's (or to an earlier suspect's) is a
+        ``duplicate_key``; the first of a key that was only a hash collision is loaded. Returns rows loaded."""
+        if not self.suspects.count:
+            return 0
+        from citygov.backflow.loader import LINEAGE_COLUMN
+
+        conn, q = self.conn, self.quote
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE cg_backflow_suspects (_cg_line bigint, _cg_hash bigint, _cg_record text, "
+            f"LIKE {q(dest)}) ON COMMIT DROP"
+        )
+        names = ", ".join(q(n) for n in self.names)
+        if dest != self.table.name:
+            conn.exec_driver_sql(f"CREATE INDEX ON {q(dest)} ({', '.join(q(k) for k in self.pk)})")
+        self.suspects.copy_into(conn, (
+            f"COPY cg_backflow_suspects (_cg_line, _cg_hash, _cg_record, {names}) FROM STDIN (FORMAT csv)"
+        ))
+        keys = " AND ".join(f"d.{q(k)} = s.{q(k)}" for k in self.pk)
+        part = ", ".join(f"s.{q(k)}" for k in self.pk)
+        rows = conn.exec_driver_sql(
+            f"SELECT s._cg_line, s._cg_hash, s._cg_record, EXISTS (SELECT 1 FROM {q(dest)} d WHERE {keys}), "
+            f"min(s._cg_line) OVER (PARTITION BY {part}) FROM cg_backflow_suspects s ORDER BY s._cg_line"
+        ).all()
+        what = ", ".join(self.pk)
+        collided = []
+        for line, hashed, record, loaded, first in rows:
+            if not loaded and line == first:
+                collided.append(line)
+                continue
+            if loaded:
+                first = self.seen.first_line(int(np.int64(hashed).view(np.uint64)))
+            self._refuse(line, "duplicate_key", self.pk[0],
+                         f"line {line}: primary key {what} repeats line {first} of the same batch", record)
+        if collided:
+            conn.exec_driver_sql(
+                f"INSERT INTO {q(dest)} ({names}, {q(LINEAGE_COLUMN)}) SELECT {names}, %(batch)s "
+                f"FROM cg_backflow_suspects WHERE _cg_line = ANY(%(lines)s)",
+                {"batch": self.batch.batch_id, "lines": collided},
+            )
+        return len(collided)
+
+    def _upsert(self, stage: str) -> int:
+        from citygov.backflow.loader import LINEAGE_COLUMN, _has_key
+
+        conn, q = self.conn, self.quote
+        target = q(self.table.name)
+        cols = [*self.names, LINEAGE_COLUMN]
+        listed = ", ".join(q(c) for c in cols)
+        if self.pk and _has_key(conn, self.table.name, self.pk):
+            keys = ", ".join(q(k) for k in self.pk)
+            sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in cols if c not in self.pk)
+            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+            return conn.exec_driver_sql(
+                f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {q(stage)} ON CONFLICT ({keys}) {action}"
+            ).rowcount
+        if self.pk:
+            keys = ", ".join(q(k) for k in self.pk)
+            conn.exec_driver_sql(f"DELETE FROM {target} WHERE ({keys}) IN (SELECT {keys} FROM {q(stage)})")
+        return conn.exec_driver_sql(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {q(stage)}").rowcount
+
+
+def _take(column: Any, idx: np.ndarray) -> Any:
+    """The rows ``idx`` of a TextColumn (for hashing: lengths, bytes and, for long values, the text)."""
+    from citygov.quality.engine import TextColumn
+
+    out = TextColumn.__new__(TextColumn)
+    values = column.values
+    out._init(column.lengths[idx], column.codes[idx], _Rows(values, idx))
+    return out
+
+
+class _Rows:
+    def __init__(self, values: Any, idx: np.ndarray) -> None:
+        self.values, self.idx = values, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.values[int(self.idx[i])]
+
+
+def _fields(buf: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    text = buf[start:end]
+    cuts = np.flatnonzero(text == 44)
+    fs = np.concatenate([[0], cuts + 1]) + start
+    fe = np.concatenate([cuts, [end - start]]) + start
+    return fs, fe - fs
+
+
+def _empty_table(conn: Connection, name: str) -> list[str]:
+    """Empty the table for a full load and drop its indexes; returns the statements that rebuild them.
+
+    ``TRUNCATE`` and the index DDL are transactional: a rollback leaves table and indexes as they were.
+    A table other tables reference keeps its indexes and is emptied with ``DELETE``."""
+    q = conn.dialect.identifier_preparer.quote
+    oid = conn.exec_driver_sql("SELECT %(t)s::regclass::oid", {"t": q(name)}).scalar()
+    if conn.exec_driver_sql("SELECT 1 FROM pg_constraint WHERE confrelid = %(o)s LIMIT 1", {"o": oid}).first():
+        conn.exec_driver_sql(f"DELETE FROM {q(name)}")
+        return []
+    conn.exec_driver_sql(f"TRUNCATE {q(name)}")
+    restore = []
+    for con, definition in conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %(o)s AND contype IN ('p', 'u')",
+        {"o": oid},
+    ).all():
+        conn.exec_driver_sql(f"ALTER TABLE {q(name)} DROP CONSTRAINT {q(con)}")
+        restore.append(f"ALTER TABLE {q(name)} ADD CONSTRAINT {q(con)} {definition}")
+    for schema, index, definition in conn.exec_driver_sql(
+        "SELECT n.nspname, i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace "
+        "WHERE x.indrelid = %(o)s",
+        {"o": oid},
+    ).all():
+        conn.exec_driver_sql(f"DROP INDEX {q(schema)}.{q(index)}")
+        restore.append(definition)
+    return restore

@@ -1,0 +1,137 @@
+"""PostgreSQL's fast backflow path (:mod:`citygov.backflow.pgfast`) loads and quarantines exactly what the
+general path (staging table, per-record checks) does, row for row and reason for reason.
+
+One batch with every kind of row fault (field counts, blank lines, whitespace-only and empty fields,
+values that need canonical form, bad types, failing expectations, repeated keys within a block and
+across blocks, long values) is loaded twice into fresh PostgreSQL targets: once by the fast path, with
+tiny blocks so that every block boundary is crossed, and once with the fast path switched off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from citygov.backflow import ingest_landing, pgfast
+from citygov.catalog.importer import import_catalog
+from citygov.identifiers import make_ric
+from tests.pg import scratch_database
+from tests.store.test_backflow import sample_rows, to_csv, write_batch
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def governed(store: Engine, city: Path) -> Engine:
+    import_catalog(store, city / "catalog.csv")
+    return store
+
+
+@pytest.fixture
+def targets() -> Iterator[tuple[Engine, Engine]]:
+    with scratch_database("citygov_fast") as fast_url, scratch_database("citygov_slow") as slow_url:
+        fast, slow = sa.create_engine(fast_url), sa.create_engine(slow_url)
+        yield fast, slow
+        fast.dispose()
+        slow.dispose()
+
+
+def _batch(city: Path) -> tuple[bytes, int]:
+    header, rows = sample_rows(city, 40)
+    col = {name: i for i, name in enumerate(header)}
+    rows = [list(r) for r in rows]
+    rows[1] = [*rows[1], "surplus"]
+    rows[2] = rows[2][:-1]
+    rows[3][col["cbrq"]] = "2024-13-45"
+    rows[4][col["sfzhm"]] = ""
+    rows[5] = list(rows[0])  # a repeated key in the same block
+    rows[6][col["cbrq"]] = "2024/01/05"  # good once canonical
+    rows[7][col["tbsj"]] = "2026-11-26T02:53:02"
+    rows[8][col["xm"]] = "   "  # whitespace only: NULL, then not blank fails
+    rows[9][col["xzlx"]] = " 110"  # not in the value set
+    rows[10][col["sfzhm"]] = rows[10][col["sfzhm"]][:17] + ("0" if rows[10][col["sfzhm"]][17] != "0" else "1")
+    rows[11][col["cbdq"]] = "329999"
+    rows[12][col["xm"]] = "名" * 40  # longer than the vectorized matrix
+    rows[13][col["cbrq"]] = ""  # NULL date: not blank fails
+    rows[14][col["tbsj"]] = "2026-11-26 02:53:02+00:00"
+    rows[15][col["cbrq"]] = "2030-01-01"  # in the future
+    rows[16][col["sfzhm"]] = make_ric("320706", __import__("datetime").date(1990, 1, 2), 7).lower()
+    rows[38] = list(rows[20])  # a repeated key many blocks later
+    rows[39][col["xzlx"]] = "210"
+    lines = [",".join(r) for r in rows]
+    lines.insert(18, "")  # a blank line and one of empty fields: not records
+    lines.insert(25, ",,,,,")
+    text = to_csv(header, []) + "\n".join(lines) + "\n"
+    return text.encode("utf-8"), len(rows)
+
+
+def _quarantine(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT line, reason_code, column_name, reason, record FROM backflow_quarantine ORDER BY line"
+        )).all()
+    return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
+def _table(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text('SELECT * FROM "hl_sbcbxx"')).mappings().all()
+    return sorted(tuple(str(v) for k, v in r.items() if k != "_batch_id") for r in rows)
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_fast_path_loads_and_quarantines_like_the_general_path(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    data, records = _batch(city)
+    fast_target, slow_target = targets
+    runs = {"n": 0}
+    real_run = pgfast.FastLoad.run
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        runs["n"] += 1
+        return real_run(self)
+
+    monkeypatch.setattr(pgfast, "BLOCK", 300)  # a few lines per block
+    monkeypatch.setattr(pgfast.FastLoad, "run", counted)
+    write_batch(tmp_path / "fast", "FAST-001", data, declared=records, mode=mode)
+    (fast,) = ingest_landing(governed, fast_target, tmp_path / "fast")
+    assert runs["n"] == 1, "the batch took the fast path"
+
+    monkeypatch.setattr(pgfast, "eligible", lambda conn, batch: False)
+    write_batch(tmp_path / "slow", "SLOW-001", data, declared=records, mode=mode)
+    (slow,) = ingest_landing(governed, slow_target, tmp_path / "slow")
+    assert runs["n"] == 1
+
+    assert fast.status == slow.status == "loaded", (fast.reason, slow.reason)
+    assert (fast.loaded_rows, fast.quarantined_rows) == (slow.loaded_rows, slow.quarantined_rows)
+    assert fast.loaded_rows + fast.quarantined_rows == records
+    assert fast.quarantined_rows == 12
+    assert _quarantine(fast_target) == _quarantine(slow_target)
+    assert _table(fast_target) == _table(slow_target)
+    codes = {q[1] for q in _quarantine(fast_target)}
+    assert {"field_count", "bad_value", "missing_key", "duplicate_key"} <= codes
+    with fast_target.connect() as conn:  # the full load rebuilt the primary key it dropped for the COPY
+        keys = sa.inspect(conn).get_pk_constraint("hl_sbcbxx")["constrained_columns"]
+    assert sorted(keys) == ["sfzhm", "xzlx"]
+
+
+def test_fast_path_reload_replaces_a_full_dataset(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path
+) -> None:
+    data, records = _batch(city)
+    target = targets[0]
+    write_batch(tmp_path / "landing", "FULL-001", data, declared=records, mode="full")
+    write_batch(tmp_path / "landing", "FULL-002", data, declared=records, mode="full", logical_date="2026-11-30")
+    results = ingest_landing(governed, target, tmp_path / "landing")
+    assert [r.status for r in results] == ["loaded", "loaded"]
+    with target.connect() as conn:
+        held = dict(conn.execute(sa.text('SELECT "_batch_id", count(*) FROM "hl_sbcbxx" GROUP BY 1')).all())
+    assert held == {"FULL-002": results[1].loaded_rows}
