@@ -7,9 +7,10 @@ same file measured in the same run, plus peak memory for a 5M-row file.
 - **citygov**: :func:`citygov.backflow.ingest_batch` on the same file: manifest, sha256, encoding and
   header (one pass), then one streaming pass (:mod:`citygov.backflow.pgfast`) that splits blocks of lines
   in NumPy, checks shape, types, the suite's row expectations (``expectations/320700-SDSJ-0002.json``,
-  vectorized) and key uniqueness (key hashes), and COPYs the good lines straight into the emptied
-  resource table (its primary key rebuilt after the COPY) while the next block is checked; failures go to
-  the quarantine in the same transaction — what the DAG runs. The batch is ``full`` (the table is replaced).
+  vectorized), and COPYs the good lines straight into the emptied resource table while the next block is
+  checked; rebuilding its primary key after the COPY proves the keys unique (a repeat would send the
+  batch again with key hashes); failures go to the quarantine in the same transaction — what the DAG
+  runs. The batch is ``full`` (the table is replaced).
 
 The file is the demo's insured-persons backflow resource (ID number, name, insurance type, division,
 two dates) with a few rows failing the suite; the run asserts declared = loaded + quarantined. Peak

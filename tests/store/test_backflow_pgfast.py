@@ -135,3 +135,119 @@ def test_fast_path_reload_replaces_a_full_dataset(
     with target.connect() as conn:
         held = dict(conn.execute(sa.text('SELECT "_batch_id", count(*) FROM "hl_sbcbxx" GROUP BY 1')).all())
     assert held == {"FULL-002": results[1].loaded_rows}
+
+
+def _unique_batch(city: Path) -> tuple[bytes, int]:
+    """The faulty batch without its two repeated keys."""
+    data, records = _batch(city)
+    lines = data.decode("utf-8").split("\n")
+    # data lines 6 and 39 (rows 5 and 38) repeat rows 0 and 20: give them keys of rows not in the batch
+    _header, more = sample_rows(city, 42)
+    for at, extra in ((6, more[40]), (41, more[41])):  # the blank lines inserted at 18 and 25 shift line 39
+        lines[at] = ",".join(extra)
+    return "\n".join(lines).encode("utf-8"), records
+
+
+@pytest.mark.parametrize(("build", "attempts"), [(_unique_batch, 1), (_batch, 2)])
+def test_full_load_proves_keys_unique_with_the_rebuilt_primary_key(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    build: Any, attempts: int,
+) -> None:
+    """A full load skips the key hashes and lets the rebuilt primary key prove the keys unique; a repeated
+    key rolls that attempt back and the batch goes again with the hashes, with the general path's result."""
+    data, records = build(city)
+    fast_target, slow_target = targets
+    calls = {"run": 0, "hashes": 0}
+    real_run, real_hashes = pgfast.FastLoad._run, pgfast.key_hashes
+
+    def counted_run(self):  # type: ignore[no-untyped-def]
+        calls["run"] += 1
+        return real_run(self)
+
+    def counted_hashes(columns):  # type: ignore[no-untyped-def]
+        calls["hashes"] += 1
+        return real_hashes(columns)
+
+    monkeypatch.setattr(pgfast, "BLOCK", 300)
+    monkeypatch.setattr(pgfast.FastLoad, "_run", counted_run)
+    monkeypatch.setattr(pgfast, "key_hashes", counted_hashes)
+    write_batch(tmp_path / "fast", "FAST-001", data, declared=records, mode="full")
+    (fast,) = ingest_landing(governed, fast_target, tmp_path / "fast")
+    assert calls["run"] == attempts
+    assert (calls["hashes"] > 0) is (attempts == 2), "key hashes only on the second attempt"
+
+    monkeypatch.setattr(pgfast, "eligible", lambda conn, batch: False)
+    write_batch(tmp_path / "slow", "SLOW-001", data, declared=records, mode="full")
+    (slow,) = ingest_landing(governed, slow_target, tmp_path / "slow")
+
+    assert fast.status == slow.status == "loaded", (fast.reason, slow.reason)
+    assert (fast.loaded_rows, fast.quarantined_rows) == (slow.loaded_rows, slow.quarantined_rows)
+    assert fast.loaded_rows + fast.quarantined_rows == records
+    assert _quarantine(fast_target) == _quarantine(slow_target)
+    assert _table(fast_target) == _table(slow_target)
+    repeats = [q for q in _quarantine(fast_target) if q[1] == "duplicate_key"]
+    assert len(repeats) == (2 if attempts == 2 else 0)
+    with fast_target.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM backflow_quarantine")).scalar() == fast.quarantined_rows
+        keys = sa.inspect(conn).get_pk_constraint("hl_sbcbxx")["constrained_columns"]
+    assert sorted(keys) == ["sfzhm", "xzlx"]
+
+
+def test_full_load_into_a_table_without_its_key_still_finds_repeats(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path
+) -> None:
+    """No primary key to prove the keys unique (a table made elsewhere): the key hashes find the repeats."""
+    target = targets[0]
+    data, records = _unique_batch(city)
+    write_batch(tmp_path / "landing", "FULL-001", data, declared=records, mode="full")
+    ingest_landing(governed, target, tmp_path / "landing")
+    with target.begin() as conn:
+        conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" DROP CONSTRAINT "hl_sbcbxx_pkey"')
+    data, records = _batch(city)
+    write_batch(tmp_path / "next", "FULL-002", data, declared=records, mode="full", logical_date="2026-11-30")
+    (result,) = ingest_landing(governed, target, tmp_path / "next")
+    assert result.status == "loaded", result.reason
+    assert result.loaded_rows + result.quarantined_rows == records
+    with target.connect() as conn:
+        repeats = conn.execute(sa.text(
+            "SELECT line, reason FROM backflow_quarantine WHERE batch_id = 'FULL-002' AND reason_code = 'duplicate_key' "
+            "ORDER BY line"
+        )).all()
+        held = conn.execute(sa.text('SELECT count(*), count(DISTINCT (sfzhm, xzlx)) FROM "hl_sbcbxx"')).one()
+    assert len(repeats) == 2 and all("repeats line" in reason for _line, reason in repeats)
+    assert held[0] == held[1] == result.loaded_rows
+
+
+def test_full_load_into_a_referenced_table_finds_repeats_during_the_copy(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table other tables reference keeps its primary key through the load: a repeat fails the COPY
+    itself, and the batch goes again with the key hashes."""
+    target = targets[0]
+    data, records = _unique_batch(city)
+    write_batch(tmp_path / "landing", "FULL-001", data, declared=records, mode="full")
+    ingest_landing(governed, target, tmp_path / "landing")
+    with target.begin() as conn:
+        conn.exec_driver_sql('CREATE TABLE "claims" (sfzhm text, xzlx text, '
+                             'FOREIGN KEY (sfzhm, xzlx) REFERENCES "hl_sbcbxx" (sfzhm, xzlx))')
+    data, records = _batch(city)
+    attempts = {"n": 0}
+    real_run = pgfast.FastLoad._run
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        attempts["n"] += 1
+        return real_run(self)
+
+    monkeypatch.setattr(pgfast.FastLoad, "_run", counted)
+    write_batch(tmp_path / "next", "FULL-002", data, declared=records, mode="full", logical_date="2026-11-30")
+    (result,) = ingest_landing(governed, target, tmp_path / "next")
+    assert result.status == "loaded", result.reason
+    assert attempts["n"] == 2
+    assert result.loaded_rows + result.quarantined_rows == records
+    with target.connect() as conn:
+        repeats = conn.execute(sa.text(
+            "SELECT count(*) FROM backflow_quarantine WHERE batch_id = 'FULL-002' AND reason_code = 'duplicate_key'"
+        )).scalar()
+        held = conn.execute(sa.text('SELECT count(*), min("_batch_id") FROM "hl_sbcbxx"')).one()
+    assert repeats == 2
+    assert tuple(held) == (result.loaded_rows, "FULL-002")

@@ -132,3 +132,36 @@ def test_vectorized_checks_agree_with_sql(sqlite: sa.Engine, index: int) -> None
         assert not (accepted & ~expected).any(), "the fast accept took a value the rule refuses"
         if check.type != "expect_column_values_to_be_valid_uscc":
             assert accepted.sum() > 0.2 * expected.sum(), "plain good values are accepted without the rule"
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_buffer_columns_get_the_verdicts_of_text_columns(index: int) -> None:
+    """The backflow fast path builds its columns from the file's bytes (:meth:`TextColumn.from_buffer`),
+    where the matrix runs on past a value into the next fields: those bytes never count."""
+    expectation, generate = _expectations()[index]
+    check = compile_check(substitute(expectation, {"logical_date": AS_OF}))
+    values = generate(random.Random(2260 + index), 3000)
+    raw = [(v or "").encode("utf-8") for v in values]
+    # each value followed by digits and an X: what a longer ID or date would go on with
+    buffer = np.frombuffer(b"".join(r + b"19X," for r in raw) + bytes(64), dtype=np.uint8)
+    lengths = np.array([len(r) for r in raw])
+    starts = np.concatenate([[0], np.cumsum(lengths + 4)[:-1]])
+    column = TextColumn.from_buffer(buffer, starts, lengths)
+    assert (vector_expected(check, [column]) == vector_expected(check, [values])).all()
+    if check.vector is not None:
+        assert (check.vector([column]) == check.vector([TextColumn(values)])).all()
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("2026-11-28", 20261128), ("0001-01-01", 10101), ("9999-12-31", 99991231), ("2026-11-28 23:59:59", 20261128),
+    ("2026/11/28", None), ("2026-11-2x", None), (":026-11-28", None), ("/026-11-28", None), ("2026-1:-28", None),
+    ("2026-11-28"[::-1], None), ("２０２６-11-28", None),
+])
+def test_iso_day_reads_digits_and_dashes_only(text: str, day: int | None) -> None:
+    from citygov.quality.engine import iso_day
+
+    raw = text.encode("utf-8")
+    ok, number = iso_day(np.frombuffer(raw, dtype=np.uint8)[None, :10])
+    assert bool(ok[0]) is (day is not None)
+    if day is not None:
+        assert int(number[0]) == day
