@@ -11,7 +11,9 @@ incremental, declared rows, SHA-256, schema version, sender, encoding). Each run
    checked against its manifest's sha256 and renamed into the landing folder whole; one already landed
    with the same sha256 is not downloaded again; one whose download fails or whose data does not match
    is **not landed** and is listed under `failed` in the task's result and log (the next run tries it
-   again). 5xx, timeouts and dropped connections are retried with backoff. When the connection is not
+   again); when the content is the sender's fault (data not matching its manifest's sha256, a manifest
+   for another batch) the batch is also recorded as **rejected**, so the sender gets a dispute item.
+   5xx, timeouts and dropped connections are retried with backoff. When the connection is not
    defined the task is **skipped** (pulling is off; the landing folder is filled by other means) and
    ingestion still runs. If the listing itself cannot be fetched the task fails and Airflow retries it.
 2. **ingest_batches** — verifies every batch not loaded yet: manifest, checksum, declared row count,
@@ -68,9 +70,17 @@ def provincial_backflow():
     def pull_from_province(params=None, logical_date=None, dag_run=None) -> dict:
         """Land the batches the provincial API offers; skipped when its HTTP connection is not defined."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from sqlalchemy import create_engine
 
-        from citygov.backflow.http_pull import ProvinceAPI, pull_batches, summarize
-        from citygov_airflow import city_date, source_resolver
+        from citygov.backflow.http_pull import (
+            REFUSED_PROBLEMS,
+            ProvinceAPI,
+            pull_batches,
+            record_refusals,
+            summarize,
+        )
+        from citygov.store import ensure_store
+        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
 
         resolve = source_resolver()
         api = resolve(params["province_conn"])
@@ -87,8 +97,19 @@ def provincial_backflow():
             province = ProvinceAPI.from_connection(api)
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
-        summary = summarize(pull_batches(province, landing.folder(), logical_date=day))
-        return {"date": day.isoformat() if day else None, **summary}
+        results = pull_batches(province, landing.folder(), logical_date=day)
+        refused = [r for r in results if r.status == "failed" and r.problem in REFUSED_PROBLEMS]
+        if refused:  # the sender's to fix: recorded as rejected deliveries, so they reach the dispute queue
+            target = resolve(params["target_conn"])
+            if target is None:
+                raise AirflowFailException(f"connection {params['target_conn']!r} is not defined; register it")
+            store, target_engine = ensure_store(governance_url_from_airflow()), create_engine(target.sqlalchemy_url())
+            try:
+                record_refusals(store, target_engine, refused)
+            finally:
+                target_engine.dispose()
+                store.dispose()
+        return {"date": day.isoformat() if day else None, **summarize(results)}
 
     # Runs when the pull succeeded or was skipped (no API connection); not when it failed for good.
     @task(outlets=[BACKFLOW], trigger_rule="none_failed")

@@ -97,7 +97,12 @@ def test_pull_then_ingest_with_exact_reconciliation(dag, city, province, store_u
 
     store = ensure_store(store_url)
     batches = {b["batch_id"]: b for b in list_batches(store)}
-    assert {i: b["status"] for i, b in batches.items()} == {**dict.fromkeys(GOOD, "loaded"), SHORT: "rejected"}
+    # SHORT landed and was rejected by ingestion; CORRUPT never landed, but its refusal is recorded for
+    # the sender (a dispute item), as a corrupt file in the landing folder would be.
+    assert {i: b["status"] for i, b in batches.items()} == {
+        **dict.fromkeys(GOOD, "loaded"), SHORT: "rejected", CORRUPT: "rejected"
+    }
+    assert "refused" in batches[CORRUPT]["reason"] and "sha256" in batches[CORRUPT]["reason"]
     for batch_id in GOOD:
         rec = batches[batch_id]["reconciliation"]
         assert rec["balanced"] and rec["declared"] == rec["loaded"] + rec["quarantined"] > 0
@@ -126,7 +131,7 @@ def test_only_this_date_pulls_one_day(dag, city, province, store_url) -> None:  
     assert "/api/batches?date=2026-11-28" in province.requests
     assert sorted(p.name for p in (city.root / "pulled").iterdir()) == [SHORT]
     store = ensure_store(store_url)
-    assert {b["batch_id"]: b["status"] for b in list_batches(store)} == {SHORT: "rejected"}
+    assert {b["batch_id"]: b["status"] for b in list_batches(store)} == {SHORT: "rejected", CORRUPT: "rejected"}
     store.dispose()
 
 

@@ -22,8 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.backflow import ingest_landing, list_batches
-from citygov.backflow.http_pull import ProvinceAPI, ProvinceAPIError, PullResult, pull_batches, summarize
+from citygov.backflow.http_pull import (
+    ProvinceAPI,
+    ProvinceAPIError,
+    PullResult,
+    pull_batches,
+    record_refusals,
+    summarize,
+)
 from citygov.catalog.importer import import_catalog
+from citygov.findings import load_findings
 from citygov.sources import ConnectionInfo
 from tests.fake_province import FakeProvince
 
@@ -106,6 +114,36 @@ def test_pulled_batches_ingest_with_exact_reconciliation(
         assert loads == {i: results[i].loaded_rows for i in GOOD}
         # The corrupt batch never landed, so ingestion never saw it.
         assert CORRUPT not in {b["batch_id"] for b in list_batches(store)}
+    finally:
+        target.dispose()
+
+
+def test_a_refused_pull_becomes_a_rejected_batch_for_the_sender_until_a_good_one_arrives(
+    province: FakeProvince, store: Engine, city: Path, landing: Path, tmp_path: Path
+) -> None:
+    import_catalog(store, city / "catalog.csv")
+    target = sa.create_engine(f"sqlite:///{tmp_path / 'backflow.db'}")
+    try:
+        results = pull_batches(ProvinceAPI(province.url), landing, **FAST)
+        assert record_refusals(store, target, results) == [CORRUPT]  # not the transport, not SHORT (landed)
+        (batch,) = [b for b in list_batches(store) if b["batch_id"] == CORRUPT]
+        assert batch["status"] == "rejected" and "refused" in batch["reason"] and "sha256" in batch["reason"]
+        assert batch["sender"] == "江苏省大数据管理中心" and batch["logical_date"] == "2026-11-28"
+        assert [(d["status"], d["attempts"]) for d in batch["deliveries"]] == [("rejected", 1)]
+        findings = load_findings(store, origin="backflow")
+        assert [(f["rule_id"], f["location"], f["department"]) for f in findings if f["location"] == CORRUPT] == [
+            ("backflow.batch.rejected", CORRUPT, "江苏省大数据管理中心")
+        ]
+
+        # The province resends the batch intact: it lands, loads, and its rejection is gone from the findings.
+        manifest = json.loads((city / "landing" / CORRUPT / "manifest.json").read_text(encoding="utf-8"))
+        manifest["sha256"] = hashlib.sha256((city / "landing" / CORRUPT / "data.csv").read_bytes()).hexdigest()
+        manifest["declared_rows"] = sum(1 for _ in (city / "landing" / CORRUPT / "data.csv").open()) - 1
+        (city / "landing" / CORRUPT / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        province.add_batch(city / "landing" / CORRUPT)
+        assert by_id(pull_batches(ProvinceAPI(province.url), landing, **FAST))[CORRUPT].status == "pulled"
+        assert by_id(ingest_landing(store, target, landing))[CORRUPT].status == "loaded"
+        assert not [f for f in load_findings(store, origin="backflow") if f["location"] == CORRUPT]
     finally:
         target.dispose()
 

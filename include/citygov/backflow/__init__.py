@@ -18,6 +18,7 @@ from citygov.backflow.loader import (
     ReconciliationError,
     ingest_batch,
     list_batches,
+    record_refused_delivery,
     refresh_findings,
     target_table_name,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "ingest_batch",
     "ingest_landing",
     "list_batches",
+    "record_refused_delivery",
     "refresh_findings",
     "scan_landing",
     "target_table_name",

@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from sqlalchemy import Engine
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from citygov.backflow.batches import MANIFEST_NAME, Batch, Manifest, read_manifest
+from citygov.backflow.loader import record_refused_delivery, refresh_findings
 from citygov.sources import ConnectionInfo
 
 log = logging.getLogger(__name__)
@@ -148,6 +150,14 @@ class PullResult:
     """The manifest's logical date, when the manifest could be read."""
     sha256: str | None = None
     """The manifest's sha256 of the data file."""
+    resource_code: str | None = None
+    """The manifest's resource code, when the manifest could be read."""
+    sender: str | None = None
+    """The manifest's sender, when the manifest could be read."""
+    mode: str | None = None
+    """The manifest's mode (``full`` or ``incremental``), when the manifest could be read."""
+    declared_rows: int | None = None
+    """The manifest's declared row count, when the manifest could be read."""
     data_bytes: int = 0
     """Bytes of data downloaded by this pull (0 when nothing was downloaded)."""
     attempts: int = 0
@@ -411,6 +421,8 @@ def _land(
         if manifest is None:
             raise _BatchFailed("manifest_invalid", f"manifest of {batch_id} from {manifest_url}: {error}")
         result.logical_date, result.sha256 = manifest.logical_date, manifest.sha256
+        result.resource_code, result.sender = manifest.resource_code, manifest.sender
+        result.mode, result.declared_rows = manifest.mode, manifest.declared_rows
         if manifest.batch_id != batch_id:
             raise _BatchFailed(
                 "manifest_invalid",
@@ -508,3 +520,28 @@ __all__ = [
     "summarize",
 ]
 
+
+
+REFUSED_PROBLEMS = frozenset({"checksum_mismatch", "manifest_invalid"})
+"""Pull failures that are the sender's to fix (the content, not the transport), so they are recorded."""
+
+
+def record_refusals(store: Engine, target: Engine, results: list[PullResult]) -> list[str]:
+    """Record the pulled batches whose content was refused (:data:`REFUSED_PROBLEMS`, with a readable
+    manifest) as rejected deliveries, and refresh those dates' backflow findings, so each becomes a dispute
+    item addressed to the sender like a corrupt file dropped into the landing folder. Transport failures
+    (timeouts, 5xx, an unreachable province) are not the sender's data and are only retried. Returns the
+    batch ids recorded."""
+    recorded: list[str] = []
+    for r in results:
+        if r.status != "failed" or r.problem not in REFUSED_PROBLEMS or r.logical_date is None:
+            continue
+        record_refused_delivery(
+            store, batch_id=r.batch_id, resource_code=r.resource_code, sender=r.sender,
+            logical_date=r.logical_date, mode=r.mode, declared_rows=r.declared_rows, sha256=r.sha256,
+            reason=f"pulled from the provincial API and refused: {r.reason}",
+        )
+        recorded.append(r.batch_id)
+    for day in sorted({r.logical_date for r in results if r.batch_id in recorded and r.logical_date}):
+        refresh_findings(store, target, day)
+    return recorded

@@ -659,6 +659,43 @@ def _delivery(
     delivery.last_seen_at = now
 
 
+def record_refused_delivery(
+    store: Engine,
+    *,
+    batch_id: str,
+    resource_code: str | None,
+    sender: str | None,
+    logical_date: date,
+    mode: str | None,
+    declared_rows: int | None,
+    sha256: str | None,
+    reason: str,
+) -> None:
+    """Record a delivery refused before it reached the landing folder (a pulled data file that does not
+    match its manifest): the batch becomes ``rejected`` with ``reason`` so that :func:`refresh_findings`
+    addresses a dispute item to the sender, unless that batch id is already loaded, in which case only the
+    delivery is recorded. A later good delivery of the same id loads as usual and the item is verified."""
+    now = datetime.now(UTC)
+    with session_scope(store) as session:
+        row = session.get(BackflowBatch, batch_id)
+        if row is None:
+            row = BackflowBatch(batch_id=batch_id, received_at=now, loaded_rows=0, quarantined_rows=0)
+            session.add(row)
+        if row.status != "loaded":
+            row.resource_code = resource_code or "unknown"
+            row.sender = sender
+            row.logical_date = logical_date
+            row.mode = mode or "unknown"
+            row.declared_rows = declared_rows
+            row.loaded_rows = row.quarantined_rows = 0
+            row.sha256 = sha256
+            row.status = "rejected"
+            row.reason = reason
+            row.loaded_at = None
+        session.flush()
+        _delivery(session, batch_id, sha256, "rejected", reason, now)
+
+
 def _record_delivery(store: Engine, batch_id: str, sha256: str | None, status: str, reason: str | None) -> None:
     with session_scope(store) as session:
         _delivery(session, batch_id, sha256, status, reason, datetime.now(UTC))
