@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, or_, select, text
 
 from citygov.catalog.schema import OpenAttr
-from citygov.disputes.queue import UNASSIGNED
+from citygov.disputes.queue import UNASSIGNED, jsonable
 from citygov.disputes.states import CLOSED, RESOLUTIONS, Status
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
@@ -147,11 +147,11 @@ class CityKpis:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"as_of": self.as_of.isoformat(), "kpis": {}}
         for k in self.kpis:
-            data = _jsonable(asdict(k))
+            data = jsonable(asdict(k))
             data["met"] = k.met
             del data["key"]
             out["kpis"][k.key] = data
-        out["disputes"] = _jsonable(asdict(self.disputes))
+        out["disputes"] = jsonable(asdict(self.disputes))
         return out
 
 
@@ -178,16 +178,6 @@ class DepartmentRow:
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:

@@ -137,7 +137,7 @@ class DisputeView:
     """The full history (with :func:`get_dispute`); None in lists."""
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class FlagView:
     flagged_at: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ class EscalationReport:
     """Ids changed by someone during the run; the next run takes them."""
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -218,15 +218,16 @@ def _city(moment: datetime | None) -> datetime | None:
     return moment.astimezone(CITY_TZ) if moment else None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` ready for JSON: dates in ISO form, datetimes in city time, containers walked."""
     if isinstance(value, datetime):
         return _city(value).isoformat()  # type: ignore[union-attr]
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -315,7 +316,7 @@ def _event(
             note=note,
             from_status=from_status,
             to_status=to_status,
-            details=_jsonable(details or {}),
+            details=jsonable(details or {}),
         )
     )
 
@@ -509,9 +510,10 @@ def known_units(session: Session) -> set[str]:
 
 def _filters(
     status: str | Status | None, department: str | None, dataset: str | None, origin: str | None,
-    flagged: bool | None,
+    flagged: bool | None, overdue: bool, moment: datetime,
 ) -> list[Any]:
-    """WHERE clauses of the queue's filters (see :func:`list_disputes`)."""
+    """WHERE clauses of the queue's filters (see :func:`list_disputes`); ``overdue`` as
+    :attr:`DisputeView.overdue` has it at ``moment``."""
     where: list[Any] = []
     if status:
         where.append(Dispute.status == (status if isinstance(status, Status) else Status.parse(status)).value)
@@ -525,6 +527,8 @@ def _filters(
         where.append(Dispute.origin == origin)
     if flagged is not None:
         where.append(Dispute.flagged.is_(flagged))
+    if overdue:
+        where += [Dispute.stage.is_not(None), Dispute.due_at.is_not(None), Dispute.due_at <= moment]
     return where
 
 
@@ -542,10 +546,9 @@ def list_disputes(
     """Items in id order, filtered by state, responsible unit (``未定责`` for none), dataset, origin,
     overdue (a running deadline has passed at ``now``) and flag."""
     moment = _now(now)
-    query = select(Dispute).where(*_filters(status, department, dataset, origin, flagged)).order_by(Dispute.id)
+    where = _filters(status, department, dataset, origin, flagged, overdue, moment)
     with session_scope(engine) as session:
-        views = [_view(item, moment) for item in session.scalars(query)]
-    return [v for v in views if v.overdue] if overdue else views
+        return [_view(item, moment) for item in session.scalars(select(Dispute).where(*where).order_by(Dispute.id))]
 
 
 @dataclass(frozen=True)
@@ -574,9 +577,7 @@ def page_disputes(
     """:func:`list_disputes` one page at a time, every filter (overdue too) applied in SQL: the same items
     in the same order, for queues of many thousand items."""
     moment = _now(now)
-    where = _filters(status, department, dataset, origin, flagged)
-    if overdue:
-        where += [Dispute.stage.is_not(None), Dispute.due_at.is_not(None), Dispute.due_at <= moment]
+    where = _filters(status, department, dataset, origin, flagged, overdue, moment)
     limit, offset = max(1, min(int(limit), 500)), max(0, int(offset))
     with session_scope(engine) as session:
         total = session.scalar(select(func.count()).select_from(Dispute).where(*where)) or 0

@@ -40,7 +40,6 @@ from citygov.disputes.masking import mask_evidence, mask_text
 from citygov.disputes.queue import (
     SYSTEM_PREFIX,
     _event,
-    _jsonable,
     _move,
     _now,
     _open_item,
@@ -48,6 +47,7 @@ from citygov.disputes.queue import (
     _transaction,
     _utc,
     dispute_fingerprint,
+    jsonable,
 )
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
@@ -335,7 +335,7 @@ def _route_run(
             run = DisputeRoutingRun(origin=origin, logical_date=day)
             session.add(run)
         run.routed_at = datetime.now(UTC)  # bookkeeping against the runs' own (wall clock) times
-        run.summary = _jsonable({"findings": len(findings), "items": sorted(touched)})
+        run.summary = jsonable({"findings": len(findings), "items": sorted(touched)})
 
 
 def _open(session: Session, f: Finding, key: str, actor: str, now: datetime, policy: DeadlinePolicy) -> Dispute:
