@@ -17,14 +17,7 @@ Tokens come from ``POST /auth/token`` as any client would get them.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,21 +25,15 @@ import pytest
 from citygov import disputes as dq
 from citygov.catalog.importer import import_catalog
 from citygov.store import engine_for, upgrade
+from tests.api_server import running_api_server
 from tests.catalog_files import GOOD_ROWS, write_catalog
 
 pytestmark = pytest.mark.airflow
 
-ROOT = Path(__file__).resolve().parents[2]
 GAJ = "连云港市公安局"
 PERSON = "320700-GAJ-0001"
 USERS = {"admin": "admin", "clerk": "user", "viewer": "viewer", "stranger": "op"}
 PASSWORDS = {name: f"{name}-pw-{i}" for i, name in enumerate(USERS)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -66,63 +53,15 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def server(airflow_db, store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """``airflow api-server`` on a free loopback port; its base URL."""
-    tmp = tmp_path_factory.mktemp("api_server")
-    passwords = tmp / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    port = _free_port()
+    """``airflow api-server`` (core app only) on a free loopback port; its base URL."""
     env = {
-        **os.environ,
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-test-secret",
-        "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps(
-            {"conn_type": "sqlite", "host": store_url.split("///", 1)[1]}
-        ),
+        "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": store_url.split("///", 1)[1]}),
     }
-    log = tmp / "api-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("airflow")),
-                "api-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--apps",
-                "core",
-                "--workers",
-                "1",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=tmp,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v2/version", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not come up (exit {proc.poll()}):\n{log.read_text()[-4000:]}")
-            time.sleep(0.3)
+    with running_api_server(
+        tmp_path_factory.mktemp("api_server"), users=USERS, passwords=PASSWORDS, env=env, args=("--apps", "core")
+    ) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +30,7 @@ from citygov import disputes as dq
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.quality.masking import find_unmasked
 from citygov.store import engine_for, upgrade
+from tests.api_server import running_api_server
 from tests.web.pipeline import run_demo_pipeline
 
 pytestmark = pytest.mark.airflow
@@ -66,12 +64,6 @@ def browser_available() -> None:
         pytest.skip(f"browser tests skipped: {problem}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The demo city with two nights of the pipeline in a store, and Data Docs in a data folder."""
@@ -88,51 +80,18 @@ def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server(airflow_db, city_store: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("web_server")
-    passwords = tmp / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    port = _free_port()
     conns = json.loads(city_store["connections"].read_text(encoding="utf-8"))
     env = {
-        **os.environ,
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-web-test-secret",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "CITYGOV_DATA_DIR": str(city_store["data"]),
         "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": city_store["url"].split("///", 1)[1]}),
         "AIRFLOW_CONN_EXCHANGE_PLATFORM": json.dumps(conns["exchange_platform"]),
         "AIRFLOW_CONN_OPEN_DATA_PORTAL": json.dumps(conns["open_data_portal"]),
     }
-    log = tmp / "api-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v2/version", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not come up (exit {proc.poll()}):\n{log.read_text()[-4000:]}")
-            time.sleep(0.3)
+    with running_api_server(
+        tmp_path_factory.mktemp("web_server"), users=USERS, passwords=PASSWORDS, env=env, startup_seconds=120
+    ) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def govern(city_store: dict[str, Any], *args: str) -> Any:
