@@ -105,7 +105,7 @@ def test_fast_path_loads_and_quarantines_like_the_general_path(
     (fast,) = ingest_landing(governed, fast_target, tmp_path / "fast")
     assert runs["n"] == 1, "the batch took the fast path"
 
-    monkeypatch.setattr(pgfast, "eligible", lambda conn, batch: False)
+    monkeypatch.setattr(pgfast, "eligible", lambda *args: False)
     write_batch(tmp_path / "slow", "SLOW-001", data, declared=records, mode=mode)
     (slow,) = ingest_landing(governed, slow_target, tmp_path / "slow")
     assert runs["n"] == 1
@@ -176,7 +176,7 @@ def test_full_load_proves_keys_unique_with_the_rebuilt_primary_key(
     assert calls["run"] == attempts
     assert (calls["hashes"] > 0) is (attempts == 2), "key hashes only on the second attempt"
 
-    monkeypatch.setattr(pgfast, "eligible", lambda conn, batch: False)
+    monkeypatch.setattr(pgfast, "eligible", lambda *args: False)
     write_batch(tmp_path / "slow", "SLOW-001", data, declared=records, mode="full")
     (slow,) = ingest_landing(governed, slow_target, tmp_path / "slow")
 

@@ -105,11 +105,21 @@ _SA_TYPES: dict[ColumnType, Any] = {
 }
 
 
+_KEY_TEXT = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+"""A text 信息项 of the primary key: on PostgreSQL in the "C" collation, bytewise. Equality is the same in
+every deterministic collation, so the key means the same, but PostgreSQL compares such keys with
+``memcmp`` instead of the locale's rules: the primary key a full load rebuilds builds markedly faster
+(and ``LIKE 'prefix%'`` can use it). Only the order of ``ORDER BY`` on that column can differ from a
+database whose default collation is not C or C.UTF-8 (UTF-8 bytes sort in code point order)."""
+
+
 def _data_table(entry: CatalogEntry) -> sa.Table:
     metadata = sa.MetaData()
     pk = set(entry.primary_key)
     columns = [
-        sa.Column(_ident(c.name), _SA_TYPES.get(c.dtype, sa.Text)(), nullable=c.name not in pk) for c in entry.columns
+        sa.Column(_ident(c.name), _KEY_TEXT if c.name in pk and c.dtype not in _SA_TYPES else _SA_TYPES.get(c.dtype, sa.Text)(),
+                  nullable=c.name not in pk)
+        for c in entry.columns
     ]
     columns.append(sa.Column(_ident(LINEAGE_COLUMN), sa.String(128), index=False))
     constraints = [sa.PrimaryKeyConstraint(*[_ident(k) for k in entry.primary_key])] if entry.primary_key else []
@@ -563,7 +573,7 @@ def _load(
         from citygov.backflow import pgfast
 
         stage = None
-        if pgfast.eligible(conn, batch):
+        if pgfast.eligible(conn, batch, table, entry):
             stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, [c.name for c in entry.columns])
             stream.close()
             try:

@@ -1,15 +1,15 @@
-"""The PostgreSQL fast path of the backflow load: a plain UTF-8 CSV batch is parsed and validated in
-NumPy over blocks of bytes and its good lines are COPYed into the target as they are.
+"""The PostgreSQL fast path of the backflow load: a plain UTF-8 CSV batch is split and validated over
+blocks of bytes, and its good lines go to the target as binary ``COPY``.
 
-Taken when the target is PostgreSQL and the data file is UTF-8 CSV without any quote, carriage return or
-NUL byte and ends with a line break (:func:`eligible`): then every line is one record and every comma a
-field separator, so a block of lines can be split into fields with array operations and a good line is
-already valid COPY input. Per block:
+Taken when the target is PostgreSQL, the data file is UTF-8 CSV without any quote, carriage return or
+NUL byte and ends with a line break, and the target table's columns have the types the loader gives them
+(:func:`eligible`): then every line is one record and every comma a field separator. Per block:
 
-- lines with the wrong number of fields, blank lines, whitespace-only fields, an empty primary key or a
-  typed value not already in canonical form (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, plain digits) are
-  handed to the loader's per-record logic (:class:`~citygov.backflow.loader.RowPreparer`), exactly as
-  the general path treats them;
+- :func:`citygov.backflow.copybin.split` (compiled) finds each line's fields; lines with the wrong number
+  of fields, blank lines, whitespace-only fields, an empty primary key or a typed value not already in
+  canonical form (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, plain digits) are handed to the loader's
+  per-record logic (:class:`~citygov.backflow.loader.RowPreparer`), exactly as the general path treats
+  them;
 - the suite's row expectations run vectorized (:func:`citygov.quality.engine.vector_expected`): the first
   failing one, in suite order, is the row's reason;
 - the primary key is hashed (64 bits); a row whose hash was seen before is held back as a *suspect* and
@@ -17,8 +17,10 @@ already valid COPY input. Per block:
   is loaded). A ``full`` batch into a table keyed by a constraint skips the hashes at first: rebuilding
   the primary key proves the keys unique, and only when it finds a repeat does the batch go again, from a
   savepoint, with the hashes (:meth:`FastLoad.run`);
-- the good lines get ``,<batch id>`` appended and go to ``COPY`` while the next block is parsed (psycopg's
-  queued writer sends from its own thread).
+- :func:`~citygov.backflow.copybin.encode` (compiled) writes the good lines, with their batch id, as
+  binary COPY tuples (dates, timestamps and numbers already converted: the server parses no text), sent
+  while the next block is parsed (psycopg's queued writer sends from its own thread). Good rows the
+  per-record logic made canonical follow in one CSV ``COPY`` after it.
 
 A ``full`` batch empties the table (``TRUNCATE``, or ``DELETE`` when other tables reference it) and
 COPYs straight into it, with its indexes dropped during the COPY and rebuilt after (much faster than
@@ -30,10 +32,9 @@ at the end (spooled to a temporary file meanwhile: memory stays bounded by the b
 from __future__ import annotations
 
 import csv
-import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -41,6 +42,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from citygov.backflow import copybin
 from citygov.backflow.batches import Batch, BatchProblemError, Problem
 from citygov.catalog.schema import CatalogEntry, ColumnType
 
@@ -52,14 +54,31 @@ _SPACE_LIKE = np.zeros(256, dtype=bool)
 # continuation bytes and the lead bytes of U+0080–U+00BF, U+1000–U+3FFF. A field without any other byte
 # might be whitespace only (checked exactly, per record); a field with one never is.
 _SPACE_LIKE[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0xC0), 0xC2, 0xE1, 0xE2, 0xE3]] = True
-_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def eligible(conn: Connection, batch: Batch) -> bool:
-    """Whether ``batch`` can take the fast path into the PostgreSQL target of ``conn`` (one read of the
-    file, at memory speed when the verification pass left it in the page cache)."""
+_KINDS = {ColumnType.DATE: copybin.DATE, ColumnType.DATETIME: copybin.TIMESTAMP, ColumnType.NUMBER: copybin.NUMBER}
+_PG_TYPES = {copybin.TEXT: ("text", "character varying"), copybin.DATE: ("date",),
+             copybin.TIMESTAMP: ("timestamp without time zone",), copybin.NUMBER: ("numeric",)}
+"""The column types binary COPY tuples of each kind are written for (what the loader creates)."""
+
+
+def eligible(conn: Connection, batch: Batch, table: sa.Table, entry: CatalogEntry) -> bool:
+    """Whether ``batch`` can take the fast path into ``table`` in the PostgreSQL target of ``conn`` (one
+    read of the file, at memory speed when the verification pass left it in the page cache). A target
+    table whose column types differ from what the loader creates (altered by hand, or created before a
+    catalog change) takes the general path, which lets PostgreSQL convert the text."""
+    from citygov.backflow.loader import LINEAGE_COLUMN
+
     manifest = batch.manifest
     if conn.dialect.name != "postgresql" or manifest is None or manifest.format != "csv" or manifest.encoding != "utf-8":
+        return False
+    actual = dict(conn.exec_driver_sql(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+        "WHERE attrelid = %(t)s::regclass AND attnum > 0 AND NOT attisdropped",
+        {"t": conn.dialect.identifier_preparer.quote(table.name)},
+    ).all())
+    wanted = {c.name: _KINDS.get(c.dtype, copybin.TEXT) for c in entry.columns} | {LINEAGE_COLUMN: copybin.TEXT}
+    if any(actual.get(name) not in _PG_TYPES[kind] for name, kind in wanted.items()):
         return False
     last = b""
     with batch.data_path.open("rb") as handle:
@@ -68,56 +87,6 @@ def eligible(conn: Connection, batch: Batch) -> bool:
                 return False
             last = block
     return last.endswith(b"\n")
-
-
-# --- vectorized shape checks ------------------------------------------------------------------------------
-
-
-def _digits(m: np.ndarray) -> np.ndarray:
-    return ((m >= 48) & (m <= 57)).all(axis=1)
-
-
-def _iso_date(m: np.ndarray) -> np.ndarray:
-    """Rows whose first 10 bytes are a real ``YYYY-MM-DD`` date (year 1–9999, what Python accepts)."""
-    from citygov.quality.engine import iso_day
-
-    ok, n = iso_day(m)
-    y, mo, d = n // 10000, n // 100 % 100, n % 100
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    days = np.where((mo == 2) & ~leap, 28, _DAYS[np.clip(mo, 0, 12)])
-    return ok & (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= days)
-
-
-_HMS = np.array([1e5, 1e4, 0, 1e3, 1e2, 0, 10, 1])
-_HMS_MAX = np.array([9, 9, 255, 9, 9, 255, 9, 9], dtype=np.uint8)
-
-
-def _canonical_mask(dtype: ColumnType, starts: np.ndarray, lengths: np.ndarray, buf: np.ndarray) -> np.ndarray:
-    """Rows whose value of a typed 信息项 is NULL or already the text :func:`loader._canonical` makes of
-    it (and PostgreSQL reads as the same value); the others go through ``_canonical`` itself."""
-    ok = lengths == 0
-    if dtype is ColumnType.NUMBER:
-        for n in range(1, 19):
-            rows = np.flatnonzero(lengths == n)
-            if len(rows):
-                m = np.lib.stride_tricks.sliding_window_view(buf, n)[starts[rows]]
-                # plain digits without a leading zero: str(Decimal(text)) == text
-                ok[rows] = _digits(m) & ((m[:, 0] != 48) | (n == 1))
-        return ok
-    width = 10 if dtype is ColumnType.DATE else 19
-    rows = np.flatnonzero(lengths == width)
-    if len(rows):
-        m = np.lib.stride_tricks.sliding_window_view(buf, width)[starts[rows]]
-        good = _iso_date(m)
-        if dtype is ColumnType.DATETIME:
-            from citygov.quality.engine import weighted_sum
-
-            hms = m[:, 11:19] - np.uint8(48)  # a digit's value; any other byte wraps to ≥ 10
-            good &= (m[:, 10] == 32) & (m[:, 13] == 58) & (m[:, 16] == 58) & (hms <= _HMS_MAX).all(axis=1)
-            t = weighted_sum(hms.astype(np.float64), _HMS).astype(np.int64)  # HHMMSS, exact
-            good &= (t // 10000 < 24) & (t // 100 % 100 < 60) & (t % 100 < 60)
-        ok[rows] = good
-    return ok
 
 
 # --- primary-key hashes -----------------------------------------------------------------------------------
@@ -206,14 +175,16 @@ class _Spool:
         self.writer.writerow(row)
         self.count += 1
 
-    def copy_into(self, conn: Connection, statement: str) -> None:
+    def copy_into(self, conn: Connection, statement: str) -> int:
+        """COPY the rows with ``statement``; returns the rows the server took."""
         if not self.count:
-            return
+            return 0
         self.handle.seek(0)
         cursor = conn.connection.dbapi_connection.cursor()
         with cursor.copy(statement) as copy:
             while block := self.handle.read(1 << 20):
                 copy.write(block)
+        return cursor.rowcount
 
 
 def _blocks(path: Any) -> Iterator[tuple[bytes, int]]:
@@ -247,18 +218,19 @@ class FastLoad:
         self.prepare = RowPreparer(entry, header, self.names, postgres=True)
         self.to_header = [self.names.index(h) for h in header]
         self.pk = list(entry.primary_key)
-        self.typed = [(self.position[c.name], c.dtype) for c in entry.columns if c.dtype in
-                      (ColumnType.NUMBER, ColumnType.DATE, ColumnType.DATETIME)]
+        dtypes = {c.name: c.dtype for c in entry.columns}
+        self.kinds = np.array([_KINDS.get(dtypes[h], copybin.TEXT) for h in header], dtype=np.int8)
+        self.required = np.array([h in self.pk for h in header], dtype=np.bool_)
+        self.tail = np.frombuffer(batch.batch_id.encode("utf-8"), dtype=np.uint8)  # the lineage field
         self.quote = conn.dialect.identifier_preparer.quote
-        suffix = io.StringIO()
-        csv.writer(suffix, lineterminator="\n").writerow(["", batch.batch_id])
-        self.suffix = suffix.getvalue().encode("utf-8")  # ',<batch id, CSV-quoted if need be>\n'
         self.hash_keys = True
         self._fresh()
 
     def _fresh(self) -> None:
         self.quarantine = _Spool()
         self.suspects = _Spool()
+        self.late = _Spool()
+        """Good rows the per-record logic made canonical, as CSV, for a text COPY after the binary one."""
         self.seen = _Seen()
         self.records = self.written = 0
 
@@ -270,46 +242,30 @@ class FastLoad:
         # 64 spare bytes: TextColumn.from_buffer reads a fixed width past the last field
         padded = np.frombuffer(chunk + bytes(64), dtype=np.uint8)
         buf = padded[: len(chunk)]
-        width = len(self.header)
-        ends = np.flatnonzero(buf == 10)
-        starts = np.empty_like(ends)
-        starts[0], starts[1:] = 0, ends[:-1] + 1
+        starts, ends, fs, fl, values, fast = copybin.split(buf, len(self.header), self.kinds, self.required, _SPACE_LIKE)
         lines = first_line + np.arange(len(ends))
-        commas = np.flatnonzero(buf == 44)
-        first_comma = np.searchsorted(commas, starts)
-        shaped = (np.searchsorted(commas, ends) - first_comma) == width - 1
-        rows = np.flatnonzero(shaped)
-        sep = commas[first_comma[rows, None] + np.arange(width - 1)] if width > 1 else np.zeros((len(rows), 0), np.int64)
-        fs = np.concatenate([starts[rows, None], sep + 1], axis=1)
-        fe = np.concatenate([sep, ends[rows, None]], axis=1)
-        fl = fe - fs
-        # A field starting with a byte that may begin a whitespace character might be whitespace only,
-        # and a line of such or empty fields might be blank: those lines take the per-record way.
-        spacy = (fl == 0) | _SPACE_LIKE[buf[np.minimum(fs, len(buf) - 1)]]
-        fast = ~((fl > 0) & spacy).any(axis=1) & ~spacy.all(axis=1)
-        for k in self.pk:
-            fast &= fl[:, self.position[k]] > 0
-        for i, dtype in self.typed:
-            fast &= _canonical_mask(dtype, fs[:, i], fl[:, i], padded)
-        slow = np.ones(len(ends), dtype=bool)
-        slow[rows[fast]] = False
-        rows, fs, fl = rows[fast], fs[fast], fl[fast]
+        rows = np.flatnonzero(fast)
+        self.records += len(rows)
 
         # The fast rows' columns straight from the buffer; the slow ones through the per-record logic.
-        columns = {name: TextColumn.from_buffer(padded, fs[:, self.position[name]], fl[:, self.position[name]])
+        columns = {name: TextColumn.from_buffer(padded, fs[rows, self.position[name]], fl[rows, self.position[name]])
                    for name in self._needed()}
-        good = self._validate(columns, lines[rows], lambda i: self._fast_values(buf, fs[i], fl[i]))
-        self.records += len(rows)
+
+        def fast_values(i: int) -> list[str]:
+            return self._fast_values(buf, fs[rows[i]], fl[rows[i]])
+
+        good = self._validate(columns, lines[rows], fast_values)
+        keep = self._unseen(good, columns, lines[rows], fast_values)
+        slow = ~fast
         slow_rows = self._slow(buf, starts[slow], ends[slow], lines[slow])
-        whole = not slow.any()
-        out = [self._send(buf, starts[rows], ends[rows], lines[rows], good, columns, None, whole)]
         if slow_rows:
+            slow_lines = np.array([r[-1] for r in slow_rows])
             slow_columns = {name: TextColumn([r[i] for r in slow_rows]) for i, name in enumerate(self.names)}
-            slow_good = self._validate({n: slow_columns[n] for n in self._needed()},
-                                       np.array([r[-1] for r in slow_rows]), lambda i: slow_rows[i][:-1])
-            out.append(self._send(None, None, None, np.array([r[-1] for r in slow_rows]), slow_good, slow_columns,
-                                  slow_rows, False))
-        return b"".join(out)
+            slow_good = self._validate({n: slow_columns[n] for n in self._needed()}, slow_lines,
+                                       lambda i: slow_rows[i][:-1])
+            for i in np.flatnonzero(self._unseen(slow_good, slow_columns, slow_lines, lambda i: slow_rows[i][:-1])):
+                self.late.add([*[slow_rows[i][j] or None for j in self.to_header], self.batch.batch_id])
+        return copybin.encode(buf, fs, fl, values, rows[keep], self.kinds, self.tail).tobytes()
 
     def _needed(self) -> list[str]:
         return sorted({n for check, _ in self.checks for n in check.columns} | set(self.pk))
@@ -339,7 +295,7 @@ class FastLoad:
                 good.append([*row[5:], line])
         return good
 
-    def _validate(self, columns: dict[str, Any], lines: np.ndarray, values: Any) -> np.ndarray:
+    def _validate(self, columns: dict[str, Any], lines: np.ndarray, values: Callable[[int], list[str]]) -> np.ndarray:
         """The suite's row expectations over a block's rows: True for rows passing all; the others are
         quarantined with the first failing expectation."""
         from citygov.quality.engine import vector_expected
@@ -362,9 +318,9 @@ class FastLoad:
         self.quarantine.add([b.batch_id, self.entry.code, b.logical_date.isoformat() if b.logical_date else "", line,
                              code, column or "", reason, record])
 
-    def _send(self, buf: np.ndarray | None, starts: Any, ends: Any, lines: np.ndarray, good: np.ndarray,
-              columns: dict[str, Any], rows: list[list[Any]] | None, whole: bool) -> bytes:
-        """The COPY input of a block's good rows; a row whose key hash was seen is held back as a suspect."""
+    def _unseen(self, good: np.ndarray, columns: dict[str, Any], lines: np.ndarray,
+                values: Callable[[int], list[str]]) -> np.ndarray:
+        """The good rows to send: a row whose key hash was seen before is held back as a suspect."""
         keep = good.copy()
         if self.pk and self.hash_keys:
             idx = np.flatnonzero(good)
@@ -376,29 +332,13 @@ class FastLoad:
             repeat[order] = repeat_sorted
             for j in np.flatnonzero(repeat):
                 i = int(idx[j])
-                values = rows[i][:-1] if rows is not None else self._fast_values(buf, *_fields(buf, starts[i], ends[i]))
-                self.suspects.add([int(lines[i]), int(hashes[j].view(np.int64)), self._record(values),
-                                   *[v if v else None for v in values]])
+                row = values(i)
+                self.suspects.add([int(lines[i]), int(hashes[j].view(np.int64)), self._record(row),
+                                   *[v if v else None for v in row]])
             keep[idx[repeat]] = False
             self.seen.add(ordered[~repeat_sorted], lines[idx[order[~repeat_sorted]]])
         self.written += int(keep.sum())
-        if rows is not None:
-            text = io.StringIO()
-            writer = csv.writer(text, lineterminator="\n")
-            for i in np.flatnonzero(keep):
-                values = rows[i]
-                writer.writerow([*[values[j] or None for j in self.to_header], self.batch.batch_id])
-            return text.getvalue().encode("utf-8")
-        assert buf is not None
-        data = buf.tobytes()
-        if whole and keep.all():
-            return data.replace(b"\n", self.suffix)
-        # runs of kept, adjacent lines, as slices of the block (few: only dropped or slow lines break them)
-        joined = keep[:-1] & keep[1:] & (starts[1:] == ends[:-1] + 1)
-        first = np.flatnonzero(keep & ~np.concatenate([[False], joined]))
-        last = np.flatnonzero(keep & ~np.concatenate([joined, [False]]))
-        return b"".join(data[a : b + 1] for a, b in zip(starts[first].tolist(), ends[last].tolist(), strict=True)).replace(
-            b"\n", self.suffix)
+        return keep
 
     # -- the whole batch ------------------------------------------------------------------------------
 
@@ -451,11 +391,14 @@ class FastLoad:
             conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {q(dest)} (LIKE {q(self.table.name)}) ON COMMIT DROP")
         columns = ", ".join(q(h) for h in self.header) + ", " + q(LINEAGE_COLUMN)
         cursor = conn.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY {q(dest)} ({columns}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cursor)) as copy:
+        with cursor.copy(f"COPY {q(dest)} ({columns}) FROM STDIN (FORMAT binary)", writer=QueuedLibpqWriter(cursor)) as copy:
+            copy.write(copybin.SIGNATURE)
             for chunk, first_line in _blocks(self.batch.data_path):
                 copy.write(self._block(chunk, first_line))
-        if cursor.rowcount != self.written:
-            raise RuntimeError(f"COPY took {cursor.rowcount} rows, {self.written} were sent")
+            copy.write(copybin.TRAILER)
+        copied = cursor.rowcount + self.late.copy_into(conn, f"COPY {q(dest)} ({columns}) FROM STDIN (FORMAT csv)")
+        if copied != self.written:
+            raise RuntimeError(f"COPY took {copied} rows, {self.written} were sent")
         if self.records != manifest.declared_rows:
             raise BatchProblemError(Problem(
                 "row_count_mismatch",
@@ -554,14 +497,6 @@ class _Rows:
 
     def __getitem__(self, i: int) -> Any:
         return self.values[int(self.idx[i])]
-
-
-def _fields(buf: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-    text = buf[start:end]
-    cuts = np.flatnonzero(text == 44)
-    fs = np.concatenate([[0], cuts + 1]) + start
-    fe = np.concatenate([cuts, [end - start]]) + start
-    return fs, fe - fs
 
 
 def _empty_table(conn: Connection, name: str) -> list[str]:
