@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -193,24 +194,65 @@ def file_sha256(path: Path) -> str:
 
 def _digest_and_decode(path: Path, codec: str | None) -> tuple[str, int | None, bool]:
     """One pass over ``path`` in 1 MiB blocks: its SHA-256, the byte offset where it stops decoding as
-    ``codec`` (None if it decodes, or no codec given) and whether it holds any non-ASCII byte."""
+    ``codec`` (None if it decodes, or no codec given) and whether it holds any non-ASCII byte; it also
+    notes :func:`plain_lines` of the file. The digest runs in a second thread (hashlib lets go of the
+    GIL), beside the decoding."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(codec)("strict") if codec else None
-    offset, bad_at, non_ascii = 0, None, False
-    with path.open("rb") as handle:
+    offset, bad_at, non_ascii, plain, last = 0, None, False, True, b""
+    key = _file_key(path)
+    with path.open("rb") as handle, ThreadPoolExecutor(1) as hasher:
+        hashing = None
         while True:
             chunk = handle.read(_CHUNK)
-            digest.update(chunk)
+            if hashing is not None:
+                hashing.result()
+            hashing = hasher.submit(digest.update, chunk)
             if not non_ascii and not chunk.isascii():
                 non_ascii = True
+            if plain and (b'"' in chunk or b"\r" in chunk or b"\0" in chunk):
+                plain = False
             if decoder is not None and bad_at is None:
                 try:
                     decoder.decode(chunk, not chunk)
                 except UnicodeDecodeError as exc:
                     bad_at = offset + exc.start
             if not chunk:
+                hashing.result()
+                _remember_plain(key, plain and last.endswith(b"\n"))
                 return digest.hexdigest(), bad_at, non_ascii
             offset += len(chunk)
+            last = chunk
+
+
+_PLAIN: dict[tuple[str, int, int], bool] = {}
+""":func:`plain_lines` of the files the verification pass read, by path, size and modification time."""
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def _remember_plain(key: tuple[str, int, int], plain: bool) -> None:
+    if len(_PLAIN) >= 256:
+        _PLAIN.clear()
+    _PLAIN[key] = plain
+
+
+def plain_lines(path: Path) -> bool:
+    """Whether the file holds no quote, carriage return or NUL byte and ends with a line break: then each
+    line is one record and each comma a field separator. Known without reading the file again when the
+    verification pass read it (same path, size and modification time)."""
+    key = _file_key(path)
+    if key not in _PLAIN:
+        plain, last = True, b""
+        with path.open("rb") as handle:
+            while plain and (block := handle.read(8 * _CHUNK)):
+                plain = not (b'"' in block or b"\r" in block or b"\0" in block)
+                last = block
+        _remember_plain(key, plain and last.endswith(b"\n"))
+    return _PLAIN[key]
 
 
 def verify(batch: Batch, entry: CatalogEntry | None, *, scan: bool = True) -> list[Problem]:

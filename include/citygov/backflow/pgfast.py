@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from citygov.backflow import copybin
-from citygov.backflow.batches import Batch, BatchProblemError, Problem
+from citygov.backflow.batches import Batch, BatchProblemError, Problem, plain_lines
 from citygov.catalog.schema import CatalogEntry, ColumnType
 
 BLOCK = 8 << 20
@@ -63,8 +63,8 @@ _PG_TYPES = {copybin.TEXT: ("text", "character varying"), copybin.DATE: ("date",
 
 
 def eligible(conn: Connection, batch: Batch, table: sa.Table, entry: CatalogEntry) -> bool:
-    """Whether ``batch`` can take the fast path into ``table`` in the PostgreSQL target of ``conn`` (one
-    read of the file, at memory speed when the verification pass left it in the page cache). A target
+    """Whether ``batch`` can take the fast path into ``table`` in the PostgreSQL target of ``conn`` (the
+    file's :func:`~citygov.backflow.batches.plain_lines`, noted by the verification pass). A target
     table whose column types differ from what the loader creates (altered by hand, or created before a
     catalog change) takes the general path, which lets PostgreSQL convert the text."""
     from citygov.backflow.loader import LINEAGE_COLUMN
@@ -80,13 +80,7 @@ def eligible(conn: Connection, batch: Batch, table: sa.Table, entry: CatalogEntr
     wanted = {c.name: _KINDS.get(c.dtype, copybin.TEXT) for c in entry.columns} | {LINEAGE_COLUMN: copybin.TEXT}
     if any(actual.get(name) not in _PG_TYPES[kind] for name, kind in wanted.items()):
         return False
-    last = b""
-    with batch.data_path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            if b'"' in block or b"\r" in block or b"\0" in block:
-                return False
-            last = block
-    return last.endswith(b"\n")
+    return plain_lines(batch.data_path)
 
 
 # --- primary-key hashes -----------------------------------------------------------------------------------
@@ -248,7 +242,8 @@ class FastLoad:
         self.records += len(rows)
 
         # The fast rows' columns straight from the buffer; the slow ones through the per-record logic.
-        columns = {name: TextColumn.from_buffer(padded, fs[rows, self.position[name]], fl[rows, self.position[name]])
+        fast_fs, fast_fl = (fs, fl) if len(rows) == len(fast) else (fs[rows], fl[rows])
+        columns = {name: TextColumn.from_buffer(padded, fast_fs[:, self.position[name]], fast_fl[:, self.position[name]])
                    for name in self._needed()}
 
         def fast_values(i: int) -> list[str]:
