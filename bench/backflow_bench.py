@@ -129,8 +129,10 @@ def warm_gx() -> tuple[float, float]:
     gx = time.perf_counter() - started
     started = time.perf_counter()
     from citygov.backflow import copybin
+    from citygov.quality import kernels
 
     copybin.warm()
+    kernels.warm()
     return gx, time.perf_counter() - started
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from citygov.quality.kernels import digits_value, real_date
+
 TEXT, DATE, TIMESTAMP, NUMBER = 0, 1, 2, 3
 """Field kinds, per column of the block."""
 
@@ -42,32 +44,12 @@ def _days(y: int, m: int, d: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _digits(buf: np.ndarray, start: int, count: int) -> int:
-    """The value of ``count`` ASCII digits at ``start``, or -1 if one is no digit."""
-    value = 0
-    for i in range(start, start + count):
-        c = buf[i] - 48
-        if c < 0 or c > 9:
-            return -1
-        value = value * 10 + c
-    return value
-
-
-@njit(cache=True, nogil=True)
 def _date(buf: np.ndarray, s: int) -> tuple[bool, int]:
     """A real ``YYYY-MM-DD`` date at ``s`` (year 1–9999): (ok, days since 2000-01-01)."""
     if buf[s + 4] != 45 or buf[s + 7] != 45:
         return False, 0
-    y, m, d = _digits(buf, s, 4), _digits(buf, s + 5, 2), _digits(buf, s + 8, 2)
-    if y < 1 or m < 1 or m > 12 or d < 1:
-        return False, 0
-    if m == 2:
-        last = 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
-    elif m in (4, 6, 9, 11):
-        last = 30
-    else:
-        last = 31
-    if d > last:
+    y, m, d = digits_value(buf, s, 4), digits_value(buf, s + 5, 2), digits_value(buf, s + 8, 2)
+    if not real_date(y, m, d, 1):
         return False, 0
     return True, _days(y, m, d)
 
@@ -84,14 +66,14 @@ def _value(kind: int, buf: np.ndarray, s: int, n: int) -> tuple[bool, int]:
         if n != 19 or buf[s + 10] != 32 or buf[s + 13] != 58 or buf[s + 16] != 58:
             return False, 0
         ok, days = _date(buf, s)
-        h, mi, sec = _digits(buf, s + 11, 2), _digits(buf, s + 14, 2), _digits(buf, s + 17, 2)
+        h, mi, sec = digits_value(buf, s + 11, 2), digits_value(buf, s + 14, 2), digits_value(buf, s + 17, 2)
         if not ok or h < 0 or h > 23 or mi < 0 or mi > 59 or sec < 0 or sec > 59:
             return False, 0
         return True, ((days * 24 + h) * 60 + mi) * 60 * 1_000_000 + sec * 1_000_000
     # NUMBER: plain digits without a leading zero (str(Decimal(text)) == text)
     if n > _MAX_DIGITS or (n > 1 and buf[s] == 48):
         return False, 0
-    v = _digits(buf, s, n)
+    v = digits_value(buf, s, n)
     return v >= 0, v
 
 

@@ -258,34 +258,6 @@ class _Decoded(Sequence[str | None]):
         return self.buffer[start : start + n].tobytes().decode("utf-8") if n else None
 
 
-def _digits(matrix: np.ndarray) -> np.ndarray:
-    """Whether each byte is an ASCII digit."""
-    return (matrix >= 48) & (matrix <= 57)
-
-
-def _number(matrix: np.ndarray) -> np.ndarray:
-    """The decimal number spelt by each row of at most 15 ASCII digits (callers check they are digits):
-    a float64 dot product, exact below 2**53."""
-    powers = 10.0 ** np.arange(matrix.shape[1] - 1, -1, -1)
-    return np.rint(weighted_sum(matrix.astype(np.float64) - 48.0, powers)).astype(np.int64)
-
-
-def weighted_sum(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``matrix @ weights`` for a float64 matrix and a weight vector, without BLAS: its threads spin for a
-    while after each product, taking the CPU from the PostgreSQL COPY a block is checked alongside."""
-    return np.einsum("ij,j->i", matrix, weights)
-
-
-_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def _real_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    month = np.clip(m, 0, 12)
-    days = np.where((month == 2) & ~leap, 28, _DAYS[month])
-    return (y >= rules.RIC_MIN_YEAR) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
-
-
 def _accept(col: TextColumn, mask: np.ndarray, ok: np.ndarray) -> np.ndarray:
     out = np.zeros(len(col), dtype=bool)
     out[np.flatnonzero(mask)[ok]] = True
@@ -338,27 +310,14 @@ def _division_table(current_only: bool) -> np.ndarray:
     return table
 
 
-def _known_division(matrix: np.ndarray, current_only: bool = False) -> np.ndarray:
-    """Rows of six ASCII digits that are a known GB/T 2260 code."""
-    digits = _digits(matrix).all(axis=1)
-    return digits & _division_table(current_only)[np.where(digits, _number(matrix), 0)]
-
-
 def _division_vector(current_only: bool) -> Callable[[Sequence[TextColumn]], np.ndarray]:
     def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        from citygov.quality import kernels
+
         mask, matrix = cols[0].fixed(6)
-        return _accept(cols[0], mask, _known_division(matrix, current_only))
+        return _accept(cols[0], mask, kernels.known_division(np.ascontiguousarray(matrix), _division_table(current_only)))
 
     return cond
-
-
-_RIC_W = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-_RIC_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
-# weights giving the check sum, the birth date YYYYMMDD and the GB/T 2260 division (exact in float64)
-_RIC_PRODUCT = np.zeros((3, 17))
-_RIC_PRODUCT[0] = _RIC_W
-_RIC_PRODUCT[1, 6:14] = 10.0 ** np.arange(7, -1, -1)
-_RIC_PRODUCT[2, :6] = 10.0 ** np.arange(5, -1, -1)
 
 
 def _iso_number(day: Any) -> int:
@@ -367,44 +326,25 @@ def _iso_number(day: Any) -> int:
 
 def _ric_vector(as_of: Any) -> Callable[[Sequence[TextColumn]], np.ndarray]:
     """18-character IDs only (upper-case ``X``); 15-digit and odd-looking values go to the rule."""
-    limit = _iso_number(as_of) if as_of is not None else None
+    limit = _iso_number(as_of) if as_of is not None else 99999999
 
     def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        from citygov.quality import kernels
+
         mask, m = cols[0].fixed(18)
-        d = m[:, :17] - np.uint8(48)  # a digit's value; any other byte wraps to ≥ 10
-        digits = (d <= 9).all(axis=1) & ((m[:, 17] - np.uint8(48) <= 9) | (m[:, 17] == ord("X")))
-        values = d.astype(np.float64)
-        total, born, division = (weighted_sum(values, w).astype(np.int64) for w in _RIC_PRODUCT)
-        check = _RIC_CHECK[np.where(digits, total, 0) % 11] == m[:, 17]
-        born = np.where(digits, born, 0)
-        ok = digits & check & _real_dates(born // 10000, born // 100 % 100, born % 100)
-        if limit is not None:
-            ok &= born <= limit
-        ok &= _division_table(False)[np.where(digits, division, 0)]
-        return _accept(cols[0], mask, ok)
+        return _accept(cols[0], mask, kernels.ric(m, limit, _division_table(False), rules.RIC_MIN_YEAR))
 
     return cond
-
-
-_ISO_DAY = np.array([1e7, 1e6, 1e5, 1e4, 0, 1e3, 1e2, 0, 10, 1])
-_ISO_DAY_MAX = np.array([9, 9, 9, 9, 255, 9, 9, 255, 9, 9], dtype=np.uint8)
-
-
-def iso_day(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of at least 10 bytes: whether its first 10 are ``DDDD-DD-DD`` (ASCII digits), and
-    then the number ``YYYYMMDD`` they spell (meaningless for the other rows)."""
-    d = m[:, :10] - np.uint8(48)  # a digit's value; any other byte wraps to ≥ 10
-    ok = (d <= _ISO_DAY_MAX).all(axis=1) & (m[:, 4] == 45) & (m[:, 7] == 45)
-    return ok, weighted_sum(d.astype(np.float64), _ISO_DAY).astype(np.int64)  # exact: integers below 2**53
 
 
 def _not_future_vector(reference_date: Any) -> Callable[[Sequence[TextColumn]], np.ndarray]:
     limit = _iso_number(reference_date)
 
     def cond(cols: Sequence[TextColumn]) -> np.ndarray:
+        from citygov.quality import kernels
+
         mask, m = cols[0].prefix(10)
-        digits, day = iso_day(m)
-        return _accept(cols[0], mask, digits & (day <= limit))
+        return _accept(cols[0], mask, kernels.iso_day_not_after(np.ascontiguousarray(m), limit))
 
     return cond
 
