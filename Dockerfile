@@ -7,6 +7,9 @@ FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/citygov/
 COPY --chown=airflow:0 include/ /opt/airflow/citygov/include/
 RUN pip install --no-cache-dir "/opt/airflow/citygov[cluster]"
+# Compile the backflow and quality kernels into numba's cache now, not in the first task that needs them
+# (numba recompiles by itself should the host's CPU differ from the build machine's).
+RUN python -c "from citygov.backflow import copybin; from citygov.quality import kernels; copybin.warm(); kernels.warm()"
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
