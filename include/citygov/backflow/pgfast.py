@@ -182,11 +182,13 @@ class _Spool:
 
 
 def _blocks(path: Any) -> Iterator[tuple[bytes, int]]:
-    """Whole lines of the data file after the header, in blocks, with the line number of each first line."""
+    """Whole lines of the data file after the header, in blocks, with the line number of each first line.
+    The first blocks are smaller (1/16, then 1/4 of :data:`BLOCK`): the server waits for the first one."""
     with open(path, "rb") as handle:
         handle.readline()
-        line, rest = 2, b""
-        while block := handle.read(BLOCK):
+        line, rest, size = 2, b"", max(BLOCK // 16, 1)
+        while block := handle.read(size):
+            size = min(size * 4, BLOCK)
             block = rest + block
             cut = block.rfind(b"\n") + 1
             if cut == 0:
