@@ -15,3 +15,10 @@ The domain expectations live in :mod:`citygov.quality.expectations` (registered 
 their row rules in :mod:`citygov.quality.rules` (Python) and :mod:`citygov.quality.sqlcond` (SQL).
 Nothing here imports Airflow; GX is imported only when a function needs it (it takes seconds).
 """
+
+import logging
+
+# Importing GX logs a line at INFO for each public function it does not register ("Skipping registering
+# function …"): some 200 lines in every Airflow task log and CLI run that imports it under Airflow's logging.
+logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+
