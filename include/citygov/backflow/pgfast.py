@@ -225,8 +225,7 @@ class FastLoad:
     def _fresh(self) -> None:
         self.quarantine = _Spool()
         self.suspects = _Spool()
-        self.late = _Spool()
-        """Good rows the per-record logic made canonical, as CSV, for a text COPY after the binary one."""
+        self.late = _Spool()  # good rows the per-record logic made canonical: CSV, COPYed after the binary COPY
         self.seen = _Seen()
         self.records = self.written = 0
 
