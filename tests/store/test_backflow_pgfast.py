@@ -120,7 +120,13 @@ def test_fast_path_loads_and_quarantines_like_the_general_path(
     assert {"field_count", "bad_value", "missing_key", "duplicate_key"} <= codes
     with fast_target.connect() as conn:  # the full load rebuilt the primary key it dropped for the COPY
         keys = sa.inspect(conn).get_pk_constraint("hl_sbcbxx")["constrained_columns"]
+        collations = dict(conn.execute(sa.text(
+            "SELECT column_name, collation_name FROM information_schema.columns WHERE table_name = 'hl_sbcbxx' "
+            "AND data_type = 'text'"
+        )).all())
     assert sorted(keys) == ["sfzhm", "xzlx"]
+    assert collations["sfzhm"] == collations["xzlx"] == "C", "key text compares bytewise"
+    assert collations["xm"] != "C"
 
 
 def test_fast_path_reload_replaces_a_full_dataset(
