@@ -396,31 +396,41 @@ def _refused(
     return [line, code, column, reason, record, *[empty] * width]
 
 
+def expectation_failures(
+    checks: SuiteChecks, columns: dict[str, Any], lines: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
+    """The suite's row expectations over rows numbered ``lines`` (``columns``: each checked column as a
+    :class:`~citygov.quality.engine.TextColumn` or list of text): which rows pass them all, and for every
+    other row ``(index, reason code, column(s), reason)`` of the first one it fails, in suite order. The
+    checks are the quality engine's compiled ones, evaluated vectorized
+    (:func:`~citygov.quality.engine.vector_expected`: a fast accept, the rule itself for everything else)."""
+    from citygov.quality.engine import vector_expected
+
+    good = np.ones(len(lines), dtype=bool)
+    failures: list[tuple[int, str, str, str]] = []
+    for check, cols in checks:
+        bad = np.flatnonzero(good & ~vector_expected(check, [columns[n] for n in check.columns]))
+        good[bad] = False
+        failures.extend((int(i), check.type, cols, f"line {int(lines[i])}: {cols} fails {check.type}") for i in bad)
+    return good, failures
+
+
 def _refuse_chunk(stage: _Stage, rows: list[list[Any]]) -> None:
     """Mark every not yet refused row of a chunk that fails a row expectation of the suite with the first
-    failing expectation (in suite order) as its reason. The checks are the quality engine's compiled
-    ones, evaluated vectorized over the chunk's columns (:func:`~citygov.quality.engine.vector_expected`:
-    a NumPy fast accept, the rule itself for everything else)."""
+    failing expectation (in suite order) as its reason (:func:`expectation_failures`)."""
     if not stage.checks:
         return
-    from citygov.quality.engine import TextColumn, vector_expected
+    from citygov.quality.engine import TextColumn
 
     live = [r for r in rows if r[1] is None]
     if not live:
         return
     width = len(_STAGE_META)
     position = {name: width + i for i, name in enumerate(stage.names)}
-    columns: dict[str, TextColumn] = {}
-    pending = np.ones(len(live), dtype=bool)
-    for check, cols in stage.checks:
-        for name in check.columns:
-            if name not in columns:
-                columns[name] = TextColumn([r[position[name]] for r in live])
-        bad = np.flatnonzero(pending & ~vector_expected(check, [columns[n] for n in check.columns]))
-        for i in bad:
-            row = live[i]
-            row[1:4] = [check.type, cols, f"line {row[0]}: {cols} fails {check.type}"]
-        pending[bad] = False
+    columns = {name: TextColumn([r[position[name]] for r in live]) for check, _ in stage.checks for name in check.columns}
+    _good, failures = expectation_failures(stage.checks, columns, np.array([r[0] for r in live]))
+    for i, code, column, reason in failures:
+        live[i][1:4] = [code, column, reason]
 
 
 def _insert_refused(stage: _Stage, rows: Iterable[dict[str, Any]]) -> None:
@@ -743,8 +753,9 @@ def ingest_batch(
     - Otherwise every record is checked: shape, primary key, 信息项 types, the row-level expectations of
       the dataset's suite (``expectations/<code>.json``, or ``suites``; evaluated vectorized per chunk with
       the quality engine's compiled checks), and key uniqueness within the batch. A plain UTF-8 CSV into
-      PostgreSQL takes :mod:`citygov.backflow.pgfast` (parsed in NumPy, good lines COPYed as they are);
-      anything else is staged in a temporary table (COPY on PostgreSQL) and checked there. Valid rows go to the resource's table with ``_batch_id``
+      PostgreSQL takes :mod:`citygov.backflow.pgfast` (split by compiled kernels, good lines sent as
+      binary COPY); anything else is staged in a temporary table (COPY on PostgreSQL) and checked there.
+      Valid rows go to the resource's table with ``_batch_id``
       (incremental: upsert on the primary key; full: replace the dataset), invalid rows to
       ``backflow_quarantine`` with line and reason, in one target transaction; declared = loaded +
       quarantined is asserted before commit.

@@ -293,17 +293,12 @@ class FastLoad:
 
     def _validate(self, columns: dict[str, Any], lines: np.ndarray, values: Callable[[int], list[str]]) -> np.ndarray:
         """The suite's row expectations over a block's rows: True for rows passing all; the others are
-        quarantined with the first failing expectation."""
-        from citygov.quality.engine import vector_expected
+        quarantined with the first failing expectation (:func:`~citygov.backflow.loader.expectation_failures`)."""
+        from citygov.backflow.loader import expectation_failures
 
-        good = np.ones(len(lines), dtype=bool)
-        for check, cols in self.checks:
-            bad = np.flatnonzero(good & ~vector_expected(check, [columns[n] for n in check.columns]))
-            for i in bad:
-                line = int(lines[i])
-                self._refuse(line, check.type, cols, f"line {line}: {cols} fails {check.type}",
-                             self._record(values(i)))
-            good[bad] = False
+        good, failures = expectation_failures(self.checks, columns, lines)
+        for i, code, column, reason in failures:
+            self._refuse(int(lines[i]), code, column, reason, self._record(values(i)))
         return good
 
     def _record(self, values: list[str]) -> str:
