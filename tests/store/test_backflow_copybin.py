@@ -16,6 +16,7 @@ from citygov.backflow import copybin, ingest_landing, pgfast
 from citygov.catalog.importer import import_catalog
 from tests.pg import scratch_database
 from tests.store.test_backflow import sample_rows, to_csv, write_batch
+from tests.store.test_backflow_pgfast import count_calls
 
 KINDS = np.array([copybin.TEXT, copybin.DATE, copybin.TIMESTAMP, copybin.NUMBER], dtype=np.int8)
 GOOD = [
@@ -97,26 +98,19 @@ def test_a_target_table_with_other_column_types_takes_the_general_path(
     import_catalog(store, city / "catalog.csv")
     header, rows = sample_rows(city, 10)
     data = (to_csv(header, []) + "\n".join(",".join(r) for r in rows) + "\n").encode("utf-8")
-    runs = {"fast": 0}
-    real_run = pgfast.FastLoad.run
-
-    def counted(self):  # type: ignore[no-untyped-def]
-        runs["fast"] += 1
-        return real_run(self)
-
-    monkeypatch.setattr(pgfast.FastLoad, "run", counted)
+    runs = count_calls(monkeypatch, pgfast.FastLoad, "run")
     with scratch_database("citygov_types") as url:
         target = sa.create_engine(url)
         try:
             write_batch(tmp_path / "a", "TYPES-001", data, declared=len(rows))
             (first,) = ingest_landing(store, target, tmp_path / "a")
-            assert first.status == "loaded" and runs["fast"] == 1
+            assert first.status == "loaded" and runs["n"] == 1
             with target.begin() as conn:
                 conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" ALTER COLUMN "cbrq" TYPE text')
             write_batch(tmp_path / "b", "TYPES-002", data, declared=len(rows), logical_date="2026-11-30")
             (second,) = ingest_landing(store, target, tmp_path / "b")
             assert second.status == "loaded", second.reason
-            assert runs["fast"] == 1, "the altered table took the general path"
+            assert runs["n"] == 1, "the altered table took the general path"
             assert second.loaded_rows == first.loaded_rows
         finally:
             target.dispose()

@@ -27,6 +27,19 @@ from tests.store.test_backflow import sample_rows, to_csv, write_batch
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> dict[str, int]:
+    """Wrap ``owner.name`` so that its calls are counted (in ``["n"]`` of the returned dict)."""
+    calls = {"n": 0}
+    real = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
 @pytest.fixture
 def governed(store: Engine, city: Path) -> Engine:
     import_catalog(store, city / "catalog.csv")
@@ -92,15 +105,8 @@ def test_fast_path_loads_and_quarantines_like_the_general_path(
 ) -> None:
     data, records = _batch(city)
     fast_target, slow_target = targets
-    runs = {"n": 0}
-    real_run = pgfast.FastLoad.run
-
-    def counted(self):  # type: ignore[no-untyped-def]
-        runs["n"] += 1
-        return real_run(self)
-
     monkeypatch.setattr(pgfast, "BLOCK", 300)  # a few lines per block
-    monkeypatch.setattr(pgfast.FastLoad, "run", counted)
+    runs = count_calls(monkeypatch, pgfast.FastLoad, "run")
     write_batch(tmp_path / "fast", "FAST-001", data, declared=records, mode=mode)
     (fast,) = ingest_landing(governed, fast_target, tmp_path / "fast")
     assert runs["n"] == 1, "the batch took the fast path"
@@ -163,24 +169,13 @@ def test_full_load_proves_keys_unique_with_the_rebuilt_primary_key(
     key rolls that attempt back and the batch goes again with the hashes, with the general path's result."""
     data, records = build(city)
     fast_target, slow_target = targets
-    calls = {"run": 0, "hashes": 0}
-    real_run, real_hashes = pgfast.FastLoad._run, pgfast.key_hashes
-
-    def counted_run(self):  # type: ignore[no-untyped-def]
-        calls["run"] += 1
-        return real_run(self)
-
-    def counted_hashes(columns):  # type: ignore[no-untyped-def]
-        calls["hashes"] += 1
-        return real_hashes(columns)
-
     monkeypatch.setattr(pgfast, "BLOCK", 300)
-    monkeypatch.setattr(pgfast.FastLoad, "_run", counted_run)
-    monkeypatch.setattr(pgfast, "key_hashes", counted_hashes)
+    runs = count_calls(monkeypatch, pgfast.FastLoad, "_run")
+    hashes = count_calls(monkeypatch, pgfast, "key_hashes")
     write_batch(tmp_path / "fast", "FAST-001", data, declared=records, mode="full")
     (fast,) = ingest_landing(governed, fast_target, tmp_path / "fast")
-    assert calls["run"] == attempts
-    assert (calls["hashes"] > 0) is (attempts == 2), "key hashes only on the second attempt"
+    assert runs["n"] == attempts
+    assert (hashes["n"] > 0) is (attempts == 2), "key hashes only on the second attempt"
 
     monkeypatch.setattr(pgfast, "eligible", lambda *args: False)
     write_batch(tmp_path / "slow", "SLOW-001", data, declared=records, mode="full")
@@ -237,14 +232,7 @@ def test_full_load_into_a_referenced_table_finds_repeats_during_the_copy(
         conn.exec_driver_sql('CREATE TABLE "claims" (sfzhm text, xzlx text, '
                              'FOREIGN KEY (sfzhm, xzlx) REFERENCES "hl_sbcbxx" (sfzhm, xzlx))')
     data, records = _batch(city)
-    attempts = {"n": 0}
-    real_run = pgfast.FastLoad._run
-
-    def counted(self):  # type: ignore[no-untyped-def]
-        attempts["n"] += 1
-        return real_run(self)
-
-    monkeypatch.setattr(pgfast.FastLoad, "_run", counted)
+    attempts = count_calls(monkeypatch, pgfast.FastLoad, "_run")
     write_batch(tmp_path / "next", "FULL-002", data, declared=records, mode="full", logical_date="2026-11-30")
     (result,) = ingest_landing(governed, target, tmp_path / "next")
     assert result.status == "loaded", result.reason
