@@ -198,7 +198,7 @@ def test_same_batch_id_with_different_content_is_rejected(governed: Engine, targ
     assert snapshot(target) == before
 
 
-def _dying_block(self, chunk, first_line):  # type: ignore[no-untyped-def]
+def _dying_block(self, padded, lines):  # type: ignore[no-untyped-def]
     raise RuntimeError("killed mid-load")
 
 

@@ -245,3 +245,47 @@ def test_full_load_into_a_referenced_table_finds_repeats_during_the_copy(
         held = conn.execute(sa.text('SELECT count(*), min("_batch_id") FROM "hl_sbcbxx"')).one()
     assert repeats == 2
     assert tuple(held) == (result.loaded_rows, "FULL-002")
+
+
+def _heap_keys(engine: Engine) -> list[tuple[str, str]]:
+    """The key of each row of the resource table in the order the rows lie in the heap (as COPYed)."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text('SELECT sfzhm, xzlx FROM "hl_sbcbxx" ORDER BY ctid')).all()]
+
+
+def _bytewise(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(keys, key=lambda k: tuple(v.encode("utf-8") for v in k))
+
+
+def test_a_full_load_sends_its_rows_in_key_order(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows go in the byte order of the primary key (the rebuilt key then finds them sorted), over many
+    blocks; in file order when the file is larger than SORT_BYTES or the key is not collated "C"."""
+    target = targets[0]
+    header, rows = sample_rows(city, 60)
+    monkeypatch.setattr(pgfast, "BLOCK", 300)
+    write_batch(tmp_path / "sample", "SAMPLE", to_csv(header, rows).encode("utf-8"), declared=len(rows), mode="full")
+    ingest_landing(governed, target, tmp_path / "sample")
+    with target.connect() as conn:  # the demo city planted faults in the sample: keep the rows that load
+        refused = set(conn.execute(sa.text("SELECT line - 2 FROM backflow_quarantine")).scalars())
+    rows = [r for i, r in enumerate(rows) if i not in refused]
+    col = {name: i for i, name in enumerate(header)}
+    file_order = [(r[col["sfzhm"]], r[col["xzlx"]]) for r in rows]
+    assert file_order != _bytewise(file_order), "the sample must not be sorted already"
+    data = to_csv(header, rows).encode("utf-8")
+
+    def load(batch_id: str, day: str) -> list[tuple[str, str]]:
+        write_batch(tmp_path / batch_id, batch_id, data, declared=len(rows), mode="full", logical_date=day)
+        (result,) = ingest_landing(governed, target, tmp_path / batch_id)
+        assert (result.status, result.loaded_rows) == ("loaded", len(rows)), result.reason
+        return _heap_keys(target)
+
+    assert load("ORDER-001", "2026-11-27") == _bytewise(file_order)
+    monkeypatch.setattr(pgfast, "SORT_BYTES", len(data) - 1)
+    assert load("ORDER-002", "2026-11-28") == file_order
+    monkeypatch.setattr(pgfast, "SORT_BYTES", len(data))
+    assert load("ORDER-003", "2026-11-29") == _bytewise(file_order)
+    with target.begin() as conn:  # a key collated otherwise sorts otherwise: the bytes' order would not help
+        conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" ALTER COLUMN sfzhm TYPE text COLLATE "und-x-icu"')
+    assert load("ORDER-004", "2026-11-30") == file_order

@@ -211,6 +211,162 @@ def encode(buf: np.ndarray, fs: np.ndarray, fl: np.ndarray, values: np.ndarray, 
     return out
 
 
+# --- key order ---------------------------------------------------------------------------------------------
+# A full load sends its rows in primary-key order when it can: the key rebuilt after the COPY then finds
+# its input already sorted (PostgreSQL's sort checks for that first) and costs about half as much. The
+# order is the key's byte order, which is the index's for text columns collated "C". Each key column is
+# coded per byte position with only the symbols that occur there (the end of a shorter value first), so
+# that a key usually packs into one 64-bit word, and the words are radix-sorted.
+
+_BYTE = np.uint64(255)
+KEY_LIMIT = 64
+"""Key fields longer than this many bytes: the rows go in file order."""
+
+
+@njit(cache=True, nogil=True)
+def key_symbols(buf: np.ndarray, begin: int, key_fields: np.ndarray):  # noqa: ANN201
+    """One pass over the lines of ``buf`` from ``begin`` (whole lines, each ending in ``\\n``).
+
+    Returns the start of each line (and ``len(buf)`` after the last), the start and length of each key
+    field of each line (``at[k, r]``, ``length[k, r]``; a field the line lacks is empty), which bytes occur
+    at each position of each key field (``used[k, p, byte + 1]``; ``used[k, p, 0]``: a value ends at or
+    before ``p``), each key field's greatest length, and ``ok``: False if one is longer than
+    :data:`KEY_LIMIT` (then the rest is incomplete)."""
+    n = 0
+    for i in range(begin, len(buf)):
+        n += buf[i] == 10
+    keys = len(key_fields)
+    starts = np.empty(n + 1, np.int64)
+    at = np.empty((keys, n), np.int64)
+    length = np.empty((keys, n), np.int32)
+    used = np.zeros((keys, KEY_LIMIT, 257), np.bool_)
+    widths = np.zeros(keys, np.int64)
+    shortest = np.full(keys, KEY_LIMIT, np.int64)
+    last = key_fields.max()
+    pos = begin
+    for r in range(n):
+        starts[r] = pos
+        at[:, r] = 0
+        length[:, r] = 0
+        field, begin_field = 0, pos
+        while True:
+            b = buf[pos]
+            if b == 10 or b == 44:
+                if field <= last:
+                    for k in range(keys):
+                        if key_fields[k] == field:
+                            size = pos - begin_field
+                            if size > KEY_LIMIT:
+                                return starts, at, length, used, widths, False
+                            at[k, r], length[k, r] = begin_field, size
+                            widths[k] = max(widths[k], size)
+                            shortest[k] = min(shortest[k], size)
+                            for p in range(size):
+                                used[k, p, buf[begin_field + p] + 1] = True
+                if b == 10:
+                    break
+                field += 1
+                begin_field = pos + 1
+            pos += 1
+        if field < last:  # a key field the line lacks counts as empty
+            shortest[:] = 0
+        pos += 1
+    starts[n] = pos
+    for k in range(keys):
+        for p in range(min(shortest[k], KEY_LIMIT), widths[k]):
+            used[k, p, 0] = True
+    return starts, at, length, used, widths, True
+
+
+def key_layout(used: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From :func:`key_symbols`: per key field, position and symbol its code (the symbol's rank among
+    those occurring there), and per position the word it goes to (-1: none, one symbol occurs there) and its
+    shift; plus the bits used in each word, from the top."""
+    keys = len(widths)
+    codes = np.zeros(used.shape, np.uint64)
+    word = np.full((keys, KEY_LIMIT), -1, np.int64)
+    shift = np.zeros((keys, KEY_LIMIT), np.uint64)
+    bits = [0]
+    for k in range(keys):
+        for p in range(int(widths[k])):
+            present = used[k, p]
+            count = int(present.sum())
+            width = (count - 1).bit_length()
+            codes[k, p, present] = np.arange(count, dtype=np.uint64)
+            if not width:
+                continue
+            if bits[-1] + width > 64:
+                bits.append(0)
+            word[k, p] = len(bits) - 1
+            bits[-1] += width
+            shift[k, p] = 64 - bits[-1]
+    return codes, word, shift, np.array(bits, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def key_words(buf: np.ndarray, at: np.ndarray, length: np.ndarray, widths: np.ndarray, codes: np.ndarray,
+              word: np.ndarray, shift: np.ndarray, words: int) -> np.ndarray:
+    """Each line's key (:func:`key_symbols`) as ``words`` 64-bit words (:func:`key_layout`): their order
+    is the keys' byte order."""
+    keys, n = at.shape
+    out = np.zeros((words, n), np.uint64)
+    for k in range(keys):
+        active = np.array([p for p in range(widths[k]) if word[k, p] >= 0], dtype=np.int64)
+        for r in range(n):
+            s, size = at[k, r], length[k, r]
+            for p in active:
+                symbol = buf[s + p] + 1 if p < size else 0
+                out[word[k, p], r] |= codes[k, p, symbol] << shift[k, p]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def radix_order(keys: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """The order of the rows by their key words (``keys[w, r]``, most significant word first; ``bits[w]``
+    of each word are used, from the top): a least-significant-digit radix sort, 8 bits per pass."""
+    n = keys.shape[1]
+    idx = np.arange(n)
+    spare = np.empty(n, np.int64)
+    k = np.empty(n, np.uint64)
+    spare_k = np.empty(n, np.uint64)
+    for w in range(keys.shape[0] - 1, -1, -1):
+        for i in range(n):
+            k[i] = keys[w, idx[i]]
+        low = 64 - bits[w]
+        while low < 64:
+            shift = np.uint64(low)
+            count = np.zeros(257, np.int64)
+            for i in range(n):
+                count[np.int64((k[i] >> shift) & _BYTE) + 1] += 1
+            for d in range(256):
+                count[d + 1] += count[d]
+            for i in range(n):
+                d = np.int64((k[i] >> shift) & _BYTE)
+                j = count[d]
+                spare[j] = idx[i]
+                spare_k[j] = k[i]
+                count[d] = j + 1
+            idx, spare = spare, idx
+            k, spare_k = spare_k, k
+            low += 8
+    return idx
+
+
+@njit(cache=True, nogil=True)
+def gather(buf: np.ndarray, starts: np.ndarray, rows: np.ndarray, pad: int) -> np.ndarray:
+    """The lines ``rows`` (indexes into ``starts``), one after the other, then ``pad`` zero bytes."""
+    total = 0
+    for r in rows:
+        total += starts[r + 1] - starts[r]
+    out = np.zeros(total + pad, np.uint8)
+    p = 0
+    for r in rows:
+        s, e = starts[r], starts[r + 1]
+        out[p : p + e - s] = buf[s:e]
+        p += e - s
+    return out
+
+
 def warm() -> None:
     """Compile the kernels, or load them from numba's cache (a fixed cost per process, under a second
     once cached), so that the first block does not pay for it."""
@@ -218,3 +374,7 @@ def warm() -> None:
     one = np.zeros((1, 1), dtype=np.int64)
     split(line, 1, np.zeros(1, dtype=np.int8), np.zeros(1, dtype=np.bool_), np.zeros(256, dtype=np.bool_))
     encode(line, one, one, one, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int8), line[:1])
+    starts, at, length, used, widths, _ = key_symbols(line, 0, np.zeros(1, dtype=np.int64))
+    codes, word, shift, bits = key_layout(used, widths)
+    order = radix_order(key_words(line, at, length, widths, codes, word, shift, len(bits)), bits)
+    gather(line, starts, order, 0)
