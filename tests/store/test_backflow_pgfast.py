@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from citygov.backflow import ingest_landing, pgfast
+from citygov.backflow import copybin, ingest_landing, pgfast
 from citygov.catalog.importer import import_catalog
 from citygov.identifiers import make_ric
 from tests.pg import scratch_database
@@ -261,7 +261,7 @@ def test_a_full_load_sends_its_rows_in_key_order(
     governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows go in the byte order of the primary key (the rebuilt key then finds them sorted), over many
-    blocks; in file order when the file is larger than SORT_BYTES or the key is not collated "C"."""
+    blocks; in file order when that needs more memory than SORT_MEMORY or the key is not collated "C"."""
     target = targets[0]
     header, rows = sample_rows(city, 60)
     monkeypatch.setattr(pgfast, "BLOCK", 300)
@@ -282,9 +282,10 @@ def test_a_full_load_sends_its_rows_in_key_order(
         return _heap_keys(target)
 
     assert load("ORDER-001", "2026-11-27") == _bytewise(file_order)
-    monkeypatch.setattr(pgfast, "SORT_BYTES", len(data) - 1)
+    needs = len(data) + len(rows) * copybin.KEY_BYTES_PER_LINE
+    monkeypatch.setattr(pgfast, "SORT_MEMORY", needs - 1)
     assert load("ORDER-002", "2026-11-28") == file_order
-    monkeypatch.setattr(pgfast, "SORT_BYTES", len(data))
+    monkeypatch.setattr(pgfast, "SORT_MEMORY", needs)
     assert load("ORDER-003", "2026-11-29") == _bytewise(file_order)
     with target.begin() as conn:  # a key collated otherwise sorts otherwise: the bytes' order would not help
         conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" ALTER COLUMN sfzhm TYPE text COLLATE "und-x-icu"')

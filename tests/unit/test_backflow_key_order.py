@@ -16,11 +16,13 @@ def _order(lines: list[str], key_fields: list[int]) -> tuple[list[int], np.ndarr
     data = ("header\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
     buf = np.frombuffer(data, dtype=np.uint8)
     fields = np.array(key_fields, dtype=np.int64)
-    starts, at, length, used, widths, ok = copybin.key_symbols(buf, len(b"header\n"), fields)
+    begin = len(b"header\n")
+    starts, at, length, used, widths, ok = copybin.key_symbols(buf, begin, copybin.count_lines(buf, begin), fields)
     if not ok:
         return None
     codes, word, shift, bits = copybin.key_layout(used, widths)
-    order = copybin.radix_order(copybin.key_words(buf, at, length, widths, codes, word, shift, len(bits)), bits)
+    words = copybin.key_words(buf, starts, at, length, widths, codes, word, shift, len(bits))
+    order = copybin.radix_order(words, bits)
     return order.tolist(), bits
 
 
@@ -81,6 +83,6 @@ def test_a_key_field_longer_than_the_limit_leaves_the_file_order() -> None:
 def test_gather_returns_the_lines_asked_for_then_the_padding() -> None:
     data = b"h\nfirst,1\nsecond,22\nthird,333\n"
     buf = np.frombuffer(data, dtype=np.uint8)
-    starts = copybin.key_symbols(buf, 2, np.array([0], dtype=np.int64))[0]
-    out = copybin.gather(buf, starts, np.array([2, 0], dtype=np.int64), 5)
+    starts = copybin.key_symbols(buf, 2, 3, np.array([0], dtype=np.int64))[0]
+    out = copybin.gather(buf, *copybin.spans(starts, np.array([2, 0], dtype=np.int64)), 5)
     assert out.tobytes() == b"third,333\nfirst,1\n" + bytes(5)

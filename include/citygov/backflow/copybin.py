@@ -223,22 +223,33 @@ KEY_LIMIT = 64
 """Key fields longer than this many bytes: the rows go in file order."""
 
 
-@njit(cache=True, nogil=True)
-def key_symbols(buf: np.ndarray, begin: int, key_fields: np.ndarray):  # noqa: ANN201
-    """One pass over the lines of ``buf`` from ``begin`` (whole lines, each ending in ``\\n``).
+KEY_BYTES_PER_LINE = 57
+"""Memory the key order takes per line, at most (line starts, key words, the radix sort's arrays, the
+order; the key fields' offsets and lengths are freed before the sort)."""
 
-    Returns the start of each line (and ``len(buf)`` after the last), the start and length of each key
-    field of each line (``at[k, r]``, ``length[k, r]``; a field the line lacks is empty), which bytes occur
-    at each position of each key field (``used[k, p, byte + 1]``; ``used[k, p, 0]``: a value ends at or
-    before ``p``), each key field's greatest length, and ``ok``: False if one is longer than
-    :data:`KEY_LIMIT` (then the rest is incomplete)."""
+
+@njit(cache=True, nogil=True)
+def count_lines(buf: np.ndarray, begin: int) -> int:
     n = 0
     for i in range(begin, len(buf)):
         n += buf[i] == 10
+    return n
+
+
+@njit(cache=True, nogil=True)
+def key_symbols(buf: np.ndarray, begin: int, n: int, key_fields: np.ndarray):  # noqa: ANN201
+    """One pass over the ``n`` lines of ``buf`` from ``begin`` (whole lines, each ending in ``\\n``).
+
+    Returns the start of each line (and ``len(buf)`` after the last), the offset in its line and the
+    length of each key field of each line (``at[k, r]``, ``length[k, r]``; a field the line lacks is
+    empty), which bytes occur
+    at each position of each key field (``used[k, p, byte + 1]``; ``used[k, p, 0]``: a value ends at or
+    before ``p``), each key field's greatest length, and ``ok``: False if one is longer than
+    :data:`KEY_LIMIT` (then the rest is incomplete)."""
     keys = len(key_fields)
     starts = np.empty(n + 1, np.int64)
-    at = np.empty((keys, n), np.int64)
-    length = np.empty((keys, n), np.int32)
+    at = np.empty((keys, n), np.int32)
+    length = np.empty((keys, n), np.uint8)
     used = np.zeros((keys, KEY_LIMIT, 257), np.bool_)
     widths = np.zeros(keys, np.int64)
     shortest = np.full(keys, KEY_LIMIT, np.int64)
@@ -258,7 +269,7 @@ def key_symbols(buf: np.ndarray, begin: int, key_fields: np.ndarray):  # noqa: A
                             size = pos - begin_field
                             if size > KEY_LIMIT:
                                 return starts, at, length, used, widths, False
-                            at[k, r], length[k, r] = begin_field, size
+                            at[k, r], length[k, r] = begin_field - starts[r], size
                             widths[k] = max(widths[k], size)
                             shortest[k] = min(shortest[k], size)
                             for p in range(size):
@@ -304,8 +315,8 @@ def key_layout(used: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 @njit(cache=True, nogil=True)
-def key_words(buf: np.ndarray, at: np.ndarray, length: np.ndarray, widths: np.ndarray, codes: np.ndarray,
-              word: np.ndarray, shift: np.ndarray, words: int) -> np.ndarray:
+def key_words(buf: np.ndarray, starts: np.ndarray, at: np.ndarray, length: np.ndarray, widths: np.ndarray,
+              codes: np.ndarray, word: np.ndarray, shift: np.ndarray, words: int) -> np.ndarray:
     """Each line's key (:func:`key_symbols`) as ``words`` 64-bit words (:func:`key_layout`): their order
     is the keys' byte order."""
     keys, n = at.shape
@@ -313,7 +324,7 @@ def key_words(buf: np.ndarray, at: np.ndarray, length: np.ndarray, widths: np.nd
     for k in range(keys):
         active = np.array([p for p in range(widths[k]) if word[k, p] >= 0], dtype=np.int64)
         for r in range(n):
-            s, size = at[k, r], length[k, r]
+            s, size = starts[r] + at[k, r], length[k, r]
             for p in active:
                 symbol = buf[s + p] + 1 if p < size else 0
                 out[word[k, p], r] |= codes[k, p, symbol] << shift[k, p]
@@ -353,17 +364,30 @@ def radix_order(keys: np.ndarray, bits: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def gather(buf: np.ndarray, starts: np.ndarray, rows: np.ndarray, pad: int) -> np.ndarray:
-    """The lines ``rows`` (indexes into ``starts``), one after the other, then ``pad`` zero bytes."""
+def spans(starts: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each line of ``order`` (indexes into ``starts``) begins and how long it is, in that order:
+    :func:`gather` then reads them one after the other instead of looking each up."""
+    at = np.empty(len(order), np.int64)
+    length = np.empty(len(order), np.int32)
+    for i in range(len(order)):
+        r = order[i]
+        at[i] = starts[r]
+        length[i] = starts[r + 1] - starts[r]
+    return at, length
+
+
+@njit(cache=True, nogil=True)
+def gather(buf: np.ndarray, at: np.ndarray, length: np.ndarray, pad: int) -> np.ndarray:
+    """The spans of ``buf`` at ``at`` of ``length`` bytes, one after the other, then ``pad`` zero bytes."""
     total = 0
-    for r in rows:
-        total += starts[r + 1] - starts[r]
+    for n in length:
+        total += n
     out = np.zeros(total + pad, np.uint8)
     p = 0
-    for r in rows:
-        s, e = starts[r], starts[r + 1]
-        out[p : p + e - s] = buf[s:e]
-        p += e - s
+    for i in range(len(at)):
+        s, n = at[i], length[i]
+        out[p : p + n] = buf[s : s + n]
+        p += n
     return out
 
 
@@ -374,7 +398,7 @@ def warm() -> None:
     one = np.zeros((1, 1), dtype=np.int64)
     split(line, 1, np.zeros(1, dtype=np.int8), np.zeros(1, dtype=np.bool_), np.zeros(256, dtype=np.bool_))
     encode(line, one, one, one, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int8), line[:1])
-    starts, at, length, used, widths, _ = key_symbols(line, 0, np.zeros(1, dtype=np.int64))
+    starts, at, length, used, widths, _ = key_symbols(line, 0, count_lines(line, 0), np.zeros(1, dtype=np.int64))
     codes, word, shift, bits = key_layout(used, widths)
-    order = radix_order(key_words(line, at, length, widths, codes, word, shift, len(bits)), bits)
-    gather(line, starts, order, 0)
+    order = radix_order(key_words(line, starts, at, length, widths, codes, word, shift, len(bits)), bits)
+    gather(line, *spans(starts, order), 0)

@@ -25,7 +25,7 @@ NUL byte and ends with a line break, and the target table's columns have the typ
 A ``full`` batch empties the table (``TRUNCATE``, or ``DELETE`` when other tables reference it) and
 COPYs straight into it, with its indexes dropped during the COPY and rebuilt after (much faster than
 maintaining them row by row). Its rows go in primary-key order when the key's text columns are collated
-"C" and the file is at most :data:`SORT_BYTES`: one compiled pass over the file (mapped in memory) codes
+"C" and the file fits :data:`SORT_MEMORY`: one compiled pass over the file (mapped in memory) codes
 and radix-sorts the keys, and the blocks are gathered in that order; PostgreSQL's sort then finds the
 rebuilt key's input already sorted, which halves the rebuild. An ``incremental`` batch COPYs into a temporary table and upserts from it.
 Everything happens in the caller's transaction; refused rows go to ``backflow_quarantine`` with one COPY
@@ -52,9 +52,9 @@ from citygov.catalog.schema import CatalogEntry, ColumnType
 
 BLOCK = 8 << 20
 """Bytes of the data file parsed at once (whole lines)."""
-SORT_BYTES = 256 << 20
-"""A full load sends the rows of a data file up to this size in primary-key order (the file is mapped in
-memory for that); larger files go in file order."""
+SORT_MEMORY = 256 << 20
+"""A full load sends its rows in primary-key order when the data file (mapped in memory for that) and
+:data:`copybin.KEY_BYTES_PER_LINE` per line fit in this many bytes; larger files go in file order."""
 _PAD = 64
 
 _SPACE_LIKE = np.zeros(256, dtype=bool)
@@ -219,12 +219,12 @@ def _blocks(path: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
     """The lines of the data file as :func:`_blocks` gives them, but in the byte order of the key fields
     (at ``key_fields`` of the header): blocks of lines gathered from the file mapped in memory. None when
-    the file is larger than :data:`SORT_BYTES` or a key field longer than :data:`copybin.KEY_LIMIT`."""
+    that needs more than :data:`SORT_MEMORY` or a key field is longer than :data:`copybin.KEY_LIMIT`."""
     import mmap
 
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size == 0 or size > SORT_BYTES:
+        if size == 0 or size > SORT_MEMORY:
             return None
         # MAP_POPULATE: the pages are read in at once (the file is in the page cache: the verification read it)
         mapped = mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
@@ -233,21 +233,28 @@ def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.n
     if buf[-1] != 10:
         raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
     begin = mapped.find(b"\n") + 1  # after the header
+    lines = copybin.count_lines(buf, begin)
+    if size + lines * copybin.KEY_BYTES_PER_LINE > SORT_MEMORY:
+        return None
     fields = np.array(key_fields, dtype=np.int64)
-    starts, at, length, used, widths, ok = copybin.key_symbols(buf, begin, fields)
+    starts, at, length, used, widths, ok = copybin.key_symbols(buf, begin, lines, fields)
     if not ok:
         return None
     codes, word, shift, bits = copybin.key_layout(used, widths)
-    order = copybin.radix_order(copybin.key_words(buf, at, length, widths, codes, word, shift, len(bits)), bits)
+    words = copybin.key_words(buf, starts, at, length, widths, codes, word, shift, len(bits))
     del at, length
+    order = copybin.radix_order(words, bits)
+    del words
+    at, length = copybin.spans(starts, order)
+    del starts
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rows = max(1, len(order) * BLOCK // size)
-        step, at = max(rows // 16, 1), 0
-        while at < len(order):
-            part = order[at : at + step]
-            yield copybin.gather(buf, starts, part, _PAD), part + 2
-            at += step
+        step, first = max(rows // 16, 1), 0
+        while first < len(order):
+            part = slice(first, first + step)
+            yield copybin.gather(buf, at[part], length[part], _PAD), order[part] + 2
+            first += step
             step = min(step * 4, rows)
 
     return blocks()
