@@ -12,18 +12,15 @@ import pytest
 from citygov.backflow import copybin
 
 
-def _order(lines: list[str], key_fields: list[int]) -> tuple[list[int], np.ndarray] | None:
+def _order(lines: list[str], key_fields: list[int], threads: int = 2) -> tuple[list[int], np.ndarray] | None:
     data = ("header\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
     buf = np.frombuffer(data, dtype=np.uint8)
-    fields = np.array(key_fields, dtype=np.int64)
-    begin = len(b"header\n")
-    starts, at, length, used, widths, ok = copybin.key_symbols(buf, begin, copybin.count_lines(buf, begin), fields)
-    if not ok:
+    ordered = copybin.key_order(buf, len(b"header\n"), key_fields, 1 << 30, threads)
+    if ordered is None:
         return None
-    codes, word, shift, bits = copybin.key_layout(used, widths)
-    words = copybin.key_words(buf, starts, at, length, widths, codes, word, shift, len(bits))
-    order = copybin.radix_order(words, bits)
-    return order.tolist(), bits
+    gathered = copybin.gather(buf, ordered.at, ordered.length, 0).tobytes()
+    assert gathered == b"".join(lines[i].encode("utf-8") + b"\n" for i in ordered.order)
+    return ordered.order.tolist(), ordered.bits
 
 
 def _key(line: str, key_fields: list[int]) -> tuple[bytes, ...]:
@@ -31,8 +28,11 @@ def _key(line: str, key_fields: list[int]) -> tuple[bytes, ...]:
     return tuple(fields[k].encode("utf-8") if k < len(fields) else b"" for k in key_fields)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_the_order_is_the_byte_order_of_the_key_fields(seed: int) -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_order_is_the_byte_order_of_the_key_fields(seed: int, threads: int) -> None:
+    """Random keys (multibyte characters, control bytes, empty values, lines without the key field),
+    the file's passes split over one to three threads: the same order as sorting the keys' bytes."""
     rng = random.Random(seed)
     alphabets = ["ab", "0123456789X", "甲乙a", "a", "\x7f\x01z"]
     for _ in range(60):
@@ -45,7 +45,7 @@ def test_the_order_is_the_byte_order_of_the_key_fields(seed: int) -> None:
             if rng.random() < 0.05:
                 line = second  # a line without the first key field: it counts as empty
             lines.append(line)
-        result = _order(lines, [2, 0])
+        result = _order(lines, [2, 0], threads)
         assert result is not None
         order, _bits = result
         assert sorted(order) == list(range(len(lines)))
@@ -80,9 +80,21 @@ def test_a_key_field_longer_than_the_limit_leaves_the_file_order() -> None:
     assert _order(["a," + "k" * copybin.KEY_LIMIT, "b,k"], [1]) is not None
 
 
+def test_the_order_stays_within_its_memory_budget() -> None:
+    lines = [f"{i:05d},x" for i in range(100)]
+    data = ("h\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    needs = len(data) + len(lines) * copybin.KEY_BYTES_PER_LINE
+    assert copybin.key_order(buf, 2, [0], needs - 1) is None
+    assert copybin.key_order(buf, 2, [0], needs) is not None
+
+
 def test_gather_returns_the_lines_asked_for_then_the_padding() -> None:
     data = b"h\nfirst,1\nsecond,22\nthird,333\n"
     buf = np.frombuffer(data, dtype=np.uint8)
-    starts = copybin.key_symbols(buf, 2, 3, np.array([0], dtype=np.int64))[0]
-    out = copybin.gather(buf, *copybin.spans(starts, np.array([2, 0], dtype=np.int64)), 5)
+    ordered = copybin.key_order(buf, 2, [1], 1 << 20)
+    assert ordered is not None
+    assert ordered.order.tolist() == [0, 1, 2]
+    rows = [2, 0]
+    out = copybin.gather(buf, ordered.at[rows], ordered.length[rows], 5)
     assert out.tobytes() == b"third,333\nfirst,1\n" + bytes(5)

@@ -13,6 +13,8 @@ count, then per field an int32 byte length (-1 for NULL) and the bytes. ``text``
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -229,33 +231,39 @@ order; the key fields' offsets and lengths are freed before the sort)."""
 
 
 @njit(cache=True, nogil=True)
-def count_lines(buf: np.ndarray, begin: int) -> int:
+def count_lines(buf: np.ndarray, begin: int, end: int) -> int:
     n = 0
-    for i in range(begin, len(buf)):
+    for i in range(begin, end):
         n += buf[i] == 10
     return n
 
 
 @njit(cache=True, nogil=True)
-def key_symbols(buf: np.ndarray, begin: int, n: int, key_fields: np.ndarray):  # noqa: ANN201
-    """One pass over the ``n`` lines of ``buf`` from ``begin`` (whole lines, each ending in ``\\n``).
+def _line_after(buf: np.ndarray, pos: int) -> int:
+    """The start of the first line that begins after ``pos`` (``len(buf)`` if none)."""
+    while pos < len(buf) and buf[pos] != 10:
+        pos += 1
+    return min(pos + 1, len(buf))
 
-    Returns the start of each line (and ``len(buf)`` after the last), the offset in its line and the
-    length of each key field of each line (``at[k, r]``, ``length[k, r]``; a field the line lacks is
-    empty), which bytes occur
-    at each position of each key field (``used[k, p, byte + 1]``; ``used[k, p, 0]``: a value ends at or
-    before ``p``), each key field's greatest length, and ``ok``: False if one is longer than
-    :data:`KEY_LIMIT` (then the rest is incomplete)."""
+
+@njit(cache=True, nogil=True)
+def key_symbols(buf: np.ndarray, begin: int, first: int, n: int, key_fields: np.ndarray, starts: np.ndarray,
+                at: np.ndarray, length: np.ndarray):  # noqa: ANN201
+    """One pass over ``n`` lines of ``buf`` from ``begin`` (whole lines, each ending in ``\\n``), lines
+    ``first`` to ``first + n`` of the file's: their starts (``starts[first + n]``: after the last), the
+    offset in its line and the length of each key field (``at[k, r]``, ``length[k, r]``; a field the
+    line lacks is empty).
+
+    Returns which bytes occur at each position of each key field (``used[k, p, byte + 1]``), each key
+    field's greatest and smallest length, and ``ok``: False if one is longer than :data:`KEY_LIMIT` (then
+    the rest is incomplete)."""
     keys = len(key_fields)
-    starts = np.empty(n + 1, np.int64)
-    at = np.empty((keys, n), np.int32)
-    length = np.empty((keys, n), np.uint8)
     used = np.zeros((keys, KEY_LIMIT, 257), np.bool_)
     widths = np.zeros(keys, np.int64)
     shortest = np.full(keys, KEY_LIMIT, np.int64)
     last = key_fields.max()
     pos = begin
-    for r in range(n):
+    for r in range(first, first + n):
         starts[r] = pos
         at[:, r] = 0
         length[:, r] = 0
@@ -268,7 +276,7 @@ def key_symbols(buf: np.ndarray, begin: int, n: int, key_fields: np.ndarray):  #
                         if key_fields[k] == field:
                             size = pos - begin_field
                             if size > KEY_LIMIT:
-                                return starts, at, length, used, widths, False
+                                return used, widths, shortest, False
                             at[k, r], length[k, r] = begin_field - starts[r], size
                             widths[k] = max(widths[k], size)
                             shortest[k] = min(shortest[k], size)
@@ -282,17 +290,15 @@ def key_symbols(buf: np.ndarray, begin: int, n: int, key_fields: np.ndarray):  #
         if field < last:  # a key field the line lacks counts as empty
             shortest[:] = 0
         pos += 1
-    starts[n] = pos
-    for k in range(keys):
-        for p in range(min(shortest[k], KEY_LIMIT), widths[k]):
-            used[k, p, 0] = True
-    return starts, at, length, used, widths, True
+    starts[first + n] = pos
+    return used, widths, shortest, True
 
 
 def key_layout(used: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """From :func:`key_symbols`: per key field, position and symbol its code (the symbol's rank among
-    those occurring there), and per position the word it goes to (-1: none, one symbol occurs there) and its
-    shift; plus the bits used in each word, from the top."""
+    """From :func:`key_symbols` (with ``used[k, p, 0]`` set where a value ends at or before ``p``): per key
+    field, position and symbol its code (the symbol's rank among those occurring there), and per position
+    the word it goes to (-1: none, one symbol occurs there) and its shift; plus the bits used in each word,
+    from the top."""
     keys = len(widths)
     codes = np.zeros(used.shape, np.uint64)
     word = np.full((keys, KEY_LIMIT), -1, np.int64)
@@ -315,20 +321,70 @@ def key_layout(used: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 @njit(cache=True, nogil=True)
-def key_words(buf: np.ndarray, starts: np.ndarray, at: np.ndarray, length: np.ndarray, widths: np.ndarray,
-              codes: np.ndarray, word: np.ndarray, shift: np.ndarray, words: int) -> np.ndarray:
-    """Each line's key (:func:`key_symbols`) as ``words`` 64-bit words (:func:`key_layout`): their order
-    is the keys' byte order."""
-    keys, n = at.shape
-    out = np.zeros((words, n), np.uint64)
-    for k in range(keys):
+def key_words(buf: np.ndarray, starts: np.ndarray, at: np.ndarray, length: np.ndarray, lo: int, hi: int,
+              widths: np.ndarray, codes: np.ndarray, word: np.ndarray, shift: np.ndarray, out: np.ndarray) -> None:
+    """The keys of lines ``lo`` to ``hi`` (:func:`key_symbols`) as 64-bit words into ``out[w, r]``
+    (:func:`key_layout`): their order is the keys' byte order."""
+    for k in range(at.shape[0]):
         active = np.array([p for p in range(widths[k]) if word[k, p] >= 0], dtype=np.int64)
-        for r in range(n):
+        for r in range(lo, hi):
             s, size = starts[r] + at[k, r], length[k, r]
             for p in active:
                 symbol = buf[s + p] + 1 if p < size else 0
                 out[word[k, p], r] |= codes[k, p, symbol] << shift[k, p]
-    return out
+
+
+class KeyOrder(NamedTuple):
+    order: np.ndarray
+    """Line indexes (0: the first line from ``begin``) in key order."""
+    at: np.ndarray
+    """Where each line of ``order`` starts in the buffer."""
+    length: np.ndarray
+    """How long each line of ``order`` is, with its line break."""
+    bits: np.ndarray
+    """The bits of each key word (one word is the usual case)."""
+
+
+def key_order(buf: np.ndarray, begin: int, key_fields: list[int], budget: int, threads: int = 2) -> KeyOrder | None:
+    """The lines of ``buf`` from ``begin`` in the byte order of their fields ``key_fields`` (empty when a
+    line lacks one), with what :func:`gather` needs to read them in that order. None if that needs more
+    than ``budget`` bytes with the file (see :data:`KEY_BYTES_PER_LINE`) or a key field is longer than
+    :data:`KEY_LIMIT`.
+
+    The passes over the file run in ``threads`` threads over as many parts of it (the kernels release
+    the GIL), then one radix sort."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import repeat
+
+    cuts = [begin] + [_line_after(buf, begin + (len(buf) - begin) * i // threads) for i in range(1, threads)] + [len(buf)]
+    fields = np.array(key_fields, dtype=np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        counts = list(pool.map(count_lines, repeat(buf), cuts[:-1], cuts[1:]))
+        n = sum(counts)
+        if len(buf) + n * KEY_BYTES_PER_LINE > budget:
+            return None
+        firsts = np.cumsum([0, *counts]).tolist()
+        starts = np.empty(n + 1, np.int64)
+        at = np.empty((len(key_fields), n), np.int32)
+        length = np.empty((len(key_fields), n), np.uint8)
+        same = [repeat(x, threads) for x in (fields, starts, at, length)]
+        found = list(pool.map(key_symbols, repeat(buf), cuts[:-1], firsts[:-1], counts, *same))
+        if not all(ok for *_, ok in found):
+            return None
+        used = np.logical_or.reduce([f[0] for f in found])
+        widths = np.max([f[1] for f in found], axis=0)
+        shortest = np.min([f[2] for f in found], axis=0)
+        for k in range(len(key_fields)):  # the end of a shorter value, a symbol below every byte
+            used[k, shortest[k] : widths[k], 0] = True
+        codes, word, shift, bits = key_layout(used, widths)
+        words = np.zeros((len(bits), n), np.uint64)
+        same = [repeat(x, threads) for x in (buf, starts, at, length)]
+        more = [repeat(x, threads) for x in (widths, codes, word, shift, words)]
+        list(pool.map(key_words, *same, firsts[:-1], firsts[1:], *more))
+    del at, length
+    order = radix_order(words, bits)
+    del words
+    return KeyOrder(order, *spans(starts, order), bits)
 
 
 @njit(cache=True, nogil=True)
@@ -398,7 +454,6 @@ def warm() -> None:
     one = np.zeros((1, 1), dtype=np.int64)
     split(line, 1, np.zeros(1, dtype=np.int8), np.zeros(1, dtype=np.bool_), np.zeros(256, dtype=np.bool_))
     encode(line, one, one, one, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int8), line[:1])
-    starts, at, length, used, widths, _ = key_symbols(line, 0, count_lines(line, 0), np.zeros(1, dtype=np.int64))
-    codes, word, shift, bits = key_layout(used, widths)
-    order = radix_order(key_words(line, starts, at, length, widths, codes, word, shift, len(bits)), bits)
-    gather(line, *spans(starts, order), 0)
+    ordered = key_order(line, 0, [0], 1 << 20)
+    assert ordered is not None
+    gather(line, ordered.at, ordered.length, 0)

@@ -233,20 +233,10 @@ def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.n
     if buf[-1] != 10:
         raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
     begin = mapped.find(b"\n") + 1  # after the header
-    lines = copybin.count_lines(buf, begin)
-    if size + lines * copybin.KEY_BYTES_PER_LINE > SORT_MEMORY:
+    ordered = copybin.key_order(buf, begin, key_fields, SORT_MEMORY)
+    if ordered is None:
         return None
-    fields = np.array(key_fields, dtype=np.int64)
-    starts, at, length, used, widths, ok = copybin.key_symbols(buf, begin, lines, fields)
-    if not ok:
-        return None
-    codes, word, shift, bits = copybin.key_layout(used, widths)
-    words = copybin.key_words(buf, starts, at, length, widths, codes, word, shift, len(bits))
-    del at, length
-    order = copybin.radix_order(words, bits)
-    del words
-    at, length = copybin.spans(starts, order)
-    del starts
+    order, at, length = ordered.order, ordered.at, ordered.length
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rows = max(1, len(order) * BLOCK // size)
