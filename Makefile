@@ -78,8 +78,10 @@ demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, s
 	@echo; echo "── govern backflow batches"; $(ENV) govern backflow batches
 	@echo; echo "── govern disputes list"; $(ENV) govern disputes list
 
+# Two workers (pytest-xdist): the tests that start servers (tests/e2e, cluster, web, and any marked
+# airflow) run one after the other in one of them, the rest in the other (tests/conftest.py).
 test: $(INSTALLED) ## Run all tests (unit, store, DAG integrity, Airflow end-to-end)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run, with scale and peak memory
 	$(VENV)/bin/python bench/patrol_bench.py --scales 1,10,100

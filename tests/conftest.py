@@ -53,3 +53,16 @@ def airflow_db() -> None:
 def _airflow_db_for_airflow_tests(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("airflow"):
         request.getfixturevalue("airflow_db")
+
+
+_SERIAL = ("e2e", "cluster", "web")
+"""Test folders whose tests start Airflow, Celery or a browser (servers, ports, a scheduler): under
+``pytest -n`` (``make test``) they all run in one worker, one after the other, while the other worker
+takes the rest."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
+        if folder in _SERIAL or item.get_closest_marker("airflow"):
+            item.add_marker(pytest.mark.xdist_group("servers"))
