@@ -25,9 +25,10 @@ NUL byte and ends with a line break, and the target table's columns have the typ
 A ``full`` batch empties the table (``TRUNCATE``, or ``DELETE`` when other tables reference it) and
 COPYs straight into it, with its indexes dropped during the COPY and rebuilt after (much faster than
 maintaining them row by row). Its rows go in primary-key order when the key's text columns are collated
-"C" and the file fits :data:`SORT_MEMORY`: one compiled pass over the file (mapped in memory) codes
-and radix-sorts the keys, and the blocks are gathered in that order; PostgreSQL's sort then finds the
-rebuilt key's input already sorted, which halves the rebuild. An ``incremental`` batch COPYs into a temporary table and upserts from it.
+"C" and the file fits :data:`SORT_MEMORY` (:func:`copybin.key_order`: compiled passes over the file,
+mapped in memory, code the keys; a radix sort orders them; the blocks are gathered in that order), so
+that PostgreSQL's sort finds the rebuilt key's input already sorted, which halves the rebuild. An
+``incremental`` batch COPYs into a temporary table and upserts from it.
 Everything happens in the caller's transaction; refused rows go to ``backflow_quarantine`` with one COPY
 at the end (spooled to a temporary file meanwhile: memory stays bounded by the block size).
 """
