@@ -210,8 +210,7 @@ def _digest_and_decode(path: Path, codec: str | None) -> tuple[str, int | None, 
             hashing = hasher.submit(digest.update, chunk)
             if not non_ascii and not chunk.isascii():
                 non_ascii = True
-            if plain and (b'"' in chunk or b"\r" in chunk or b"\0" in chunk):
-                plain = False
+            plain = plain and _plain_block(chunk)
             if decoder is not None and bad_at is None:
                 try:
                     decoder.decode(chunk, not chunk)
@@ -240,6 +239,11 @@ def _remember_plain(key: tuple[str, int, int], plain: bool) -> None:
     _PLAIN[key] = plain
 
 
+def _plain_block(block: bytes) -> bool:
+    """No quote, carriage return or NUL byte in ``block``."""
+    return not (b'"' in block or b"\r" in block or b"\0" in block)
+
+
 def plain_lines(path: Path) -> bool:
     """Whether the file holds no quote, carriage return or NUL byte and ends with a line break: then each
     line is one record and each comma a field separator. Known without reading the file again when the
@@ -249,7 +253,7 @@ def plain_lines(path: Path) -> bool:
         plain, last = True, b""
         with path.open("rb") as handle:
             while plain and (block := handle.read(8 * _CHUNK)):
-                plain = not (b'"' in block or b"\r" in block or b"\0" in block)
+                plain = _plain_block(block)
                 last = block
         _remember_plain(key, plain and last.endswith(b"\n"))
     return _PLAIN[key]
