@@ -15,7 +15,7 @@ same file measured in the same run, plus peak memory for that file and a 5M-row 
 The file is the demo's insured-persons backflow resource (ID number, name, insurance type, division,
 two dates) with a few rows failing the suite; the run asserts declared = loaded + quarantined. Peak
 memory is measured in a child process that only loads the file (``ru_maxrss``): the 2M-row one (its rows
-go in key order, the file mapped in memory) and a 5M-row one (larger than that budget: file order).
+go in key order, the file read into memory) and a 5M-row one (larger than that budget: file order).
 
     python bench/backflow_bench.py [--rows 2000000] [--repeat 3] [--memory-rows 5000000] [--skip-memory]
 
@@ -268,7 +268,7 @@ def main() -> int:
         print(f"  for context: COPY into the resource's typed table with its primary key, no checks: "
               f"{typed:.2f} s = {typed / baseline:.2f}x the raw COPY")
         if not args.skip_memory:
-            # The batch of the ratio goes in key order (the file mapped in memory, within pgfast.SORT_MEMORY);
+            # The batch of the ratio goes in key order (the file read into memory, within pgfast.SORT_MEMORY);
             # the 5M-row file is larger than that budget and streams in file order.
             for rows in (args.rows, args.memory_rows):
                 out = subprocess.run(

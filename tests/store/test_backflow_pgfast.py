@@ -290,3 +290,31 @@ def test_a_full_load_sends_its_rows_in_key_order(
     with target.begin() as conn:  # a key collated otherwise sorts otherwise: the bytes' order would not help
         conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" ALTER COLUMN sfzhm TYPE text COLLATE "und-x-icu"')
     assert load("ORDER-004", "2026-11-30") == file_order
+
+
+@pytest.mark.parametrize("sort_memory", [pgfast.SORT_MEMORY, 0], ids=["key-order", "file-order"])
+def test_a_data_file_changed_after_its_verification_is_rejected_whole(
+    governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    sort_memory: int,
+) -> None:
+    """The sender rewrites the file between the checks and the load (here: half a line appended): the load
+    refuses it with a clear reason, rolls back, and nothing of it lands."""
+    target = targets[0]
+    data, records = _unique_batch(city)
+    folder = write_batch(tmp_path / "landing", "CHANGED-001", data, declared=records, mode="full")
+    monkeypatch.setattr(pgfast, "SORT_MEMORY", sort_memory)
+    real_eligible = pgfast.eligible
+
+    def eligible_then_changed(*args: Any) -> bool:
+        verdict = real_eligible(*args)
+        with (folder / "data.csv").open("ab") as handle:
+            handle.write(b"320706199001020077,half a line")
+        return verdict
+
+    monkeypatch.setattr(pgfast, "eligible", eligible_then_changed)
+    (result,) = ingest_landing(governed, target, tmp_path / "landing")
+    assert result.status == "rejected"
+    assert "changed while it was being loaded" in (result.reason or "")
+    with target.connect() as conn:
+        assert not sa.inspect(conn).has_table("hl_sbcbxx") or conn.execute(
+            sa.text('SELECT count(*) FROM "hl_sbcbxx"')).scalar() == 0

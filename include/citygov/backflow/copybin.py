@@ -239,7 +239,7 @@ def count_lines(buf: np.ndarray, begin: int, end: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _line_after(buf: np.ndarray, pos: int) -> int:
+def line_after(buf: np.ndarray, pos: int) -> int:
     """The start of the first line that begins after ``pos`` (``len(buf)`` if none)."""
     while pos < len(buf) and buf[pos] != 10:
         pos += 1
@@ -356,7 +356,7 @@ def key_order(buf: np.ndarray, begin: int, key_fields: list[int], budget: int, t
     from concurrent.futures import ThreadPoolExecutor
     from itertools import repeat
 
-    cuts = [begin] + [_line_after(buf, begin + (len(buf) - begin) * i // threads) for i in range(1, threads)] + [len(buf)]
+    cuts = [begin] + [line_after(buf, begin + (len(buf) - begin) * i // threads) for i in range(1, threads)] + [len(buf)]
     fields = np.array(key_fields, dtype=np.int64)
     with ThreadPoolExecutor(threads) as pool:
         counts = list(pool.map(count_lines, repeat(buf), cuts[:-1], cuts[1:]))

@@ -26,7 +26,7 @@ A ``full`` batch empties the table (``TRUNCATE``, or ``DELETE`` when other table
 COPYs straight into it, with its indexes dropped during the COPY and rebuilt after (much faster than
 maintaining them row by row). Its rows go in primary-key order when the key's text columns are collated
 "C" and the file fits :data:`SORT_MEMORY` (:func:`copybin.key_order`: compiled passes over the file,
-mapped in memory, code the keys; a radix sort orders them; the blocks are gathered in that order), so
+read into memory, code the keys; a radix sort orders them; the blocks are gathered in that order), so
 that PostgreSQL's sort finds the rebuilt key's input already sorted, which halves the rebuild. An
 ``incremental`` batch COPYs into a temporary table and upserts from it.
 Everything happens in the caller's transaction; refused rows go to ``backflow_quarantine`` with one COPY
@@ -54,7 +54,7 @@ from citygov.catalog.schema import CatalogEntry, ColumnType
 BLOCK = 8 << 20
 """Bytes of the data file parsed at once (whole lines)."""
 SORT_MEMORY = 256 << 20
-"""A full load sends its rows in primary-key order when the data file (mapped in memory for that) and
+"""A full load sends its rows in primary-key order when the data file (read into memory for that) and
 :data:`copybin.KEY_BYTES_PER_LINE` per line fit in this many bytes; larger files go in file order."""
 _PAD = 64
 
@@ -219,21 +219,22 @@ def _blocks(path: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
     """The lines of the data file as :func:`_blocks` gives them, but in the byte order of the key fields
-    (at ``key_fields`` of the header): blocks of lines gathered from the file mapped in memory. None when
+    (at ``key_fields`` of the header): blocks of lines gathered from the file read into memory. None when
     that needs more than :data:`SORT_MEMORY` or a key field is longer than :data:`copybin.KEY_LIMIT`."""
-    import mmap
-
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size == 0 or size > SORT_MEMORY:
             return None
-        # MAP_POPULATE: the pages are read in at once (the file is in the page cache: the verification read it)
-        mapped = mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-                           prot=mmap.PROT_READ)
-    buf = np.frombuffer(mapped, dtype=np.uint8)
-    if buf[-1] != 10:
+        # Read, not mapped: a mapped file cut short by its sender meanwhile would kill the worker (SIGBUS).
+        buf = np.empty(size, dtype=np.uint8)
+        view, got = memoryview(buf), 0
+        while got < size and (n := handle.readinto(view[got:])):
+            got += n
+        grew = bool(handle.read(1))
+    if got < size or grew or buf[-1] != 10:
         raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
-    begin = mapped.find(b"\n") + 1  # after the header
+    buf.flags.writeable = False
+    begin = copybin.line_after(buf, 0)  # after the header
     ordered = copybin.key_order(buf, begin, key_fields, SORT_MEMORY)
     if ordered is None:
         return None
