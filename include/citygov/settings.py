@@ -44,3 +44,20 @@ def governance_url(explicit: str | None = None) -> str:
     if explicit:
         return explicit
     return os.environ.get("GOVERNANCE_DB_URL") or default_governance_url()
+
+
+def backflow_sort_memory(default: int) -> int:
+    """Bytes a full backflow load may take to send its rows in primary-key order (the data file read into
+    memory plus its keys): ``CITYGOV_BACKFLOW_SORT_MEMORY_MIB`` (0 turns the key order off), else
+    ``default``."""
+    raw = os.environ.get("CITYGOV_BACKFLOW_SORT_MEMORY_MIB")
+    if raw is None or not raw.strip():
+        return default
+    try:
+        mib = int(raw)
+    except ValueError:
+        mib = -1
+    if mib < 0:
+        raise ValueError(f"CITYGOV_BACKFLOW_SORT_MEMORY_MIB={raw!r}: expected a whole number of MiB "
+                         "(0 turns the key order of full backflow loads off)")
+    return mib << 20

@@ -287,6 +287,11 @@ def test_a_full_load_sends_its_rows_in_key_order(
     assert load("ORDER-002", "2026-11-28") == file_order
     monkeypatch.setattr(pgfast, "SORT_MEMORY", needs)
     assert load("ORDER-003", "2026-11-29") == _bytewise(file_order)
+    monkeypatch.setenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", "0")  # the admin's setting: off
+    assert load("ORDER-0031", "2026-11-29") == file_order
+    monkeypatch.setenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", "1")
+    assert load("ORDER-0032", "2026-11-29") == _bytewise(file_order)
+    monkeypatch.delenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB")
     with target.begin() as conn:  # a key collated otherwise sorts otherwise: the bytes' order would not help
         conn.exec_driver_sql('ALTER TABLE "hl_sbcbxx" ALTER COLUMN sfzhm TYPE text COLLATE "und-x-icu"')
     assert load("ORDER-004", "2026-11-30") == file_order

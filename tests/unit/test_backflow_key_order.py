@@ -98,3 +98,18 @@ def test_gather_returns_the_lines_asked_for_then_the_padding() -> None:
     rows = [2, 0]
     out = copybin.gather(buf, ordered.at[rows], ordered.length[rows], 5)
     assert out.tobytes() == b"third,333\nfirst,1\n" + bytes(5)
+
+
+def test_the_memory_budget_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from citygov.settings import backflow_sort_memory
+
+    monkeypatch.delenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", raising=False)
+    assert backflow_sort_memory(123) == 123
+    monkeypatch.setenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", "512")
+    assert backflow_sort_memory(123) == 512 << 20
+    monkeypatch.setenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", "0")
+    assert backflow_sort_memory(123) == 0
+    for bad in ("-1", "1.5", "lots"):
+        monkeypatch.setenv("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", bad)
+        with pytest.raises(ValueError, match=f"CITYGOV_BACKFLOW_SORT_MEMORY_MIB='{bad}': expected a whole number of MiB"):
+            backflow_sort_memory(123)

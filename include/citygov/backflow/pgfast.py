@@ -55,7 +55,8 @@ BLOCK = 8 << 20
 """Bytes of the data file parsed at once (whole lines)."""
 SORT_MEMORY = 256 << 20
 """A full load sends its rows in primary-key order when the data file (read into memory for that) and
-:data:`copybin.KEY_BYTES_PER_LINE` per line fit in this many bytes; larger files go in file order."""
+:data:`copybin.KEY_BYTES_PER_LINE` per line fit in this many bytes; larger files go in file order. The
+default of :func:`citygov.settings.backflow_sort_memory` (``CITYGOV_BACKFLOW_SORT_MEMORY_MIB``)."""
 _PAD = 64
 
 _SPACE_LIKE = np.zeros(256, dtype=bool)
@@ -220,10 +221,13 @@ def _blocks(path: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
     """The lines of the data file as :func:`_blocks` gives them, but in the byte order of the key fields
     (at ``key_fields`` of the header): blocks of lines gathered from the file read into memory. None when
-    that needs more than :data:`SORT_MEMORY` or a key field is longer than :data:`copybin.KEY_LIMIT`."""
+    that needs more than :data:`SORT_MEMORY` (or its setting) or a key field is longer than :data:`copybin.KEY_LIMIT`."""
+    from citygov.settings import backflow_sort_memory
+
+    budget = backflow_sort_memory(SORT_MEMORY)
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size == 0 or size > SORT_MEMORY:
+        if size == 0 or size > budget:
             return None
         # Read, not mapped: a mapped file cut short by its sender meanwhile would kill the worker (SIGBUS).
         buf = np.empty(size, dtype=np.uint8)
@@ -235,7 +239,7 @@ def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.n
         raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
     buf.flags.writeable = False
     begin = copybin.line_after(buf, 0)  # after the header
-    ordered = copybin.key_order(buf, begin, key_fields, SORT_MEMORY)
+    ordered = copybin.key_order(buf, begin, key_fields, budget)
     if ordered is None:
         return None
     order, at, length = ordered.order, ordered.at, ordered.length
