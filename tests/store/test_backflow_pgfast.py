@@ -297,13 +297,27 @@ def test_a_full_load_sends_its_rows_in_key_order(
     assert load("ORDER-004", "2026-11-30") == file_order
 
 
+def _append_half_a_line(path: Path) -> None:
+    with path.open("ab") as handle:
+        handle.write(b"320706199001020077,half a line")
+
+
+def _rewrite_same_size(path: Path) -> None:
+    """One digit of a timestamp changed in place: same size, same shape, every line still valid."""
+    data = bytearray(path.read_bytes())
+    at = data.rindex(b":") - 1
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change", [_append_half_a_line, _rewrite_same_size], ids=["appended", "same-size"])
 @pytest.mark.parametrize("sort_memory", [pgfast.SORT_MEMORY, 0], ids=["key-order", "file-order"])
 def test_a_data_file_changed_after_its_verification_is_rejected_whole(
     governed: Engine, targets: tuple[Engine, Engine], city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    sort_memory: int,
+    sort_memory: int, change: Any,
 ) -> None:
-    """The sender rewrites the file between the checks and the load (here: half a line appended): the load
-    refuses it with a clear reason, rolls back, and nothing of it lands."""
+    """The sender rewrites the file between the checks and the load: the load hashes what it reads, refuses
+    the file with a clear reason, rolls back, and nothing of it lands."""
     target = targets[0]
     data, records = _unique_batch(city)
     folder = write_batch(tmp_path / "landing", "CHANGED-001", data, declared=records, mode="full")
@@ -312,8 +326,7 @@ def test_a_data_file_changed_after_its_verification_is_rejected_whole(
 
     def eligible_then_changed(*args: Any) -> bool:
         verdict = real_eligible(*args)
-        with (folder / "data.csv").open("ab") as handle:
-            handle.write(b"320706199001020077,half a line")
+        change(folder / "data.csv")
         return verdict
 
     monkeypatch.setattr(pgfast, "eligible", eligible_then_changed)

@@ -36,10 +36,12 @@ at the end (spooled to a temporary file meanwhile: memory stays bounded by the b
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -196,14 +198,25 @@ def _padded(chunk: bytes) -> np.ndarray:
     return np.frombuffer(chunk + bytes(_PAD), dtype=np.uint8)
 
 
-def _blocks(path: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _changed(path: Any, digest: str, sha256: str) -> BatchProblemError:
+    return BatchProblemError(Problem(
+        "checksum_mismatch",
+        f"{path} changed while it was being loaded: it now has sha256 {digest[:12]}…, the manifest declares "
+        f"{sha256[:12]}… (what was verified); nothing of it was loaded",
+    ))
+
+
+def _blocks(path: Any, sha256: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Whole lines of the data file after the header, in blocks (with :data:`_PAD` zero bytes after
     them), with the line number of each line. The first blocks are smaller (1/16, then 1/4 of
-    :data:`BLOCK`): the server waits for the first one."""
+    :data:`BLOCK`): the server waits for the first one. The bytes read are hashed: after the last
+    block, a file whose SHA-256 is no longer ``sha256`` raises (the caller's transaction rolls back)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        handle.readline()
+        digest.update(handle.readline())
         line, rest, size = 2, b"", max(BLOCK // 16, 1)
         while block := handle.read(size):
+            digest.update(block)
             size = min(size * 4, BLOCK)
             block = rest + block
             cut = block.rfind(b"\n") + 1
@@ -216,12 +229,16 @@ def _blocks(path: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             line += count
         if rest:  # eligible() saw a final line break; a file growing meanwhile is not ours to load
             raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
+    if digest.hexdigest() != sha256:
+        raise _changed(path, digest.hexdigest(), sha256)
 
 
-def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
+def _key_ordered_blocks(path: Any, key_fields: list[int], sha256: str) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
     """The lines of the data file as :func:`_blocks` gives them, but in the byte order of the key fields
     (at ``key_fields`` of the header): blocks of lines gathered from the file read into memory. None when
-    that needs more than :data:`SORT_MEMORY` (or its setting) or a key field is longer than :data:`copybin.KEY_LIMIT`."""
+    that needs more than :data:`SORT_MEMORY` (or its setting) or a key field is longer than :data:`copybin.KEY_LIMIT`.
+    The bytes read are hashed beside the key order: a file whose SHA-256 is no longer ``sha256`` raises
+    before anything is sent."""
     from citygov.settings import backflow_sort_memory
 
     budget = backflow_sort_memory(SORT_MEMORY)
@@ -239,7 +256,11 @@ def _key_ordered_blocks(path: Any, key_fields: list[int]) -> Iterator[tuple[np.n
         raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
     buf.flags.writeable = False
     begin = copybin.line_after(buf, 0)  # after the header
-    ordered = copybin.key_order(buf, begin, key_fields, budget)
+    with ThreadPoolExecutor(1) as hasher:  # hashlib lets go of the GIL
+        hashing = hasher.submit(lambda: hashlib.sha256(buf).hexdigest())
+        ordered = copybin.key_order(buf, begin, key_fields, budget)
+        if hashing.result() != sha256:
+            raise _changed(path, hashing.result(), sha256)
     if ordered is None:
         return None
     order, at, length = ordered.order, ordered.at, ordered.length
@@ -467,10 +488,14 @@ class FastLoad:
         are its own, and rows held back or made canonical per record go after either way."""
         if full and not self.hash_keys and self.pk and all(k == copybin.TEXT for k in self.kinds[self._key_fields()]) \
                 and _c_collated(self.conn, self.table.name, self.pk):
-            ordered = _key_ordered_blocks(self.batch.data_path, self._key_fields())
+            ordered = _key_ordered_blocks(self.batch.data_path, self._key_fields(), self._sha256())
             if ordered is not None:
                 return ordered
-        return _blocks(self.batch.data_path)
+        return _blocks(self.batch.data_path, self._sha256())
+
+    def _sha256(self) -> str:
+        assert self.batch.manifest is not None
+        return self.batch.manifest.sha256
 
     def _key_fields(self) -> list[int]:
         return [self.position[k] for k in self.pk]
