@@ -121,6 +121,8 @@ class ClusterConfig:
     passwords: dict[str, str] = field(default_factory=dict)
     parallelism: int = 4
     worker_concurrency: int = 2
+    backflow_sort_memory_mib: int = 256
+    """Memory a full backflow load may take to send its rows in key order (citygov.settings)."""
     connections_file: str | None = None
     """The city's sources, in the ``airflow connections import`` format (``data/demo/connections.json``)."""
     catalog_file: str | None = None
@@ -207,6 +209,7 @@ def common_env(cfg: ClusterConfig) -> dict[str, str]:
         "CITYGOV_HOME": str(ROOT),
         "CITYGOV_DATA_DIR": str(cfg.run_dir / "data"),
         "GOVERNANCE_DB_URL": cfg.store_url,
+        "CITYGOV_BACKFLOW_SORT_MEMORY_MIB": str(cfg.backflow_sort_memory_mib),
     }
     env |= {
         "AIRFLOW_HOME": str(cfg.airflow_home),
