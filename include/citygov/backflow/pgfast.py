@@ -198,7 +198,11 @@ def _padded(chunk: bytes) -> np.ndarray:
     return np.frombuffer(chunk + bytes(_PAD), dtype=np.uint8)
 
 
-def _changed(path: Any, digest: str, sha256: str) -> BatchProblemError:
+def _changed(path: Any, digest: str | None = None, sha256: str | None = None) -> BatchProblemError:
+    """The data file changed after its verification: cut short or grown (``unreadable``), or with other
+    bytes (``checksum_mismatch``, when the ``digest`` read differs from the manifest's ``sha256``)."""
+    if digest is None or sha256 is None:
+        return BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
     return BatchProblemError(Problem(
         "checksum_mismatch",
         f"{path} changed while it was being loaded: it now has sha256 {digest[:12]}…, the manifest declares "
@@ -228,7 +232,7 @@ def _blocks(path: Any, sha256: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             yield _padded(chunk), np.arange(line, line + count)
             line += count
         if rest:  # eligible() saw a final line break; a file growing meanwhile is not ours to load
-            raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
+            raise _changed(path)
     if digest.hexdigest() != sha256:
         raise _changed(path, digest.hexdigest(), sha256)
 
@@ -253,7 +257,7 @@ def _key_ordered_blocks(path: Any, key_fields: list[int], sha256: str) -> Iterat
             got += n
         grew = bool(handle.read(1))
     if got < size or grew or buf[-1] != 10:
-        raise BatchProblemError(Problem("unreadable", f"{path} changed while it was being loaded"))
+        raise _changed(path)
     buf.flags.writeable = False
     begin = copybin.line_after(buf, 0)  # after the header
     with ThreadPoolExecutor(1) as hasher:  # hashlib lets go of the GIL
