@@ -19,6 +19,7 @@ from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow, CatalogImport
 from tests.catalog_files import GOOD_ROWS, row, write_catalog
 
+NAME_RULE = "a table, file or column name may not hold control characters, '\"', '`' or ';'; rename it at the source"
 GOOD_CODES = sorted(r["信息资源代码"] for r in GOOD_ROWS)
 
 
@@ -91,6 +92,23 @@ BAD_ROWS = [
         row(信息资源代码="320700 GAJ 9"),
         "信息资源代码: '320700 GAJ 9' is not a resource code (letters, digits, '-', '.', '/' only)",
         id="bad-code",
+    ),
+    pytest.param(
+        row(资源位置='t"; DROP TABLE x; --'),
+        f"""资源位置: 't"; DROP TABLE x; --' contains '"': {NAME_RULE}""",
+        id="location-quote",
+    ),
+    pytest.param(row(资源位置="rkjbxx\x00"), f"资源位置: 'rkjbxx\\x00' contains the control or invisible character U+0000: {NAME_RULE}", id="location-nul"),
+    pytest.param(row(资源位置="rk\u202ejbxx"), f"资源位置: 'rk\\u202ejbxx' contains the control or invisible character U+202E: {NAME_RULE}", id="location-bidi"),
+    pytest.param(
+        row(信息项="xm:C;sfz`hm:C;csrq:D;gxsj:T", 主键="xm"),
+        f"信息项: column 'sfz`hm' contains '`': {NAME_RULE}",
+        id="column-backtick",
+    ),
+    pytest.param(
+        row(信息项="xm:C;sfzhm\x1b:C;csrq:D;gxsj:T", 主键="xm"),
+        f"信息项: column 'sfzhm\\x1b' contains the control or invisible character U+001B: {NAME_RULE}",
+        id="column-escape",
     ),
 ]
 

@@ -7,6 +7,7 @@ it) and what is wrong; a row with any error is rejected whole and the rest of th
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -36,6 +37,30 @@ E = TypeVar("E", bound=StrEnum)
 _TYPE_NAMES = "C string, N number, D date, T datetime, B binary"
 _LIST_SPLIT = re.compile(r"[,，、;；\s]+")
 _CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._/-]*$")
+
+UNSAFE_NAME_CHARACTERS = '"`;'
+"""Characters refused in a 资源位置 and in 信息项 names, besides control characters (:func:`name_problem`)."""
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+"""Unicode categories refused in names: control (NUL included), format, line and paragraph separators."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a table, file or column name of the catalog, or None when it can.
+
+    Every name reaches SQL quoted by SQLAlchemy, on every engine and dialect; these are refused at
+    import all the same, because no quoting represents them safely everywhere: NUL and other control or
+    invisible characters (drivers cut strings at NUL; a reader cannot see them), the identifier quotes of
+    the SQL dialects (``"`` and `````) and the statement separator ``;``, which GX's own column parsing
+    and multi-statement drivers read as syntax."""
+    for ch in name:
+        if unicodedata.category(ch) in _INVISIBLE:
+            return f"contains the control or invisible character U+{ord(ch):04X}"
+        if ch in UNSAFE_NAME_CHARACTERS:
+            return f"contains {ch!r}"
+    return None
+
+
+_NAME_RULE = "a table, file or column name may not hold control characters, '\"', '`' or ';'; rename it at the source"
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,10 @@ def parse_columns(spec: str) -> tuple[tuple[DeclaredColumn, ...], list[str]]:
         if name in seen:
             problems.append(f"column {name!r} is declared twice")
             continue
+        unsafe = name_problem(name)
+        if unsafe:
+            problems.append(f"column {name!r} {unsafe}: {_NAME_RULE}")
+            continue
         seen.add(name)
         columns.append(DeclaredColumn(name=name, dtype=dtype))
     return tuple(columns), problems
@@ -167,6 +196,9 @@ def validate_row(file: str | Path, row: RawRow, headers: HeaderMap) -> CatalogEn
             err(f.key, "required value is empty")
     if code and not _CODE_RE.match(code):
         err("code", f"{code!r} is not a resource code (letters, digits, '-', '.', '/' only)")
+    unsafe = name_problem(values.get("location", ""))
+    if unsafe:
+        err("location", f"{values['location']!r} {unsafe}: {_NAME_RULE}")
 
     def enum_field(key: str, enum: type[E]) -> E | None:
         raw = values.get(key, "")
