@@ -868,8 +868,11 @@ def _gx_validate_table(source: Engine, table: str, expectations: list[Any], para
     add = {"sqlite": sources.add_or_update_sqlite, "postgresql": sources.add_or_update_postgres}.get(
         source.dialect.name, sources.add_or_update_sql
     )
-    datasource = add(name="citygov_source", connection_string=url)
-    asset = datasource.add_table_asset(name=f"t{len(datasource.assets)}", table_name=table)
+    # One datasource per dialect: GX refuses to turn a datasource of one type into another, so a single
+    # name shared by every source broke the second dialect a process validated.
+    datasource = add(name=f"citygov_{source.dialect.name}", connection_string=url)
+    # A quoted_name is kept as is by GX (a plain str becomes quoted_name(quote=False): never quoted).
+    asset = datasource.add_table_asset(name=f"t{len(datasource.assets)}", table_name=ident(table))
     batch = asset.add_batch_definition_whole_table("all").get_batch()
     result = batch.validate(suite, result_format=RESULT_FORMAT, expectation_parameters=dict(parameters))
     # GX groups results by domain; hand them back in the order of ``expectations``.
