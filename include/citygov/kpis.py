@@ -280,12 +280,14 @@ def sharing_rate(conn: ConnectionInfo | None, as_of: date) -> Kpi:
                  f"<= {at.format('deadline')} AND {at.format('satisfied_at')} < :end THEN 1 ELSE 0 END")
     excused = "CASE WHEN status = :refused AND COALESCE(refusal_basis, '') <> '' THEN 1 ELSE 0 END"
     month = f"SUBSTR({at.format('requested_at')}, 1, 7)"
-    sql = text(
-        f"SELECT {month} AS month, COUNT(*) AS n, SUM({satisfied}) AS ok, SUM({excused}) AS excused "
-        f"FROM {ident(table)} WHERE {at.format('requested_at')} < :end GROUP BY {month}"
-    )
     try:
         engine = source_engine(conn)
+        # The table name comes from the connection's extra: quoted by the dialect, never pasted.
+        sql = text(
+            f"SELECT {month} AS month, COUNT(*) AS n, SUM({satisfied}) AS ok, SUM({excused}) AS excused "
+            f"FROM {engine.dialect.identifier_preparer.quote(ident(table))} "
+            f"WHERE {at.format('requested_at')} < :end GROUP BY {month}"
+        )
         try:
             with engine.connect() as c:
                 rows = c.execute(sql, {"satisfied": SATISFIED, "refused": REFUSED, "end": end}).all()

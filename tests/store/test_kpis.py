@@ -129,3 +129,28 @@ def test_kpi_sources_as_of_a_day_and_when_missing(store: Engine, city: Path) -> 
     missing_db = ConnectionInfo("exchange_platform", "sqlite", host=str(city / "nope.db"))
     assert "does not exist" in (sharing_rate(missing_db, DAY).error or "")
 
+
+
+def test_share_log_table_name_is_quoted(tmp_path: Path) -> None:
+    """The share log's table comes from the connection's extra: it reaches SQL as a quoted identifier."""
+    import sqlalchemy as sa
+
+    from citygov.kpis import SATISFIED
+
+    name = 'log"; DROP TABLE keep; --'
+    path = tmp_path / "exchange.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    meta = sa.MetaData()
+    log = sa.Table(name, meta, *[sa.Column(c, sa.String) for c in ("status", "requested_at", "satisfied_at", "deadline", "refusal_basis")])
+    sa.Table("keep", meta, sa.Column("a", sa.String))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(log.insert(), [
+            {"status": SATISFIED, "requested_at": "2026-11-01 09:00:00", "satisfied_at": "2026-11-02 09:00:00", "deadline": "2026-11-05 00:00:00", "refusal_basis": None},
+            {"status": "pending", "requested_at": "2026-11-03 09:00:00", "satisfied_at": None, "deadline": None, "refusal_basis": None},
+        ])
+    kpi = sharing_rate(ConnectionInfo("exchange_platform", "sqlite", host=str(path), extra={"table": name}), DAY)
+    assert kpi.error is None
+    assert (kpi.numerator, kpi.denominator) == (1, 2)
+    assert sa.inspect(engine).has_table("keep")
+    engine.dispose()
