@@ -250,9 +250,9 @@ def test_consumer_disputes_dedup_against_each_other_and_automated_items(queue: E
     again = dq.raise_dispute(queue, dataset=PERSON, by="wang", claim="同上", now=cst(2025, 9, 26, 11))
     assert not first.deduplicated and again.deduplicated and again.dispute.id == first.dispute.id
     assert again.dispute.reporters == 2
-    record = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="该记录姓名有误", record_key="R-7",
-                              now=cst(2025, 9, 26, 11))
-    assert not record.deduplicated and record.dispute.record_key == "R-7"
+    record = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="该记录姓名有误",
+                              record_key="32070619860101123X", now=cst(2025, 9, 26, 11))
+    assert not record.deduplicated and record.dispute.record_key == "320706********123X"  # the key is sfzhm
     assert len(dq.list_disputes(queue)) == 3
     assert [e.action for e in dq.get_dispute(queue, auto_id).events or []] == ["open", "raise"]
 
@@ -277,7 +277,7 @@ def test_flags_show_consumers_what_is_under_dispute(queue: Engine) -> None:
     assert dq.list_flags(queue) == []
     dq.transition(queue, item.id, "已受理", by="wang", note="受理", now=cst(2025, 9, 26, 11))
     (flag,) = dq.list_flags(queue, dataset=PERSON)
-    assert (flag.entry_code, flag.record_key, flag.dispute_id, flag.status) == (PERSON, "R-0001", item.id, "已受理")
+    assert (flag.entry_code, flag.record_key, flag.dispute_id, flag.status) == (PERSON, "******", item.id, "已受理")
     assert dq.list_flags(queue, dataset="320700-MZJ-0001") == []
     with pytest.raises(dq.NotPermitted):
         dq.set_flag(queue, item.id, flagged=False, by="li", note="x")

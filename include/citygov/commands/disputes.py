@@ -76,6 +76,11 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--lift", action="store_true", help="lift the flag instead of setting it")
     p.add_argument("--expected-version", type=int)
 
+    p = command("locate", "find an item's record in the responsible unit's own source (that unit's officer)", _locate)
+    p.add_argument("id", type=int)
+    p.add_argument("--by", required=True, help="an officer of the item's responsible unit")
+    p.add_argument("--connections", help="connections JSON (airflow connections import format) holding the source")
+
     p = command("flags", "datasets and records currently flagged as under dispute", _flags)
     p.add_argument("--dataset", help="only this catalog 信息资源代码")
 
@@ -247,6 +252,24 @@ def _flag(args: argparse.Namespace, common: ModuleType) -> int:
     d = set_flag(common.engine(args), args.id, flagged=not args.lift, by=args.by, note=args.note,
                  expected_version=args.expected_version)
     return _print_item(args, common, d, "flag lifted on" if args.lift else "flagged")
+
+
+def _locate(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.disputes.locate import locate_record
+
+    found = locate_record(common.engine(args), args.id, by=args.by, connections=common._resolver(args))
+    if args.json:
+        common.print_json(found.to_dict())
+        return common.EXIT_OK if found.matches else common.EXIT_PROBLEMS
+    where = f"{found.conn_id}/{found.location}"
+    if not found.matches:
+        print(f"no row of {where} ({found.scanned} read) has this key: the record was deleted or its key changed")
+        return common.EXIT_PROBLEMS
+    for match in found.matches:
+        row = f" row {match['row']}" if "row" in match else ""
+        key = ", ".join(f"{c}={v}" for c, v in match["key"].items())
+        print(f"{where}{row}: {key}")
+    return common.EXIT_OK
 
 
 def _flags(args: argparse.Namespace, common: ModuleType) -> int:

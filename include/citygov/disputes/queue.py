@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +34,7 @@ from citygov.disputes.errors import (
     VersionConflict,
 )
 from citygov.disputes.masking import mask_text
+from citygov.disputes.recordkeys import ProtectedKey, protect
 from citygov.disputes.states import (
     CLOSED,
     RESOLUTIONS,
@@ -46,6 +47,7 @@ from citygov.disputes.states import (
     may_transition,
 )
 from citygov.disputes.workdays import Deadline, DeadlinePolicy, add_workdays, city_day, is_workday
+from citygov.quality.suites import suite_masks
 from citygov.settings import CITY_TZ
 from citygov.store import session_scope
 from citygov.store.models import BackflowBatch, CatalogEntryRow, DepartmentSource
@@ -250,10 +252,30 @@ def _key(value: str | None, what: str, limit: int = 255) -> str | None:
     return text or None
 
 
-def dispute_fingerprint(subject: str, problem: str, column: str | None, record_key: str | None) -> str:
-    """Identity of a problem: (dataset or resource, problem, column, record key), hashed."""
-    parts = [subject, problem, column or "", record_key or ""]
+def dispute_fingerprint(subject: str, problem: str, column: str | None, key_digest: str | None) -> str:
+    """Identity of a problem: (dataset or resource, problem, column, the record key's keyed hash), hashed.
+    Never the key itself: an unkeyed hash of an ID number can be reversed by trying them all."""
+    parts = [subject, problem, column or "", key_digest or ""]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def dispute_fingerprints(subject: str, problem: str, column: str | None, key: ProtectedKey | None) -> list[str]:
+    """The fingerprint under every known record-key secret, current first: an item opened before the
+    secret was rotated is still found while its secret is listed as previous."""
+    if key is None:
+        return [dispute_fingerprint(subject, problem, column, None)]
+    return [dispute_fingerprint(subject, problem, column, d) for d in key.digests]
+
+
+def consumer_key(session: Session, entry: CatalogEntryRow, record_key: str | None) -> ProtectedKey | None:
+    """A record key typed by a person, hashed and masked by the mask kinds of the entry's primary-key
+    columns (from its suite)."""
+    text = _key(record_key, "record key")
+    if not text:
+        return None
+    pk = list(entry.primary_key or [])
+    masks = suite_masks(entry.code)
+    return protect(text, kinds=[masks.get(c) for c in pk])
 
 
 @contextmanager
@@ -717,7 +739,7 @@ def raise_dispute(
         raise InvalidInput("dataset (the catalog 信息资源代码) must be given")
     text = _text(claim, "claim")
     proof = _text(evidence, "evidence", EVIDENCE_MAX, required=False)
-    key, col = _key(record_key, "record key"), _key(column, "column")
+    col = _key(column, "column")
     moment, policy = _now(now), policy or DeadlinePolicy.from_env()
     with _transaction(engine) as session:
         actor = _actor(session, by)
@@ -727,8 +749,10 @@ def raise_dispute(
         if col and col not in {c.name for c in entry.columns}:
             declared = ", ".join(c.name for c in entry.columns)
             raise InvalidInput(f"{code} {entry.name} has no 信息项 {col!r}; declared: {declared}")
-        fingerprint = dispute_fingerprint(code, CONSUMER_RULE, col, key)
-        item = _open_item(session, fingerprint) or _matching_automated(session, code, col, key)
+        protected = consumer_key(session, entry, record_key)
+        key = protected.display if protected else None
+        fingerprints = dispute_fingerprints(code, CONSUMER_RULE, col, protected)
+        item = _open_item(session, fingerprints) or _matching_automated(session, code, col, protected)
         details = {"evidence": proof, "record_key": key, "column": col}
         if item is not None:
             item.reporters += 1
@@ -740,8 +764,9 @@ def raise_dispute(
             return RaiseResult(_view(item, moment), deduplicated=True)
         subject = f" · record {key}" if key else (f" · column {col}" if col else "")
         item = Dispute(
-            fingerprint=fingerprint, origin="consumer", entry_code=code, conn_id=entry.conn_id,
-            location=entry.location, column_name=col, record_key=key, rule_id=CONSUMER_RULE,
+            fingerprint=fingerprints[0], origin="consumer", entry_code=code, conn_id=entry.conn_id,
+            location=entry.location, column_name=col, record_key=key,
+            record_key_hash=protected.digest if protected else None, rule_id=CONSUMER_RULE,
             title=mask_text(f"异议 dispute: {entry.name} ({code}){subject}"), responsible_unit=entry.provider,
             status=Status.PENDING.value, raised_by=actor.username, claim=text, reporters=1, occurrences=1,
             first_seen=city_day(moment), last_seen=city_day(moment), latest_message=text,
@@ -756,17 +781,17 @@ def raise_dispute(
         return RaiseResult(_view(item, moment), deduplicated=False)
 
 
-def _open_item(session: Session, fingerprint: str) -> Dispute | None:
-    """The newest item with this identity that is not archived."""
+def _open_item(session: Session, fingerprints: Sequence[str]) -> Dispute | None:
+    """The newest item with this identity (any of its fingerprints) that is not archived."""
     return session.scalars(
         select(Dispute)
-        .where(Dispute.fingerprint == fingerprint, Dispute.status != Status.ARCHIVED.value)
+        .where(Dispute.fingerprint.in_(list(fingerprints)), Dispute.status != Status.ARCHIVED.value)
         .order_by(Dispute.id.desc())
         .limit(1)
     ).first()
 
 
-def _matching_automated(session: Session, code: str, column: str | None, record_key: str | None) -> Dispute | None:
+def _matching_automated(session: Session, code: str, column: str | None, record_key: ProtectedKey | None) -> Dispute | None:
     if not (column or record_key):
         return None
     query = select(Dispute).where(
@@ -775,7 +800,7 @@ def _matching_automated(session: Session, code: str, column: str | None, record_
         Dispute.status.not_in([s.value for s in CLOSED]),
     )
     if record_key:
-        query = query.where(Dispute.record_key == record_key)
+        query = query.where(Dispute.record_key_hash.in_(record_key.digests))
     else:
         query = query.where(Dispute.column_name == column, Dispute.record_key.is_(None))
     return session.scalars(query.order_by(Dispute.id).limit(1)).first()

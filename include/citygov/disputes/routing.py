@@ -46,9 +46,10 @@ from citygov.disputes.queue import (
     _start_stage,
     _transaction,
     _utc,
-    dispute_fingerprint,
+    dispute_fingerprints,
     jsonable,
 )
+from citygov.disputes.recordkeys import ProtectedKey, protect
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
 from citygov.findings import RULES, Dimension, FindingRecord, replace_findings
@@ -122,9 +123,15 @@ def origins_of(item: Dispute) -> frozenset[str]:
     return ORIGINS_OF_PROBLEM.get(item.rule_id or "", frozenset({item.origin}))
 
 
-def finding_fingerprint(f: Finding) -> str:
+def finding_key(f: Finding) -> ProtectedKey | None:
+    """A finding's record key as the queue keeps it (the pipeline's own keys: a batch id and a reason)."""
+    return protect(f.record_key, generated=True)
+
+
+def finding_fingerprints(f: Finding, key: ProtectedKey | None) -> list[str]:
+    """The finding's problem identity under every known record-key secret, current first."""
     subject = f.entry_code or f"{f.conn_id}/{f.location}"
-    return dispute_fingerprint(subject, problem_of(f.rule_id), f.column, f.record_key)
+    return dispute_fingerprints(subject, problem_of(f.rule_id), f.column, key)
 
 
 # --- catalog rejections -------------------------------------------------------------------------------
@@ -282,11 +289,12 @@ def _route_run(
         failing: set[str] = set()
         touched: dict[int, Dispute] = {}
         for f in findings:
-            key = finding_fingerprint(f)
-            failing.add(key)
-            item = _open_item(session, key)
+            record_key = finding_key(f)
+            keys = finding_fingerprints(f, record_key)
+            failing.update(keys)
+            item = _open_item(session, keys)
             if item is None:
-                item = _open(session, f, key, actor, now, policy)
+                item = _open(session, f, keys[0], record_key, actor, now, policy)
                 session.flush()
                 report.opened.append(item.id)
             elif f.routed_dispute_id != item.id:
@@ -338,18 +346,22 @@ def _route_run(
         run.summary = jsonable({"findings": len(findings), "items": sorted(touched)})
 
 
-def _open(session: Session, f: Finding, key: str, actor: str, now: datetime, policy: DeadlinePolicy) -> Dispute:
+def _open(
+    session: Session, f: Finding, key: str, record_key: ProtectedKey | None, actor: str, now: datetime,
+    policy: DeadlinePolicy,
+) -> Dispute:
     problem = problem_of(f.rule_id)
     rule = RULES.get(f.rule_id)
     title = TITLES.get(problem) or (rule.title if rule else f.rule_id)
     subject = f.entry_code or f"{f.conn_id}/{f.location}"
     extra = "".join(
         [f" · {f.location}" if f.entry_code and f.location else "",
-         f" · column {f.column}" if f.column else "", f" · record {f.record_key}" if f.record_key else ""]
+         f" · column {f.column}" if f.column else "", f" · record {record_key.display}" if record_key else ""]
     )
     item = Dispute(
         fingerprint=key, origin=f.origin, entry_code=f.entry_code, conn_id=f.conn_id, location=f.location,
-        column_name=f.column, record_key=f.record_key, rule_id=problem, title=mask_text(f"{title}: {subject}{extra}"),
+        column_name=f.column, record_key=record_key.display if record_key else None,
+        record_key_hash=record_key.digest if record_key else None, rule_id=problem, title=mask_text(f"{title}: {subject}{extra}"),
         severity=f.severity, dimension=f.dimension, responsible_unit=_responsible_unit(session, f),
         status=Status.PENDING.value, raised_by=actor, reporters=0, occurrences=1, first_seen=f.logical_date,
         last_seen=f.logical_date, latest_message=mask_text(f.message),

@@ -188,6 +188,18 @@ def column_masks(suite: Any) -> dict[str, str]:
     return {name: (info or {}).get("mask", "none") for name, info in columns.items()}
 
 
+def suite_masks(code: str, directory: Path | str | None = None) -> dict[str, str]:
+    """Column → mask kind of ``code``'s suite, read from its file without Great Expectations (all the
+    dispute queue needs to mask a record key); {} when there is no suite or it cannot be read."""
+    path = suite_path(code, directory)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("meta") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    columns = (meta.get("citygov") or {}).get("columns") or {}
+    return {str(n): (info or {}).get("mask", "none") for n, info in columns.items() if isinstance(info, dict | None)}
+
+
 # --- drafting ----------------------------------------------------------------------------------------------
 
 _DIVISION_NAMES = {"xzqdm", "ssxq", "qxdm", "hjdqdm", "qcddm", "qrddm", "cbdq", "djjg", "所属区县", "行政区划代码"}

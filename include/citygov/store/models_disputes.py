@@ -25,7 +25,7 @@ class Dispute(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Optimistic lock: every update bumps it; an update based on an older version is refused."""
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
-    """Identity of the problem: (dataset or resource, problem, column, record key), hashed."""
+    """Identity of the problem: (dataset or resource, problem, column, record key hash), hashed."""
     origin: Mapped[str] = mapped_column(String(16))
     """Who raised it first: ``census``, ``patrol``, ``quality``, ``backflow``, ``catalog`` or ``consumer``."""
     entry_code: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -33,6 +33,10 @@ class Dispute(Base):
     location: Mapped[str | None] = mapped_column(String(1024))
     column_name: Mapped[str | None] = mapped_column(String(255))
     record_key: Mapped[str | None] = mapped_column(String(255))
+    """The disputed record's key, masked for display (never the key as typed)."""
+    record_key_hash: Mapped[str | None] = mapped_column(String(80), index=True)
+    """Keyed hash of the record key (``<key id>:<hex>``, :mod:`citygov.disputes.recordkeys`): what lookups,
+    deduplication and the record locator compare."""
     rule_id: Mapped[str | None] = mapped_column(String(64))
     """The problem: a check's rule id (aliases across census and patrol folded) or ``consumer.claim``."""
     title: Mapped[str] = mapped_column(Text)
