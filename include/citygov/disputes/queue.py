@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from citygov.bounds import id_in_range
 from citygov.disputes.errors import (
     DisputeNotFound,
     IllegalTransition,
@@ -292,7 +293,7 @@ def _transaction(engine: Engine) -> Iterator[Session]:
 
 
 def _load(session: Session, dispute_id: int, expected_version: int | None = None) -> Dispute:
-    item = session.get(Dispute, dispute_id)
+    item = session.get(Dispute, dispute_id) if id_in_range(dispute_id) else None
     if item is None:
         raise DisputeNotFound(f"dispute {dispute_id} does not exist")
     if expected_version is not None and item.version != expected_version:
@@ -616,7 +617,7 @@ def dispute_units(engine: Engine) -> list[str]:
 def get_dispute(engine: Engine, dispute_id: int, *, now: datetime | None = None) -> DisputeView:
     """One item with its full history; :class:`DisputeNotFound` if there is none."""
     with session_scope(engine) as session:
-        item = session.get(Dispute, dispute_id, options=[selectinload(Dispute.events)])
+        item = session.get(Dispute, dispute_id, options=[selectinload(Dispute.events)]) if id_in_range(dispute_id) else None
         if item is None:
             raise DisputeNotFound(f"dispute {dispute_id} does not exist")
         return _view(item, _now(now), events=True)
@@ -650,7 +651,7 @@ def audit_events(engine: Engine, *, dispute_id: int | None = None) -> list[dict[
     if dispute_id is not None:
         query = query.where(DisputeEvent.dispute_id == dispute_id)
     with session_scope(engine) as session:
-        if dispute_id is not None and session.get(Dispute, dispute_id) is None:
+        if dispute_id is not None and (not id_in_range(dispute_id) or session.get(Dispute, dispute_id) is None):
             raise DisputeNotFound(f"dispute {dispute_id} does not exist")
         return [
             {

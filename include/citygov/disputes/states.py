@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from citygov.bounds import quoted
 from citygov.disputes.errors import IllegalTransition, InvalidInput
 
 
@@ -52,7 +53,7 @@ class Status(StrEnum):
             if value == status.value or value.lower() in (status.name.lower(), status.english):
                 return status
         names = ", ".join(f"{s.value} ({s.english})" for s in cls)
-        raise InvalidInput(f"unknown state {text!r}; states: {names}")
+        raise InvalidInput(f"unknown state {quoted(text)}; states: {names}")
 
 
 _ENGLISH = {
@@ -83,7 +84,7 @@ class Role(StrEnum):
             return cls((text or "").strip().lower())
         except ValueError:
             raise InvalidInput(
-                f"unknown role {text!r}; roles: {', '.join(r.value for r in cls)}"
+                f"unknown role {quoted(text)}; roles: {', '.join(r.value for r in cls)}"
             ) from None
 
 
