@@ -23,6 +23,8 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
+from stdnum import luhn
+
 # --- resident ID (GB 11643-1999) --------------------------------------------------------------------
 
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -148,6 +150,26 @@ MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 """A mainland mobile number: 11 digits starting 13–19."""
 
 
+# --- vehicle plates and bank cards ------------------------------------------------------------------------
+
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+"""The province abbreviations a mainland number plate (号牌, GA 36) starts with."""
+_PLATE_BODY = (
+    rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·・.\- ]?(?=[A-HJ-NP-Z0-9]{{0,5}}[0-9])[A-HJ-NP-Z0-9]{{4,5}}"
+    r"[A-HJ-NP-Z0-9挂学警港澳领]"
+)
+PLATE_RE = re.compile(rf"^{_PLATE_BODY}$")
+"""A plate: province, issuing letter, an optional dot, then 5 characters (6 on new-energy plates) with a
+digit among them; the last may be 挂 学 警 港 澳 领."""
+
+
+def bankcard_is_valid(value: object) -> bool:
+    """A bank card number: 16 to 19 digits (spaces or hyphens between groups allowed) with a valid Luhn
+    check digit (ISO/IEC 7812, as ``stdnum.luhn`` computes it)."""
+    digits = re.sub(r"[ \-]", "", _text(value))
+    return 16 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits)
+
+
 # --- personal names ------------------------------------------------------------------------------------
 
 COMMON_SURNAMES: tuple[str, ...] = tuple(
@@ -174,7 +196,7 @@ def _looks_like_name(text: str) -> bool:
 
 # --- masking -------------------------------------------------------------------------------------------
 
-MASK_KINDS = ("ric", "mobile", "name", "uscc", "birthdate", "redact", "none")
+MASK_KINDS = ("ric", "mobile", "name", "uscc", "birthdate", "plate", "bankcard", "redact", "none")
 """Kinds :func:`mask_value` knows; ``none`` leaves the value as it is."""
 
 
@@ -211,6 +233,23 @@ def mask_birthdate(value: str) -> str:
     return text[:4] + re.sub(r"[0-9]", "*", text[4:]) if len(text) > 4 else "*" * len(text)
 
 
+def mask_plate(value: str) -> str:
+    """Keep the province, the issuing letter and the last character of a plate: ``苏G****5``."""
+    text = value.strip()
+    head = 3 if len(text) > 2 and text[2] in "·・.- " else 2
+    if len(text) <= head + 1:
+        return text[:1] + "*" * (len(text) - 1)
+    return text[:head] + "*" * (len(text) - head - 1) + text[-1]
+
+
+def mask_bankcard(value: str) -> str:
+    """Keep the issuer's first 6 and the last 4 digits of a card number: ``622202*********0123``."""
+    digits = re.sub(r"[ \-]", "", value.strip())
+    if len(digits) <= 10:
+        return "*" * len(digits)
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
 def _redact(value: str) -> str:
     return "***" if value.strip() else value
 
@@ -221,6 +260,8 @@ _MASKERS = {
     "name": mask_name,
     "uscc": mask_uscc,
     "birthdate": mask_birthdate,
+    "plate": mask_plate,
+    "bankcard": mask_bankcard,
     "redact": _redact,
 }
 
@@ -251,14 +292,23 @@ USCC_IN_TEXT = re.compile(
 """A credit-code-shaped token inside text."""
 MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9]{9})(?![0-9])")
 """A mobile number inside text."""
+PLATE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9])({_PLATE_BODY})(?![A-Za-z0-9])")
+"""A number plate inside text."""
+BANKCARD_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{16,19}|[0-9]{4}(?:[ \-][0-9]{4}){3}(?:[ \-]?[0-9]{1,3})?)(?![0-9])")
+"""A card-number-shaped run of digits inside text (masked only when its Luhn digit is right)."""
 
 
 def mask_text(text: str) -> str:
-    """``text`` with every ID number, credit code and mobile number in it masked (free text, messages,
-    JSON dumps). Names inside free text cannot be recognised reliably and are left as they are."""
+    """``text`` with every ID number, credit code, mobile number, number plate and bank card number (by
+    its Luhn digit) in it masked (free text, messages, JSON dumps). Names inside free text cannot be
+    recognised reliably and are left as they are."""
     text = RIC_IN_TEXT.sub(lambda m: mask_ric(m.group(1)), text)
     text = USCC_IN_TEXT.sub(lambda m: mask_uscc(m.group(1)), text)
-    return MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group(1)), text)
+    text = BANKCARD_IN_TEXT.sub(
+        lambda m: mask_bankcard(m.group(1)) if bankcard_is_valid(m.group(1)) else m.group(1), text
+    )
+    text = MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group(1)), text)
+    return PLATE_IN_TEXT.sub(lambda m: mask_plate(m.group(1)), text)
 
 
 # --- recognising a column ------------------------------------------------------------------------------
@@ -269,7 +319,8 @@ DETECT_THRESHOLD = 0.8
 
 def detect_kind(values: Iterable[object]) -> str | None:
     """Guess what a column sample holds: ``"ric"`` (ID numbers), ``"uscc"`` (credit codes),
-    ``"mobile"`` or ``"name"`` (Chinese personal names), or None.
+    ``"bankcard"``, ``"mobile"``, ``"plate"`` (number plates) or ``"name"`` (Chinese personal names), or
+    None.
 
     A kind is named when at least :data:`DETECT_THRESHOLD` of the non-empty values match it. ID
     numbers are recognised by shape (so a dirty ID column is still an ID column), credit codes by their
@@ -281,7 +332,9 @@ def detect_kind(values: Iterable[object]) -> str | None:
     tests = (
         ("ric", {15, 18}, lambda t: bool(_RIC_SHAPE_RE.match(t) or _RIC15_SHAPE_RE.match(t))),
         ("uscc", {18}, uscc_is_valid),
+        ("bankcard", {16, 17, 18, 19}, bankcard_is_valid),
         ("mobile", {11}, lambda t: bool(MOBILE_RE.match(t))),
+        ("plate", {7, 8, 9}, lambda t: bool(PLATE_RE.match(t))),
         ("name", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, _looks_like_name),
     )
     needed = DETECT_THRESHOLD * len(sample)

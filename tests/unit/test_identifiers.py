@@ -10,12 +10,14 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from citygov.identifiers import (
     MOBILE_RE,
+    bankcard_is_valid,
     detect_kind,
     load_divisions,
     make_ric,
     make_uscc,
     mask_mobile,
     mask_name,
+    mask_plate,
     mask_ric,
     mask_text,
     mask_value,
@@ -26,6 +28,7 @@ from citygov.identifiers import (
     uscc_check_char,
     uscc_is_valid,
 )
+from citygov.quality.masking import find_unmasked
 
 GOOD_RIC = "32070619900101123" + "0"  # check character computed by hand with the MOD 11-2 weights
 
@@ -109,6 +112,27 @@ def test_mask_text_masks_every_identifier_in_free_text() -> None:
     assert mask_text(text) == "申请人sfzhm320706********1234，单位913207********788X，电话138****8000，编号12345"
 
 
+@pytest.mark.parametrize(
+    ("plate", "masked"),
+    [("苏G12345", "苏G****5"), ("苏G·A2345", "苏G·****5"), ("苏GD12345", "苏G*****5"), ("苏G1234学", "苏G****学"),
+     ("京A 8888D", "京A ****D")],
+)
+def test_number_plates_are_masked_everywhere(plate: str, masked: str) -> None:
+    assert mask_plate(plate) == masked == mask_value(plate, "plate")
+    assert mask_text(f"车辆{plate}于昨日登记") == f"车辆{masked}于昨日登记"
+    assert find_unmasked(f"车辆{plate}") == [plate] and find_unmasked(f"车辆{masked}") == []
+
+
+def test_bank_cards_are_masked_when_their_luhn_digit_is_right() -> None:
+    card = "6222021234567890128"  # Luhn-valid, 19 digits
+    assert bankcard_is_valid(card) and bankcard_is_valid("6222 0212 3456 7890 128")
+    assert not bankcard_is_valid("6222021234567890123")
+    assert mask_value(card, "bankcard") == "622202*********0128"
+    assert mask_text(f"卡号{card}，另 6222 0212 3456 7890 128") == "卡号622202*********0128，另 622202*********0128"
+    assert mask_text("流水号 6222021234567890123") == "流水号 6222021234567890123"  # not a card: Luhn fails
+    assert find_unmasked(f"卡号{card}") == [card]
+
+
 def test_mobile_pattern() -> None:
     assert MOBILE_RE.match("13812348000")
     assert not MOBILE_RE.match("12812348000")
@@ -124,6 +148,8 @@ def test_detect_kind() -> None:
     assert detect_kind(["13812348000", "15951234567", 18912345678.0, None, ""]) == "mobile"
     assert detect_kind(["张三丰", "李娜", "王伟", "欧阳娜娜", "陈静"]) == "name"
     assert detect_kind(["海州区", "连云港市民政局", "通灌南路", "结婚", "离婚"]) is None
+    assert detect_kind(["苏G12345", "苏GA2345", "苏GD12345", "苏G·88888"]) == "plate"
+    assert detect_kind(["6222021234567890128", "4111111111111111"]) == "bankcard"
     assert detect_kind([]) is None
 
 

@@ -15,10 +15,13 @@ from typing import Any
 
 # One masking rule for the whole project; MASK_KINDS and mask_value are re-exported for the suites.
 from citygov.identifiers import (  # noqa: F401
+    BANKCARD_IN_TEXT,
     MASK_KINDS,
     MOBILE_IN_TEXT,
+    PLATE_IN_TEXT,
     RIC_IN_TEXT,
     USCC_IN_TEXT,
+    bankcard_is_valid,
     mask_text,
     mask_value,
 )
@@ -98,7 +101,8 @@ scrub_text = mask_text
 def find_unmasked(text: str) -> list[str]:
     """Identifiers in ``text`` that are *not* masked, right or wrong: 18-character ID numbers and 15-digit
     ones with a plausible birth date in them, credit-code-shaped tokens, and mobile numbers. A failing
-    ID (a wrong check character) is still somebody's ID, so validity is not asked."""
+    ID (a wrong check character) is still somebody's ID, so validity is not asked; number plates, and
+    card numbers whose Luhn digit is right."""
     found: list[str] = []
     for m in RIC_IN_TEXT.finditer(text):
         token = m.group(1).upper()
@@ -108,4 +112,6 @@ def find_unmasked(text: str) -> list[str]:
             found.append(token)
     found.extend(m.group(1) for m in USCC_IN_TEXT.finditer(text) if m.group(1).upper() not in found)
     found.extend(m.group(1) for m in MOBILE_IN_TEXT.finditer(text))
+    found.extend(m.group(1) for m in BANKCARD_IN_TEXT.finditer(text) if bankcard_is_valid(m.group(1)))
+    found.extend(m.group(1) for m in PLATE_IN_TEXT.finditer(text))
     return found

@@ -207,7 +207,7 @@ _BIRTH_NAMES = {"csrq", "出生日期", "birth_date", "birthday"}
 _GENDER_NAMES = {"xb", "性别", "gender", "sex"}
 _PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
 """Years and months (统计期 2026-10): an enumeration of those only holds until next month."""
-_MASK_BY_KIND = {"ric": "ric", "mobile": "mobile", "name": "name", "uscc": "uscc"}
+_MASK_BY_KIND = {"ric": "ric", "mobile": "mobile", "name": "name", "uscc": "uscc", "plate": "plate", "bankcard": "bankcard"}
 
 BaseSampleCheck = Callable[[str, str, list[Any]], set[Any]]
 """``(base_entry, base_column, values) -> the values found there``, to test referential suggestions."""
