@@ -118,6 +118,8 @@ class ClusterConfig:
     """The Celery queue tasks go to and the worker consumes; unique per run on a shared Redis."""
     fernet_key: str = ""
     jwt_secret: str = ""
+    record_key_secret: str = ""
+    """The HMAC secret of disputed records' keys (citygov.disputes.recordkeys): one for every component."""
     passwords: dict[str, str] = field(default_factory=dict)
     parallelism: int = 4
     worker_concurrency: int = 2
@@ -137,6 +139,7 @@ class ClusterConfig:
         self.run_dir = Path(self.run_dir).resolve()
         self.fernet_key = self.fernet_key or _fernet_key()
         self.jwt_secret = self.jwt_secret or secrets.token_urlsafe(32)
+        self.record_key_secret = self.record_key_secret or secrets.token_urlsafe(32)
         self.passwords = {u: self.passwords.get(u) or secrets.token_urlsafe(12) for u in USERS}
         self.run_id = self.run_id or uuid.uuid4().hex
         for name in ("scheduler_health", "worker_logs", "trigger_logs"):
@@ -210,6 +213,9 @@ def common_env(cfg: ClusterConfig) -> dict[str, str]:
         "CITYGOV_DATA_DIR": str(cfg.run_dir / "data"),
         "GOVERNANCE_DB_URL": cfg.store_url,
         "CITYGOV_BACKFLOW_SORT_MEMORY_MIB": str(cfg.backflow_sort_memory_mib),
+        # Record keys are compared as HMACs: every process that raises, routes or locates needs the same.
+        "CITYGOV_RECORD_KEY_SECRET": cfg.record_key_secret,
+        "CITYGOV_RECORD_KEY_PREVIOUS_SECRETS": "",
     }
     env |= {
         "AIRFLOW_HOME": str(cfg.airflow_home),
