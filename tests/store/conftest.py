@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from citygov.catalog.importer import import_catalog
 from citygov.demo import create_demo_city
 from citygov.store import engine_for, upgrade
 from tests.pg import scratch_database
@@ -51,3 +53,25 @@ def city(demo_template: Path, tmp_path: Path) -> Path:
     text = (root / "connections.json").read_text(encoding="utf-8").replace(str(demo_template), str(root))
     (root / "connections.json").write_text(text, encoding="utf-8")
     return root
+
+
+@pytest.fixture
+def governed(store: Engine, city: Path) -> Engine:
+    """The store with the demo catalog imported."""
+    import_catalog(store, city / "catalog.csv")
+    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A backflow target on each backend: SQLite (the general path) and PostgreSQL (where a plain UTF-8 CSV
+    takes the fast path)."""
+    if request.param == "sqlite":
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'backflow.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with scratch_database("citygov_backflow_target") as url:
+        engine = sa.create_engine(url)
+        yield engine
+        engine.dispose()

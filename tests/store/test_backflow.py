@@ -23,7 +23,6 @@ from sqlalchemy import Engine
 
 from citygov.backflow import ingest_landing, list_batches, pgfast
 from citygov.backflow import loader as backflow_loader
-from citygov.catalog.importer import import_catalog
 from citygov.findings import load_findings
 from citygov.quality.masking import find_unmasked
 from citygov.store import session_scope
@@ -35,14 +34,8 @@ INSURED = "320700-SDSJ-0002"
 
 
 @pytest.fixture
-def governed(store: Engine, city: Path) -> Engine:
-    """The store with the demo catalog imported."""
-    import_catalog(store, city / "catalog.csv")
-    return store
-
-
-@pytest.fixture
 def target(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite target only (the PostgreSQL fast path has tests of its own)."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'backflow.db'}")
     yield engine
     engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -305,6 +306,28 @@ def test_an_incomplete_landed_folder_is_replaced_whole(province: FakeProvince, c
     result = by_id(pull_batches(ProvinceAPI(province.url), landing, **FAST))[GOOD[0]]
     assert result.status == "pulled"
     assert tree(broken) == tree(city / "landing" / GOOD[0])
+    assert_no_leftovers(landing)
+
+
+@pytest.mark.parametrize("linked", ["folder", "data"])
+def test_a_landed_link_is_replaced_whole_and_what_it_points_to_left_alone(
+    province: FakeProvince, city: Path, landing: Path, tmp_path: Path, linked: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / GOOD[0]
+    shutil.copytree(city / "landing" / GOOD[0], elsewhere)  # the same batch, outside the landing area
+    landing.mkdir(parents=True)
+    if linked == "folder":
+        (landing / GOOD[0]).symlink_to(elsewhere, target_is_directory=True)
+    else:
+        (landing / GOOD[0]).mkdir()
+        shutil.copyfile(elsewhere / "manifest.json", landing / GOOD[0] / "manifest.json")
+        (landing / GOOD[0] / "data.csv").symlink_to(elsewhere / "data.csv")
+    before = tree(elsewhere)
+    result = by_id(pull_batches(ProvinceAPI(province.url), landing, **FAST))[GOOD[0]]
+    assert result.status == "pulled", "a link is not a landed batch (ingestion would refuse it unread)"
+    assert not (landing / GOOD[0]).is_symlink() and not (landing / GOOD[0] / "data.csv").is_symlink()
+    assert tree(landing / GOOD[0]) == tree(city / "landing" / GOOD[0])
+    assert tree(elsewhere) == before
     assert_no_leftovers(landing)
 
 

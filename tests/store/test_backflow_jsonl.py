@@ -11,39 +11,16 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.backflow import ingest_landing, list_batches
-from citygov.catalog.importer import import_catalog
 from citygov.findings import load_findings
 from citygov.quality.masking import find_unmasked
-from tests.pg import scratch_database
 
 INSURED = "320700-SDSJ-0002"
-
-
-@pytest.fixture
-def governed(store: Engine, city: Path) -> Engine:
-    import_catalog(store, city / "catalog.csv")
-    return store
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'backflow.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with scratch_database("citygov_backflow_target") as url:
-        engine = sa.create_engine(url)
-        yield engine
-        engine.dispose()
 
 
 def demo_rows(city: Path, n: int) -> list[dict[str, str]]:

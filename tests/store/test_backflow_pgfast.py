@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.backflow import copybin, ingest_landing, pgfast
-from citygov.catalog.importer import import_catalog
 from citygov.identifiers import make_ric
 from tests.pg import scratch_database
 from tests.store.test_backflow import sample_rows, to_csv, write_batch
@@ -38,12 +37,6 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> dict[
 
     monkeypatch.setattr(owner, name, counted)
     return calls
-
-
-@pytest.fixture
-def governed(store: Engine, city: Path) -> Engine:
-    import_catalog(store, city / "catalog.csv")
-    return store
 
 
 @pytest.fixture

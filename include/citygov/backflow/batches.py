@@ -14,21 +14,33 @@ record per row) or ``data.jsonl`` (one JSON object per line, keyed by the 信息
 :func:`verify` decides whether the batch may be loaded at all; a batch with any :class:`Problem` is
 rejected whole. Row-level faults (a row with too many or too few fields, a bad value, a missing primary
 key) are not batch problems: those rows are quarantined by the loader.
+
+Only regular files inside the landing area are read: a batch folder that is a symbolic link, or holding
+one, a directory, a FIFO or anything else that is not a regular file, is refused whole
+(``not_regular_file``, :func:`landing_problems`) without a byte of it being read. Every read goes through
+:func:`open_batch_file`, which walks from the landing folder one name at a time without following links
+and checks what it opened, so a link swapped in after the check is refused as well. A hard link is a
+regular file like any other name of it (Linux's ``protected_hardlinks`` lets a user link only files they
+own).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
+import io
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from citygov.catalog.schema import CatalogEntry
 
@@ -103,13 +115,99 @@ class Problem:
 
     code: str
     """``manifest_missing``, ``manifest_invalid``, ``unknown_resource``, ``data_missing``, ``empty_file``,
-    ``checksum_mismatch``, ``encoding_mismatch``, ``schema_mismatch``, ``truncated``, ``unreadable`` or
-    ``row_count_mismatch``."""
+    ``checksum_mismatch``, ``encoding_mismatch``, ``schema_mismatch``, ``truncated``, ``unreadable``,
+    ``row_count_mismatch`` or ``not_regular_file``."""
     message: str
     """What is wrong and where, for a person (no data values)."""
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+
+_ONLY_REGULAR = "only regular files inside the landing area are read"
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, for a person."""
+    for test, kind in (
+        (stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _refused(where: str, mode: int) -> BatchProblemError:
+    return BatchProblemError(Problem("not_regular_file", f"{where} is {_kind(mode)}; {_ONLY_REGULAR}"))
+
+
+def _open_at(dir_fd: int | None, name: str, where: str, flags: int) -> int:
+    """``os.open`` of ``name`` (in ``dir_fd``) that refuses a link or, once opened, anything not of the
+    kind ``flags`` asks for (a directory with ``O_DIRECTORY``, else a regular file) by its ``lstat``."""
+    try:
+        fd = os.open(name, flags | _NOFOLLOW, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise
+        # ELOOP (a link), ENOTDIR, ENXIO (a socket), EACCES…: say what it is when it is not what we read.
+        mode = os.lstat(name, dir_fd=dir_fd).st_mode
+        if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) if flags & os.O_DIRECTORY else stat.S_ISREG(mode)):
+            raise _refused(where, mode) from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISDIR(mode) if flags & os.O_DIRECTORY else stat.S_ISREG(mode)):
+        os.close(fd)
+        raise _refused(where, mode)
+    return fd
+
+
+def _open_batch_folder(folder: Path) -> int:
+    """A descriptor of the batch folder ``folder``, an entry of its landing folder that is no link."""
+    landing = os.open(folder.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _open_at(landing, folder.name, folder.name, os.O_RDONLY | os.O_DIRECTORY)
+    finally:
+        os.close(landing)
+
+
+def open_batch_file(path: Path | str) -> BinaryIO:
+    """``path``, a file of a batch folder in the landing area, opened for reading in binary mode.
+
+    Opened from the landing folder one name at a time, never following a link (``O_NOFOLLOW``), so what
+    is read is an entry of the batch folder, itself an entry of the landing folder: never a file
+    elsewhere. The descriptor is checked after opening (``fstat``: a regular file), so a link, FIFO or
+    folder swapped in after :func:`landing_problems` looked is refused too, and a FIFO never blocks
+    (``O_NONBLOCK``). Raises :class:`BatchProblemError` (``not_regular_file``) for anything else, naming
+    the entry and never quoting its content; ``FileNotFoundError`` when it is not there.
+    """
+    path = Path(path)
+    folder = _open_batch_folder(path.parent)
+    try:
+        where = f"{path.parent.name}/{path.name}"
+        fd = _open_at(folder, path.name, where, os.O_RDONLY | os.O_NONBLOCK)
+    finally:
+        os.close(folder)
+    return os.fdopen(fd, "rb")
+
+
+def landing_problems(folder: Path) -> list[Problem]:
+    """Why the batch folder ``folder`` cannot be read at all: it is a link, or holds a link or anything
+    else that is not a regular file (each named, never read). Empty when every entry is a regular file
+    (or the folder is gone: the other checks say so)."""
+    try:
+        fd = _open_batch_folder(folder)
+    except BatchProblemError as exc:
+        return [exc.problem]
+    except FileNotFoundError:
+        return []
+    try:
+        with os.scandir(fd) as entries:
+            modes = sorted((e.name, e.stat(follow_symlinks=False).st_mode) for e in entries)
+    finally:
+        os.close(fd)
+    return [_refused(f"{folder.name}/{name}", mode).problem for name, mode in modes if not stat.S_ISREG(mode)]
 
 
 def scan_landing(folder: Path) -> list[Batch]:
@@ -121,7 +219,9 @@ def scan_landing(folder: Path) -> list[Batch]:
     if not folder.is_dir():
         return []
     batches = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+    # A link is listed (and refused by verify) whatever it points to: a batch folder linked in from
+    # elsewhere must not be read, nor silently ignored.
+    for sub in sorted(p for p in folder.iterdir() if p.is_symlink() or p.is_dir()):
         manifest, error = read_manifest(sub)
         batch_id = manifest.batch_id if manifest else sub.name
         batches.append(Batch(batch_id=batch_id, folder=sub, manifest=manifest, manifest_error=error))
@@ -130,11 +230,13 @@ def scan_landing(folder: Path) -> list[Batch]:
 
 def read_manifest(folder: Path) -> tuple[Manifest | None, str | None]:
     """The manifest of a batch folder, or None and the reason it cannot be used."""
-    path = folder / MANIFEST_NAME
-    if not path.is_file():
-        return None, f"{folder.name}: {MANIFEST_NAME} is missing; the sender must deliver it with the data"
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8-sig"))
+        with open_batch_file(folder / MANIFEST_NAME) as handle:
+            raw = json.loads(handle.read().decode("utf-8-sig"))
+    except FileNotFoundError:
+        return None, f"{folder.name}: {MANIFEST_NAME} is missing; the sender must deliver it with the data"
+    except BatchProblemError as exc:
+        return None, exc.problem.message
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"{folder.name}/{MANIFEST_NAME} is not valid UTF-8 JSON: {exc}"
     if not isinstance(raw, dict):
@@ -200,8 +302,8 @@ def _digest_and_decode(path: Path, codec: str | None) -> tuple[str, int | None, 
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(codec)("strict") if codec else None
     offset, bad_at, non_ascii, plain, last = 0, None, False, True, b""
-    key = _file_key(path)
-    with path.open("rb") as handle, ThreadPoolExecutor(1) as hasher:
+    with open_batch_file(path) as handle, ThreadPoolExecutor(1) as hasher:
+        key = _file_key(path, handle)
         hashing = None
         while True:
             chunk = handle.read(_CHUNK)
@@ -228,9 +330,11 @@ _PLAIN: dict[tuple[str, int, int], bool] = {}
 """:func:`plain_lines` of the files the verification pass read, by path, size and modification time."""
 
 
-def _file_key(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
+def _file_key(path: Path, handle: BinaryIO | None = None) -> tuple[str, int, int]:
+    """``path`` with the size and modification time of the file open in ``handle``, or of the entry
+    itself (a link is not followed)."""
+    info = os.fstat(handle.fileno()) if handle is not None else path.lstat()
+    return str(path), info.st_size, info.st_mtime_ns
 
 
 def _remember_plain(key: tuple[str, int, int], plain: bool) -> None:
@@ -251,7 +355,7 @@ def plain_lines(path: Path) -> bool:
     key = _file_key(path)
     if key not in _PLAIN:
         plain, last = True, b""
-        with path.open("rb") as handle:
+        with open_batch_file(path) as handle:
             while plain and (block := handle.read(8 * _CHUNK)):
                 plain = _plain_block(block)
                 last = block
@@ -262,13 +366,17 @@ def plain_lines(path: Path) -> bool:
 def verify(batch: Batch, entry: CatalogEntry | None, *, scan: bool = True) -> list[Problem]:
     """Everything that makes ``batch`` unloadable as a whole; an empty list means it may be loaded.
 
-    Checks, in order: the manifest is present and valid (and names the folder's batch), the resource
-    code is in the catalog, the data file exists and is not empty, its SHA-256 matches and it decodes in
-    the declared encoding (one pass), a CSV header matches the entry's 信息项; then, with ``scan``, the
+    Checks, in order: the folder is no link and holds regular files only (:func:`landing_problems`;
+    else nothing of it is read), the manifest is present and valid (and names the folder's batch), the
+    resource code is in the catalog, the data file exists and is not empty, its SHA-256 matches and it
+    decodes in the declared encoding (one pass), a CSV header matches the entry's 信息项; then, with ``scan``, the
     last record is complete (not truncated), the file parses, and the declared row count equals the data
     records (a second pass). The loader passes ``scan=False`` and makes those checks while it streams
     the rows (:class:`RecordStream` raises :class:`BatchProblemError`). Bounded memory.
     """
+    refused = landing_problems(batch.folder)
+    if refused:
+        return refused
     if batch.manifest is None:
         code = "manifest_missing" if not (batch.folder / MANIFEST_NAME).is_file() else "manifest_invalid"
         return [Problem(code, batch.manifest_error or "manifest unusable")]
@@ -292,7 +400,11 @@ def verify(batch: Batch, entry: CatalogEntry | None, *, scan: bool = True) -> li
         return [*problems, Problem("data_missing", f"{where} is missing (format {manifest.format})")]
     if path.stat().st_size == 0:
         return [*problems, Problem("empty_file", f"{where} is empty (0 bytes); not even a header")]
-    actual, bad_at, non_ascii = _digest_and_decode(path, _CODECS[manifest.encoding])
+    try:
+        actual, bad_at, non_ascii = _digest_and_decode(path, _CODECS[manifest.encoding])
+        encoding_problem = _encoding_problem(path, manifest.encoding, bad_at, non_ascii)
+    except BatchProblemError as exc:  # swapped for a link or a FIFO since landing_problems looked
+        return [*problems, exc.problem]
     if actual != manifest.sha256:
         problems.append(
             Problem(
@@ -301,7 +413,6 @@ def verify(batch: Batch, entry: CatalogEntry | None, *, scan: bool = True) -> li
                 f"{manifest.sha256[:12]}…; the file changed or was cut in transit, ask the sender to resend",
             )
         )
-    encoding_problem = _encoding_problem(path, manifest.encoding, bad_at, non_ascii)
     if encoding_problem:
         return [*problems, encoding_problem]
     columns = [c.name for c in entry.columns] if entry is not None else None
@@ -385,7 +496,7 @@ class RecordStream:
         self.where = f"{path.parent.name}/{path.name}"
         self.count = 0
         self.truncated_line: int | None = None
-        self._handle = path.open("r", encoding=_CODECS[encoding], newline="")
+        self._handle = io.TextIOWrapper(open_batch_file(path), encoding=_CODECS[encoding], newline="")
         if fmt == "csv":
             self._reader = csv.reader(self._handle, strict=True)
             try:
@@ -500,6 +611,6 @@ def _json_text(value: Any) -> str:
 
 
 def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(max(path.stat().st_size - 1, 0))
+    with open_batch_file(path) as handle:
+        handle.seek(max(os.fstat(handle.fileno()).st_size - 1, 0))
         return handle.read(1) in (b"\n", b"\r")

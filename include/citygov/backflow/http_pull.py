@@ -49,7 +49,7 @@ import httpx
 from sqlalchemy import Engine
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
-from citygov.backflow.batches import MANIFEST_NAME, Batch, Manifest, read_manifest
+from citygov.backflow.batches import MANIFEST_NAME, Batch, Manifest, landing_problems, read_manifest
 from citygov.backflow.loader import record_refused_delivery, refresh_findings
 from citygov.sources import ConnectionInfo
 
@@ -441,8 +441,8 @@ def _land(
                 "not landed — the province must resend it (the next pull tries again)",
             )
         _fsync_dir(folder)
-        if dest.exists():
-            # An incomplete folder of this id (no usable manifest or no data): set it aside, then replace.
+        if os.path.lexists(dest):
+            # An incomplete folder of this id (no usable manifest or no data, a link): set it aside, then replace.
             dest.rename(work / f"{batch_id}.replaced")
         try:
             os.rename(folder, dest)
@@ -458,8 +458,8 @@ def _land(
 def _already_landed(dest: Path, manifest: Manifest, data_file: str, result: PullResult) -> bool:
     """True when ``dest`` holds this batch already (status set); raises on a conflicting landed batch;
     False when there is nothing usable at ``dest``."""
-    if not dest.is_dir():
-        return False
+    if not dest.is_dir() or landing_problems(dest):
+        return False  # nothing there, or what ingestion would refuse unread (a link, a FIFO…)
     landed, _error = read_manifest(dest)
     if landed is None or not (dest / data_file).is_file():
         return False

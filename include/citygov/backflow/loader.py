@@ -583,20 +583,18 @@ def _load(
         from citygov.backflow import pgfast
 
         stage = None
-        if pgfast.eligible(conn, batch, table, entry):
-            stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, [c.name for c in entry.columns])
-            stream.close()
-            try:
+        try:  # the data file read again: cut short, changed or swapped for a link since it was verified
+            if pgfast.eligible(conn, batch, table, entry):
+                stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, [c.name for c in entry.columns])
+                stream.close()
                 loaded, quarantined = pgfast.FastLoad(conn, table, batch, entry, checks, stream.header).run()
-            except BatchProblemError as exc:
-                raise _BatchRejected([exc.problem]) from None
-        else:
-            stage = _create_stage(conn, entry, chunk_size, checks)
-            stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, stage.names)
-            try:
+            else:
+                stage = _create_stage(conn, entry, chunk_size, checks)
+                stream = RecordStream(batch.data_path, manifest.encoding, manifest.format, stage.names)
                 _stage_records(stage, entry, stream)
-            except BatchProblemError as exc:
-                raise _BatchRejected([exc.problem]) from None
+        except BatchProblemError as exc:
+            raise _BatchRejected([exc.problem]) from None
+        if stage is not None:
             count_problems = stream.count_problems(manifest.declared_rows)
             if count_problems:
                 raise _BatchRejected(count_problems)
@@ -727,7 +725,7 @@ def _fallback_date(batch: Batch, run_date: date | None) -> date:
     if run_date:
         return run_date
     # No manifest and no run date: the day the folder landed, in the city's time zone.
-    return datetime.fromtimestamp(batch.folder.stat().st_mtime, CITY_TZ).date()
+    return datetime.fromtimestamp(batch.folder.lstat().st_mtime, CITY_TZ).date()
 
 
 def ingest_batch(

@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from citygov.backflow import copybin
-from citygov.backflow.batches import Batch, BatchProblemError, Problem, plain_lines
+from citygov.backflow.batches import Batch, BatchProblemError, Problem, open_batch_file, plain_lines
 from citygov.catalog.schema import CatalogEntry, ColumnType
 
 BLOCK = 8 << 20
@@ -216,7 +216,7 @@ def _blocks(path: Any, sha256: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     :data:`BLOCK`): the server waits for the first one. The bytes read are hashed: after the last
     block, a file whose SHA-256 is no longer ``sha256`` raises (the caller's transaction rolls back)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_batch_file(path) as handle:
         digest.update(handle.readline())
         line, rest, size = 2, b"", max(BLOCK // 16, 1)
         while block := handle.read(size):
@@ -246,7 +246,7 @@ def _key_ordered_blocks(path: Any, key_fields: list[int], sha256: str) -> Iterat
     from citygov.settings import backflow_sort_memory
 
     budget = backflow_sort_memory(SORT_MEMORY)
-    with open(path, "rb") as handle:
+    with open_batch_file(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size == 0 or size > budget:
             return None
