@@ -2,13 +2,17 @@
 
 Every command calls the same core functions as the DAGs and the web API. ``--json`` prints machine-
 readable output; exit status 0 means success, 1 that the command ran but found problems (e.g. rejected
-catalog rows), 2 that it could not run (bad arguments, unreadable file).
+catalog rows), 2 that it could not run (bad arguments, such as an id outside 1..2^63−1, unreadable file).
+A reader that goes away (``govern … --json | head -1``) ends the command quietly with status 141
+(128 + SIGPIPE, what a shell reports for a command a closed pipe stopped).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 from citygov import settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE
 
 
 def print_json(data: Any) -> None:
@@ -29,6 +34,21 @@ def engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from citygov.store import ensure_store
 
     return ensure_store(args.db)
+
+
+def row_id(text: str) -> int:
+    """The argparse type of every id argument: a whole number within :data:`citygov.bounds.ID_MIN` ..
+    ``ID_MAX`` (what a store key can hold); anything else is refused before the store is opened, with the
+    range said (exit 2)."""
+    from citygov.bounds import ID_MAX, ID_MIN, quoted
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not an id (a whole number)") from None
+    if not ID_MIN <= value <= ID_MAX:
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is out of range: an id is from {ID_MIN} to {ID_MAX}")
+    return value
 
 
 _print_json = print_json
@@ -370,8 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+            return int(args.func(args))
+        finally:
+            sys.stdout.flush()  # here, not at exit: a reader gone away is caught below
+    except BrokenPipeError:
+        # The reader closed the pipe (``| head``): nothing more can be said to it. Python's recipe (the
+        # signal module's notes on SIGPIPE): point stdout at devnull, so the flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--flagged", action="store_true", help="only items whose data is flagged (标注)")
 
     p = command("show", "one item with its full history", _show)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
 
     p = command("raise", "raise a dispute against a dataset or one of its records", _raise)
     p.add_argument("--dataset", required=True, help="catalog 信息资源代码 of the disputed dataset")
@@ -50,34 +50,34 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--evidence", help="supporting evidence text (masked before it is stored)")
 
     p = command("transition", "move an item to another state", _transition)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
     p.add_argument("--to", required=True, help="target state, Chinese or English")
     p.add_argument("--by", required=True, help="registered user making the move")
     p.add_argument("--note", required=True, help="why (explanation for 维持原数据, reason for 驳回)")
     p.add_argument("--expected-version", type=int, help="refuse if the item changed since this version")
 
     p = command("reassign", "make another unit responsible (steward)", _reassign)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
     p.add_argument("--unit", required=True, help="the new responsible unit")
     p.add_argument("--by", required=True)
     p.add_argument("--reason", required=True)
     p.add_argument("--expected-version", type=int)
 
     p = command("extend", "extend the resolve deadline once (to 10 working days by default)", _extend)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
     p.add_argument("--by", required=True)
     p.add_argument("--reason", required=True)
     p.add_argument("--expected-version", type=int)
 
     p = command("flag", "flag (标注) an item's data as disputed, or lift the flag with --lift (steward)", _flag)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
     p.add_argument("--by", required=True)
     p.add_argument("--note", required=True)
     p.add_argument("--lift", action="store_true", help="lift the flag instead of setting it")
     p.add_argument("--expected-version", type=int)
 
     p = command("locate", "find an item's record in the responsible unit's own source (that unit's officer)", _locate)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=common.row_id)
     p.add_argument("--by", required=True, help="an officer of the item's responsible unit")
     p.add_argument("--connections", help="connections JSON (airflow connections import format) holding the source")
 
@@ -87,7 +87,7 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p = command("export", "the audit trail: every event of every item", _export, json_flag=False)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--out", help="file to write (default: standard output)")
-    p.add_argument("--id", type=int, dest="dispute_id", help="only this item")
+    p.add_argument("--id", type=common.row_id, dest="dispute_id", help="only this item")
 
     command("kpis", "open and overdue by department, share resolved in time, mean times", _kpis)
 

@@ -1,0 +1,76 @@
+"""``govern`` at its edges: a reader that closes the pipe early, ids outside what a store key can hold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citygov.bounds import ID_MAX
+from citygov.cli import EXIT_CLOSED_PIPE, main
+from tests.catalog_files import GOOD_ROWS, write_catalog
+
+
+def _closed_early(args: list[str], tmp_path: Path, *, buffered: bool) -> subprocess.CompletedProcess[str]:
+    """Run ``govern args`` with its standard output a pipe whose reader is gone before it writes (what
+    ``| head -1`` does to a long output), its output block-buffered (as usual) or not (``PYTHONUNBUFFERED``)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env.update({"CITYGOV_DATA_DIR": str(tmp_path / "data"), **({} if buffered else {"PYTHONUNBUFFERED": "1"})})
+    read, write = os.pipe()
+    os.close(read)  # nobody will read: the first write the command makes fails with EPIPE
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "citygov.cli", *args], stdout=write, stderr=subprocess.PIPE, text=True,
+            env=env, timeout=120, check=False,
+        )
+    finally:
+        os.close(write)
+    return process
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", ["json", "help"])
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str, buffered: bool) -> None:
+    catalog = tmp_path / "catalog.csv"
+    write_catalog(catalog, GOOD_ROWS)
+    args = ["catalog", "import", str(catalog), "--dry-run", "--json"] if command == "json" else ["disputes", "--help"]
+    done = _closed_early(args, tmp_path, buffered=buffered)
+    assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit
+    # argparse drops a help text it cannot write (unbuffered, the write itself fails): then it exits 0
+    assert done.returncode == EXIT_CLOSED_PIPE == 141 or (command, buffered) == ("help", False)
+
+
+ID_COMMANDS = [
+    ["disputes", "show", "{id}"],
+    ["disputes", "transition", "{id}", "--to", "已受理", "--by", "admin", "--note", "x"],
+    ["disputes", "reassign", "{id}", "--unit", "u", "--by", "admin", "--reason", "x"],
+    ["disputes", "extend", "{id}", "--by", "admin", "--reason", "x"],
+    ["disputes", "flag", "{id}", "--by", "admin", "--note", "x"],
+    ["disputes", "locate", "{id}", "--by", "admin"],
+    ["disputes", "export", "--id", "{id}"],
+]
+
+
+@pytest.mark.parametrize("value", [str(10**20), str(ID_MAX + 1), "-1", "0", "x", "9" * 5000])
+@pytest.mark.parametrize("command", ID_COMMANDS, ids=[" ".join(c[:2]) for c in ID_COMMANDS])
+def test_an_id_out_of_range_is_a_clear_error_before_the_store_is_opened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], value: str
+) -> None:
+    db = tmp_path / "governance.db"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", f"sqlite:///{db}", *(value if part == "{id}" else part for part in command)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    expected = "is not an id (a whole number)" if value in ("x", "9" * 5000) else f"is out of range: an id is from 1 to {ID_MAX}"
+    assert expected in err
+    assert len(err) < 2000, "the input is quoted as a short excerpt"
+    assert "Traceback" not in err
+    assert not db.exists(), "refused before the store was opened"
+
+
+def test_an_id_in_range_still_reaches_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--db", f"sqlite:///{tmp_path / 'governance.db'}", "disputes", "show", str(ID_MAX)]) == 2
+    assert f"dispute {ID_MAX} does not exist" in capsys.readouterr().err
