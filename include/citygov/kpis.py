@@ -370,18 +370,25 @@ def open_rate(engine: Engine, conn: ConnectionInfo | None, as_of: date) -> Kpi:
 
 
 def quality_score(engine: Engine, as_of: date) -> Kpi:
-    """The city's quality score (mean dataset score) of the latest scored date up to ``as_of``; trend:
-    every scored date."""
+    """The city's quality score (mean score of the scored datasets) of the latest scored date up to
+    ``as_of``; trend: every scored date. Not-scored datasets are left out (``details["not_scored"]``)."""
     from citygov.quality.scores import load_policy
 
     policy = load_policy()
     with session_scope(engine) as session:
+        # count(score) counts scored rows only: a not-scored dataset (score NULL) is no 0 and no 100.
         rows = session.execute(
-            select(DatasetScore.logical_date, func.sum(DatasetScore.score), func.count())
+            select(DatasetScore.logical_date, func.sum(DatasetScore.score), func.count(DatasetScore.score))
             .where(DatasetScore.logical_date <= as_of)
             .group_by(DatasetScore.logical_date)
+            .having(func.count(DatasetScore.score) > 0)
             .order_by(DatasetScore.logical_date)
         ).all()
+        not_scored = {d: int(n) for d, n in session.execute(
+            select(DatasetScore.logical_date, func.count())
+            .where(DatasetScore.logical_date <= as_of, DatasetScore.score.is_(None))
+            .group_by(DatasetScore.logical_date)
+        )}
     trend = [TrendPoint(d.isoformat(), d, round(s / n, 2), None, n) for d, s, n in rows]
     base = {"key": "quality_score", "name": "城市数据质量得分", "name_en": "city data quality score",
             "target": None, "unit": "score", "source": "GB/T 36344 dataset scores (governance store)"}
@@ -390,7 +397,8 @@ def quality_score(engine: Engine, as_of: date) -> Kpi:
                    error="no scores stored up to this day: run the quality_inspection DAG (or govern quality run)")
     last = trend[-1]
     return Kpi(**base, value=last.value, numerator=None, denominator=last.denominator, as_of=last.day,
-               trend=trend, details={"grade": policy.grade(last.value or 0.0), "datasets": last.denominator})
+               trend=trend, details={"grade": policy.grade(last.value or 0.0), "datasets": last.denominator,
+                                     "not_scored": not_scored.get(last.day, 0)})
 
 
 # --- disputes --------------------------------------------------------------------------------------------
@@ -493,9 +501,9 @@ def department_league(engine: Engine, as_of: date, *, now: datetime | None = Non
     with session_scope(engine) as session:
         day = session.scalar(select(func.max(DatasetScore.logical_date)).where(DatasetScore.logical_date <= as_of))
         scores = {} if day is None else {
-            d or "-": (int(n), s / n)
+            d or "-": (int(n), s / n if n else None)
             for d, s, n in session.execute(
-                select(DatasetScore.department, func.sum(DatasetScore.score), func.count())
+                select(DatasetScore.department, func.sum(DatasetScore.score), func.count(DatasetScore.score))
                 .where(DatasetScore.logical_date == day)
                 .group_by(DatasetScore.department)
             )
@@ -547,9 +555,11 @@ class DatasetRow:
     name: str | None
     department: str | None
     logical_date: date
-    score: float
-    grade: str
+    score: float | None
+    """None when not scored (``not_scored_reason`` says why)."""
+    grade: str | None
     ratios: dict[str, float | None]
+    not_scored_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -589,7 +599,8 @@ def dataset_table(
     engine: Engine, as_of: date, *, department: str | None = None, limit: int = 100, offset: int = 0,
     worst_first: bool = True,
 ) -> tuple[int, list[DatasetRow]]:
-    """Datasets scored on the latest date up to ``as_of`` (total, one page), worst score first."""
+    """Datasets scored on the latest date up to ``as_of`` (total, one page), worst score first (the
+    not-scored ones before every score; after them with ``worst_first=False``)."""
     from citygov.quality.scores import COLUMN_FIELDS
 
     with session_scope(engine) as session:
@@ -600,7 +611,7 @@ def dataset_table(
         if department:
             where.append(DatasetScore.department == department)
         total = session.scalar(select(func.count()).select_from(DatasetScore).where(*where)) or 0
-        order = DatasetScore.score.asc() if worst_first else DatasetScore.score.desc()
+        order = DatasetScore.score.asc().nulls_first() if worst_first else DatasetScore.score.desc().nulls_last()
         rows = session.execute(
             select(DatasetScore, CatalogEntryRow.name)
             .outerjoin(CatalogEntryRow, CatalogEntryRow.code == DatasetScore.entry_code)
@@ -608,7 +619,7 @@ def dataset_table(
         ).all()
         return total, [
             DatasetRow(s.entry_code, name, s.department, s.logical_date, s.score, s.grade,
-                       {d.value: getattr(s, f) for d, f in COLUMN_FIELDS.items()})
+                       {d.value: getattr(s, f) for d, f in COLUMN_FIELDS.items()}, s.not_scored_reason)
             for s, name in rows
         ]
 
@@ -665,7 +676,7 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
             entry=meta,
             latest=latest["datasets"][0] if latest["datasets"] else None,
             history=[TrendPoint(s["logical_date"], date.fromisoformat(s["logical_date"]), s["datasets"][0]["score"])
-                     for s in history if s["datasets"]],
+                     for s in history if s["datasets"] and s["datasets"][0]["score"] is not None],
             patrol_date=patrol_date,
             patrol_findings=findings,
             quality_date=run.logical_date if run else None,

@@ -39,7 +39,9 @@ def _kpis(args: argparse.Namespace, common: ModuleType) -> int:
         if k.value is None:
             shown = f"n/a ({k.error})"
         elif k.unit == "score":
-            shown = f"{k.value:.2f} {k.details.get('grade', '')} over {k.denominator} datasets"
+            unscored = k.details.get("not_scored")
+            shown = f"{k.value:.2f} {k.details.get('grade', '')} over {k.denominator} scored datasets" + (
+                f" ({unscored} not scored)" if unscored else "")
         else:
             shown = f"{k.value:.2%} ({k.numerator}/{k.denominator})"
         target = f"  target {k.target:.0%} {'met' if k.met else 'NOT met'}" if k.target is not None and k.value is not None else ""

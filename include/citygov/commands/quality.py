@@ -39,7 +39,11 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     quality = sub.add_parser("quality", help="quality inspection (数据质量检查)").add_subparsers(
         dest="command", required=True
     )
-    p = quality.add_parser("run", help="validate every published dataset now, outside Airflow")
+    p = quality.add_parser(
+        "run",
+        help="validate every published dataset now, outside Airflow",
+        description="Exit status 1 when a dataset could not be validated (it is stored as not scored, with why).",
+    )
     p.add_argument("--date", help="logical date (YYYY-MM-DD; default today in Asia/Shanghai)")
     p.add_argument("--connections", help="connections JSON (airflow connections import format)")
     p.add_argument("--json", action="store_true")
@@ -186,25 +190,32 @@ def _quality_run(args: argparse.Namespace, common: ModuleType) -> int:
         except UnmaskedDataError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return common.EXIT_ERROR
+    not_scored = {code: why for s in summaries for code, why in s["not_scored"].items()}
     out = {
         "logical_date": day.isoformat(),
         "entries": len(datasets),
         "findings": sum(s["findings"] for s in summaries),
         "failed_expectations": sum(s["failed_expectations"] for s in summaries),
+        "not_scored": not_scored,
         "datasets": datasets,
         "data_docs": docs,
     }
+    status = common.EXIT_PROBLEMS if not_scored else common.EXIT_OK
     if args.json:
         common.print_json(out)
-        return common.EXIT_OK
+        return status
     print(f"quality {out['logical_date']}: {out['entries']} datasets, {out['failed_expectations']} failed expectations, {out['findings']} findings")
     for d in datasets:
         failed = ", ".join(f"{f['expectation']}({f['column']})={f['unexpected_count']}" for f in d["failed"])
-        grade = f"{d['score']:.2f} {d['grade']}" if d["score"] is not None else "-"
+        grade = f"{d['score']:.2f} {d['grade']}" if d["score"] is not None else "未评分 not scored"
         print(f"  {d['entry_code']:<20} {d['status']:<13} {grade:<12} {failed or d['error'] or ''}")
     if docs:
         print(f"Data Docs: {docs['index']}")
-    return common.EXIT_OK
+    if not_scored:
+        print(f"{len(not_scored)} dataset(s) could not be validated and are not scored:", file=sys.stderr)
+        for code, why in not_scored.items():
+            print(f"  {code}: {why}", file=sys.stderr)
+    return status
 
 
 def _quality_docs(args: argparse.Namespace, common: ModuleType) -> int:
@@ -226,7 +237,7 @@ def _quality_results(args: argparse.Namespace, common: ModuleType) -> int:
     from sqlalchemy import func, select
 
     from citygov.store import session_scope
-    from citygov.store.models import CheckResult, QualityRun
+    from citygov.store.models import CheckResult, DatasetScore, QualityRun
 
     engine = common.engine(args)
     with session_scope(engine) as session:
@@ -235,13 +246,17 @@ def _quality_results(args: argparse.Namespace, common: ModuleType) -> int:
         if args.dataset:
             query = query.where(QualityRun.entry_code == args.dataset)
         runs: list[dict[str, Any]] = []
+        scored = {s.entry_code: s for s in session.scalars(select(DatasetScore).where(DatasetScore.logical_date == day))}
         for run in session.scalars(query):
             checks = session.scalars(select(CheckResult).where(CheckResult.run_id == run.id).order_by(CheckResult.position)).all()
+            score = scored.get(run.entry_code)
             runs.append(
                 {
                     "entry_code": run.entry_code,
                     "department": run.department,
                     "status": run.status,
+                    "score_status": score.status if score else None,
+                    "not_scored_reason": score.not_scored_reason if score else None,
                     "rows": run.rows_evaluated,
                     "engine": run.engine,
                     "error": run.error,
@@ -269,7 +284,8 @@ def _quality_results(args: argparse.Namespace, common: ModuleType) -> int:
         return common.EXIT_PROBLEMS
     print(f"quality results {day}: {len(runs)} datasets")
     for r in runs:
-        print(f"  {r['entry_code']:<20} {r['status']:<13} rows {r['rows']}  {r['error'] or ''}")
+        shown = "未评分 not scored  " if r["score_status"] == "not_scored" else ""
+        print(f"  {r['entry_code']:<20} {r['status']:<13} rows {r['rows']}  {shown}{r['error'] or ''}")
         for c in r["checks"]:
             if not c["success"]:
                 print(f"      ✗ {c['expectation']}({c['column']}) {c['unexpected']}/{c['evaluated']}  {json.dumps(c['samples'][:3], ensure_ascii=False)}")
@@ -296,12 +312,23 @@ def _scores(args: argparse.Namespace, common: ModuleType) -> int:
         return common.EXIT_PROBLEMS
     for snap in snapshots:
         city = snap["city"]
-        print(f"{snap['logical_date']}  city {city['score']:.2f} {city['grade']} over {city['datasets']} datasets")
+        print(f"{snap['logical_date']}  city {_shown(city)} over {city['scored']} scored datasets{_unscored(city)}")
         for dept in snap["departments"]:
-            print(f"  {dept['name']:<28} {dept['score']:6.2f} {dept['grade']}  ({dept['datasets']} datasets)")
+            print(f"  {dept['name']:<28} {_shown(dept)}  ({dept['scored']} scored datasets{_unscored(dept)})")
         if not args.history:
             for ds in snap["datasets"]:
+                if ds["score"] is None:
+                    print(f"    {ds['entry_code']:<20} 未评分 not scored: {ds['not_scored_reason']}")
+                    continue
                 ratios = " ".join(f"{k}={v:.3f}" for k, v in ds["ratios"].items() if v is not None)
                 print(f"    {ds['entry_code']:<20} {ds['score']:6.2f} {ds['grade']}  {ratios}")
     return common.EXIT_OK
+
+
+def _shown(rollup: dict[str, Any]) -> str:
+    return f"{rollup['score']:6.2f} {rollup['grade']}" if rollup["score"] is not None else "未评分 not scored"
+
+
+def _unscored(rollup: dict[str, Any]) -> str:
+    return f", {rollup['not_scored']} not scored" if rollup["not_scored"] else ""
 

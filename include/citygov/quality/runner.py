@@ -12,8 +12,12 @@ is, files in bounded pandas chunks; :mod:`citygov.quality.engine`), masks every 
   expectation type, column) is the same every night, so a recurring failure updates one dispute;
 - the dataset's GB/T 36344 score (:mod:`citygov.quality.scores`) for the date.
 
-A missing or broken suite is a finding (``quality.suite.missing`` / ``quality.suite.invalid``), a source
-that cannot be read is recorded on the run (the patrol reports accessibility); neither stops the batch.
+A missing or broken suite is a finding (``quality.suite.missing`` / ``quality.suite.invalid``). A dataset
+whose validation did not run (source or table unreadable, an engine failure, or not one expectation could
+be evaluated) is recorded on the run with why, is **not scored** (no score, no grade:
+:data:`citygov.quality.scores.NOT_SCORED`) and is named in the batch summary's ``not_scored`` and in the
+log; an engine failure also gets a ``quality.validation.not_run`` finding (可访问性) for the dispute queue
+(an unreadable source is the patrol's and the census's finding). None of these stops the batch.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ QUALITY_RULES: dict[str, Rule] = {
     for r in (
         Rule("quality.suite.missing", Dimension.CONFORMITY, Severity.MEDIUM, "缺少质量规则 no expectation suite"),
         Rule("quality.suite.invalid", Dimension.CONFORMITY, Severity.HIGH, "质量规则无效 expectation suite is invalid"),
+        Rule("quality.validation.not_run", Dimension.ACCESSIBILITY, Severity.HIGH, "未能校验 validation did not run"),
     )
 }
 """Rules of the quality inspection itself; failed expectations use their expectation type as rule id."""
@@ -113,11 +118,19 @@ class DatasetQuality:
     """The masked GX suite validation result (JSON)."""
     score: ScoreCard | None = None
 
+    @property
+    def not_scored_reason(self) -> str | None:
+        """Why this dataset cannot be scored (its validation did not run), or None."""
+        if self.status in {"unreachable", "error"}:
+            return f"validation did not run ({self.status}): {self.error or 'no reason recorded'}"
+        return None
+
     def summary(self) -> dict[str, Any]:
         return {
             "entry_code": self.entry_code,
             "department": self.department,
             "status": self.status,
+            "not_scored": self.not_scored_reason,
             "rows": self.rows,
             "failed": [
                 {"expectation": c.expectation, "column": c.column, "unexpected_count": c.unexpected_count}
@@ -146,6 +159,7 @@ class QualityReport:
             "status": dict(sorted(status.items())),
             "findings": len(self.findings),
             "failed_expectations": sum(1 for d in self.datasets for c in d.checks if not c.success),
+            "not_scored": {d.entry_code: d.not_scored_reason for d in self.datasets if d.not_scored_reason},
             "datasets": [d.summary() for d in self.datasets],
         }
 
@@ -278,6 +292,11 @@ def validate_entry(
             )
         )
     out.status = "passed" if all(c.success for c in out.checks) else "failed"
+    if out.checks and all(c.error for c in out.checks):
+        # Nothing was measured (GX's engine failed on every expectation): not a result about the data.
+        out.status = "error"
+        first = (out.checks[0].error or "").strip().splitlines()[0] if (out.checks[0].error or "").strip() else "?"
+        out.error = f"none of the {len(out.checks)} expectations could be evaluated; first: {first}"
     return out
 
 
@@ -301,7 +320,15 @@ def _evaluated(body: dict[str, Any], rows: int) -> int | None:
 
 
 def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: date) -> list[FindingRecord]:
-    """One finding per failed expectation (rule id = expectation type), with masked evidence."""
+    """One finding per failed expectation (rule id = expectation type), with masked evidence. A dataset
+    whose validation failed on the way (status ``error``) gets one ``quality.validation.not_run`` finding
+    saying why instead; an unreadable source (``unreachable``) gets none here: the patrol and the census
+    report it (``patrol.resource.*``, ``census.resource_*``), which routing folds into one item."""
+    if dataset.status == "error":
+        return [_suite_finding(
+            entry, "quality.validation.not_run",
+            scrub(f"{dataset.not_scored_reason}; the dataset is not scored until its source can be validated"), logical_date,
+        )]
     out: list[FindingRecord] = []
     for check in dataset.checks:
         if check.success:
@@ -399,6 +426,8 @@ def inspect_batch(
                 else:
                     dataset = validate_entry(entry, resolve(entry.conn_id), suite, logical_date, base_lookup=base, engine=engine)
                     report.findings.extend(findings_for(entry, dataset, logical_date))
+            if dataset.not_scored_reason:
+                log.warning("quality: %s is not scored: %s", entry.code, scrub(dataset.not_scored_reason))
             report.datasets.append(dataset)
             _store_run(store, entry, dataset, logical_date, started)
     replace_findings(store, ORIGIN, logical_date, report.findings, entry_codes=codes)
@@ -483,6 +512,7 @@ def _score(store: Engine, entries: Sequence[CatalogEntry], report: QualityReport
             patrol_reachable=reachable,
             patrol_rules=patrol_rules,
             policy=policy,
+            not_scored=scrub(dataset.not_scored_reason) if dataset.not_scored_reason else None,
         )
         if dataset.status in {"no_suite", "suite_invalid"}:
             card.notes.append("没有可用的质量规则 no usable suite: 规范性 counts it as one failed element; 完整性, 准确性, 一致性 not evaluated")

@@ -14,6 +14,11 @@ A dimension nobody evaluated has no ratio and its weight is left out (the others
 so the score is ``100 * Σ w·X / Σ w`` over the evaluated dimensions. Grades: 优秀 ≥ 90, 良好 ≥ 80,
 合格 ≥ 60, else 不合格. A department's score is the mean of its datasets' scores, the city's the mean of
 all datasets' scores. Weights and grade bands are a local setting (:func:`load_policy`).
+
+A dataset whose validation did not run (its source unreadable, the engine failed, no expectation could
+be evaluated), or that no dimension could be evaluated for, is **not scored**: status
+:data:`NOT_SCORED` with the reason, no score and no grade. It is never counted as any score in a
+department's or the city's mean; rollups count it apart (``not_scored``).
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ COLUMN_FIELDS: dict[Dimension, str] = {
     Dimension.ACCESSIBILITY: "accessibility",
 }
 """DatasetScore column of each dimension."""
+
+SCORED = "scored"
+NOT_SCORED = "not_scored"
+"""``DatasetScore.status`` values: a not-scored row has ``score`` and ``grade`` NULL and a ``not_scored_reason``."""
 
 _UNREACHABLE_RULES = {"patrol.source.unreachable", "patrol.resource.missing", "patrol.resource.unreadable"}
 
@@ -140,16 +149,25 @@ class ScoreCard:
     department: str | None
     logical_date: date
     ratios: dict[Dimension, DimensionRatio]
-    score: float
-    grade: str
+    score: float | None
+    """0–100; None when not scored."""
+    grade: str | None
     weights_applied: dict[Dimension, float]
     notes: list[str] = field(default_factory=list)
+    not_scored_reason: str | None = None
+    """Set (and score, grade None) when the dataset is not scored: why."""
+
+    @property
+    def status(self) -> str:
+        return NOT_SCORED if self.not_scored_reason else SCORED
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "entry_code": self.entry_code,
             "department": self.department,
             "logical_date": self.logical_date.isoformat(),
+            "status": self.status,
+            "not_scored_reason": self.not_scored_reason,
             "score": self.score,
             "grade": self.grade,
             "ratios": {d.value: _round(r.ratio) for d, r in self.ratios.items()},
@@ -179,12 +197,15 @@ def score_dataset(
     patrol_reachable: bool | None,
     patrol_rules: Iterable[str] = (),
     policy: ScoringPolicy | None = None,
+    not_scored: str | None = None,
 ) -> ScoreCard:
     """Score one dataset from its expectation counts and the patrol's view of it (see module docstring).
 
     ``readable`` is whether the quality run could read the resource (None: not attempted);
     ``patrol_reachable`` whether the patrol reached it that date (None: the patrol did not look);
-    ``patrol_rules`` the rule ids of the patrol's findings for the entry and date.
+    ``patrol_rules`` the rule ids of the patrol's findings for the entry and date; ``not_scored`` why
+    the dataset's validation did not run, when it did not: the card then has the ratios that were
+    observed but no score and no grade.
     """
     policy = policy or ScoringPolicy()
     ratios = {d: DimensionRatio(d) for d in Dimension}
@@ -208,9 +229,12 @@ def score_dataset(
         ratios[Dimension.ACCESSIBILITY].add(1 if accessible else 0, 1, "readable" if accessible else "unreachable or missing")
     applied = {d: policy.weights.get(d, 0.0) for d, r in ratios.items() if r.ratio is not None and policy.weights.get(d, 0.0) > 0}
     total = sum(applied.values())
-    score = round(100 * sum(w * (ratios[d].ratio or 0.0) for d, w in applied.items()) / total, 2) if total else 0.0
-    if not total:
-        notes.append("没有可评价的维度 no dimension could be evaluated")
+    if not total and not not_scored:
+        not_scored = "没有可评价的维度 no dimension could be evaluated"
+    if not_scored:
+        notes.append(f"未评分 not scored: {not_scored}")
+        return ScoreCard(entry_code, department, logical_date, ratios, None, None, {}, notes, not_scored)
+    score = round(100 * sum(w * (ratios[d].ratio or 0.0) for d, w in applied.items()) / total, 2)
     return ScoreCard(entry_code, department, logical_date, ratios, score, policy.grade(score), applied, notes)
 
 
@@ -259,6 +283,8 @@ def store_scores(engine: Engine, cards: Iterable[ScoreCard], policy: ScoringPoli
                     **{COLUMN_FIELDS[d]: _round(r.ratio) for d, r in card.ratios.items()},
                     score=card.score,
                     grade=card.grade,
+                    status=card.status,
+                    not_scored_reason=card.not_scored_reason,
                     weights={d.value: w for d, w in policy.weights.items()},
                     computed_at=now,
                     details=card.details(),
@@ -272,6 +298,8 @@ def _row_dict(row: DatasetScore) -> dict[str, Any]:
         "entry_code": row.entry_code,
         "department": row.department,
         "logical_date": row.logical_date.isoformat(),
+        "status": row.status,
+        "not_scored_reason": row.not_scored_reason,
         "score": row.score,
         "grade": row.grade,
         "ratios": {d.value: getattr(row, f) for d, f in COLUMN_FIELDS.items()},
@@ -327,7 +355,8 @@ def _snapshot(day: str, rows: list[dict[str, Any]], policy: ScoringPolicy, *, ex
 
 
 def _aggregate(name: str, rows: list[dict[str, Any]], policy: ScoringPolicy) -> dict[str, Any]:
-    score = round(sum(r["score"] for r in rows) / len(rows), 2)
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    score = round(sum(scores) / len(scores), 2) if scores else None
     ratios: dict[str, float | None] = {}
     for d in Dimension:
         values = [r["ratios"][d.value] for r in rows if r["ratios"].get(d.value) is not None]
@@ -335,11 +364,14 @@ def _aggregate(name: str, rows: list[dict[str, Any]], policy: ScoringPolicy) -> 
     return {
         "name": name,
         "datasets": len(rows),
+        "scored": len(scores),
+        "not_scored": len(rows) - len(scores),
         "score": score,
-        "grade": policy.grade(score),
+        "grade": policy.grade(score) if score is not None else None,
         "ratios": ratios,
         "grades": {g: sum(1 for r in rows if r["grade"] == g) for _, g in policy.grades},
-        "formula": "mean of the datasets' scores; ratios are the mean of the datasets' ratios",
+        "formula": "mean of the scored datasets' scores (not-scored datasets left out); ratios are the mean "
+                   "of the datasets' observed ratios",
     }
 
 

@@ -86,8 +86,14 @@ class DatasetScore(Base):
     consistency: Mapped[float | None] = mapped_column(Float)
     timeliness: Mapped[float | None] = mapped_column(Float)
     accessibility: Mapped[float | None] = mapped_column(Float)
-    score: Mapped[float] = mapped_column(Float)
-    grade: Mapped[str] = mapped_column(String(8))
+    score: Mapped[float | None] = mapped_column(Float)
+    """0–100; NULL when the dataset is not scored."""
+    grade: Mapped[str | None] = mapped_column(String(8))
+    """NULL when the dataset is not scored."""
+    status: Mapped[str] = mapped_column(String(16), default="scored", server_default="scored")
+    """``scored``, or ``not_scored`` when its validation did not run (see ``not_scored_reason``)."""
+    not_scored_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the dataset has no score: what stopped its validation (masked like every stored error)."""
     weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(TS)
     details: Mapped[dict[str, object] | None] = mapped_column(JSON)
