@@ -122,7 +122,8 @@ def test_without_a_setting_a_secret_file_is_made_once(monkeypatch: pytest.Monkey
 def test_masked_forms_by_kind() -> None:
     assert protect(ID, kinds=["ric"]).display == "320706********123X"  # type: ignore[union-attr]
     assert protect("13812345678").display == "138****5678"  # type: ignore[union-attr]
-    assert protect("苏G12345", kinds=["none"]).display == "苏G12345"  # type: ignore[union-attr]
+    assert protect("GZ-2024-01", kinds=["none"]).display == "GZ-2024-01"  # type: ignore[union-attr]
+    assert protect("苏G12345", kinds=["none"]).display == "苏G****5"  # identifiers masked even so  # type: ignore[union-attr]
     assert protect("HZ-000123").display == "H*******3"  # type: ignore[union-attr]
     assert protect(f"{ID}, 02", kinds=["ric", "none"]).display == "320706********123X, 02"  # type: ignore[union-attr]
     assert protect("JSDSJ-20261127-001:bad_row", generated=True).display == "JSDSJ-20261127-001:bad_row"  # type: ignore[union-attr]

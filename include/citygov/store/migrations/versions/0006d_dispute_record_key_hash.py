@@ -1,7 +1,7 @@
 """disputes.record_key_hash: record keys kept as a keyed hash and a masked form, never as typed
 
 Revision ID: 0006d
-Revises: 0005
+Revises: 0006q
 Create Date: 2026-12-06 09:00:00
 
 Until now a dispute raised against a record stored its key as typed, and for 人口基本信息 the key is the
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006d"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006q"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
