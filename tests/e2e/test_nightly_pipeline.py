@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
-from citygov.disputes import list_disputes
+from citygov.disputes import export_audit, list_disputes, raise_dispute, register_actor
+from citygov.quality.docs import default_docs_dir
+from citygov.quality.masking import find_unmasked
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import engine_for
@@ -37,7 +40,7 @@ CHAIN = [
 ]
 
 
-def test_every_planted_defect_becomes_one_dispute_item(airflow_db, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_planted_defect_becomes_one_dispute_item(airflow_db, tmp_path: Path, monkeypatch, capfd) -> None:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
     city = create_demo_city(tmp_path / "city")
@@ -75,7 +78,62 @@ def test_every_planted_defect_becomes_one_dispute_item(airflow_db, tmp_path: Pat
         for i in items
     )
     engine.dispose()
-    assert len(items) == len(defects)
+    assert len(items) == len(defects), sorted((i.origin, i.rule_id or "", i.entry_code or "") for i in items)
     assert found == expected
     assert {i.origin for i in items} == {"catalog", "census", "patrol", "quality", "backflow"}
     assert all(i.status == "待受理" and i.due_at for i in items)
+
+    # 可用不可见: a consumer disputes one resident's record by their ID number (the record key of 人口基本信息);
+    # afterwards no raw ID number, mobile number or plate is in the store, the audit exports, Data Docs or
+    # the task logs.
+    engine = engine_for(url)
+    person = next(c for c, n in ((r["信息资源代码"], r["信息资源名称"]) for r in rows) if n == "人口基本信息")
+    register_actor(engine, "citizen", "consumer")
+    resident = _first_id_number(city.root, person, engine)
+    raise_dispute(engine, dataset=person, by="citizen", claim="出生日期有误", record_key=resident)
+    printed = capfd.readouterr()
+    seen = {
+        "store": _dump(engine),
+        "export.csv": export_audit(engine, "csv"),
+        "export.json": export_audit(engine, "json"),
+        "task logs": printed.out + printed.err + _files_text(Path(os.environ["AIRFLOW_HOME"]) / "logs"),
+        "data docs": _files_text(default_docs_dir()),
+    }
+    engine.dispose()
+    assert len(seen["data docs"]) > 10_000 and len(seen["task logs"]) > 1_000, {k: len(v) for k, v in seen.items()}
+    for where, text in seen.items():
+        assert resident not in text, where
+        personal = find_unmasked(text, organisations=False)  # the departments' own credit codes are public
+        assert personal == [], (where, personal[:5])
+
+
+def _first_id_number(root: Path, code: str, engine) -> str:  # type: ignore[no-untyped-def]
+    """A real resident's ID number from the population source (the first row of the entry's table)."""
+    import sqlalchemy as sa
+
+    from citygov.store.models import CatalogEntryRow
+
+    with engine.connect() as conn:
+        entry = conn.execute(sa.select(CatalogEntryRow.conn_id, CatalogEntryRow.location, CatalogEntryRow.primary_key)
+                             .where(CatalogEntryRow.code == code)).one()
+    conn_info = connections_from_file(root / "connections.json")[entry.conn_id]
+    source = sa.create_engine(conn_info.sqlalchemy_url())
+    with source.connect() as conn:
+        value = conn.execute(sa.text(f'SELECT "{entry.primary_key[0]}" FROM "{entry.location}" LIMIT 1')).scalar_one()
+    source.dispose()
+    return str(value)
+
+
+def _dump(engine) -> str:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return "\n".join(
+            repr(tuple(row))
+            for table in sa.inspect(conn).get_table_names()
+            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"'))
+        )
+
+
+def _files_text(folder: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())

@@ -98,11 +98,12 @@ def scrub(obj: Any) -> Any:
 scrub_text = mask_text
 
 
-def find_unmasked(text: str) -> list[str]:
+def find_unmasked(text: str, *, organisations: bool = True) -> list[str]:
     """Identifiers in ``text`` that are *not* masked, right or wrong: 18-character ID numbers and 15-digit
     ones with a plausible birth date in them, credit-code-shaped tokens, and mobile numbers. A failing
     ID (a wrong check character) is still somebody's ID, so validity is not asked; number plates, and
-    card numbers whose Luhn digit is right."""
+    card numbers whose Luhn digit is right. ``organisations=False`` leaves out credit codes (a unit's
+    code, e.g. a department's own, is public): what is left is personal."""
     found: list[str] = []
     for m in RIC_IN_TEXT.finditer(text):
         token = m.group(1).upper()
@@ -110,7 +111,8 @@ def find_unmasked(text: str) -> list[str]:
         century_ok = len(token) == 15 or token[6:8] in {"18", "19", "20"}
         if century_ok and 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
             found.append(token)
-    found.extend(m.group(1) for m in USCC_IN_TEXT.finditer(text) if m.group(1).upper() not in found)
+    if organisations:
+        found.extend(m.group(1) for m in USCC_IN_TEXT.finditer(text) if m.group(1).upper() not in found)
     found.extend(m.group(1) for m in MOBILE_IN_TEXT.finditer(text))
     found.extend(m.group(1) for m in BANKCARD_IN_TEXT.finditer(text) if bankcard_is_valid(m.group(1)))
     found.extend(m.group(1) for m in PLATE_IN_TEXT.finditer(text))
