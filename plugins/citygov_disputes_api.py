@@ -17,9 +17,17 @@ Acting on an item further needs the Airflow user to be registered on the queue w
 (``govern disputes users add NAME --role steward|officer|consumer``); the core refuses an unregistered
 user (403) and checks the role (stewards accept, verify, archive; officers handle their unit's items).
 
-Every route calls :mod:`citygov.disputes`, as the CLI and the DAGs do. Refusals come back as
-``{"code": ..., "detail": ...}`` with 404 (unknown id), 409 (illegal transition, version conflict),
-422 (bad input), 403 (unknown user, role); nothing is changed then.
+A request that changes something and carries the UI's session cookie must come from this site (its
+``Origin`` or ``Referer``), even with another ``Authorization`` header; only a Bearer token without the
+cookie is exempt (:func:`citygov_web.auth.cross_site_refusal`, shared with the pages).
+
+Every route calls :mod:`citygov.disputes`, as the CLI and the DAGs do. Every refusal, whoever makes it
+(authentication, routing, the schema, the queue), is one model, ``{"code", "detail"}`` (plus ``errors``
+when the request does not match the schema): 400 (unreadable body), 401 (not logged in), 403 (no access,
+cross-site, unknown user, role), 404 (unknown id or path), 405 (with a correct ``Allow``), 409 (illegal
+transition, version conflict), 422 (out of bounds, bad input); nothing is changed then. Each route
+documents the statuses it answers (``responses=errors(...)``, :mod:`citygov_web.problems`); ids run
+from 1 to 2^63-1, and replies quote at most a short excerpt of the input.
 
 The store is the Airflow connection ``governance_db`` (else ``GOVERNANCE_DB_URL``, else the embedded
 SQLite store), as for the DAGs. Importing this module is cheap: every Airflow process (task runners too)
@@ -49,18 +57,36 @@ def create_app():  # type: ignore[no-untyped-def]
     from typing import Annotated, Literal
 
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-    from airflow.api_fastapi.core_api.security import GetUserDep
-    from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+    from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme
+    from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
+    from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.security import HTTPAuthorizationCredentials
     from pydantic import BaseModel, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from citygov import disputes
-    from citygov.disputes.queue import EVIDENCE_MAX, NOTE_MAX
-    from citygov_web.auth import is_allowed, refusal
+    from citygov.bounds import ID_MAX, ID_MIN
+    from citygov.disputes.queue import EVIDENCE_MAX, KEY_MAX, NOTE_MAX
+    from citygov_web.auth import cross_site_refusal, is_allowed, refusal
+    from citygov_web.problems import (
+        ErrorReply,
+        Refusal,
+        allowed_methods,
+        error_code,
+        errors,
+        field_problems,
+        summary,
+    )
 
     def requires(method: Literal["GET", "POST"]):  # type: ignore[no-untyped-def]
-        def check(user: GetUserDep) -> BaseUser:
+        def check(
+            user: GetUserDep, request: Request,
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        ) -> BaseUser:
+            if method != "GET" and (why := cross_site_refusal(request, bearer)):
+                raise Refusal(status.HTTP_403_FORBIDDEN, why, "cross_site")
             if not is_allowed(user, method):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, method))
             return user
@@ -69,13 +95,24 @@ def create_app():  # type: ignore[no-untyped-def]
 
     Reader = Annotated[BaseUser, Depends(requires("GET"))]
     Writer = Annotated[BaseUser, Depends(requires("POST"))]
+    DisputeId = Annotated[int, Path(ge=ID_MIN, le=ID_MAX, description=f"the item's id ({ID_MIN}..{ID_MAX})")]
+    READ, WRITE = errors(401, 403, 422), errors(400, 401, 403, 404, 409, 422)
+    """What a read with parameters and a change to one item may answer besides success."""
+    STATES = [s.value for s in disputes.Status] + [s.english for s in disputes.Status]
+
+    def text(limit: int, *, required: bool = True) -> dict[str, Any]:
+        """The bounds the core puts on a text field, documented (the core checks them, with its own
+        message, so the API and ``govern`` refuse the same values the same way): 422 outside them."""
+        return {"maxLength": limit, **({"minLength": 1, "pattern": r"\S"} if required else {})}
 
     class RaiseBody(BaseModel):
-        dataset: str = Field(description="catalog 信息资源代码 of the disputed dataset")
-        claim: str = Field(description=f"what is wrong (masked before storing; at most {NOTE_MAX} characters)")
-        record_key: str | None = Field(None, description="primary key of the disputed record")
-        column: str | None = Field(None, description="the disputed 信息项")
-        evidence: str | None = Field(None, description=f"supporting text (masked; at most {EVIDENCE_MAX})")
+        dataset: str = Field(description="catalog 信息资源代码 of the disputed dataset", json_schema_extra=text(KEY_MAX))
+        claim: str = Field(description="what is wrong (masked before storing)", json_schema_extra=text(NOTE_MAX))
+        record_key: str | None = Field(None, description="primary key of the disputed record",
+                                       json_schema_extra=text(KEY_MAX, required=False))
+        column: str | None = Field(None, description="the disputed 信息项", json_schema_extra=text(KEY_MAX, required=False))
+        evidence: str | None = Field(None, description="supporting text (masked)",
+                                     json_schema_extra=text(EVIDENCE_MAX, required=False))
 
     class Versioned(BaseModel):
         expected_version: int | None = Field(
@@ -83,19 +120,21 @@ def create_app():  # type: ignore[no-untyped-def]
         )
 
     class TransitionBody(Versioned):
-        to: str = Field(description="target state, Chinese (已受理) or English (accepted)")
-        note: str = Field(description=f"why; the explanation for 维持原数据, the reason for 驳回 (≤ {NOTE_MAX})")
+        to: str = Field(description="target state, Chinese (已受理) or English (accepted)",
+                        json_schema_extra={"enum": STATES})
+        note: str = Field(description="why; the explanation for 维持原数据, the reason for 驳回",
+                          json_schema_extra=text(NOTE_MAX))
 
     class ReassignBody(Versioned):
-        unit: str = Field(description="the new responsible unit")
-        reason: str
+        unit: str = Field(description="the new responsible unit", json_schema_extra=text(KEY_MAX))
+        reason: str = Field(json_schema_extra=text(NOTE_MAX))
 
     class ExtendBody(Versioned):
-        reason: str
+        reason: str = Field(json_schema_extra=text(NOTE_MAX))
 
     class FlagBody(Versioned):
         flagged: bool = Field(description="true flags (标注) the data as disputed, false lifts the flag")
-        note: str
+        note: str = Field(json_schema_extra=text(NOTE_MAX))
 
     app = FastAPI(
         title="citygov dispute queue (异议处置)",
@@ -106,9 +145,25 @@ def create_app():  # type: ignore[no-untyped-def]
         redoc_url=None,
     )
 
+    def reply(status_code: int, body: ErrorReply, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code, headers=headers)
+
     @app.exception_handler(disputes.DisputeError)
     async def refused(_request: Request, exc: disputes.DisputeError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status, content=exc.to_dict())
+        return reply(exc.http_status, ErrorReply(code=exc.code, detail=exc.message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return reply(exc.status_code, ErrorReply(code=error_code(exc, exc.status_code), detail=str(exc.detail)), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = field_problems(exc.errors())
+        return reply(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                     ErrorReply(code="invalid_request", detail=summary(problems), errors=problems))
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: Reader) -> JSONResponse:
@@ -118,25 +173,30 @@ def create_app():  # type: ignore[no-untyped-def]
     def docs(_user: Reader) -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=f"{URL_PREFIX}/openapi.json", title=app.title)
 
-    @app.get("/disputes", response_model=list[disputes.DisputeView], summary="List dispute items")
+    @app.get("/disputes", response_model=list[disputes.DisputeView], summary="List dispute items", responses=READ)
     def list_items(
         _user: Reader,
-        status_: Annotated[str | None, Query(alias="status", description="state, Chinese or English")] = None,
-        department: Annotated[str | None, Query(description="responsible unit; 未定责 for none")] = None,
-        dataset: Annotated[str | None, Query(description="catalog 信息资源代码")] = None,
-        origin: Annotated[str | None, Query(description="census, patrol, quality, backflow, catalog, consumer")] = None,
+        status_: Annotated[str | None, Query(alias="status", description="state, Chinese or English; empty: any",
+                                             json_schema_extra={"enum": ["", *STATES]})] = None,
+        department: Annotated[str | None, Query(max_length=KEY_MAX, description="responsible unit; 未定责 for none")] = None,
+        dataset: Annotated[str | None, Query(max_length=KEY_MAX, description="catalog 信息资源代码")] = None,
+        origin: Annotated[str | None, Query(max_length=KEY_MAX,
+                                            description="census, patrol, quality, backflow, catalog, consumer")] = None,
         overdue: Annotated[bool, Query(description="only items past their running deadline")] = False,
         flagged: Annotated[bool | None, Query(description="only flagged (true) or unflagged (false) items")] = None,
     ) -> list[disputes.DisputeView]:
         return disputes.list_disputes(_engine(), status=status_, department=department, dataset=dataset,
                                       origin=origin, overdue=overdue, flagged=flagged)
 
-    @app.get("/disputes/{dispute_id}", response_model=disputes.DisputeView, summary="One item with its history")
-    def show_item(dispute_id: int, _user: Reader) -> disputes.DisputeView:
+    @app.get("/disputes/{dispute_id}", response_model=disputes.DisputeView, summary="One item with its history",
+             responses=errors(401, 403, 404, 422))
+    def show_item(dispute_id: DisputeId, _user: Reader) -> disputes.DisputeView:
         return disputes.get_dispute(_engine(), dispute_id)
 
     @app.post("/disputes", status_code=status.HTTP_201_CREATED, response_model=disputes.RaiseResult,
-              summary="Raise a dispute against a dataset or record (joins a matching open item)")
+              summary="Raise a dispute against a dataset or record (joins a matching open item)",
+              responses={200: {"model": disputes.RaiseResult, "description": "joined an open item with the same "
+                               "identity (deduplicated)"}, **errors(400, 401, 403, 409, 422)})
     def raise_item(body: RaiseBody, user: Writer, response: Response) -> disputes.RaiseResult:
         result = disputes.raise_dispute(_engine(), by=user.get_name(), **body.model_dump())
         if result.deduplicated:
@@ -144,43 +204,48 @@ def create_app():  # type: ignore[no-untyped-def]
         return result
 
     @app.post("/disputes/{dispute_id}/transitions", response_model=disputes.DisputeView,
-              summary="Move an item to another state")
-    def move_item(dispute_id: int, body: TransitionBody, user: Writer) -> disputes.DisputeView:
+              summary="Move an item to another state", responses=WRITE)
+    def move_item(dispute_id: DisputeId, body: TransitionBody, user: Writer) -> disputes.DisputeView:
         return disputes.transition(_engine(), dispute_id, body.to, by=user.get_name(), note=body.note,
                                    expected_version=body.expected_version)
 
     @app.post("/disputes/{dispute_id}/reassign", response_model=disputes.DisputeView,
-              summary="Make another unit responsible (steward)")
-    def reassign_item(dispute_id: int, body: ReassignBody, user: Writer) -> disputes.DisputeView:
+              summary="Make another unit responsible (steward)", responses=WRITE)
+    def reassign_item(dispute_id: DisputeId, body: ReassignBody, user: Writer) -> disputes.DisputeView:
         return disputes.reassign(_engine(), dispute_id, to_unit=body.unit, by=user.get_name(), reason=body.reason,
                                  expected_version=body.expected_version)
 
     @app.post("/disputes/{dispute_id}/extend", response_model=disputes.DisputeView,
-              summary="Extend the resolve deadline once")
-    def extend_item(dispute_id: int, body: ExtendBody, user: Writer) -> disputes.DisputeView:
+              summary="Extend the resolve deadline once", responses=WRITE)
+    def extend_item(dispute_id: DisputeId, body: ExtendBody, user: Writer) -> disputes.DisputeView:
         return disputes.extend_deadline(_engine(), dispute_id, by=user.get_name(), reason=body.reason,
                                         expected_version=body.expected_version)
 
     @app.post("/disputes/{dispute_id}/flag", response_model=disputes.DisputeView,
-              summary="Flag (标注) the item's data or lift the flag (steward)")
-    def flag_item(dispute_id: int, body: FlagBody, user: Writer) -> disputes.DisputeView:
+              summary="Flag (标注) the item's data or lift the flag (steward)", responses=WRITE)
+    def flag_item(dispute_id: DisputeId, body: FlagBody, user: Writer) -> disputes.DisputeView:
         return disputes.set_flag(_engine(), dispute_id, flagged=body.flagged, by=user.get_name(), note=body.note,
                                  expected_version=body.expected_version)
 
-    @app.get("/flags", response_model=list[disputes.FlagView], summary="Datasets and records under dispute")
-    def flags(_user: Reader, dataset: str | None = None) -> list[disputes.FlagView]:
+    @app.get("/flags", response_model=list[disputes.FlagView], summary="Datasets and records under dispute",
+             responses=READ)
+    def flags(_user: Reader, dataset: Annotated[str | None, Query(max_length=KEY_MAX)] = None) -> list[disputes.FlagView]:
         return disputes.list_flags(_engine(), dataset=dataset)
 
-    @app.get("/kpis", summary="Open and overdue by department, share resolved in time, mean times")
+    @app.get("/kpis", summary="Open and overdue by department, share resolved in time, mean times",
+             responses=errors(401, 403))
     def kpis(_user: Reader) -> dict[str, Any]:
         return disputes.dispute_kpis(_engine())
 
     @app.get("/audit", summary="The audit trail (every event), as JSON or CSV",
-             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                          "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+                              "description": "every event (of one item with dispute_id), oldest first"},
+                        **errors(401, 403, 404, 422)})
     def audit(
         _user: Reader,
         format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
-        dispute_id: int | None = None,
+        dispute_id: Annotated[int | None, Query(ge=ID_MIN, le=ID_MAX, description="only this item's events")] = None,
     ) -> Response:
         text = disputes.export_audit(_engine(), format_, dispute_id=dispute_id)
         if format_ == "csv":

@@ -5,6 +5,10 @@ JWT) and on the read permission of :mod:`citygov_web.auth`; a browser without a 
 Airflow's login page. Forms that change the queue need the write permission, pass an Origin check
 (against cross-site form posts riding on the cookie) and call :mod:`citygov.disputes`, which checks the
 person's role on the queue; the action buttons are only shown to people who may use them.
+
+Values out of range are refused with a 4xx page like any other: an unknown or out-of-range dispute id is
+404, a date outside 1900-01-01..2999-12-31 or a page number above ``PAGE_MAX`` is 422 (a page past the
+last item is an empty page), a path with a NUL byte is 404; messages quote at most an excerpt of the input.
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes.
@@ -12,20 +16,24 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
 from citygov import disputes as dq
 from citygov import kpis as core
+from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.disputes.masking import mask_evidence
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.settings import CITY_TZ
 from citygov_web import charts
-from citygov_web.auth import PageUser, is_allowed, refusal
+from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
+from citygov_web.problems import field_problems, summary
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -84,7 +92,7 @@ def create_app(
 ) -> FastAPI:
     """The pages over the governance store ``store()``; KPI sources through ``resolve(conn_id)``; the Data
     Docs site in ``docs_dir()``. The plugin passes Airflow-backed ones; benchmarks and tests their own."""
-    from airflow.api_fastapi.core_api.security import GetUserDep
+    from airflow.api_fastapi.core_api.security import GetUserDep, bearer_scheme
 
     env = _templates()
     app = FastAPI(title="citygov pages", docs_url=None, redoc_url=None, openapi_url=None)
@@ -94,8 +102,21 @@ def create_app(
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, "GET"))
         return PageUser(user.get_name(), is_allowed(user, "POST"), user)
 
+    def page_writer(
+        request: Request, user: Annotated[PageUser, Depends(page_user)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> PageUser:
+        """A form post: from this site when the session cookie came with it, by someone with write access."""
+        if why := cross_site_refusal(request, bearer):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+        if not user.can_write:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user.airflow_user, "POST"))
+        return user
+
     app.state.page_user = page_user
     Viewer = Annotated[PageUser, Depends(page_user)]
+    Writer = Annotated[PageUser, Depends(page_writer)]
+    Page = Annotated[int, Query(ge=1, le=PAGE_MAX, description="1 is the first page")]
 
     @app.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> Response:
@@ -106,6 +127,11 @@ def create_app(
             return RedirectResponse(get_auth_manager().get_url_login(next_url=here), status.HTTP_302_FOUND)
         return render(request, "error.html", None, status_code=exc.status_code, message=str(exc.detail))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        message = summary(field_problems(exc.errors()))
+        return render(request, "error.html", None, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, message=message)
+
     def render(request: Request, template: str, user: PageUser | None, *, status_code: int = 200, **context: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "").rstrip("/")
         html = env.get_template(template).render(base=base, user=user, request=request, **context)
@@ -115,18 +141,9 @@ def create_app(
         if not value:
             return datetime.now(CITY_TZ).date()
         try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"date {value!r} is not YYYY-MM-DD") from None
-
-    def same_origin(request: Request) -> None:
-        """Refuse a form post whose Origin (or Referer) is another site: the session cookie rides along."""
-        if request.headers.get("authorization"):
-            return
-        origin = request.headers.get("origin") or request.headers.get("referer")
-        host = request.headers.get("host", "")
-        if not origin or urlsplit(origin).netloc != host:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "form posted from another site (Origin does not match); reload the page and retry")
+            return parse_day(value)
+        except OutOfBounds as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
 
     # --- pages -------------------------------------------------------------------------------------------
 
@@ -150,11 +167,10 @@ def create_app(
 
     @app.get("/datasets", response_class=HTMLResponse)
     def datasets(
-        request: Request, user: Viewer, department: str | None = None, page: int = 1,
+        request: Request, user: Viewer, department: str | None = None, page: Page = 1,
         date_: Annotated[str | None, Query(alias="date")] = None,
     ) -> HTMLResponse:
         day = as_of(date_)
-        page = max(1, page)
         total, rows = core.dataset_table(store(), day, department=department or None,
                                          limit=DATASET_PAGE_SIZE, offset=(page - 1) * DATASET_PAGE_SIZE)
         return render(request, "datasets.html", user, rows=rows, total=total, page=page, day=day,
@@ -165,7 +181,7 @@ def create_app(
         engine = store()
         card = core.dataset_scorecard(engine, code)
         if card is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {code!r} is neither catalogued nor scored")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {quoted(code)} is neither catalogued nor scored")
         items = dq.page_disputes(engine, dataset=code, limit=PAGE_SIZE)
         return render(request, "scorecard.html", user, card=card, items=items, docs_url=_docs_url(card.data_docs_path),
                       actor=_actor(engine, user))
@@ -174,10 +190,9 @@ def create_app(
     def queue(
         request: Request, user: Viewer,
         status_: Annotated[str | None, Query(alias="status")] = None,
-        department: str | None = None, dataset: str | None = None, overdue: bool = False, page: int = 1,
+        department: str | None = None, dataset: str | None = None, overdue: bool = False, page: Page = 1,
     ) -> HTMLResponse:
         engine = store()
-        page = max(1, page)
         filters = {"status": status_ or "", "department": department or "", "dataset": (dataset or "").strip(),
                    "overdue": overdue}
         try:
@@ -218,14 +233,11 @@ def create_app(
 
     @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)
     def act(
-        request: Request, user: Viewer, dispute_id: int,
+        request: Request, user: Writer, dispute_id: int,
         action: Annotated[str, Form()], note: Annotated[str, Form()] = "",
         to: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "",
         expected_version: Annotated[int | None, Form()] = None,
     ) -> Response:
-        same_origin(request)
-        if not user.can_write:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user.airflow_user, "POST"))
         engine = store()
         try:
             if action == "transition":
@@ -236,7 +248,7 @@ def create_app(
                                    expected_version=expected_version)
                 done = f"已改派 {item.responsible_unit}"
             else:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {action!r}")
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {quoted(action)}")
         except dq.DisputeError as exc:
             return _item(request, user, dispute_id, error=str(exc), status_code=exc.http_status)
         base = request.scope.get("root_path", "").rstrip("/")
@@ -244,14 +256,11 @@ def create_app(
 
     @app.post("/disputes", response_class=HTMLResponse)
     def raise_item(
-        request: Request, user: Viewer,
+        request: Request, user: Writer,
         dataset: Annotated[str, Form()], claim: Annotated[str, Form()],
         record_key: Annotated[str, Form()] = "", column: Annotated[str, Form()] = "",
         evidence: Annotated[str, Form()] = "",
     ) -> Response:
-        same_origin(request)
-        if not user.can_write:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user.airflow_user, "POST"))
         try:
             result = dq.raise_dispute(store(), dataset=dataset, by=user.name, claim=claim,
                                       record_key=record_key or None, column=column or None, evidence=evidence or None)
@@ -268,6 +277,8 @@ def create_app(
     def data_docs(_user: Viewer, path: str = "") -> Response:
         from citygov.quality.masking import find_unmasked
 
+        if "\x00" in path:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the Data Docs site")
         root = docs_dir().resolve()
         target = (root / path).resolve()
         if target != root and root not in target.parents:
@@ -276,7 +287,7 @@ def create_app(
             target = target / "index.html"
         if not target.is_file():
             raise HTTPException(status.HTTP_404_NOT_FOUND,
-                                f"no Data Docs page {path or 'index.html'}: run the quality_inspection DAG (or govern quality docs)")
+                                f"no Data Docs page {quoted(path or 'index.html')}: run the quality_inspection DAG (or govern quality docs)")
         if target.suffix in (".html", ".json", ".txt"):
             text = target.read_text(encoding="utf-8", errors="replace")
             if find_unmasked(text):  # the build already refuses these; never serve one that slipped in
@@ -290,6 +301,8 @@ def create_app(
 
     @app.get("/static/{name}")
     def asset(_user: Viewer, name: str) -> Response:
+        if "\x00" in name:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
         target = (HERE / "static" / name).resolve()
         if target.parent != (HERE / "static").resolve() or not target.is_file():
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")

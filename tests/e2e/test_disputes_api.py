@@ -283,3 +283,128 @@ def test_the_openapi_schema_documents_every_route(api) -> None:  # type: ignore[
     assert "TransitionBody" in json.dumps(transition["requestBody"])
     assert "expected_version" in json.dumps(schema["components"]["schemas"]["TransitionBody"])
     assert api("viewer").get("/docs").status_code == 200
+
+
+# --- cross-site requests ----------------------------------------------------------------------------------
+
+
+def test_a_cookie_authenticated_change_must_come_from_this_site(server: str, tokens: dict[str, str], store_url: str) -> None:
+    """Whether the session cookie came along decides the check, not which other headers the request carries."""
+    engine = engine_for(store_url)
+    item = dq.raise_dispute(engine, dataset=PERSON, by="citizen", claim="户籍地址有误").dispute.id
+    engine.dispose()
+    url = f"{server}/citygov/api/disputes/{item}/flag"
+    cookie, bearer = {"_token": tokens["admin"]}, {"Authorization": f"Bearer {tokens['admin']}"}
+    foreign, own = {"Origin": "http://evil.example"}, {"Origin": server}
+
+    def post(headers: dict[str, str], cookies: dict[str, str] | None, flagged: bool) -> httpx.Response:
+        with httpx.Client(cookies=cookies, timeout=30) as client:
+            return client.post(url, json={"flagged": flagged, "note": "x"}, headers=headers)
+
+    refused = [
+        post({**foreign, "Authorization": "Basic eDp4"}, cookie, True),  # not Bearer: the cookie authenticates
+        post({"Authorization": "Basic eDp4"}, cookie, True),  # no Origin at all
+        post({"Referer": "http://evil.example/page"}, cookie, True),
+        post({**foreign, **bearer}, cookie, True),  # Bearer, but the cookie rides along
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "cross_site" and "another site" in response.json()["detail"]
+    assert api_view(server, tokens, item)["flagged"] is False  # nothing moved
+
+    assert post(own, cookie, True).status_code == 200  # the UI's own page
+    assert post({"Referer": f"{server}/citygov/web/disputes/{item}"}, cookie, False).status_code == 200
+    assert post({**foreign, **bearer}, None, True).status_code == 200  # a script with a token, no cookie
+    assert api_view(server, tokens, item)["flagged"] is True
+
+
+def api_view(server: str, tokens: dict[str, str], item: int) -> dict:  # type: ignore[type-arg]
+    response = httpx.get(f"{server}/citygov/api/disputes/{item}", headers={"Authorization": f"Bearer {tokens['viewer']}"},
+                         timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# --- the contract: one error model, bounds, documented statuses -------------------------------------------
+
+
+ID_ROUTES = [
+    ("GET", "/disputes/{id}", None),
+    ("POST", "/disputes/{id}/transitions", {"to": "已受理", "note": "x"}),
+    ("POST", "/disputes/{id}/reassign", {"unit": "连云港市民政局", "reason": "x"}),
+    ("POST", "/disputes/{id}/extend", {"reason": "x"}),
+    ("POST", "/disputes/{id}/flag", {"flagged": True, "note": "x"}),
+    ("GET", "/audit?dispute_id={id}", None),
+]
+
+
+@pytest.mark.parametrize("dispute_id", ["0", "-1", "9223372036854775808", "99999999999999999999"])
+def test_an_id_out_of_range_is_a_documented_422_never_a_500(api, dispute_id: str) -> None:  # type: ignore[no-untyped-def]
+    admin = api("admin")
+    for method, path, body in ID_ROUTES:
+        response = admin.request(method, path.format(id=dispute_id), json=body)
+        assert response.status_code == 422, (path, response.text)
+        reply = response.json()
+        assert reply["code"] == "invalid_request" and reply["errors"][0]["loc"][-1] == "dispute_id", reply
+    assert admin.get("/disputes/9223372036854775807").status_code == 404  # the largest id: in range, unknown
+
+
+def test_every_refusal_is_one_model_and_quotes_only_an_excerpt(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    admin = api("admin")
+    huge = "长" * 5_000_000
+    replies = {
+        "anonymous": api(None).get("/disputes"),
+        "forged": httpx.get(str(admin.base_url).rstrip("/") + "/disputes", headers={"Authorization": "Bearer not-a-jwt"}, timeout=30),
+        "viewer-writes": api("viewer").post("/disputes", json={"dataset": PERSON, "claim": "x"}),
+        "unknown-path": admin.get("/nowhere"),
+        "unreadable-body": admin.post("/disputes", content=b"{\"claim\": \"\xff\"}", headers={"content-type": "application/json"}),
+        "huge-int": admin.post(f"/disputes/{item}/transitions", json={"to": "已受理", "note": "x", "expected_version": huge}),
+        "huge-missing": admin.post(f"/disputes/{item}/transitions", json={"note": huge}),
+        "huge-state": admin.post(f"/disputes/{item}/transitions", json={"to": huge, "note": "x"}),
+        "huge-filter": admin.get("/disputes", params={"dataset": "x" * 1000}),  # a URL is at most ~16 KB anyway
+    }
+    expected = {"anonymous": (401, "not_authenticated"), "forged": (403, "forbidden"),
+                "viewer-writes": (403, "forbidden"), "unknown-path": (404, "not_found"),
+                "unreadable-body": (400, "bad_request"), "huge-int": (422, "invalid_request"),
+                "huge-missing": (422, "invalid_request"), "huge-state": (422, "invalid_input"),
+                "huge-filter": (422, "invalid_request")}
+    for case, response in replies.items():
+        assert (response.status_code, response.json()["code"]) == expected[case], (case, response.text[:500])
+        assert set(response.json()) <= {"code", "detail", "errors"} and response.json()["detail"], case
+        assert len(response.content) < 2000, (case, len(response.content))  # an excerpt, not the 5 MB
+    assert "(5000000 characters)" in replies["huge-state"].json()["detail"]
+
+
+def test_a_405_names_every_method_of_the_path(api) -> None:  # type: ignore[no-untyped-def]
+    admin = api("admin")
+    for method, path, allow in [("DELETE", "/disputes", "GET, POST"), ("PUT", "/disputes/1", "GET"),
+                                ("GET", "/disputes/1/flag", "POST"), ("PATCH", "/kpis", "GET")]:
+        response = admin.request(method, path)
+        assert response.status_code == 405 and response.headers["allow"] == allow, (method, path, response.headers)
+        assert response.json()["code"] == "method_not_allowed"
+
+
+def test_the_openapi_document_states_every_status_bound_and_the_error_model(api) -> None:  # type: ignore[no-untyped-def]
+    schema = api("viewer").get("/openapi.json").json()
+    statuses = {
+        ("/disputes", "get"): {"200", "401", "403", "422"},
+        ("/disputes", "post"): {"200", "201", "400", "401", "403", "409", "422"},
+        ("/disputes/{dispute_id}", "get"): {"200", "401", "403", "404", "422"},
+        ("/disputes/{dispute_id}/transitions", "post"): {"200", "400", "401", "403", "404", "409", "422"},
+        ("/kpis", "get"): {"200", "401", "403"},
+        ("/audit", "get"): {"200", "401", "403", "404", "422"},
+    }
+    for (path, method), documented in statuses.items():
+        responses = schema["paths"][path][method]["responses"]
+        assert set(responses) == documented, (path, method, sorted(responses))
+        for code in documented - {"200", "201"}:
+            ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ErrorReply", (path, method, code)
+    assert set(schema["components"]["schemas"]["ErrorReply"]["required"]) == {"code", "detail"}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    (id_param,) = schema["paths"]["/disputes/{dispute_id}"]["get"]["parameters"]
+    assert (id_param["schema"]["minimum"], id_param["schema"]["maximum"]) == (1, 2**63 - 1)
+    audit = {p["name"]: p["schema"] for p in schema["paths"]["/audit"]["get"]["parameters"]}
+    assert audit["dispute_id"]["anyOf"][0]["maximum"] == 2**63 - 1
+    note = schema["components"]["schemas"]["TransitionBody"]["properties"]["note"]
+    assert (note["minLength"], note["maxLength"]) == (1, 2000)

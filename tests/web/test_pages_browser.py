@@ -316,3 +316,52 @@ def test_the_pages_open_inside_airflows_ui(browser: Any, server: str) -> None:
     inner = frame.content_frame()
     inner.wait_for_selector('[data-kpi="open_rate"]', timeout=30_000)
     shot(page, "09-inside-airflow")
+
+
+def test_a_cookie_authenticated_form_post_must_come_from_this_site(server: str, city_store: dict[str, Any]) -> None:
+    """Whether the session cookie came along decides the check, not which other headers the post carries."""
+    item = govern(city_store, "disputes", "list", "--json", "--status", "待受理")[-1]["id"]
+    url, admin = f"{server}/citygov/web/disputes/{item}", token(server, "admin")
+    cookie, bearer = {"_token": admin}, {"Authorization": f"Bearer {admin}"}
+    foreign = {"Origin": "http://evil.example"}
+
+    def post(headers: dict[str, str], cookies: dict[str, str] | None, to: str) -> httpx.Response:
+        with httpx.Client(cookies=cookies, timeout=30) as client:
+            return client.post(url, data={"action": "transition", "to": to, "note": "x"}, headers=headers)
+
+    for headers, cookies in [({**foreign, "Authorization": "Basic eDp4"}, cookie), ({"Authorization": "Basic eDp4"}, cookie),
+                             ({**foreign, **bearer}, cookie)]:
+        refused = post(headers, cookies, "已受理")
+        assert refused.status_code == 403 and "another site" in refused.text, (headers, refused.status_code)
+    assert govern(city_store, "disputes", "show", str(item), "--json")["status"] == "待受理"  # nothing moved
+
+    assert post({"Origin": server}, cookie, "已受理").status_code == 303  # the page's own form
+    assert post({**foreign, **bearer}, None, "驳回").status_code == 303  # a script with a token and no cookie
+    assert govern(city_store, "disputes", "show", str(item), "--json")["status"] == "驳回"
+
+
+def test_values_out_of_range_are_4xx_pages_never_500(server: str) -> None:
+    web = f"{server}/citygov/web"
+    with httpx.Client(cookies={"_token": token(server, "admin")}, headers={"Origin": server}, timeout=60) as client:
+        cases = [
+            ("GET", "/disputes/99999999999999999999", 404),
+            ("GET", "/disputes/0", 404),
+            ("POST", "/disputes/99999999999999999999", 404),
+            ("GET", "/?date=9999-12-31", 422), ("GET", "/?date=0001-01-01", 422),
+            ("GET", "/departments?date=9999-12-31", 422), ("GET", "/departments?date=0001-01-01", 422),
+            ("GET", "/datasets?date=9999-12-31", 422), ("GET", "/?date=2025-02-30", 422),
+            ("GET", "/?date=" + "9" * 5000, 422),
+            ("GET", "/?date=1900-01-01", 200), ("GET", "/?date=2999-12-31", 200),
+            ("GET", "/departments?date=1900-01-01", 200), ("GET", "/departments?date=2999-12-31", 200),
+            ("GET", "/disputes?page=99999999999999999999", 422), ("GET", "/datasets?page=99999999999999999999", 422),
+            ("GET", "/disputes?page=0", 422), ("GET", "/disputes?page=1000", 200),  # past the end: an empty page
+            ("GET", "/docs/index%00.html", 404), ("GET", "/docs/%00", 404), ("GET", "/static/style%00.css", 404),
+            ("GET", "/datasets/" + "x" * 5000, 404),
+        ]
+        for method, path, expected in cases:
+            data = {"action": "transition", "to": "已受理", "note": "x"} if method == "POST" else None
+            response = client.request(method, web + path, data=data)
+            assert response.status_code == expected, (path[:80], response.status_code, response.text[-300:])
+            assert len(response.text) < 20_000 or expected == 200, path[:80]  # the input is quoted as an excerpt
+            if expected != 200:
+                assert 'id="error"' in response.text, path[:80]  # an error page, not a bare JSON body

@@ -58,6 +58,8 @@ NOTE_MAX = 2000
 """Longest note, claim or reason accepted (characters)."""
 EVIDENCE_MAX = 4000
 """Longest evidence text a person may attach (characters)."""
+KEY_MAX = 255
+"""Longest dataset code, column, record key, unit or user name accepted (characters)."""
 SYSTEM_PREFIX = "system:"
 """Actor names of automation (``system:patrol``, ``system:dispute_sla``); people cannot use them."""
 CONSUMER_RULE = "consumer.claim"
@@ -246,7 +248,7 @@ def _text(value: str | None, what: str, limit: int = NOTE_MAX, *, required: bool
     return mask_text(text)
 
 
-def _key(value: str | None, what: str, limit: int = 255) -> str | None:
+def _key(value: str | None, what: str, limit: int = KEY_MAX) -> str | None:
     text = (value or "").strip()
     if len(text) > limit:
         raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
