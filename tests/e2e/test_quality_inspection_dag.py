@@ -115,6 +115,8 @@ def test_nightly_inspection_of_the_demo_city(dag, store_url: str, city: Path, tm
     finally:
         engine.dispose()
     assert total["entries"] == 31 and total["findings"] == len(planted)
+    # The task names the dataset it could not validate (the catalogued table that does not exist) and why.
+    assert list(total["not_scored"]) == ["320700-GAJ-0005"] and "hjrktjyb" in total["not_scored"]["320700-GAJ-0005"]
     assert (docs / "index.html").is_file()
     leaks = [t for p in docs.rglob("*.html") for t in find_unmasked(p.read_text(encoding="utf-8"))]
     assert leaks == []
