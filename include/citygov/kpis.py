@@ -315,7 +315,7 @@ def sharing_rate(conn: ConnectionInfo | None, as_of: date) -> Kpi:
 
 def read_portal_listing(conn: ConnectionInfo) -> dict[str, date | None]:
     """The open-data portal's listing: resource code → publication date (None when not given)."""
-    path = conn.folder() / str(conn.extra.get("listing") or PORTAL_LISTING)
+    path = conn.file(str(conn.extra.get("listing") or PORTAL_LISTING))
     listing: dict[str, date | None] = {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)

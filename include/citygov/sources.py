@@ -59,6 +59,15 @@ class ConnectionInfo:
             raise ValueError(f"folder connection {self.conn_id!r} has no path in its extra")
         return Path(str(path))
 
+    def file(self, location: str) -> Path:
+        """The file ``location`` names inside this folder source; a location that leads outside the folder
+        (``../x.csv``, an absolute path, a link pointing out) is refused with a ValueError."""
+        root = self.folder().resolve()
+        path = (root / location).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ValueError(f"{location!r} is not a file inside the folder of connection {self.conn_id!r} ({root})")
+        return path
+
     def sqlalchemy_url(self) -> URL:
         """The SQLAlchemy URL of a database source."""
         if self.is_folder:

@@ -168,7 +168,7 @@ def test_the_locator_reads_a_file_source(store: Engine, tmp_path: Path) -> None:
     assert locate_record(store, item.id, by="li", connections=conns).matches == [{"key": {"sfzhm": ID}, "row": 2}]
     with store.begin() as conn:
         conn.execute(sa.text("UPDATE catalog_entries SET location = '../outside.csv' WHERE code = :c"), {"c": PERSON})
-    with pytest.raises(dq.InvalidInput, match="not a file inside the source folder"):
+    with pytest.raises(dq.InvalidInput, match="not a file inside the folder"):
         locate_record(store, item.id, by="li", connections=conns)
 
 

@@ -115,3 +115,25 @@ def test_draft_suggests_what_the_data_keeps(tmp_path: Path) -> None:
     from citygov.quality.masking import find_unmasked
 
     assert find_unmasked(json.dumps(qs.suite_to_dict(suite), ensure_ascii=False)) == []
+
+
+def test_a_folder_location_leading_outside_its_folder_is_not_read(tmp_path: Path) -> None:
+    import dataclasses
+
+    import great_expectations as gx
+
+    from citygov.quality.runner import validate_entry
+    from citygov.sources import ConnectionInfo
+
+    (tmp_path / "secret.csv").write_text("sfzhm\n32070619860101123X\n", encoding="utf-8")
+    folder = tmp_path / "dept"
+    folder.mkdir()
+    conn = ConnectionInfo("c", "fs", extra={"path": str(folder)})
+    with pytest.raises(ValueError, match="is not a file inside the folder of connection 'c'"):
+        conn.file("../secret.csv")
+    assert conn.file("sub/x.csv") == (folder / "sub" / "x.csv").resolve()
+    suite = gx.ExpectationSuite(name="E1", expectations=[gx.expectations.ExpectColumnValuesToNotBeNull(column="sfzhm")])
+    for location in ("../secret.csv", str(tmp_path / "secret.csv")):
+        out = validate_entry(dataclasses.replace(_entry(), location=location), conn, suite, date(2026, 11, 28))
+        assert out.status == "unreachable" and "not a file inside the folder" in (out.error or "")
+        assert out.rows is None and out.result is None

@@ -109,7 +109,7 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
                 if conn is None:
                     raise LookupError(f"connection {entry.conn_id!r} is not defined (pass --connections)")
                 if conn.is_folder:
-                    profile = profile_file(conn.folder() / entry.location)
+                    profile = profile_file(conn.file(entry.location))
                 else:
                     source = source_engine(conn)
                     try:

@@ -125,7 +125,7 @@ def _key_rows(conn: ConnectionInfo, location: str, columns: list[str]) -> Iterat
     """(data row number for files, key values) of every row of the entry's table or file."""
     try:
         if conn.is_folder:
-            yield from _file_rows(conn.folder(), location, columns)
+            yield from _file_rows(conn.file(location), location, columns)
             return
         engine = source_engine(conn)
     except (OSError, ValueError) as exc:
@@ -141,11 +141,7 @@ def _key_rows(conn: ConnectionInfo, location: str, columns: list[str]) -> Iterat
         engine.dispose()
 
 
-def _file_rows(folder: Path, location: str, columns: list[str]) -> Iterator[tuple[int | None, list[Any]]]:
-    root = folder.resolve()
-    path = (root / location).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise InvalidInput(f"{location} is not a file inside the source folder {folder}")
+def _file_rows(path: Path, location: str, columns: list[str]) -> Iterator[tuple[int | None, list[Any]]]:
     try:
         header, rows = read_table_file(path)
     except (OSError, ValueError) as exc:

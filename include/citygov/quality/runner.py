@@ -23,6 +23,7 @@ log; an engine failure also gets a ``quality.validation.not_run`` finding (ÂèØËÆ
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -203,7 +204,7 @@ class BaseTables:
         if conn.is_folder:
             key = (base_entry, base_column)
             if key not in self._file_values:
-                _, chunks = qengine.iter_chunks(conn.folder() / entry.location)
+                _, chunks = qengine.iter_chunks(conn.file(entry.location))
                 seen: set[str] = set()
                 for frame in chunks:
                     seen.update(frame[base_column].dropna().map(str).tolist())
@@ -240,9 +241,12 @@ def validate_entry(
                         "logical_date": logical_date.isoformat()}}
     try:
         if conn.is_folder:
-            result, rows = qengine.validate_file(
-                conn.folder() / entry.location, suite, parameters=parameters, base_lookup=base_lookup, meta=meta
-            )
+            try:
+                path = conn.file(entry.location)
+            except ValueError as exc:
+                out.status, out.error = "unreachable", str(exc)
+                return out
+            result, rows = qengine.validate_file(path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta)
             out.engine = "pandas-chunks"
         else:
             try:
@@ -261,7 +265,8 @@ def validate_entry(
         out.status, out.error = "unreachable", str(exc)
         return out
     except Exception as exc:  # a broken source or suite fails this entry, not the batch
-        log.exception("quality validation of %s failed", entry.code)
+        # The traceback goes to the task log masked: a driver's message may quote a value of the data.
+        log.error("quality validation of %s failed:\n%s", entry.code, scrub("".join(traceback.format_exception(exc))))
         out.status, out.error = "error", qengine._describe(exc)
         return out
     masks = column_masks(suite)
