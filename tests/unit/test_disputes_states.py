@@ -80,8 +80,10 @@ def test_who_may_move_an_item(role, department, current, target, refusal) -> Non
         ("身份证 320706199001011230 有误", "身份证 320706********1230 有误"),
         ("ID 32070619900101123X, mobile 13812348000.", "ID 320706********123X, mobile 138****8000."),
         ("old ID 320706900101123", "old ID 320706*****1123"),
-        # Longer digit runs (an order number) are not identifiers and stay as they are.
-        ("order 1381234800012345678", "order 1381234800012345678"),
+        # Longer digit runs (an order number) are not identifiers and stay as they are, unless their Luhn
+        # digit is right: then they are taken for a bank card number.
+        ("order 1381234800012345670", "order 1381234800012345670"),
+        ("card 1381234800012345678", "card 138123*********5678"),
         # credit codes are masked like everywhere else (quality results, backflow evidence)
         ("credit code 91320700MA1XXXXX1Y", "credit code 913207********XX1Y"),
     ],
