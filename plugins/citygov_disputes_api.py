@@ -79,6 +79,7 @@ def create_app():  # type: ignore[no-untyped-def]
         field_problems,
         summary,
     )
+        nul_refusal,
 
     def requires(method: Literal["GET", "POST"]):  # type: ignore[no-untyped-def]
         def check(
@@ -87,6 +88,8 @@ def create_app():  # type: ignore[no-untyped-def]
         ) -> BaseUser:
             if method != "GET" and (why := cross_site_refusal(request, bearer)):
                 raise Refusal(status.HTTP_403_FORBIDDEN, why, "cross_site")
+            if bad := nul_refusal(request):
+                raise bad
             if not is_allowed(user, method):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, method))
             return user

@@ -8,7 +8,8 @@ person's role on the queue; the action buttons are only shown to people who may 
 
 Values out of range are refused with a 4xx page like any other: an unknown or out-of-range dispute id is
 404, a date outside 1900-01-01..2999-12-31 or a page number above ``PAGE_MAX`` is 422 (a page past the
-last item is an empty page), a path with a NUL byte is 404; messages quote at most an excerpt of the input.
+last item is an empty page), a NUL byte in the path is 404 and in a query value 422; messages quote at most
+an excerpt of the input.
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes.
@@ -33,7 +34,7 @@ from citygov.disputes.states import Role, Status, allowed_targets, may_transitio
 from citygov.settings import CITY_TZ
 from citygov_web import charts
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
-from citygov_web.problems import field_problems, summary
+from citygov_web.problems import field_problems, nul_refusal, summary
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -97,7 +98,9 @@ def create_app(
     env = _templates()
     app = FastAPI(title="citygov pages", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def page_user(user: GetUserDep) -> PageUser:
+    def page_user(user: GetUserDep, request: Request) -> PageUser:
+        if bad := nul_refusal(request):
+            raise bad
         if not is_allowed(user, "GET"):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, "GET"))
         return PageUser(user.get_name(), is_allowed(user, "POST"), user)
@@ -277,8 +280,6 @@ def create_app(
     def data_docs(_user: Viewer, path: str = "") -> Response:
         from citygov.quality.masking import find_unmasked
 
-        if "\x00" in path:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the Data Docs site")
         root = docs_dir().resolve()
         target = (root / path).resolve()
         if target != root and root not in target.parents:
@@ -301,8 +302,6 @@ def create_app(
 
     @app.get("/static/{name}")
     def asset(_user: Viewer, name: str) -> Response:
-        if "\x00" in name:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
         target = (HERE / "static" / name).resolve()
         if target.parent != (HERE / "static").resolve() or not target.is_file():
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")

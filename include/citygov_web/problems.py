@@ -94,6 +94,17 @@ def summary(problems: Iterable[FieldProblem]) -> str:
     return "; ".join(f"{'.'.join(p.loc)}: {p.msg}" for p in problems) or "the request does not match the schema"
 
 
+def nul_refusal(request: Any) -> HTTPException | None:
+    """The refusal of a request whose path (404) or a query parameter (422) holds a NUL character, which no
+    page or item is named with and PostgreSQL cannot even compare; None for any other request."""
+    if "\x00" in request.scope.get("path", ""):
+        return HTTPException(404, "no such page: the path holds a NUL character")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            return HTTPException(422, f"query parameter {quoted(name)} holds a NUL character (\\x00); remove it")
+    return None
+
+
 def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     """Every method some route of ``app`` answers at the path of ``scope`` (for a 405's ``Allow``):
     Starlette names only the first route that matched the path, so ``POST`` on a path served by a

@@ -362,12 +362,15 @@ def test_every_refusal_is_one_model_and_quotes_only_an_excerpt(api, item: int) -
         "huge-missing": admin.post(f"/disputes/{item}/transitions", json={"note": huge}),
         "huge-state": admin.post(f"/disputes/{item}/transitions", json={"to": huge, "note": "x"}),
         "huge-filter": admin.get("/disputes", params={"dataset": "x" * 1000}),  # a URL is at most ~16 KB anyway
+        "nul-filter": admin.get("/flags", params={"dataset": "a\x00"}),  # PostgreSQL could not even compare it
+        "nul-body": admin.post("/disputes", json={"dataset": PERSON, "claim": "a\x00b"}),
     }
     expected = {"anonymous": (401, "not_authenticated"), "forged": (403, "forbidden"),
                 "viewer-writes": (403, "forbidden"), "unknown-path": (404, "not_found"),
                 "unreadable-body": (400, "bad_request"), "huge-int": (422, "invalid_request"),
                 "huge-missing": (422, "invalid_request"), "huge-state": (422, "invalid_input"),
-                "huge-filter": (422, "invalid_request")}
+                "huge-filter": (422, "invalid_request"), "nul-filter": (422, "invalid_request"),
+                "nul-body": (422, "invalid_input")}
     for case, response in replies.items():
         assert (response.status_code, response.json()["code"]) == expected[case], (case, response.text[:500])
         assert set(response.json()) <= {"code", "detail", "errors"} and response.json()["detail"], case

@@ -53,3 +53,21 @@ def test_a_huge_unknown_state_is_quoted_as_an_excerpt(queue: Engine) -> None:
         dq.transition(queue, item.id, "x" * 5_000_000, by="wang", note="x")
     assert "unknown state 'xxxx" in exc.value.message and "(5000000 characters)" in exc.value.message
     assert len(exc.value.message) < 400
+
+
+NUL_CALLS: dict[str, Callable[[Engine, int], Any]] = {
+    "dataset": lambda e, i: dq.raise_dispute(e, dataset=f"{PERSON}\x00", by="wang", claim="x"),
+    "claim": lambda e, i: dq.raise_dispute(e, dataset=PERSON, by="wang", claim="a\x00b"),
+    "record-key": lambda e, i: dq.raise_dispute(e, dataset=PERSON, by="wang", claim="x", record_key="R\x001"),
+    "note": lambda e, i: dq.transition(e, i, "已受理", by="wang", note="a\x00b"),
+    "unit": lambda e, i: dq.reassign(e, i, to_unit="民政局\x00", by="wang", reason="x"),
+}
+
+
+@pytest.mark.parametrize("call", list(NUL_CALLS), ids=list(NUL_CALLS))
+def test_a_nul_character_is_invalid_input_not_a_database_error(queue: Engine, call: str) -> None:
+    """PostgreSQL stores no NUL in text and fails on a lookup with one: the queue refuses it first."""
+    item = dq.raise_dispute(queue, dataset=PERSON, by="wang", claim="出生日期有误").dispute
+    with pytest.raises(dq.InvalidInput, match=r"contains a NUL character"):
+        NUL_CALLS[call](queue, item.id)
+    assert dq.get_dispute(queue, item.id).version == item.version and len(dq.list_disputes(queue)) == 1

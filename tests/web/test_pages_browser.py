@@ -356,7 +356,8 @@ def test_values_out_of_range_are_4xx_pages_never_500(server: str) -> None:
             ("GET", "/disputes?page=99999999999999999999", 422), ("GET", "/datasets?page=99999999999999999999", 422),
             ("GET", "/disputes?page=0", 422), ("GET", "/disputes?page=1000", 200),  # past the end: an empty page
             ("GET", "/docs/index%00.html", 404), ("GET", "/docs/%00", 404), ("GET", "/static/style%00.css", 404),
-            ("GET", "/datasets/" + "x" * 5000, 404),
+            ("GET", "/datasets/" + "x" * 5000, 404), ("GET", "/datasets/%00", 404),
+            ("GET", "/datasets?department=%00", 422), ("GET", "/disputes?dataset=a%00", 422),
         ]
         for method, path, expected in cases:
             data = {"action": "transition", "to": "已受理", "note": "x"} if method == "POST" else None

@@ -236,23 +236,29 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _bounded(value: str | None, what: str, limit: int) -> str:
+    """``value`` stripped; refused when longer than ``limit`` or holding a NUL character (PostgreSQL
+    stores none in text, and looking one up would fail in the database instead of here)."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
+    if "\x00" in text:
+        raise InvalidInput(f"{what} contains a NUL character (\\x00); remove it")
+    return text
+
+
 def _text(value: str | None, what: str, limit: int = NOTE_MAX, *, required: bool = True) -> str | None:
     """Validated, masked free text."""
-    text = (value or "").strip()
+    text = _bounded(value, what, limit)
     if not text:
         if required:
             raise InvalidInput(f"{what} must not be empty")
         return None
-    if len(text) > limit:
-        raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
     return mask_text(text)
 
 
 def _key(value: str | None, what: str, limit: int = KEY_MAX) -> str | None:
-    text = (value or "").strip()
-    if len(text) > limit:
-        raise InvalidInput(f"{what} is {len(text)} characters long; at most {limit} are accepted")
-    return text or None
+    return _bounded(value, what, limit) or None
 
 
 def dispute_fingerprint(subject: str, problem: str, column: str | None, key_digest: str | None) -> str:
