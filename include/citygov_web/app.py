@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citygov import disputes as dq
 from citygov import kpis as core
@@ -34,7 +35,7 @@ from citygov.disputes.states import Role, Status, allowed_targets, may_transitio
 from citygov.settings import CITY_TZ
 from citygov_web import charts
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
-from citygov_web.problems import field_problems, nul_refusal, summary
+from citygov_web.problems import allowed_methods, field_problems, nul_refusal, summary
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -121,14 +122,17 @@ def create_app(
     Writer = Annotated[PageUser, Depends(page_writer)]
     Page = Annotated[int, Query(ge=1, le=PAGE_MAX, description="1 is the first page")]
 
-    @app.exception_handler(HTTPException)
-    async def refused(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # routing's 404 and 405 too, not only the routes' own
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == status.HTTP_401_UNAUTHORIZED and request.method == "GET":
             from airflow.api_fastapi.app import get_auth_manager
 
             here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(get_auth_manager().get_url_login(next_url=here), status.HTTP_302_FOUND)
-        return render(request, "error.html", None, status_code=exc.status_code, message=str(exc.detail))
+        page = render(request, "error.html", None, status_code=exc.status_code, message=str(exc.detail))
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            page.headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -366,3 +366,7 @@ def test_values_out_of_range_are_4xx_pages_never_500(server: str) -> None:
             assert len(response.text) < 20_000 or expected == 200, path[:80]  # the input is quoted as an excerpt
             if expected != 200:
                 assert 'id="error"' in response.text, path[:80]  # an error page, not a bare JSON body
+        for method, path, allow in [("DELETE", "/disputes", "GET, POST"), ("PUT", "/disputes/1", "GET, POST")]:
+            response = client.request(method, web + path)
+            assert response.status_code == 405 and response.headers["allow"] == allow and 'id="error"' in response.text
+        assert client.get(web + "/nowhere").status_code == 404 and 'id="error"' in client.get(web + "/nowhere").text
