@@ -68,7 +68,9 @@ def create_app():  # type: ignore[no-untyped-def]
 
     from citygov import disputes
     from citygov.bounds import ID_MAX, ID_MIN
+    from citygov.disputes.locate import LocatedRecord, locate_record
     from citygov.disputes.queue import EVIDENCE_MAX, KEY_MAX, NOTE_MAX
+    from citygov_web.airflow_env import airflow_connection
     from citygov_web.auth import cross_site_refusal, is_allowed, refusal
     from citygov_web.problems import (
         ErrorReply,
@@ -77,19 +79,19 @@ def create_app():  # type: ignore[no-untyped-def]
         error_code,
         errors,
         field_problems,
+        nul_refusal,
         summary,
     )
-        nul_refusal,
 
     def requires(method: Literal["GET", "POST"]):  # type: ignore[no-untyped-def]
         def check(
             user: GetUserDep, request: Request,
             bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
         ) -> BaseUser:
-            if method != "GET" and (why := cross_site_refusal(request, bearer)):
-                raise Refusal(status.HTTP_403_FORBIDDEN, why, "cross_site")
             if bad := nul_refusal(request):
                 raise bad
+            if method != "GET" and (why := cross_site_refusal(request, bearer)):
+                raise Refusal(status.HTTP_403_FORBIDDEN, why, "cross_site")
             if not is_allowed(user, method):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(user, method))
             return user
@@ -229,6 +231,16 @@ def create_app():  # type: ignore[no-untyped-def]
     def flag_item(dispute_id: DisputeId, body: FlagBody, user: Writer) -> disputes.DisputeView:
         return disputes.set_flag(_engine(), dispute_id, flagged=body.flagged, by=user.get_name(), note=body.note,
                                  expected_version=body.expected_version)
+
+    @app.post("/disputes/{dispute_id}/locate", response_model=LocatedRecord,
+              summary="Find the item's record in the responsible unit's own source (that unit's officer only)",
+              description="Hashes the key column of the entry's table or file and answers the matching rows' keys "
+                          "in clear, to an officer of the item's responsible unit only; nothing of the answer is "
+                          "stored (the audit trail records the look and the number of matches).",
+              responses=errors(400, 401, 403, 404, 422))
+    def locate_item(dispute_id: DisputeId, user: Writer, response: Response) -> LocatedRecord:
+        response.headers["Cache-Control"] = "no-store"
+        return locate_record(_engine(), dispute_id, by=user.get_name(), connections=airflow_connection)
 
     @app.get("/flags", response_model=list[disputes.FlagView], summary="Datasets and records under dispute",
              responses=READ)

@@ -30,6 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from citygov import disputes as dq
 from citygov import kpis as core
 from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
+from citygov.catalog.queries import catalogued_codes
+from citygov.disputes.locate import LocatedRecord, locate_record
 from citygov.disputes.masking import mask_evidence
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.settings import CITY_TZ
@@ -141,6 +143,8 @@ def create_app(
 
     def render(request: Request, template: str, user: PageUser | None, *, status_code: int = 200, **context: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "").rstrip("/")
+        if template in _LINKS_DATASETS:  # only datasets with a scorecard are links (a rejected row has none)
+            context.setdefault("catalogued", catalogued_codes(store()))
         html = env.get_template(template).render(base=base, user=user, request=request, **context)
         return HTMLResponse(html, status_code=status_code)
 
@@ -218,7 +222,7 @@ def create_app(
         return _item(request, user, dispute_id, notice=done)
 
     def _item(request: Request, user: PageUser, dispute_id: int, *, notice: str | None = None,
-              error: str | None = None, status_code: int = 200) -> HTMLResponse:
+              error: str | None = None, status_code: int = 200, located: LocatedRecord | None = None) -> HTMLResponse:
         engine = store()
         try:
             item = dq.get_dispute(engine, dispute_id)
@@ -232,11 +236,15 @@ def create_app(
             targets = [t.value for t in allowed_targets(current)
                        if may_transition(Role(actor.role), actor.department, item.responsible_unit, current, t) is None]
             may_assign = actor.role == Role.STEWARD.value and current is not Status.ARCHIVED
+        may_locate = bool(
+            user.can_write and actor is not None and item.record_key and actor.role == Role.OFFICER.value
+            and actor.department and actor.department == item.responsible_unit
+        )
         evidence = mask_evidence(item.latest_evidence)
         events = [(e, mask_evidence(e.details)) for e in item.events or []]
         return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
                       units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
-                      notice=notice, error=error, status_code=status_code)
+                      notice=notice, error=error, status_code=status_code, may_locate=may_locate, located=located)
 
     @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)
     def act(
@@ -254,6 +262,12 @@ def create_app(
                 item = dq.reassign(engine, dispute_id, to_unit=unit, by=user.name, reason=note,
                                    expected_version=expected_version)
                 done = f"已改派 {item.responsible_unit}"
+            elif action == "locate":
+                # The key in clear, for this officer's eyes only: answered here, never stored or redirected.
+                found = locate_record(engine, dispute_id, by=user.name, connections=resolve)
+                page = _item(request, user, dispute_id, located=found)
+                page.headers["Cache-Control"] = "no-store"
+                return page
             else:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {quoted(action)}")
         except dq.DisputeError as exc:
@@ -321,6 +335,10 @@ def create_app(
         return "docs/" + quote(rel.as_posix())
 
     return app
+
+
+_LINKS_DATASETS = {"disputes.html", "scorecard.html", "dispute.html"}
+"""Pages that link an item's dataset to its scorecard."""
 
 
 def _actor(engine: Engine, user: PageUser) -> dq.ActorView | None:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from citygov.store import engine_for
 from citygov.store.models_disputes import Dispute, DisputeEvent
-from tests.e2e.test_disputes_api import item, server, store_url, tokens  # noqa: F401 (fixtures of this module too)
+from tests.e2e.test_disputes_api import gaj_source, item, server, store_url, tokens  # noqa: F401 (fixtures of this module too)
 
 pytestmark = pytest.mark.airflow
 

@@ -17,6 +17,7 @@ Tokens come from ``POST /auth/token`` as any client would get them.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 
 import httpx
@@ -36,6 +37,21 @@ USERS = {"admin": "admin", "clerk": "user", "viewer": "viewer", "stranger": "op"
 PASSWORDS = {name: f"{name}-pw-{i}" for i, name in enumerate(USERS)}
 
 
+RESIDENT = "32070619860101123X"
+"""The disputed record's key: 人口基本信息 is keyed by the resident ID number."""
+
+
+@pytest.fixture(scope="module")
+def gaj_source(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The 公安局's own database, holding the disputed record (connection dept_gaj)."""
+    path = tmp_path_factory.mktemp("gaj") / "gaj.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE rkjbxx (xm TEXT, sfzhm TEXT PRIMARY KEY, csrq TEXT, gxsj TEXT)")
+        db.executemany("INSERT INTO rkjbxx VALUES (?, ?, '1986-01-01', '2026-11-30 08:00:00')",
+                       [("张三", RESIDENT), ("李四", "320706198601011246")])
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("api_store")
@@ -52,11 +68,12 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(airflow_db, store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def server(airflow_db, store_url: str, gaj_source: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """``airflow api-server`` (core app only) on a free loopback port; its base URL."""
     env = {
         "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-test-secret",
         "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": store_url.split("///", 1)[1]}),
+        "AIRFLOW_CONN_DEPT_GAJ": json.dumps({"conn_type": "sqlite", "host": gaj_source}),
     }
     with running_api_server(
         tmp_path_factory.mktemp("api_server"), users=USERS, passwords=PASSWORDS, env=env, args=("--apps", "core")
@@ -96,7 +113,7 @@ def api(server: str, tokens: dict[str, str]):  # type: ignore[no-untyped-def]
 def item(store_url: str) -> int:
     engine = engine_for(store_url)
     dispute = dq.raise_dispute(
-        engine, dataset=PERSON, by="citizen", claim="出生日期有误", record_key="R-1"
+        engine, dataset=PERSON, by="citizen", claim="出生日期有误", record_key=RESIDENT
     ).dispute
     engine.dispose()
     return dispute.id
@@ -115,6 +132,7 @@ ROUTES = [
     ("POST", "/disputes/{id}/reassign", {"unit": "连云港市民政局", "reason": "x"}),
     ("POST", "/disputes/{id}/extend", {"reason": "x"}),
     ("POST", "/disputes/{id}/flag", {"flagged": True, "note": "x"}),
+    ("POST", "/disputes/{id}/locate", None),
 ]
 
 
@@ -230,7 +248,7 @@ def test_the_workflow_over_http_with_clear_4xx_refusals(api, item: int) -> None:
     assert again.status_code == 409 and "already extended once" in again.json()["detail"]
 
     flags = api("viewer").get("/flags", params={"dataset": PERSON}).json()
-    assert [(f["dispute_id"], f["record_key"]) for f in flags] == [(item, "R-1")]
+    assert [(f["dispute_id"], f["record_key"]) for f in flags] == [(item, "320706********123X")]
     audit = api("viewer").get("/audit", params={"format": "csv", "dispute_id": item})
     assert audit.status_code == 200 and audit.headers["content-type"].startswith("text/csv")
     lines = audit.text.strip().splitlines()
@@ -275,6 +293,7 @@ def test_the_openapi_schema_documents_every_route(api) -> None:  # type: ignore[
         "/disputes/{dispute_id}/reassign",
         "/disputes/{dispute_id}/extend",
         "/disputes/{dispute_id}/flag",
+        "/disputes/{dispute_id}/locate",
         "/flags",
         "/kpis",
         "/audit",
@@ -283,6 +302,19 @@ def test_the_openapi_schema_documents_every_route(api) -> None:  # type: ignore[
     assert "TransitionBody" in json.dumps(transition["requestBody"])
     assert "expected_version" in json.dumps(schema["components"]["schemas"]["TransitionBody"])
     assert api("viewer").get("/docs").status_code == 200
+
+
+def test_the_responsible_officer_locates_the_record_and_nobody_else(api, item: int) -> None:  # type: ignore[no-untyped-def]
+    shown = api("viewer").get(f"/disputes/{item}").json()
+    assert shown["record_key"] == "320706********123X" and RESIDENT not in json.dumps(shown)
+    found = api("clerk").post(f"/disputes/{item}/locate")
+    assert found.status_code == 200 and found.headers["cache-control"] == "no-store"
+    assert found.json()["matches"] == [{"key": {"sfzhm": RESIDENT}}] and found.json()["scanned"] == 2
+    for user, code in (("admin", "not_permitted"), ("viewer", "forbidden"), ("stranger", "unknown_user")):
+        refused = api(user).post(f"/disputes/{item}/locate")
+        assert (refused.status_code, refused.json()["code"]) == (403, code), (user, refused.text)
+    audit = api("viewer").get("/audit", params={"format": "json", "dispute_id": item}).text
+    assert '"locate"' in audit and RESIDENT not in audit
 
 
 # --- cross-site requests ----------------------------------------------------------------------------------
@@ -334,6 +366,7 @@ ID_ROUTES = [
     ("POST", "/disputes/{id}/reassign", {"unit": "连云港市民政局", "reason": "x"}),
     ("POST", "/disputes/{id}/extend", {"reason": "x"}),
     ("POST", "/disputes/{id}/flag", {"flagged": True, "note": "x"}),
+    ("POST", "/disputes/{id}/locate", None),
     ("GET", "/audit?dispute_id={id}", None),
 ]
 
