@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 DAY = DEFAULT_AS_OF
-USERS = {"admin": "admin", "viewer": "viewer"}
-PASSWORDS = {"admin": "admin-pw-0", "viewer": "viewer-pw-1"}
+USERS = {"admin": "admin", "viewer": "viewer", "officer": "user"}
+PASSWORDS = {"admin": "admin-pw-0", "viewer": "viewer-pw-1", "officer": "officer-pw-2"}
+PROVIDER = "连云港市公安局"  # DATASET's provider: the officer's unit
 GOVERN = str(Path(sys.executable).with_name("govern"))
 DATASET = "320700-GAJ-0001"  # 人口基本信息: failing ID-number checks with masked samples
 
@@ -74,8 +75,19 @@ def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     engine = engine_for(url)
     run_demo_pipeline(engine, city, [DAY - timedelta(days=1), DAY], docs=tmp / "data" / "data_docs")
     dq.register_actor(engine, "admin", "steward", display_name="Airflow admin (steward)")
+    dq.register_actor(engine, "officer", "officer", department=PROVIDER)
     engine.dispose()
-    return {"url": url, "city": city, "data": tmp / "data", "connections": city / "connections.json"}
+    return {"url": url, "city": city, "data": tmp / "data", "connections": city / "connections.json",
+            "resident": _a_resident(city)}
+
+
+def _a_resident(city: Path) -> str:
+    """The ID number of a real resident in DATASET's source (人口基本信息 is keyed by it)."""
+    import sqlite3
+
+    conns = json.loads((city / "connections.json").read_text(encoding="utf-8"))
+    with sqlite3.connect(conns["dept_gaj"]["host"]) as db:
+        return str(db.execute("SELECT sfzhm FROM rkjbxx ORDER BY sfzhm LIMIT 1").fetchone()[0])
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +97,8 @@ def server(airflow_db, city_store: dict[str, Any], tmp_path_factory: pytest.Temp
         "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-web-test-secret",
         "CITYGOV_DATA_DIR": str(city_store["data"]),
         "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": city_store["url"].split("///", 1)[1]}),
-        "AIRFLOW_CONN_EXCHANGE_PLATFORM": json.dumps(conns["exchange_platform"]),
-        "AIRFLOW_CONN_OPEN_DATA_PORTAL": json.dumps(conns["open_data_portal"]),
+        # Every source: the KPI pages read the share log and the portal listing, the locator the departments'.
+        **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in conns.items()},
     }
     with running_api_server(
         tmp_path_factory.mktemp("web_server"), users=USERS, passwords=PASSWORDS, env=env, startup_seconds=120
@@ -264,7 +276,8 @@ def test_queue_filters_and_working_a_dispute_to_verified(browser: Any, server: s
     page.goto(f"{server}/citygov/web/datasets/{DATASET}")
     page.locator("#raise summary").click()
     form = page.locator('form[data-form="raise"]')
-    form.locator('input[name="record_key"]').fill("R-42")
+    resident = city_store["resident"]
+    form.locator('input[name="record_key"]').fill(resident.lower())
     form.locator('textarea[name="claim"]').fill("出生日期与身份证号不一致")
     form.locator('textarea[name="evidence"]').fill("身份证 320706199001011230，电话 13812348000")
     form.locator("button").click()
@@ -272,10 +285,23 @@ def test_queue_filters_and_working_a_dispute_to_verified(browser: Any, server: s
     assert page.locator("#status").inner_text() == "待受理"
     raised = int(page.url.split("/disputes/")[1].split("?")[0])
     stored = govern(city_store, "disputes", "show", str(raised), "--json")
-    assert stored["record_key"] == "R-42" and stored["raised_by"] == "admin"
+    assert stored["record_key"] == f"{resident[:6]}********{resident[-4:]}" and stored["raised_by"] == "admin"
     assert "320706199001011230" not in page.content() and "320706********1230" in page.content()
+    assert resident not in page.content().upper() and stored["record_key"] in page.content()
+    assert page.locator("#locate").count() == 0  # the steward sees the masked key only
     assert_masked(page)
     shot(page, "07-dispute-raised")
+
+    # The responsible unit's officer finds the record in the unit's own source from the item page.
+    officer = login(browser, server, "officer")
+    officer.goto(f"{server}/citygov/web/disputes/{raised}")
+    officer.locator("#locate button").click()
+    officer.wait_for_selector("#located")
+    assert resident in officer.locator("#located").inner_text()
+    shot(officer, "07b-record-located")
+    officer.goto(f"{server}/citygov/web/disputes/{raised}")  # a reload shows the masked key again
+    assert resident not in officer.content().upper()
+    assert officer.locator('#timeline li[data-event="locate"]').count() == 1
 
 
 def test_a_viewer_sees_no_action_buttons_and_the_api_refuses(browser: Any, server: str, city_store: dict[str, Any]) -> None:
@@ -370,3 +396,53 @@ def test_values_out_of_range_are_4xx_pages_never_500(server: str) -> None:
             response = client.request(method, web + path)
             assert response.status_code == 405 and response.headers["allow"] == allow and 'id="error"' in response.text
         assert client.get(web + "/nowhere").status_code == 404 and 'id="error"' in client.get(web + "/nowhere").text
+
+
+def test_no_raw_identifier_reaches_a_viewer(server: str, city_store: dict[str, Any]) -> None:
+    """可用不可见: with a dispute raised against a resident's record by ID number, every page, Data Docs page and
+    API reply a viewer can reach (following the links from the dashboard and the docs index) holds no raw
+    ID number, mobile number, plate or card number."""
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin, urlsplit
+
+    resident = city_store["resident"]
+    engine = engine_for(city_store["url"])
+    dq.register_actor(engine, "citizen", "consumer")
+    dq.raise_dispute(engine, dataset=DATASET, by="citizen", claim="该居民出生日期有误", record_key=resident)
+    ids = [d.id for d in dq.list_disputes(engine)]
+    engine.dispose()
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.found += [v for k, v in attrs if k == "href" and v]
+
+    start = [f"{server}/citygov/web/", f"{server}/citygov/web/docs/", f"{server}/citygov/api/flags",
+             f"{server}/citygov/api/kpis", f"{server}/citygov/api/disputes", f"{server}/citygov/api/openapi.json",
+             f"{server}/citygov/api/audit?format=csv", f"{server}/citygov/api/audit?format=json",
+             *[f"{server}/citygov/api/disputes/{i}" for i in ids], *[f"{server}/citygov/web/disputes/{i}" for i in ids]]
+    seen, queue, read = set(start), list(start), 0
+    with httpx.Client(headers={"Authorization": f"Bearer {token(server, 'viewer')}"}, timeout=30) as client:
+        while queue and read < 600:
+            url = queue.pop(0)
+            response = client.get(url)
+            read += 1
+            assert response.status_code == 200, (url, response.status_code)
+            text = response.text
+            assert resident not in text.upper(), url
+            assert find_unmasked(text, organisations=False) == [], (url, find_unmasked(text, organisations=False)[:3])
+            if "html" not in response.headers.get("content-type", ""):
+                continue
+            parser = Links()
+            parser.feed(text)
+            for link in parser.found:
+                target = urljoin(url, link).split("#", 1)[0]
+                last = urlsplit(target).path.rsplit("/", 1)[-1]
+                page = "." not in last or last.endswith(".html")  # pages, not GX's stylesheets and icons
+                if page and urlsplit(target).netloc == urlsplit(server).netloc and "/citygov/" in target and target not in seen:
+                    seen.add(target)
+                    queue.append(target)
+    assert read >= 60, read  # dashboard, league, datasets, scorecards, queue, items, Data Docs pages

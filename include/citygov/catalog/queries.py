@@ -51,6 +51,12 @@ def list_entries(engine: Engine, *, include_withdrawn: bool = False) -> list[dic
         ]
 
 
+def catalogued_codes(engine: Engine) -> set[str]:
+    """Every code the catalog holds, withdrawn entries included (each has a scorecard page)."""
+    with session_scope(engine) as session:
+        return set(session.scalars(select(CatalogEntryRow.code)))
+
+
 def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
     """The latest catalog imports, newest first, each with its changes and rejected rows."""
     with session_scope(engine) as session:

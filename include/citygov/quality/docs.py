@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, func, select, update
 
@@ -191,6 +192,7 @@ def _batch_id(location: str) -> str:
 
 
 def _path(url: str | None) -> str | None:
+    """The file a GX site URL names: GX percent-encodes it (a dataset named 流动人口… is ``%E6%B5%81…``)."""
     if not url:
         return None
-    return url[len("file://") :] if url.startswith("file://") else url
+    return unquote(url[len("file://") :]) if url.startswith("file://") else url
