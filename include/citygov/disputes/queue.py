@@ -111,6 +111,7 @@ class DisputeView:
     location: str | None
     column: str | None
     record_key: str | None
+    """The disputed record's key, masked (``320706********123X``); the queue never keeps it as typed."""
     severity: str | None
     dimension: str | None
     responsible_unit: str | None
@@ -178,6 +179,7 @@ class FlagView:
     entry_code: str | None
     column: str | None
     record_key: str | None
+    """The disputed record's key, masked (``320706********123X``); the queue never keeps it as typed."""
     dispute_id: int
     status: str
     title: str
@@ -276,7 +278,7 @@ def dispute_fingerprints(subject: str, problem: str, column: str | None, key: Pr
     return [dispute_fingerprint(subject, problem, column, d) for d in key.digests]
 
 
-def consumer_key(session: Session, entry: CatalogEntryRow, record_key: str | None) -> ProtectedKey | None:
+def consumer_key(entry: CatalogEntryRow, record_key: str | None) -> ProtectedKey | None:
     """A record key typed by a person, hashed and masked by the mask kinds of the entry's primary-key
     columns (from its suite)."""
     text = _key(record_key, "record key")
@@ -758,7 +760,7 @@ def raise_dispute(
         if col and col not in {c.name for c in entry.columns}:
             declared = ", ".join(c.name for c in entry.columns)
             raise InvalidInput(f"{code} {entry.name} has no 信息项 {col!r}; declared: {declared}")
-        protected = consumer_key(session, entry, record_key)
+        protected = consumer_key(entry, record_key)
         key = protected.display if protected else None
         fingerprints = dispute_fingerprints(code, CONSUMER_RULE, col, protected)
         item = _open_item(session, fingerprints) or _matching_automated(session, code, col, protected)
