@@ -31,6 +31,11 @@ landed (newly landed ones are picked up by the next run; reruns are harmless). A
 `only_this_date`, pulls and ingests only the batches of its own logical date, so re-ingesting past days
 touches nothing else; run it again with `--reprocess-behavior completed` and every batch is skipped.
 See `govern backflow batches` and `govern backflow pull`.
+
+A city **without backflow** (neither the landing connection nor the API connection is defined) gets both
+tasks **skipped** with that one-line reason: the run ends skipped, not failed, and the other DAGs are
+untouched. Defining only one half (the API but no landing folder, or a landing folder but no backflow
+store) is a mistake, and the run fails naming the missing connection.
 """
 
 from __future__ import annotations
@@ -83,15 +88,16 @@ def provincial_backflow():
         from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
 
         resolve = source_resolver()
-        api = resolve(params["province_conn"])
+        api, landing = resolve(params["province_conn"]), resolve(params["landing_conn"])
+        if api is None and landing is None:
+            raise AirflowSkipException(_no_backflow(params))
         if api is None:
             raise AirflowSkipException(
                 f"connection {params['province_conn']!r} is not defined: pulling from the provincial API is off; "
                 "ingesting what is already in the landing folder"
             )
-        landing = resolve(params["landing_conn"])
         if landing is None:
-            raise AirflowFailException(f"connection {params['landing_conn']!r} is not defined; register it (make connections)")
+            raise AirflowFailException(_not_defined(params["landing_conn"]))
         day = city_date(logical_date) if _only_this_date(params, dag_run) else None
         try:
             province = ProvinceAPI.from_connection(api)
@@ -102,7 +108,7 @@ def provincial_backflow():
         if refused:  # the sender's to fix: recorded as rejected deliveries, so they reach the dispute queue
             target = resolve(params["target_conn"])
             if target is None:
-                raise AirflowFailException(f"connection {params['target_conn']!r} is not defined; register it")
+                raise AirflowFailException(_not_defined(params["target_conn"]))
             store, target_engine = ensure_store(governance_url_from_airflow()), create_engine(target.sqlalchemy_url())
             try:
                 record_refusals(store, target_engine, refused)
@@ -115,7 +121,7 @@ def provincial_backflow():
     @task(outlets=[BACKFLOW], trigger_rule="none_failed")
     def ingest_batches(params=None, logical_date=None, dag_run=None, outlet_events=None) -> dict:
         """Verify, validate and load every landed batch; return each batch's reconciliation."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
         from sqlalchemy import create_engine
 
         from citygov.backflow import ingest_landing
@@ -124,9 +130,11 @@ def provincial_backflow():
 
         resolve = source_resolver()
         landing, target = resolve(params["landing_conn"]), resolve(params["target_conn"])
+        if landing is None and resolve(params["province_conn"]) is None:
+            raise AirflowSkipException(_no_backflow(params))
         for name, conn in ((params["landing_conn"], landing), (params["target_conn"], target)):
             if conn is None:
-                raise AirflowFailException(f"connection {name!r} is not defined; register it (make connections)")
+                raise AirflowFailException(_not_defined(name))
         day = city_date(logical_date)
         store = ensure_store(governance_url_from_airflow())
         target_engine = create_engine(target.sqlalchemy_url())
@@ -150,6 +158,18 @@ def provincial_backflow():
         return summary
 
     pull_from_province() >> ingest_batches()
+
+
+def _no_backflow(params) -> str:  # type: ignore[no-untyped-def]
+    """The one-line reason a city without backflow skips this DAG."""
+    return (
+        f"no backflow in this city: neither {params['landing_conn']!r} (landing folder) nor "
+        f"{params['province_conn']!r} (provincial API) is defined; define them to take in backflow"
+    )
+
+
+def _not_defined(conn_id: str) -> str:
+    return f"connection {conn_id!r} is not defined; register it (airflow connections add or import)"
 
 
 def _only_this_date(params, dag_run) -> bool:  # type: ignore[no-untyped-def]

@@ -7,7 +7,12 @@ task through the real task runner, no scheduler, and no retries (``dag.test`` wo
 share one process, so Airflow's in-process
 execution API starts once (~10 s on 2 cores) instead of once per DAG. Airflow's own log goes to
 ``$AIRFLOW_HOME/logs/dags-test/run.log``; this prints each task's state and return value. Expects the
-environment of ``scripts/airflow_env.sh``. Exits 1 at the first run that does not succeed.
+environment of ``scripts/airflow_env.sh``.
+
+Every DAG given runs, whatever happened to the ones before it (one DAG's failure must not keep the others'
+findings from the dispute queue); at the end each DAG's outcome is listed: success, skipped (every task
+skipped, with the reason the tasks gave) or failed (with the failing tasks). Exits 1 when any DAG failed
+or was not found, 2 on wrong arguments.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from pathlib import Path
 from citygov.settings import CITY_TZ
 
 MAX_VALUE_CHARS = 300
+FAILED_TASK_STATES = {"failed", "upstream_failed"}
+SKIP_REASON = re.compile(r'''Skipping task\..*?reason=(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\S+))''')
+"""The task runner's line for an ``AirflowSkipException`` with a message: ``Skipping task. … reason="…"``."""
 
 
 def main(argv: list[str]) -> int:
@@ -35,35 +43,60 @@ def main(argv: list[str]) -> int:
 
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], safe_mode=False)
-    if bag.import_errors:
-        for file, error in bag.import_errors.items():
-            print(f"!! {file} does not import:\n{error}", file=out)
-        return 1
+    dags_folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    bag = DagBag(dag_folder=dags_folder, safe_mode=False)
+    for file, error in bag.import_errors.items():
+        print(f"!! {file} does not import:\n{error}", file=out)
+    outcomes: list[tuple[str, str, str]] = []
     for dag_id in dag_ids:
         if dag_id not in bag.dags:
-            print(f"!! no DAG {dag_id!r} in {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}", file=out)
-            return 1
+            print(f"!! no DAG {dag_id!r} in {dags_folder}", file=out, flush=True)
+            outcomes.append((dag_id, "failed", "not found in the dags folder"))
+            continue
         print(
             f"── {dag_id} for {logical_date:%Y-%m-%d %H:%M %Z} (Airflow's log: {shown})", file=out, flush=True
         )
-        start = time.monotonic()
-        dag = bag.dags[dag_id]
-        for task in dag.tasks:
-            # dag.test sleeps through retry_delay in-process: a demo should fail at once, not in 10 minutes.
-            task.retries = 0
-        dag_run = dag.test(logical_date=logical_date)
-        for task_id, state, value in _task_results(dag_id, dag_run.run_id):
-            shown_value = "" if value is None else f" → {_short(value)}"
-            print(f"   {task_id}: {state}{shown_value}", file=out)
-        state = str(dag_run.state)
-        print(f"   {dag_id}: {state} in {time.monotonic() - start:.0f} s", file=out, flush=True)
-        if state != "success":
-            for line in _errors(log_path):
-                print(f"   {line}", file=out)
-            print(f"!! {dag_id} did not succeed; Airflow's log: {log_path}", file=out)
-            return 1
+        outcomes.append((dag_id, *_run_one(bag.dags[dag_id], logical_date, log_path, out)))
+    print("── every DAG run", file=out)
+    for dag_id, outcome, detail in outcomes:
+        print(f"   {dag_id}: {outcome}{f' ({detail})' if detail else ''}", file=out)
+    failed = [dag_id for dag_id, outcome, _ in outcomes if outcome == "failed"]
+    if failed:
+        print(f"!! {', '.join(failed)} did not succeed; Airflow's log: {log_path}", file=out, flush=True)
+        return 1
     return 0
+
+
+def _run_one(dag, logical_date, log_path: Path, out) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Run ``dag`` once; print its tasks; return its outcome (success, skipped or failed) and a detail
+    (the failing tasks, or why it was skipped)."""
+    start, log_offset = time.monotonic(), log_path.stat().st_size
+    for task in dag.tasks:
+        # dag.test sleeps through retry_delay in-process: a demo should fail at once, not in 10 minutes.
+        task.retries = 0
+    dag_run = dag.test(logical_date=logical_date)
+    results = _task_results(dag.dag_id, dag_run.run_id)
+    for task_id, state, value in results:
+        shown_value = "" if value is None else f" → {_short(value)}"
+        print(f"   {task_id}: {state}{shown_value}", file=out)
+    log = _read_from(log_path, log_offset)
+    failing = [task_id for task_id, state, _ in results if state in FAILED_TASK_STATES]
+    if str(dag_run.state) != "success" or failing:
+        # The tasks that failed themselves, not the ones that did not run because of them.
+        culprits = [task_id for task_id, state, _ in results if state == "failed"] or failing
+        outcome, detail = "failed", f"failing: {', '.join(culprits) or 'no task failed; the run did not succeed'}"
+    elif results and all(state == "skipped" for _, state, _ in results):
+        outcome, detail = "skipped", "; ".join(_skip_reasons(log)) or "every task skipped"
+    else:
+        outcome, detail = "success", ""
+    print(f"   {dag.dag_id}: {outcome} in {time.monotonic() - start:.0f} s", file=out, flush=True)
+    if outcome == "skipped":
+        print(f"   skipped: {detail}", file=out, flush=True)
+    if outcome == "failed":
+        for line in _errors(log):
+            print(f"   {line}", file=out)
+        print(f"!! {dag.dag_id} did not succeed; going on with the next DAG", file=out, flush=True)
+    return outcome, detail
 
 
 def _city_midnight(day: str):
@@ -109,10 +142,27 @@ def _task_results(dag_id: str, run_id: str) -> list[tuple[str, str, object]]:
         return results
 
 
-def _errors(log_path: Path, limit: int = 5) -> list[str]:
+def _read_from(log_path: Path, offset: int) -> str:
+    """What Airflow logged since ``offset``: one DAG run's part of the shared log."""
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode("utf-8", errors="replace")
+
+
+def _skip_reasons(log: str) -> list[str]:
+    """The reasons tasks gave for skipping (``AirflowSkipException``'s message), no repeats."""
+    reasons: list[str] = []
+    for match in SKIP_REASON.finditer(log):
+        reason = next(g for g in match.groups() if g is not None).strip()
+        if reason not in reasons:
+            reasons.append(reason)
+    return reasons
+
+
+def _errors(log: str, limit: int = 5) -> list[str]:
     """The exception messages in the log (``SomeError: what went wrong``), last ones first, no repeats."""
     found: list[str] = []
-    for line in reversed(log_path.read_text(encoding="utf-8", errors="replace").splitlines()):
+    for line in reversed(log.splitlines()):
         if re.match(r"^[\w.]+(Error|Exception): ", line) and line not in found:
             found.append(line)
             if len(found) == limit:

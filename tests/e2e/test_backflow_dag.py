@@ -71,7 +71,26 @@ def test_batches_load_once_and_defective_ones_are_rejected(dag, store_url, city,
     store.dispose()
 
 
-def test_missing_landing_connection_fails_clearly(dag, store_url, capfd) -> None:  # type: ignore[no-untyped-def]
+def test_a_city_without_backflow_skips_the_run_with_its_reason(dag, store_url, capfd) -> None:  # type: ignore[no-untyped-def]
+    """No landing folder, no provincial API: both tasks skipped with one line saying why; not failed."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    when = datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=3, seconds=next(_hour))
+    dag_run = dag.test(logical_date=when)
+    assert str(dag_run.state) == "success"
+    with create_session() as session:
+        states = {ti.task_id: str(ti.state) for ti in session.query(TaskInstance).filter_by(
+            dag_id=dag.dag_id, run_id=dag_run.run_id)}
+    assert states == {"pull_from_province": "skipped", "ingest_batches": "skipped"}
+    out = capfd.readouterr().out
+    assert "no backflow in this city: neither 'backflow_landing' (landing folder) nor 'province_backflow_api'" in out
+    assert "make connections" not in out
+
+
+def test_missing_landing_connection_fails_clearly(dag, store_url, monkeypatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    """Half a backflow setup (the provincial API but no landing folder) is a mistake: the run fails."""
+    monkeypatch.setenv("AIRFLOW_CONN_PROVINCE_BACKFLOW_API", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
     state = run(dag, landing_conn="no_such_landing", target_conn="dept_sdsj", only_this_date=False)
     assert state == "failed"
     assert "connection 'no_such_landing' is not defined" in capfd.readouterr().out
