@@ -81,10 +81,9 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
 
 def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.catalog.queries import load_entries
-    from citygov.inventory import source_engine
-    from citygov.quality.profile import catalog_profile, profile_file, profile_table
+    from citygov.quality.drafting import draft_entry_suite
     from citygov.quality.runner import BaseTables
-    from citygov.quality.suites import draft_suite, suite_path, suite_to_dict, write_suite
+    from citygov.quality.suites import suite_path, suite_to_dict, write_suite
 
     engine = common.engine(args)
     resolve = common._resolver(args)
@@ -98,34 +97,18 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
     status = common.EXIT_OK
     with BaseTables(engine, resolve) as base:
         for code in codes:
-            entry = by_code[code]
             target = suite_path(code, args.suites)
             if target.exists() and not (args.force or args.to_stdout):
                 print(f"kept {target} (exists; --force overwrites a reviewed suite)", file=sys.stderr)
                 continue
-            conn = resolve(entry.conn_id)
-            note = ""
-            try:
-                if conn is None:
-                    raise LookupError(f"connection {entry.conn_id!r} is not defined (pass --connections)")
-                if conn.is_folder:
-                    profile = profile_file(conn.file(entry.location))
-                else:
-                    source = source_engine(conn)
-                    try:
-                        profile = profile_table(source, entry.location)
-                    finally:
-                        source.dispose()
-            except Exception as exc:  # an unreadable resource still gets a draft from its catalog entry
-                profile = catalog_profile([(c.name, c.dtype.value) for c in entry.columns])
-                note = f" (data not readable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; drafted from the catalog only)"
+            drafted = draft_entry_suite(by_code[code], resolve, catalog=catalog, base_check=base)
+            if drafted.unreadable:
                 status = common.EXIT_PROBLEMS
-            suite = draft_suite(entry, profile, catalog=catalog, base_check=base)
             if args.to_stdout:
-                common.print_json(suite_to_dict(suite))
+                common.print_json(suite_to_dict(drafted.suite))
                 continue
-            path = write_suite(suite, args.suites, path=target)
-            print(f"drafted {path}: {len(suite.expectations)} expectations from {profile.rows} rows{note}")
+            path = write_suite(drafted.suite, args.suites, path=target)
+            print(f"drafted {path}: {drafted.expectations} expectations from {drafted.rows} rows{drafted.note()}")
     return status
 
 
