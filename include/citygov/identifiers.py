@@ -317,12 +317,13 @@ DETECT_THRESHOLD = 0.8
 """Share of a column's non-empty sample that must match for :func:`detect_kind` to name its kind."""
 
 
-def detect_kind(values: Iterable[object]) -> str | None:
+def detect_kind(values: Iterable[object], *, threshold: float = DETECT_THRESHOLD) -> str | None:
     """Guess what a column sample holds: ``"ric"`` (ID numbers), ``"uscc"`` (credit codes),
     ``"bankcard"``, ``"mobile"``, ``"plate"`` (number plates) or ``"name"`` (Chinese personal names), or
     None.
 
-    A kind is named when at least :data:`DETECT_THRESHOLD` of the non-empty values match it. ID
+    A kind is named when at least ``threshold`` (default :data:`DETECT_THRESHOLD`) of the non-empty
+    values match it. ID
     numbers are recognised by shape (so a dirty ID column is still an ID column), credit codes by their
     check character (an all-digit ID could otherwise pass for one).
     """
@@ -337,7 +338,7 @@ def detect_kind(values: Iterable[object]) -> str | None:
         ("plate", {7, 8, 9}, lambda t: bool(PLATE_RE.match(t))),
         ("name", {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, _looks_like_name),
     )
-    needed = DETECT_THRESHOLD * len(sample)
+    needed = threshold * len(sample)
     for kind, lengths, test in tests:
         # Length alone rules most columns out before the costlier pattern and checksum tests run.
         candidates = [t for t in sample if len(t) in lengths]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,24 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing suite file")
     p.add_argument("--print", dest="to_stdout", action="store_true", help="print the draft instead of writing it")
     p.set_defaults(func=lambda a: _suites_draft(a, common))
+    p = suites.add_parser("accept", help="accept a drafted suite after review (clears its draft marks)")
+    p.add_argument("code", metavar="CODE")
+    p.add_argument("--by", help="who accepted it (recorded in meta.citygov.accepted)")
+    p.add_argument("--suites", help="suite folder")
+    p.set_defaults(func=lambda a: _suites_edit(a, common, "accept"))
+    p = suites.add_parser("drop", help="drop a rule from a suite")
+    p.add_argument("code", metavar="CODE")
+    p.add_argument("rule", metavar="RULE", help="its number (1 = first), its type, or type:column")
+    p.add_argument("--suites", help="suite folder")
+    p.set_defaults(func=lambda a: _suites_edit(a, common, "drop"))
+    p = suites.add_parser("set", help="loosen or tighten a rule's threshold (mostly)")
+    p.add_argument("code", metavar="CODE")
+    p.add_argument("rule", metavar="RULE", help="its number (1 = first), its type, or type:column")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--mostly", type=float, help="share of rows that must pass (0 < x <= 1)")
+    how.add_argument("--strict", action="store_true", help="every row must pass (removes mostly)")
+    p.add_argument("--suites", help="suite folder")
+    p.set_defaults(func=lambda a: _suites_edit(a, common, "set"))
     p = suites.add_parser("check", help="load every suite file and report which entries have none")
     p.add_argument("--suites", help="suite folder")
     p.add_argument("--json", action="store_true")
@@ -112,19 +131,63 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
     return status
 
 
+def _suites_edit(args: argparse.Namespace, common: ModuleType, action: str) -> int:
+    from citygov.quality.suites import (
+        SuiteFileError,
+        accept_suite,
+        drop_rule,
+        load_suite,
+        set_mostly,
+        suite_path,
+        write_suite,
+    )
+
+    path = suite_path(args.code, args.suites)
+    try:
+        suite = load_suite(args.code, args.suites)
+    except SuiteFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return common.EXIT_ERROR
+    if suite is None:
+        print(f"error: no suite file {path} (govern suites draft {args.code} drafts one)", file=sys.stderr)
+        return common.EXIT_ERROR
+    try:
+        if action == "accept":
+            accept_suite(suite, by=args.by, accepted_at=datetime.now(UTC))
+            done = f"accepted {args.code}: {len(suite.expectations)} rules, no longer a draft"
+        elif action == "drop":
+            done = f"dropped {drop_rule(suite, args.rule)} from {args.code}; {len(suite.expectations)} rules left"
+        else:
+            mostly = None if args.strict else args.mostly
+            if mostly is not None and not 0 < mostly <= 1:
+                raise ValueError(f"--mostly must be a share above 0 and at most 1, got {mostly}")
+            label = set_mostly(suite, args.rule, mostly)
+            loose = mostly is not None and mostly < 1
+            done = f"{label} of {args.code}: " + (f"{mostly:.0%} of rows must pass" if loose else "every row must pass")
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return common.EXIT_ERROR
+    write_suite(suite, path=path)
+    print(done)
+    return common.EXIT_OK
+
+
 def _suites_check(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.catalog.queries import load_entries
-    from citygov.quality.suites import SuiteFileError, read_suite, suites_dir
+    from citygov.quality.suites import SuiteFileError, is_draft, read_suite, suites_dir
 
     folder = suites_dir(args.suites)
     codes = {e.code for e in load_entries(common.engine(args))}
     problems: list[str] = []
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     loaded = set()
+    drafts: list[str] = []
     for path in files:
         try:
             suite = read_suite(path)
             loaded.add(suite.name)
+            if is_draft(suite):
+                drafts.append(suite.name)
         except SuiteFileError as exc:
             problems.append(str(exc))
     report = {
@@ -133,6 +196,7 @@ def _suites_check(args: argparse.Namespace, common: ModuleType) -> int:
         "invalid": problems,
         "missing": sorted(codes - loaded),
         "orphaned": sorted(loaded - codes),
+        "drafts": sorted(drafts),
     }
     if args.json:
         common.print_json(report)
@@ -144,6 +208,8 @@ def _suites_check(args: argparse.Namespace, common: ModuleType) -> int:
             print(f"  missing  {code} (govern suites draft {code})")
         for code in report["orphaned"]:
             print(f"  orphaned {code} (no published catalog entry)")
+        for code in report["drafts"]:
+            print(f"  draft    {code} (review it, then govern suites accept {code})")
     return common.EXIT_PROBLEMS if problems or report["missing"] else common.EXIT_OK
 
 

@@ -8,6 +8,7 @@ in memory only and are never stored or printed.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from citygov.quality import rules
 
 SAMPLE_ROWS = 1000
 """Rows sampled for identifier detection and for testing candidate rules."""
-MAX_ENUM = 12
-"""At most this many distinct values make a column an enumeration (``expect_column_values_to_be_in_set``)."""
+MAX_ENUM = 50
+"""A column with at most this many distinct values has them listed with their row counts: the
+candidates of a value set (``DraftPolicy.value_set_max_distinct`` of them at most)."""
 
 
 @dataclass
@@ -47,7 +49,9 @@ class ColumnProfile:
     """Every sampled non-empty value is a number."""
     min_number: float | None = None
     enum_values: list[str] | None = None
-    """The distinct values when there are at most :data:`MAX_ENUM` of them (never for identifiers)."""
+    """The distinct values when there are at most :data:`MAX_ENUM` of them."""
+    enum_counts: dict[str, int] = field(default_factory=dict)
+    """Rows holding each of ``enum_values`` (whole table): a value few rows hold is likely a defect."""
     sample: list[Any] = field(default_factory=list, repr=False)
     """Raw sampled values (in row order, NULLs kept): memory only."""
 
@@ -122,15 +126,16 @@ def _enums_sql(source: Engine, target: sa.TableClause, columns: dict[str, Column
         for name, profile in columns.items():
             if 0 < profile.distinct <= MAX_ENUM:
                 col = target.c[name]
-                values = conn.execute(sa.select(col).where(col.is_not(None)).distinct()).scalars().all()
-                profile.enum_values = sorted(str(v) for v in values)
+                counts = conn.execute(sa.select(col, sa.func.count()).where(col.is_not(None)).group_by(col)).all()
+                profile.enum_counts = {str(v): int(n) for v, n in counts}
+                profile.enum_values = sorted(profile.enum_counts)
 
 
 def profile_file(path: Path, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfile:
     """Profile a CSV or XLSX file in one streamed pass (distinct values counted per column)."""
     header, chunks = qengine.iter_chunks(Path(path))
     columns = {h: ColumnProfile(name=h, letter="") for h in header}
-    distinct: dict[str, set[str]] = {h: set() for h in header}
+    distinct: dict[str, Counter[str]] = {h: Counter() for h in header}
     rows = 0
     for frame in chunks:
         for h in header:
@@ -150,6 +155,7 @@ def profile_file(path: Path, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfil
     for h, profile in columns.items():
         profile.distinct = len(distinct[h])
         if 0 < profile.distinct <= MAX_ENUM:
+            profile.enum_counts = dict(distinct[h])
             profile.enum_values = sorted(distinct[h])
         _finish(profile)
     return DatasetProfile(rows=rows, columns=columns, sampled_rows=min(rows, sample_rows))

@@ -17,16 +17,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from citygov.catalog.schema import CatalogEntry, ColumnType, Layer, Sensitivity
 from citygov.findings import Dimension
+from citygov.identifiers import detect_kind
 from citygov.quality import rules
 from citygov.quality.masking import scrub
-from citygov.quality.profile import DatasetProfile
+from citygov.quality.profile import MAX_ENUM, ColumnProfile, DatasetProfile
 from citygov.settings import project_home
 
 SUITES_DIR_ENV = "CITYGOV_SUITES_DIR"
@@ -34,9 +38,6 @@ SUITES_DIR_ENV = "CITYGOV_SUITES_DIR"
 
 LOGICAL_DATE = {"$PARAMETER": "logical_date"}
 """Suite parameter every run supplies: the run's logical date (``YYYY-MM-DD``)."""
-
-AGREEMENT = 0.9
-"""Share of sampled rows a candidate rule must already satisfy to be suggested."""
 
 BUILTIN_DIMENSIONS: dict[str, Dimension] = {
     "expect_column_values_to_not_be_null": Dimension.COMPLETENESS,
@@ -200,6 +201,89 @@ def suite_masks(code: str, directory: Path | str | None = None) -> dict[str, str
     return {str(n): (info or {}).get("mask", "none") for n, info in columns.items() if isinstance(info, dict | None)}
 
 
+# --- review: drafts until a steward accepts them ------------------------------------------------------------
+
+
+def is_draft(suite: Any) -> bool:
+    """Whether ``suite`` is a draft not yet accepted by a steward (``meta.citygov.draft`` is set)."""
+    return bool(((suite.meta or {}).get("citygov") or {}).get("draft"))
+
+
+def draft_rules(suite: Any) -> list[int]:
+    """Positions (1-based) of the rules still marked ``draft`` in their meta."""
+    return [i for i, e in enumerate(suite.expectations, start=1) if (e.configuration.meta or {}).get("draft")]
+
+
+def rule_label(expectation: Any) -> str:
+    """``type:column`` of a rule (``type:a,b`` for column pairs and lists), how a steward names it."""
+    kwargs = expectation.configuration.kwargs
+    columns = kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)]
+    return f"{expectation.expectation_type}:{','.join(columns)}" if columns else expectation.expectation_type
+
+
+def find_rule(suite: Any, rule: str) -> int:
+    """The 0-based position of the rule ``rule`` names: its 1-based number, its type (when only one rule
+    has it) or ``type:column`` (see :func:`rule_label`). Raises LookupError listing the rules."""
+    labels = [rule_label(e) for e in suite.expectations]
+    if rule.isdigit() and 1 <= int(rule) <= len(labels):
+        return int(rule) - 1
+    matches = [i for i, label in enumerate(labels) if rule in (label, label.split(":", 1)[0])]
+    if len(matches) == 1:
+        return matches[0]
+    listed = "; ".join(f"{i} {label}" for i, label in enumerate(labels, start=1))
+    what = "names several rules" if matches else "names no rule"
+    raise LookupError(f"{rule!r} {what} of suite {suite.name}; give a number or type:column ({listed})")
+
+
+def accept_suite(suite: Any, *, by: str | None = None, accepted_at: datetime | None = None) -> Any:
+    """``suite`` accepted by a steward: the suite's and every rule's draft marker cleared (the evidence
+    stays), ``meta.citygov.accepted`` saying by whom and when."""
+    citygov = dict((suite.meta or {}).get("citygov") or {})
+    citygov.pop("draft", None)
+    accepted = {k: v for k, v in (("by", by), ("at", accepted_at.isoformat(timespec="seconds") if accepted_at else None)) if v}
+    citygov["accepted"] = accepted or True
+    suite.meta = {**(suite.meta or {}), "citygov": citygov}
+    suite.expectations = [
+        _with_config(e, meta={k: v for k, v in (e.configuration.meta or {}).items() if k != "draft"})
+        for e in suite.expectations
+    ]
+    return suite
+
+
+def drop_rule(suite: Any, rule: str) -> str:
+    """Remove the rule ``rule`` names (see :func:`find_rule`) from ``suite``; returns its label."""
+    position = find_rule(suite, rule)
+    label = rule_label(suite.expectations[position])
+    suite.expectations = [e for i, e in enumerate(suite.expectations) if i != position]
+    return label
+
+
+def set_mostly(suite: Any, rule: str, mostly: float | None) -> str:
+    """Loosen (``mostly`` < 1: that share of rows must pass) or tighten (None or 1: every row) the rule
+    ``rule`` names; returns its label. Raises ValueError for a rule type without ``mostly``."""
+    position = find_rule(suite, rule)
+    e = suite.expectations[position]
+    kwargs = {k: v for k, v in e.configuration.kwargs.items() if k != "mostly"}
+    if mostly is not None and mostly < 1:
+        if "mostly" not in getattr(e, "success_keys", ()):
+            raise ValueError(f"{rule_label(e)} has no threshold (mostly) to set")
+        kwargs["mostly"] = mostly
+    suite.expectations[position] = _with_config(e, kwargs=kwargs)
+    return rule_label(e)
+
+
+def _with_config(expectation: Any, *, kwargs: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Any:
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    config = expectation.configuration
+    return ExpectationConfiguration(
+        type=config.type,
+        kwargs=dict(config.kwargs) if kwargs is None else kwargs,
+        meta=config.meta if meta is None else meta,
+        notes=config.notes,
+    ).to_domain_obj()
+
+
 # --- drafting ----------------------------------------------------------------------------------------------
 
 _DIVISION_NAMES = {"xzqdm", "ssxq", "qxdm", "hjdqdm", "qcddm", "qrddm", "cbdq", "djjg", "所属区县", "行政区划代码"}
@@ -209,20 +293,75 @@ _PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
 """Years and months (统计期 2026-10): an enumeration of those only holds until next month."""
 _MASK_BY_KIND = {"ric": "ric", "mobile": "mobile", "name": "name", "uscc": "uscc", "plate": "plate", "bankcard": "bankcard"}
 
+DRAFT_ENV_PREFIX = "CITYGOV_DRAFT_"
+"""Environment variables ``CITYGOV_DRAFT_<FIELD>`` (e.g. ``CITYGOV_DRAFT_NOT_BLANK_MIN=0.9``) override
+the :class:`DraftPolicy` defaults."""
+
 BaseSampleCheck = Callable[[str, str, list[Any]], set[Any]]
 """``(base_entry, base_column, values) -> the values found there``, to test referential suggestions."""
 
 
-def _share(values: Sequence[Any], ok: Callable[[Any], bool]) -> float:
+@dataclass(frozen=True)
+class DraftPolicy:
+    """How much of the profiled data must already keep a rule before :func:`draft_suite` proposes it.
+
+    A proposed rule is strict (no ``mostly``): the data *mostly* satisfying it is the evidence that it is
+    the column's rule, and the rows that break it are the findings. Shares are of the non-empty sampled
+    values unless said otherwise; every drafted rule records its own support in ``meta.support``.
+    """
+
+    not_blank_min: float = 0.95
+    """Share of all rows filled (not NULL, not blank) for a not-blank rule (key columns always get one)."""
+    kind_min: float = 0.8
+    """Share of values that look like one kind (ID number, credit code, mobile, division code, date,
+    number, fixed-length code) for that kind's rule."""
+    pair_min: float = 0.9
+    """Share of sampled rows whose birth date / gender agree with the ID number for the consistency rule."""
+    reference_min: float = 0.9
+    """Share of sampled values found in a 基础库 entry's key for a reference to it."""
+    value_set_max_distinct: int = 12
+    """At most this many distinct values (whole table) make a text column a code column with a value set
+    (no more than the profile lists, :data:`citygov.quality.profile.MAX_ENUM`)."""
+    value_set_rare: float = 0.01
+    """A value held by fewer than this share of rows is left out of a value set: its rows become findings."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (not isinstance(value, int) or not 1 <= value <= MAX_ENUM):
+                raise ValueError(f"draft policy {f.name} must be a whole number from 1 to {MAX_ENUM}, got {value!r}")
+            if f.type == "float" and not (isinstance(value, int | float) and 0 <= value <= 1):
+                raise ValueError(f"draft policy {f.name} must be a share between 0 and 1, got {value!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> DraftPolicy:
+        """The defaults, then ``CITYGOV_DRAFT_<FIELD>`` variables, then ``overrides`` (None values ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(DRAFT_ENV_PREFIX + f.name.upper())
+            if raw is not None and raw.strip():
+                try:
+                    values[f.name] = int(raw) if f.type == "int" else float(raw)
+                except ValueError:
+                    raise ValueError(f"{DRAFT_ENV_PREFIX}{f.name.upper()}={raw!r} is not a number") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _support(values: Sequence[Any], ok: Callable[[Any], bool]) -> tuple[int, int]:
+    """(values that pass ``ok``, non-empty values) of a sample."""
     present = [v for v in values if v is not None and rules.text(v) != ""]
-    return sum(1 for v in present if ok(v)) / len(present) if present else 0.0
+    return sum(1 for v in present if ok(v)), len(present)
 
 
-def _pair_share(a: Sequence[Any], b: Sequence[Any], problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[float, int]:
+def _pair_support(a: Sequence[Any], b: Sequence[Any], problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[int, int]:
     pairs = [(x, y) for x, y in zip(a, b, strict=False) if x is not None and y is not None and judged(x, y)]
-    if not pairs:
-        return 0.0, 0
-    return sum(1 for x, y in pairs if problem(x, y) is None) / len(pairs), len(pairs)
+    return sum(1 for x, y in pairs if problem(x, y) is None), len(pairs)
+
+
+def _share(support: tuple[int, int]) -> float:
+    return support[0] / support[1] if support[1] else 0.0
 
 
 def draft_suite(
@@ -231,130 +370,122 @@ def draft_suite(
     *,
     catalog: Sequence[CatalogEntry] = (),
     base_check: BaseSampleCheck | None = None,
+    policy: DraftPolicy | None = None,
+    drafted_at: datetime | None = None,
 ) -> Any:
     """Suggest a GX suite for ``entry`` from its catalog 信息项 and a ``profile`` of its data.
 
-    Every suggestion is something the profiled data already (mostly) satisfies, so a drafted suite
-    reports the rows that break a rule the rest of the data keeps; each expectation's ``meta.drafted``
-    says why it was suggested. ``catalog`` and ``base_check`` enable referential-integrity suggestions
-    towards related 基础库 entries. The result is a draft: review it, then save it with
-    :func:`write_suite` into ``expectations/``.
+    Like Deequ's constraint suggestion, but a rule is proposed when the data *mostly* keeps it (the
+    shares of ``policy``, :class:`DraftPolicy`, by default from the environment) and proposed strict, so a draft does not learn the
+    defects: 2 % empty names still get a not-blank rule and the 2 % are findings. Proposed: not-blank
+    for key columns and nearly always filled ones, uniqueness of the key, ID numbers / credit codes /
+    mobile numbers / division codes recognised by shape (old 15-digit IDs and retired division codes
+    pass the rules), dates not in the future, ID ↔ birth date / gender, non-negative numbers, fixed-length
+    codes, value sets of code columns without their rare values, and references to 基础库 entries (the
+    related ones first, then any in ``catalog``) where ``base_check`` finds most values.
+
+    The suite is a draft until a steward accepts it (:func:`accept_suite`): ``meta.citygov.draft`` says
+    when (``drafted_at``) and with which policy, and each rule's meta carries ``draft: true``, why it was
+    suggested (``drafted``) and its evidence (``support``: satisfied of sampled). Save it with
+    :func:`write_suite`.
     """
     import great_expectations as gx
 
     from citygov.quality import expectations as ce
 
     register_expectations()
+    policy = policy or DraftPolicy.from_env()
     declared = {c.name: c.dtype for c in entry.columns}
     names = [c.name for c in entry.columns if c.name in profile.columns] or list(profile.columns)
     cols = profile.columns
     sensitive = entry.sensitivity in (Sensitivity.L3, Sensitivity.L4)
     items: list[Any] = []
     masks: dict[str, dict[str, str]] = {}
+    kinds: dict[str, str | None] = {}
 
-    def add(expectation: Any, why: str) -> None:
-        expectation.meta = {"dimension": dimension_of(expectation).value, "drafted": why}
+    def add(expectation: Any, why: str, support: tuple[int, int] | None = None) -> None:
+        meta: dict[str, Any] = {"dimension": dimension_of(expectation).value, "drafted": why, "draft": True}
+        if support is not None:
+            meta["support"] = {"satisfied": support[0], "of": support[1], "share": round(_share(support), 4)}
+        expectation.meta = meta
         items.append(expectation)
+
+    def filled(name: str) -> tuple[int, int]:
+        p = cols[name]
+        return max(profile.rows - p.nulls - p.blanks, 0), profile.rows
 
     pk = [c for c in entry.primary_key if c in cols]
     for name in pk:
-        add(ce.ExpectColumnValuesToNotBeBlank(column=name), "主键必填 primary-key column")
+        add(ce.ExpectColumnValuesToNotBeBlank(column=name), "主键必填 primary-key column", filled(name))
     if len(pk) == 1:
-        add(gx.expectations.ExpectColumnValuesToBeUnique(column=pk[0]), "主键唯一 primary key")
+        add(gx.expectations.ExpectColumnValuesToBeUnique(column=pk[0]), "主键唯一 primary key", (cols[pk[0]].distinct, profile.rows - cols[pk[0]].nulls))
     elif len(pk) > 1:
         add(gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=pk), "联合主键唯一 compound primary key")
 
-    ric_columns: list[str] = []
     for name in names:
         p = cols[name]
         letter = declared.get(name, ColumnType(p.letter) if p.letter else ColumnType.STRING)
-        present = profile.rows - p.nulls
-        if name not in pk and profile.rows and p.nulls == 0 and p.blanks == 0:
-            add(ce.ExpectColumnValuesToNotBeBlank(column=name), f"完整 no empty value in {profile.rows} rows")
-        mask = _MASK_BY_KIND.get(p.kind or "", "none")
-        if p.kind == "ric":
-            ric_columns.append(name)
-            share = _share(p.sample, lambda v: rules.ric_problem(v) is None)
-            add(ce.ExpectColumnValuesToBeValidRic(column=name, as_of=LOGICAL_DATE), f"身份证号码 ID numbers ({share:.0%} valid in sample)")
-        elif p.kind == "uscc":
-            add(ce.ExpectColumnValuesToBeValidUscc(column=name), "统一社会信用代码 credit codes detected")
-        elif p.kind == "mobile":
-            add(ce.ExpectColumnValuesToBeValidMobile(column=name), "手机号码 mobile numbers detected")
-        elif p.kind is None and not present:
+        present = [v for v in p.sample if v is not None and rules.text(v) != ""]
+        kind = detect_kind(present, threshold=policy.kind_min) if present else None
+        kinds[name] = kind
+        if name not in pk and profile.rows:
+            support = filled(name)
+            if _share(support) >= policy.not_blank_min:
+                add(ce.ExpectColumnValuesToNotBeBlank(column=name), f"完整 {support[0]} of {support[1]} rows filled", support)
+        mask = _MASK_BY_KIND.get(kind or "", "none")
+        if kind == "ric":
+            support = _support(present, lambda v: rules.ric_problem(v) is None)
+            add(ce.ExpectColumnValuesToBeValidRic(column=name, as_of=LOGICAL_DATE), f"身份证号码 ID numbers: {support[0]} of {support[1]} sampled valid", support)
+        elif kind == "uscc":
+            support = _support(present, lambda v: rules.uscc_problem(v) is None)
+            add(ce.ExpectColumnValuesToBeValidUscc(column=name), f"统一社会信用代码 credit codes: {support[0]} of {support[1]} sampled valid", support)
+        elif kind == "mobile":
+            support = _support(present, lambda v: rules.mobile_problem(v) is None)
+            add(ce.ExpectColumnValuesToBeValidMobile(column=name), f"手机号码 mobile numbers: {support[0]} of {support[1]} sampled valid", support)
+        elif kind is None and not present:
             # No data to learn from (an empty or missing resource): the catalog's names and types only.
             if name in _DIVISION_NAMES:
                 add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), "行政区划代码 by column name (no data profiled)")
             elif letter in (ColumnType.DATE, ColumnType.DATETIME):
                 add(ce.ExpectColumnValuesToBeDateNotInFuture(column=name, reference_date=LOGICAL_DATE), "日期 declared D/T (no data profiled)")
-        elif p.kind is None and present:
-            division_share = _share(p.sample, lambda v: rules.division_problem(v) is None)
-            shaped = _share(p.sample, lambda v: len(rules.text(v)) == 6 and rules.text(v).isdigit())
-            if (name in _DIVISION_NAMES and shaped >= AGREEMENT) or division_share >= AGREEMENT:
-                add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), f"行政区划代码 division codes ({division_share:.0%} known in sample)")
-            elif letter in (ColumnType.DATE, ColumnType.DATETIME) or _share(p.sample, lambda v: rules.date_text(v) is not None) >= AGREEMENT:
-                add(ce.ExpectColumnValuesToBeDateNotInFuture(column=name, reference_date=LOGICAL_DATE), "日期 dates cannot lie in the future")
-            elif p.numeric and letter is ColumnType.NUMBER and p.min_number is not None and p.min_number >= 0:
-                add(gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=0), "非负数 non-negative in profile")
-            elif (
-                p.enum_values and letter is ColumnType.STRING and profile.rows >= 5 * len(p.enum_values)
-                and not any(_PERIOD.match(v) for v in p.enum_values)
+        elif kind is None:
+            _draft_plain(name, p, letter, present, profile.rows, policy, add)
+            if sensitive and letter is ColumnType.STRING and name not in pk and not any(
+                getattr(e, "column", None) == name and e.expectation_type != "expect_column_values_to_not_be_blank" for e in items
             ):
-                add(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=scrub(list(p.enum_values))), f"枚举 {len(p.enum_values)} distinct values")
-            elif (
-                letter is ColumnType.STRING and p.blanks == 0 and p.distinct > 1
-                and p.min_length is not None and p.min_length == p.max_length and p.min_length >= 2
-                and all(rules.text(v).isascii() for v in p.sample if v is not None)
-            ):
-                add(
-                    gx.expectations.ExpectColumnValueLengthsToBeBetween(column=name, min_value=p.min_length, max_value=p.max_length),
-                    f"定长编码 every value {p.min_length} characters",
-                )
-            elif sensitive and letter is ColumnType.STRING and name not in pk:
                 mask = "redact"
-        masks[name] = {"kind": p.kind or "", "mask": mask}
+        masks[name] = {"kind": kind or "", "mask": mask}
 
-    for ric in ric_columns:
+    for ric in [n for n in names if kinds.get(n) == "ric"]:
         for name in names:
             p = cols[name]
-            if name == ric or p.kind is not None:
+            if name == ric or kinds.get(name) is not None:
                 continue
             if name.lower() in _BIRTH_NAMES or name in _BIRTH_NAMES or rules.date_text(next((v for v in p.sample if v), None)) is not None:
-                share, n = _pair_share(cols[ric].sample, p.sample, rules.id_birth_problem, lambda a, b: rules.ric_birth(a) is not None and rules.date_text(b) is not None)
-                if n and share >= AGREEMENT:
-                    add(ce.ExpectColumnPairValuesToMatchIdBirthDate(column_A=ric, column_B=name), f"出生日期与身份证一致 {share:.0%} of {n} sampled rows agree")
+                support = _pair_support(cols[ric].sample, p.sample, rules.id_birth_problem, lambda a, b: rules.ric_birth(a) is not None and rules.date_text(b) is not None)
+                if support[1] and _share(support) >= policy.pair_min:
+                    add(ce.ExpectColumnPairValuesToMatchIdBirthDate(column_A=ric, column_B=name), f"出生日期与身份证一致 {support[0]} of {support[1]} sampled rows agree", support)
                     if sensitive:
                         masks[name]["mask"] = "birthdate"
             if name.lower() in _GENDER_NAMES or name in _GENDER_NAMES:
-                share, n = _pair_share(
+                support = _pair_support(
                     cols[ric].sample, p.sample, rules.id_gender_problem,
                     lambda a, b: rules.ric_male(a) is not None and rules.text(b) in (*rules.MALE_VALUES, *rules.FEMALE_VALUES),
                 )
-                if n and share >= AGREEMENT:
-                    add(ce.ExpectColumnPairValuesToMatchIdGender(column_A=ric, column_B=name), f"性别与身份证一致 {share:.0%} of {n} sampled rows agree")
+                if support[1] and _share(support) >= policy.pair_min:
+                    add(ce.ExpectColumnPairValuesToMatchIdGender(column_A=ric, column_B=name), f"性别与身份证一致 {support[0]} of {support[1]} sampled rows agree", support)
 
     if catalog and base_check is not None:
-        by_code = {e.code: e for e in catalog}
-        for code in entry.related_codes:
-            base = by_code.get(code)
-            if base is None or base.code == entry.code or base.layer is not Layer.BASE or len(base.primary_key) != 1:
-                continue
-            key = base.primary_key[0]
-            for name in names:
-                p = cols[name]
-                if p.kind not in ("ric", "uscc"):
-                    continue
-                values = sorted({rules.text(v) for v in p.sample if v is not None and rules.text(v)})[:500]
-                try:
-                    found = base_check(base.code, key, values)
-                except Exception:  # a base we cannot read is no suggestion
-                    continue
-                share = sum(1 for v in values if v in found) / len(values) if values else 0.0
-                if values and share >= AGREEMENT:
-                    add(
-                        ce.ExpectColumnValuesToExistInBaseTable(column=name, base_entry=base.code, base_column=key),
-                        f"关联基础库 {base.code}.{key}: {share:.0%} of {len(values)} sampled values found",
-                    )
+        for name, base, key, support in _references(entry, names, cols, kinds, catalog, base_check, policy):
+            add(
+                ce.ExpectColumnValuesToExistInBaseTable(column=name, base_entry=base, base_column=key),
+                f"关联基础库 {base}.{key}: {support[0]} of {support[1]} sampled values found",
+                support,
+            )
 
+    draft: dict[str, Any] = {"how": "drafted from a profile of the data (govern suites draft)", "policy": asdict(policy)}
+    if drafted_at is not None:
+        draft["drafted_at"] = drafted_at.isoformat(timespec="seconds")
     meta = {
         "citygov": {
             "entry_code": entry.code,
@@ -364,6 +495,102 @@ def draft_suite(
             "sensitivity": entry.sensitivity.value,
             "columns": masks,
             "drafted_from": {"rows": profile.rows, "sampled_rows": profile.sampled_rows},
+            "draft": draft,
         }
     }
     return gx.ExpectationSuite(name=entry.code, expectations=items, meta=meta)
+
+
+def _draft_plain(
+    name: str,
+    p: ColumnProfile,
+    letter: ColumnType,
+    present: list[Any],
+    rows: int,
+    policy: DraftPolicy,
+    add: Callable[..., None],
+) -> None:
+    """The rule of a column that holds no identifier kind: division codes, dates, numbers, value sets or
+    fixed-length codes, the first that most of its values keep."""
+    import great_expectations as gx
+
+    from citygov.quality import expectations as ce
+
+    division = _support(present, lambda v: rules.division_problem(v) is None)
+    shaped = _share(_support(present, lambda v: len(rules.text(v)) == 6 and rules.text(v).isdigit()))
+    if (name in _DIVISION_NAMES and shaped >= policy.kind_min) or _share(division) >= policy.kind_min:
+        add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), f"行政区划代码 division codes: {division[0]} of {division[1]} sampled known", division)
+        return
+    dates = _support(present, lambda v: rules.date_text(v) is not None)
+    if letter in (ColumnType.DATE, ColumnType.DATETIME) or _share(dates) >= policy.kind_min:
+        add(ce.ExpectColumnValuesToBeDateNotInFuture(column=name, reference_date=LOGICAL_DATE), f"日期 dates cannot lie in the future ({dates[0]} of {dates[1]} sampled are dates)", dates)
+        return
+    numbers = [n for n in (_number(v) for v in present) if n is not None]
+    if letter is ColumnType.NUMBER and present and len(numbers) / len(present) >= policy.kind_min:
+        support = (sum(1 for n in numbers if n >= 0), len(present))
+        if _share(support) >= policy.kind_min:
+            add(gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=0), f"非负数 {support[0]} of {support[1]} sampled non-negative numbers", support)
+        return
+    counts = p.enum_counts or ({v: 0 for v in p.enum_values} if p.enum_values else {})
+    if (
+        letter is ColumnType.STRING and 2 <= len(counts) <= policy.value_set_max_distinct
+        and rows >= 5 * len(counts) and not any(_PERIOD.match(v) for v in counts)
+    ):
+        total = sum(counts.values())
+        # a blank is the not-blank rule's to judge, not the value set's
+        kept = sorted(v for v, n in counts.items() if not total or not v.strip() or n >= policy.value_set_rare * total)
+        support = (sum(counts[v] for v in kept), total) if total else (0, 0)
+        left = len(counts) - len(kept)
+        why = f"枚举 {len(kept)} values hold {support[0]} of {support[1]} rows" + (f"; {left} rare value(s) left out" if left else "")
+        add(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=scrub(kept)), why, support if total else None)
+        return
+    lengths = Counter(len(rules.text(v)) for v in present)
+    if letter is ColumnType.STRING and lengths and p.distinct > 1 and all(rules.text(v).isascii() for v in present):
+        length, n = lengths.most_common(1)[0]
+        if length >= 2 and n / len(present) >= policy.kind_min:
+            add(
+                gx.expectations.ExpectColumnValueLengthsToBeBetween(column=name, min_value=length, max_value=length),
+                f"定长编码 {n} of {len(present)} sampled values have {length} characters",
+                (n, len(present)),
+            )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _references(
+    entry: CatalogEntry,
+    names: Sequence[str],
+    cols: Mapping[str, ColumnProfile],
+    kinds: Mapping[str, str | None],
+    catalog: Sequence[CatalogEntry],
+    base_check: BaseSampleCheck,
+    policy: DraftPolicy,
+) -> list[tuple[str, str, str, tuple[int, int]]]:
+    """(column, base entry, base key, support) of each ID-number or credit-code column that most values
+    tie to one 基础库 entry: the entry's related bases are tried first, then every other base."""
+    bases = [e for e in catalog if e.layer is Layer.BASE and len(e.primary_key) == 1 and e.code != entry.code]
+    related = [e for code in entry.related_codes for e in bases if e.code == code]
+    ordered = related + [e for e in bases if e not in related]
+    out = []
+    for name in names:
+        if kinds.get(name) not in ("ric", "uscc"):
+            continue
+        present = [rules.text(v) for v in cols[name].sample if v is not None and rules.text(v)]
+        values = sorted(set(present))[:1000]
+        if not values:
+            continue
+        for base in ordered:
+            try:
+                found = {rules.text(v) for v in base_check(base.code, base.primary_key[0], values)}
+            except Exception:  # a base we cannot read is no suggestion
+                continue
+            support = (sum(1 for v in present if v in found), len(present))
+            if _share(support) >= policy.reference_min:
+                out.append((name, base.code, base.primary_key[0], support))
+                break
+    return out
