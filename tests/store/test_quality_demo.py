@@ -232,6 +232,12 @@ def test_the_command_line_reads_the_same_core(inspected: Engine, city: Path, cap
         "expect_column_pair_values_to_match_id_birth_date",
         "expect_column_values_to_be_valid_mobile",
     }
+    assert draft["meta"]["citygov"]["draft"]["policy"]["not_blank_min"] == 0.95 and draft["meta"]["citygov"]["draft"]["drafted_at"]
+    assert all(e["meta"]["draft"] is True for e in draft["expectations"])
+    assert main(["--db", url, "suites", "draft", "320700-GAJ-0001", "--print", "--not-blank-min", "0.5", "--connections", str(city / "connections.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["meta"]["citygov"]["draft"]["policy"]["not_blank_min"] == 0.5
+    assert main(["--db", url, "suites", "draft", "320700-GAJ-0001", "--print", "--kind-min", "80"]) == 2
+    assert "kind_min must be a share between 0 and 1" in capsys.readouterr().err
 
     assert main(["--db", url, "quality", "results", "--json", "--dataset", "320700-GAJ-0001"]) == 0
     (run,) = json.loads(capsys.readouterr().out)["runs"]

@@ -31,6 +31,15 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--suites", help="suite folder (default: expectations/ or $CITYGOV_SUITES_DIR)")
     p.add_argument("--force", action="store_true", help="overwrite an existing suite file")
     p.add_argument("--print", dest="to_stdout", action="store_true", help="print the draft instead of writing it")
+    policy = p.add_argument_group(
+        "draft policy", "how much of the data must keep a rule for it to be proposed (each also $CITYGOV_DRAFT_<NAME>)"
+    )
+    policy.add_argument("--not-blank-min", type=float, help="share of rows filled for not-blank (0.95)")
+    policy.add_argument("--kind-min", type=float, help="share of values of one kind (ID, credit code, mobile, division, date …) for its rule (0.8)")
+    policy.add_argument("--pair-min", type=float, help="share of rows whose birth date / gender agree with the ID number (0.9)")
+    policy.add_argument("--reference-min", type=float, help="share of values found in a 基础库 entry for a reference (0.9)")
+    policy.add_argument("--value-set-max-distinct", type=int, help="most distinct values of a code column with a value set (12, at most 50)")
+    policy.add_argument("--value-set-rare", type=float, help="values held by fewer than this share of rows are left out of a value set (0.01)")
     p.set_defaults(func=lambda a: _suites_draft(a, common))
     p = suites.add_parser("accept", help="accept a drafted suite after review (clears its draft marks)")
     p.add_argument("code", metavar="CODE")
@@ -102,8 +111,18 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.catalog.queries import load_entries
     from citygov.quality.drafting import draft_entry_suite
     from citygov.quality.runner import BaseTables
-    from citygov.quality.suites import suite_path, suite_to_dict, write_suite
+    from citygov.quality.suites import DraftPolicy, suite_path, suite_to_dict, write_suite
 
+    try:
+        policy = DraftPolicy.from_env(
+            not_blank_min=args.not_blank_min, kind_min=args.kind_min, pair_min=args.pair_min,
+            reference_min=args.reference_min, value_set_max_distinct=args.value_set_max_distinct,
+            value_set_rare=args.value_set_rare,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return common.EXIT_ERROR
+    drafted_at = datetime.now(UTC)
     engine = common.engine(args)
     resolve = common._resolver(args)
     catalog = load_entries(engine, published_only=False)
@@ -120,14 +139,19 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
             if target.exists() and not (args.force or args.to_stdout):
                 print(f"kept {target} (exists; --force overwrites a reviewed suite)", file=sys.stderr)
                 continue
-            drafted = draft_entry_suite(by_code[code], resolve, catalog=catalog, base_check=base)
+            drafted = draft_entry_suite(
+                by_code[code], resolve, catalog=catalog, base_check=base, policy=policy, drafted_at=drafted_at
+            )
             if drafted.unreadable:
                 status = common.EXIT_PROBLEMS
             if args.to_stdout:
                 common.print_json(suite_to_dict(drafted.suite))
                 continue
             path = write_suite(drafted.suite, args.suites, path=target)
-            print(f"drafted {path}: {drafted.expectations} expectations from {drafted.rows} rows{drafted.note()}")
+            print(
+                f"drafted {path}: {drafted.expectations} expectations from {drafted.rows} rows{drafted.note()}; "
+                f"a draft until reviewed (govern suites accept {code})"
+            )
     return status
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from citygov.catalog.schema import CatalogEntry
 from citygov.sources import ConnectionInfo
+
+if TYPE_CHECKING:
+    from citygov.quality.suites import DraftPolicy
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,13 @@ def draft_entry_suite(
     *,
     catalog: Sequence[CatalogEntry],
     base_check: Any,
+    policy: DraftPolicy | None = None,
+    drafted_at: datetime | None = None,
 ) -> DraftedSuite:
     """Profile ``entry``'s data through its connection and draft its suite; an unreadable resource (no
-    connection, no table, a file that does not parse) still gets a draft from its catalog entry, with why."""
+    connection, no table, a file that does not parse) still gets a draft from its catalog entry, with why.
+    ``policy`` (default: from the environment) and ``drafted_at`` go to
+    :func:`~citygov.quality.suites.draft_suite`."""
     from citygov.inventory import source_engine
     from citygov.quality.profile import catalog_profile, profile_file, profile_table
     from citygov.quality.suites import draft_suite
@@ -67,5 +75,5 @@ def draft_entry_suite(
     except Exception as exc:
         profile = catalog_profile([(c.name, c.dtype.value) for c in entry.columns])
         unreadable = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    suite = draft_suite(entry, profile, catalog=catalog, base_check=base_check)
+    suite = draft_suite(entry, profile, catalog=catalog, base_check=base_check, policy=policy, drafted_at=drafted_at)
     return DraftedSuite(entry.code, suite, profile.rows, unreadable)
