@@ -5,7 +5,7 @@ Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked ag
 
 | rule | GB/T 36344 | what it looks for |
 |---|---|---|
-| `patrol.metadata.incomplete` / `.invalid` | 完整性 / 规范性 | summary, provider code, format, publish date, share method; related codes resolve; 不予共享 is not opened |
+| `patrol.metadata.incomplete` / `.invalid` | 完整性 / 规范性 | the required catalog fields are filled (policy: `citygov.catalog.policy`, empty recommended ones are only counted in the summary); related codes resolve; 不予共享 is not opened |
 | `patrol.source.unreachable`, `patrol.resource.missing`, `.unreadable` | 可访问性 | the source answers and the table or file exists |
 | `patrol.schema.missing_column`, `.unexpected_column`, `.type_changed` | 规范性 | declared 信息项 vs the real columns |
 | `patrol.timeliness.stale` | 时效性 | updated within 更新周期 (update-time column, else content change between patrols) |

@@ -256,18 +256,26 @@ def cmd_census_drafts(args: argparse.Namespace) -> int:
 
 
 def cmd_patrol_run(args: argparse.Namespace) -> int:
+    from citygov.catalog.policy import MetadataPolicy
     from citygov.patrol import patrol_batch, plan_batches
 
+    try:
+        policy = MetadataPolicy.from_env()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     engine = _engine(args)
     resolve = _resolver(args)
     day = _date(args.date)
     batches = plan_batches(engine, args.batch_size)
-    total = 0
+    total, gaps = 0, 0
     for number, batch in enumerate(batches, start=1):
-        report = patrol_batch(engine, batch, resolve, day)
+        report = patrol_batch(engine, batch, resolve, day, policy)
         total += len(report.findings)
+        gaps += len(report.recommended_gaps)
         print(f"batch {number}/{len(batches)}: {len(batch)} entries, {len(report.findings)} findings", file=sys.stderr)
     print(f"patrol {day.isoformat()}: {sum(map(len, batches))} entries, {total} findings")
+    if gaps:
+        print(f"{gaps} entries leave recommended catalog fields empty (shown on their scorecards, not disputed)")
     return EXIT_OK
 
 

@@ -593,6 +593,8 @@ class DatasetScorecard:
     failed_checks: list[FailedCheck]
     data_docs_path: str | None
     """The dataset's validation page in the Data Docs site (a file path), when built."""
+    recommended_empty: tuple[str, ...] = ()
+    """Recommended catalog fields the entry leaves empty (:mod:`citygov.catalog.policy`): shown, not disputed."""
 
 
 def dataset_table(
@@ -628,6 +630,8 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
     """The scorecard of one dataset: latest score with its six ratios and how they were counted, score
     history, the latest patrol's findings, the latest quality run's failing expectations (masked samples)
     and its Data Docs page. None when the store knows nothing of ``code``."""
+    from citygov.catalog.policy import MetadataPolicy
+    from citygov.catalog.queries import to_entry
     from citygov.identifiers import mask_text
     from citygov.quality.scores import load_scores
     from citygov.store.models import Finding, PatrolObservation
@@ -683,4 +687,5 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
             quality_status=run.status if run else None,
             failed_checks=failed,
             data_docs_path=run.data_docs_path if run else None,
+            recommended_empty=MetadataPolicy.from_env().gaps(to_entry(entry)).recommended if entry else (),
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
+from citygov.catalog.policy import MetadataPolicy
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import (
     CatalogEntry,
@@ -55,12 +56,6 @@ ALLOWANCE_DAYS: dict[UpdateCycle, int | None] = {
 """Days an entry may go without an update before it is stale: the cycle plus one day of slack for a
 nightly load that lands after midnight. 不定时 entries are never stale."""
 
-RECOMMENDED_FIELDS: tuple[tuple[str, str], ...] = (
-    ("summary", "信息资源摘要"),
-    ("provider_code", "提供方代码"),
-    ("format", "信息资源格式"),
-    ("publish_date", "发布日期"),
-)
 PERSONAL_KINDS = {"ric": "居民身份证号码", "mobile": "手机号码"}
 
 ConnectionResolver = Callable[[str], ConnectionInfo | None]
@@ -75,17 +70,25 @@ class PatrolReport:
     entries: list[str] = field(default_factory=list)
     findings: list[FindingRecord] = field(default_factory=list)
     unreachable_sources: list[str] = field(default_factory=list)
+    recommended_gaps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per entry code, the recommended catalog fields it leaves empty: shown, not findings (see
+    :mod:`citygov.catalog.policy`)."""
 
     def summary(self) -> dict[str, Any]:
         by_rule: dict[str, int] = defaultdict(int)
         for f in self.findings:
             by_rule[f.rule_id] += 1
+        by_field: dict[str, int] = defaultdict(int)
+        for labels in self.recommended_gaps.values():
+            for label in labels:
+                by_field[label] += 1
         return {
             "logical_date": self.logical_date.isoformat(),
             "entries": len(self.entries),
             "findings": len(self.findings),
             "by_rule": dict(sorted(by_rule.items())),
             "unreachable_sources": self.unreachable_sources,
+            "recommended_fields_empty": dict(sorted(by_field.items())),
         }
 
 
@@ -113,12 +116,16 @@ def patrol_batch(
     codes: Iterable[str],
     resolve: ConnectionResolver,
     logical_date: date,
+    policy: MetadataPolicy | None = None,
 ) -> PatrolReport:
     """Patrol the catalog entries ``codes`` as of ``logical_date`` and store the results.
 
     Findings replace this date's patrol findings for these entries; observations (row count, last
     update, content signature) are stored per entry and date as the history later patrols compare to.
+    ``policy`` (default: this deployment's, :meth:`MetadataPolicy.from_env`) says which empty catalog
+    fields are findings and which are only reported (``recommended_gaps``).
     """
+    policy = policy or MetadataPolicy.from_env()
     codes = list(codes)
     entries = load_entries(engine, codes=codes)
     with session_scope(engine) as session:
@@ -128,7 +135,10 @@ def patrol_batch(
     observations: list[PatrolObservation] = []
     by_conn: dict[str, list[CatalogEntry]] = defaultdict(list)
     for entry in entries:
-        report.findings.extend(check_metadata(entry, all_codes, logical_date))
+        report.findings.extend(check_metadata(entry, all_codes, logical_date, policy))
+        recommended = policy.gaps(entry).recommended
+        if recommended:
+            report.recommended_gaps[entry.code] = recommended
         by_conn[entry.conn_id].append(entry)
     for conn_id, group in sorted(by_conn.items()):
         conn = resolve(conn_id)
@@ -156,18 +166,19 @@ def _finding(entry: CatalogEntry, rule_id: str, message: str, logical_date: date
     return FindingRecord.for_entry(ORIGIN, entry, rule_id, message, logical_date, **kw)
 
 
-def check_metadata(entry: CatalogEntry, known_codes: set[str], logical_date: date) -> list[FindingRecord]:
-    """Metadata completeness and validity; needs no source."""
+def check_metadata(
+    entry: CatalogEntry, known_codes: set[str], logical_date: date, policy: MetadataPolicy | None = None
+) -> list[FindingRecord]:
+    """Metadata completeness (the required fields of ``policy``, default this deployment's) and
+    validity; needs no source. Empty recommended fields are no finding."""
     out: list[FindingRecord] = []
-    missing = [label for key, label in RECOMMENDED_FIELDS if not getattr(entry, key)]
-    if entry.share_type is not ShareType.NOT_SHARED and not entry.share_method:
-        missing.append("共享方式")
+    missing = list((policy or MetadataPolicy.from_env()).gaps(entry).required)
     if missing:
         out.append(
             _finding(
                 entry,
                 "patrol.metadata.incomplete",
-                f"published entry lacks {', '.join(missing)}; fill them in the catalog",
+                f"published entry lacks the required {', '.join(missing)}; fill them in the catalog",
                 logical_date,
                 evidence={"missing": missing},
             )
