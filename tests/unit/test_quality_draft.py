@@ -35,6 +35,7 @@ PLANTED = {
     ("expect_column_values_to_be_valid_ric", "sfzhm"): 30,  # 3 % wrong check characters
     ("expect_column_values_to_exist_in_base_table", "dwdm"): 10,  # 1 % employers not in the base library
     ("expect_column_values_to_be_valid_mobile", "sjhm"): 4,
+    ("expect_column_values_to_be_valid_plate", "hphm"): 5,
     ("expect_column_values_to_be_in_set", "cblx"): 3,  # a code no other row uses
 }
 """(expectation, column) → rows planted to break it."""
@@ -62,7 +63,7 @@ C, D = ColumnType.STRING, ColumnType.DATE
 BASE = _entry("FR", [("tyshxydm", C), ("mc", C)], layer=Layer.BASE, pk=("tyshxydm",))
 ENTRY = _entry(
     "CB",
-    [("cbbh", C), ("sfzhm", C), ("xm", C), ("csrq", D), ("xb", C), ("sjhm", C), ("dwdm", C), ("cblx", C), ("xzqdm", C), ("bz", C)],
+    [("cbbh", C), ("sfzhm", C), ("xm", C), ("csrq", D), ("xb", C), ("sjhm", C), ("dwdm", C), ("cblx", C), ("xzqdm", C), ("hphm", C), ("bz", C)],
     layer=Layer.DEPARTMENT,
     pk=("cbbh",),
 )
@@ -97,11 +98,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
             "dwdm": strangers[i % 10] if i in bad[("expect_column_values_to_exist_in_base_table", "dwdm")] else employers[i % 40],
             "cblx": "99" if i in bad[("expect_column_values_to_be_in_set", "cblx")] else ("110", "210", "310", "410")[i % 4],
             "xzqdm": ("320703", "320706", "320707", "320722")[i % 4],
+            "hphm": "苏G" + ("12" if i in bad[("expect_column_values_to_be_valid_plate", "hphm")] else f"{'ABCDEFGHJK'[i % 10]}{i:04d}"),
             "bz": "补缴" if i % 10 == 0 else None,  # mostly empty: no not-blank rule
         })
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE cb (cbbh TEXT, sfzhm TEXT, xm TEXT, csrq TEXT, xb TEXT, sjhm TEXT, dwdm TEXT, cblx TEXT, xzqdm TEXT, bz TEXT)"))
-        conn.execute(sa.text("INSERT INTO cb VALUES (:cbbh, :sfzhm, :xm, :csrq, :xb, :sjhm, :dwdm, :cblx, :xzqdm, :bz)"), rows)
+        conn.execute(sa.text("CREATE TABLE cb (cbbh TEXT, sfzhm TEXT, xm TEXT, csrq TEXT, xb TEXT, sjhm TEXT, dwdm TEXT, cblx TEXT, xzqdm TEXT, hphm TEXT, bz TEXT)"))
+        conn.execute(sa.text("INSERT INTO cb VALUES (:cbbh, :sfzhm, :xm, :csrq, :xb, :sjhm, :dwdm, :cblx, :xzqdm, :hphm, :bz)"), rows)
         conn.execute(sa.text("CREATE TABLE fr (tyshxydm TEXT, mc TEXT)"))
         conn.execute(sa.text("INSERT INTO fr VALUES (:c, '公司')"), [{"c": c} for c in employers])
     yield engine
@@ -126,7 +128,8 @@ def _rules(suite: Any) -> dict[str, Any]:
     return {qs.rule_label(e): e for e in suite.expectations}
 
 
-def test_the_drafted_suite_finds_exactly_the_planted_rows(city: sa.Engine) -> None:
+@pytest.mark.parametrize("engine", ["fused", "gx"])
+def test_the_drafted_suite_finds_exactly_the_planted_rows(city: sa.Engine, engine: str) -> None:
     suite = _draft(city)
     rules = _rules(suite)
     for expectation, column in PLANTED:
@@ -141,7 +144,7 @@ def test_the_drafted_suite_finds_exactly_the_planted_rows(city: sa.Engine) -> No
     assert not any(label.endswith(":bz") for label in rules), "a mostly empty column gets no rule"
 
     result, rows = qengine.validate_table(
-        city, "cb", suite, parameters={"logical_date": DAY.isoformat()}, base_lookup=_base_check(city)
+        city, "cb", suite, parameters={"logical_date": DAY.isoformat()}, base_lookup=_base_check(city), engine=engine
     )
     assert rows == ROWS
     failed = {(r.expectation_config.type, r.expectation_config.kwargs.get("column")): r.result["unexpected_count"] for r in result.results if not r.success}

@@ -141,6 +141,33 @@ def test_sql_agrees_with_python_on_postgresql() -> None:
         engine.dispose()
 
 
+PLATES = [
+    "苏G12345", "苏G·12345", "苏G・12345", "苏G.12345", "苏G-12345", "苏G 12345", "苏GD12345", "沪A12345学", "苏G1234挂",
+    "苏G123456", "京AD1234X", "粤B·A1234", "苏GA1B2C", " 苏G12345 ",
+    "苏GABCDE", "苏GABCDEF", "苏G1234", "苏I12345", "苏g12345", "苏G1234567", "X苏G12345", "苏G12345\n", "苏GABCD挂",
+    "苏G*1234", "苏G--12345", "", "12345", "苏G12",
+]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_plate_sql_agrees_with_python(dialect: str) -> None:
+    engine = sa.create_engine("sqlite://" if dialect == "sqlite" else PG_ADMIN_URL, connect_args={} if dialect == "sqlite" else {"connect_timeout": 3})
+    table = sa.Table("quality_plates", sa.MetaData(), sa.Column("v", sa.String), prefixes=["TEMPORARY"])
+    try:
+        with engine.connect() as conn:
+            table.create(conn)
+            conn.execute(table.insert(), [{"v": v} for v in PLATES])
+            rows = conn.execute(sa.select(table.c.v, sqlcond.plate_ok(table.c.v, dialect))).all()
+    except sa.exc.OperationalError as exc:
+        if dialect == "sqlite" or os.environ.get("CITYGOV_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    assert {value: bool(ok) for value, ok in rows} == {value: rules.plate_problem(value) is None for value in PLATES}
+    assert sum(rules.plate_problem(v) is None for v in PLATES) == 14
+
+
 def test_unsupported_dialect_says_so() -> None:
     with pytest.raises(sqlcond.UnsupportedDialect):
         sqlcond.matches(sa.column("x"), ["[0-9]"], "mssql")

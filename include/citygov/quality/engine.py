@@ -416,6 +416,8 @@ def compile_check(e: Any) -> Check:
         return Check(e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), _rule(rules.uscc_problem))
     if t == "expect_column_values_to_be_valid_mobile":
         return Check(e, "map", col, lambda c, d: sqlcond.mobile_ok(c[0], d), _rule(rules.mobile_problem))
+    if t == "expect_column_values_to_be_valid_plate":
+        return Check(e, "map", col, lambda c, d: sqlcond.plate_ok(c[0], d), _rule(rules.plate_problem))
     if t == "expect_column_values_to_be_valid_division_code":
         cur = e.current_only
         return Check(
@@ -463,6 +465,7 @@ NATIVE: tuple[str, ...] = (
     "expect_column_values_to_be_valid_ric",
     "expect_column_values_to_be_valid_uscc",
     "expect_column_values_to_be_valid_mobile",
+    "expect_column_values_to_be_valid_plate",
     "expect_column_values_to_be_valid_division_code",
     "expect_column_values_to_be_date_not_in_future",
     "expect_column_values_to_not_be_blank",

@@ -8,6 +8,7 @@ Importing this module registers them with GX; any suite may then use them by typ
 | ``expect_column_values_to_be_valid_uscc`` | 准确性 | unified social credit code (GB 32100): alphabet, division part, MOD 31 check character |
 | ``expect_column_values_to_be_valid_division_code`` | 规范性 | GB/T 2260 division code (the shipped national table) |
 | ``expect_column_values_to_be_valid_mobile`` | 准确性 | mainland mobile number |
+| ``expect_column_values_to_be_valid_plate`` | 准确性 | mainland number plate (号牌, GA 36), new-energy plates and 挂/学/警 too |
 | ``expect_column_values_to_be_date_not_in_future`` | 准确性 | a date not after ``reference_date`` (the run's logical date) |
 | ``expect_column_values_to_not_be_blank`` | 完整性 | not NULL, not empty, not only spaces |
 | ``expect_column_pair_values_to_match_id_birth_date`` | 一致性 | birth date column agrees with the ID number |
@@ -228,6 +229,35 @@ class ExpectColumnValuesToBeValidMobile(_Described, ColumnMapExpectation):
     args_keys = ("column",)
     dimension: ClassVar[Dimension] = Dimension.ACCURACY
     sentence: ClassVar[str] = "$column 应为有效的手机号码 valid mobile number"
+    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
+    _library_metadata = library_metadata
+
+
+# --- number plate --------------------------------------------------------------------------------------
+
+
+class ColumnValuesValidPlate(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.citygov_valid_plate"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return _ok(column, rules.plate_problem)
+
+    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, **kwargs):
+        return sqlcond.plate_ok(column, _dialect(kwargs))
+
+
+class ExpectColumnValuesToBeValidPlate(_Described, ColumnMapExpectation):
+    """Expect column values to be mainland number plates (号牌, GA 36): province, issuing letter, an
+    optional dot, then 5 characters (6 on new-energy plates) with a digit among them, the last may be
+    挂 学 警 港 澳 领 (:func:`citygov.quality.rules.plate_problem`)."""
+
+    map_metric = "column_values.citygov_valid_plate"
+    success_keys = ("mostly",)
+    args_keys = ("column",)
+    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    sentence: ClassVar[str] = "$column 应为有效的机动车号牌 valid number plate (GA 36)"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
     _library_metadata = library_metadata
 
@@ -464,6 +494,7 @@ CUSTOM_EXPECTATIONS: tuple[type, ...] = (
     ExpectColumnValuesToBeValidUscc,
     ExpectColumnValuesToBeValidDivisionCode,
     ExpectColumnValuesToBeValidMobile,
+    ExpectColumnValuesToBeValidPlate,
     ExpectColumnValuesToBeDateNotInFuture,
     ExpectColumnValuesToNotBeBlank,
     ExpectColumnPairValuesToMatchIdBirthDate,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection
 from datetime import date
 
-from citygov.identifiers import USCC_ALPHABET, ric_check_char, uscc_check_char
+from citygov.identifiers import PLATE_RE, USCC_ALPHABET, ric_check_char, uscc_check_char
 from citygov.quality.reference import division_known, known_division_codes
 
 RIC_MIN_YEAR = 1850
@@ -123,6 +123,13 @@ def uscc_problem(value: object) -> str | None:
 def mobile_problem(value: object) -> str | None:
     """Why ``value`` is not a mainland mobile number (11 digits, ``1[3-9]…``), or None."""
     return None if _MOBILE.fullmatch(text(value)) else "format"
+
+
+def plate_problem(value: object) -> str | None:
+    """Why ``value`` is not a mainland number plate (号牌, GA 36: province, issuing letter, an optional
+    dot, 5 characters or 6 on new-energy plates with a digit among them, the last may be 挂 学 警 港 澳 领;
+    :data:`citygov.identifiers.PLATE_RE`), or None."""
+    return None if PLATE_RE.fullmatch(text(value)) else "format"
 
 
 def division_problem(value: object, *, current_only: bool = False) -> str | None:

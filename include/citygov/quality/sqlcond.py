@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlalchemy.sql.elements import ColumnElement
 
-from citygov.identifiers import USCC_ALPHABET
+from citygov.identifiers import PLATE_PROVINCES, USCC_ALPHABET
 from citygov.quality.reference import current_division_codes, known_division_codes
 from citygov.quality.rules import FEMALE_VALUES, MALE_VALUES, RIC_MIN_YEAR
 
@@ -212,6 +212,26 @@ def uscc_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
 def mobile_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """SQL for :func:`citygov.quality.rules.mobile_problem` is None."""
     return _true(matches(as_text(column), ["1", "[3-9]"] + [_DIGIT] * 9, dialect))
+
+
+_PLATE_LETTER = "[A-HJ-NP-Z]"
+_PLATE_BODY = "[A-HJ-NP-Z0-9]"
+_PLATE_LAST = "[A-HJ-NP-Z0-9挂学警港澳领]"
+_PLATE_SEPARATORS = (None, "[·]", "[・]", "[.]", "[-]", "[ ]")
+
+
+def plate_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """SQL for :func:`citygov.quality.rules.plate_problem` is None: one of the shapes (with or without a
+    separator, 5 or 6 characters after it) and a digit somewhere (only the part after the letter can
+    hold one)."""
+    t = as_text(column)
+    shapes = [
+        matches(t, [f"[{PLATE_PROVINCES}]", _PLATE_LETTER, *([sep] if sep else []), *[_PLATE_BODY] * n, _PLATE_LAST], dialect)
+        for sep in _PLATE_SEPARATORS
+        for n in (4, 5)
+    ]
+    digit = t.op("GLOB")("*[0-9]*") if dialect == "sqlite" else t.op("~")("[0-9]")
+    return _true(sa.and_(sa.or_(*shapes), digit))
 
 
 def division_ok(column: ColumnElement[Any], dialect: str, *, current_only: bool = False) -> ColumnElement[bool]:

@@ -379,7 +379,7 @@ def draft_suite(
     shares of ``policy``, :class:`DraftPolicy`, by default from the environment) and proposed strict, so a draft does not learn the
     defects: 2 % empty names still get a not-blank rule and the 2 % are findings. Proposed: not-blank
     for key columns and nearly always filled ones, uniqueness of the key, ID numbers / credit codes /
-    mobile numbers / division codes recognised by shape (old 15-digit IDs and retired division codes
+    mobile numbers / number plates / division codes recognised by shape (old 15-digit IDs and retired division codes
     pass the rules), dates not in the future, ID ↔ birth date / gender, non-negative numbers, fixed-length
     codes, value sets of code columns without their rare values, and references to 基础库 entries (the
     related ones first, then any in ``catalog``) where ``base_check`` finds most values.
@@ -442,6 +442,9 @@ def draft_suite(
         elif kind == "mobile":
             support = _support(present, lambda v: rules.mobile_problem(v) is None)
             add(ce.ExpectColumnValuesToBeValidMobile(column=name), f"手机号码 mobile numbers: {support[0]} of {support[1]} sampled valid", support)
+        elif kind == "plate":
+            support = _support(present, lambda v: rules.plate_problem(v) is None)
+            add(ce.ExpectColumnValuesToBeValidPlate(column=name), f"号牌 number plates: {support[0]} of {support[1]} sampled valid", support)
         elif kind is None and not present:
             # No data to learn from (an empty or missing resource): the catalog's names and types only.
             if name in _DIVISION_NAMES:
