@@ -3,6 +3,9 @@
 # Airflow's settings live in scripts/airflow_env.sh (sourced by every recipe that runs Airflow or
 # `govern`): Airflow 3 on SQLite with the LocalExecutor, AIRFLOW_HOME=.airflow/, examples off,
 # parallelism 4 for a 2-core machine, Asia/Shanghai. `source scripts/airflow_env.sh` gives a shell the same.
+# It also reads the active city profile (.citygov/city.env, written by `govern city init` / `make city`):
+# `make up` serves that city. The demo's targets run with DEMO_ENV (no profile: the demo's own settings),
+# so they never register the demo over a configured city.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -13,6 +16,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.citygov-installed
 ENV := source scripts/airflow_env.sh &&
+DEMO_ENV := export CITYGOV_CITY_ENV= && source scripts/airflow_env.sh &&
 
 AIRFLOW_HOME := $(CURDIR)/.airflow
 AIRFLOW_DB := $(AIRFLOW_HOME)/airflow.db
@@ -22,7 +26,7 @@ DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # add a DAG here when it joins the pipeline.
 PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing
 
-.PHONY: help venv init demo connections test bench lint up cluster-up cluster-down clean distclean
+.PHONY: help venv init demo connections city test bench lint up cluster-up cluster-down clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,44 +43,46 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 init: $(AIRFLOW_DB) ## Migrate Airflow's metadata DB (.airflow/) and the governance store
-	@$(ENV) govern store upgrade
+	@$(DEMO_ENV) govern store upgrade
 
 # `airflow db migrate` is idempotent but takes seconds: rerun it only after (re)installing.
 $(AIRFLOW_DB): $(INSTALLED)
 	@mkdir -p $(AIRFLOW_HOME)
 	@echo "airflow db migrate → $(AIRFLOW_DB)"
-	@$(ENV) airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -n 30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	@$(DEMO_ENV) airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -n 30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 	@touch $@
 
 $(DEMO_CATALOG): | $(INSTALLED)
-	@$(ENV) govern demo create --out $(DEMO_DIR)
+	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR)
 
 # Idempotent: --overwrite replaces connections registered before, `variables set` replaces the value.
 define register
-@$(ENV) python scripts/airflow_connections.py $(DEMO_DIR)/connections.json $(AIRFLOW_HOME)/connections.json
-@$(ENV) airflow connections import --overwrite $(AIRFLOW_HOME)/connections.json > $(AIRFLOW_HOME)/connections-import.log 2>&1 \
+@$(DEMO_ENV) python scripts/airflow_connections.py $(DEMO_DIR)/connections.json $(AIRFLOW_HOME)/connections.json
+@$(DEMO_ENV) airflow connections import --overwrite $(AIRFLOW_HOME)/connections.json > $(AIRFLOW_HOME)/connections-import.log 2>&1 \
   || { cat $(AIRFLOW_HOME)/connections-import.log; exit 1; }
-@$(ENV) airflow variables set --description "the office's catalog export that catalog_sync imports" \
+@$(DEMO_ENV) airflow variables set --description "the office's catalog export that catalog_sync imports" \
   citygov_catalog_file $(DEMO_CATALOG)
-@$(ENV) govern sources register $(DEMO_DIR)/connections.json > /dev/null
-@$(ENV) govern disputes users add admin --role steward --display-name "Airflow admin (steward)" > /dev/null
+@$(DEMO_ENV) govern sources register $(DEMO_DIR)/connections.json > /dev/null
+@$(DEMO_ENV) govern city demo-profile --dir $(DEMO_DIR) > /dev/null
+@$(DEMO_ENV) govern disputes users add admin --role steward --display-name "Airflow admin (steward)" > /dev/null
 endef
 
 connections: init $(DEMO_CATALOG) ## Register the demo city's connections, governance_db and the catalog Variable
 	$(register)
 
 demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, show what they found
-	@$(ENV) govern demo create --out $(DEMO_DIR)
+	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR)
 	$(register)
 	@# The demo city is as of a fixed day (defects.json "as_of"): the runs are for that day, not today.
-	@$(ENV) python scripts/run_dags.py "$$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' $(DEMO_DIR)/defects.json)" $(PIPELINE_DAGS)
-	@echo; echo "── govern catalog list"; $(ENV) govern catalog list
-	@echo; echo "── govern catalog history"; $(ENV) govern catalog history --limit 1
-	@echo; echo "── govern census show"; $(ENV) govern census show
-	@echo; echo "── govern patrol findings"; $(ENV) govern patrol findings
-	@echo; echo "── govern scores"; $(ENV) govern scores
-	@echo; echo "── govern backflow batches"; $(ENV) govern backflow batches
-	@echo; echo "── govern disputes list"; $(ENV) govern disputes list
+	@$(DEMO_ENV) python scripts/run_dags.py "$$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' $(DEMO_DIR)/defects.json)" $(PIPELINE_DAGS)
+	@$(DEMO_ENV) govern city results
+
+# Your own city in one step: checks first (exit 2 and a list, nothing written), then registers it with its
+# own Airflow home, store and suites folder (DIR, default data/city), drafts suites, runs the pipeline once.
+city: $(INSTALLED) ## Onboard a city: make city CATALOG=catalog.xlsx CONNECTIONS=connections.json [DIR=… DATE=… NO_RUN=1]
+	@[[ -n "$(CATALOG)" && -n "$(CONNECTIONS)" ]] || { echo "usage: make city CATALOG=FILE CONNECTIONS=FILE [DIR=DIR] [DATE=YYYY-MM-DD] [NO_RUN=1]" >&2; exit 2; }
+	@$(DEMO_ENV) govern city init --catalog "$(CATALOG)" --connections "$(CONNECTIONS)" --dags "$(PIPELINE_DAGS)" \
+	  $(if $(DIR),--dir "$(DIR)") $(if $(DATE),--date "$(DATE)") $(if $(NO_RUN),--no-run)
 
 # Two workers (pytest-xdist): the tests that start servers (tests/e2e, cluster, web, and any marked
 # airflow) run one after the other in one of them, the rest in the other (tests/conftest.py).
@@ -92,8 +98,13 @@ bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run
 lint: $(INSTALLED) ## ruff check
 	$(VENV)/bin/ruff check .
 
-up: connections ## Airflow standalone (api-server, scheduler, dag-processor, triggerer), UI on :8080
-	@echo "Airflow UI: http://localhost:8080  user: admin  password: in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+# The active city (govern city init) is served as registered; the demo is registered first only when no
+# other city is active.
+up: $(INSTALLED) ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) for the active city, UI on :8080
+	@$(ENV) if [[ -n "$${CITYGOV_CITY_PROFILE:-}" && "$$CITYGOV_CITY_PROFILE" != "$(DEMO_DIR)/city.json" ]]; then \
+	  echo "serving the city of $$CITYGOV_CITY_PROFILE (govern city show; govern city use $(DEMO_DIR) switches to the demo)"; \
+	else $(MAKE) connections; fi
+	@$(ENV) echo "Airflow UI: http://localhost:8080  user: admin  password: in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 	@echo "(the password file is written on first start; Ctrl-C stops everything)"
 	@$(ENV) exec scripts/up.sh
 

@@ -29,3 +29,19 @@ export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
 export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN=3
 # The pipeline runs as soon as `make up` starts it, without anyone clicking "unpause".
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+
+# The city: the active city profile, written by `govern city init` (or `govern city use DIR`) to
+# .citygov/city.env, sets the city's own AIRFLOW_HOME and metadata DB, GOVERNANCE_DB_URL, CITYGOV_SUITES_DIR,
+# CITYGOV_DATA_DIR, CITYGOV_CATALOG_FILE and CITYGOV_CONNECTIONS_FILE (citygov.onboarding.CityProfile).
+# CITYGOV_CITY_ENV names another profile's city.env; set and empty, it means none: the demo's defaults above
+# (the Makefile's demo targets use that, so `make demo` never touches a configured city).
+_citygov_city_env="${CITYGOV_CITY_ENV-$CITYGOV_HOME/.citygov/city.env}"
+if [[ -n "$_citygov_city_env" && -f "$_citygov_city_env" ]]; then
+  # shellcheck source=/dev/null
+  source "$_citygov_city_env"
+elif [[ -n "${CITYGOV_CITY_PROFILE:-}" ]]; then
+  # A city's settings left in this shell must not send the demo to that city's store or suites.
+  unset CITYGOV_CITY_PROFILE GOVERNANCE_DB_URL CITYGOV_SUITES_DIR CITYGOV_DATA_DIR CITYGOV_CATALOG_FILE \
+    CITYGOV_CONNECTIONS_FILE
+fi
+unset _citygov_city_env

@@ -27,6 +27,10 @@ atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
 for _key in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))]:
     del os.environ[_key]
 os.environ.pop("GOVERNANCE_DB_URL", None)
+# Nor the developer's active city (govern city init): a city a test activates goes to the session's folder.
+for _key in ("CITYGOV_CITY_PROFILE", "CITYGOV_SUITES_DIR", "CITYGOV_CATALOG_FILE", "CITYGOV_CONNECTIONS_FILE"):
+    os.environ.pop(_key, None)
+os.environ["CITYGOV_CITY_ENV"] = str(_SESSION_HOME / "city.env")
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_SESSION_HOME / "airflow"),
