@@ -215,6 +215,35 @@ def test_a_postgresql_source_is_validated_in_the_database(inspected: Engine, cit
     source.dispose()
 
 
+def test_suites_drafted_from_the_data_alone_find_exactly_the_planted_defects(city: Path, tmp_path: Path) -> None:
+    """No hand-written rule: every dataset's suite drafted from its data finds each planted quality defect
+    with its count, and nothing else."""
+    from citygov.catalog.queries import load_entries
+    from citygov.quality.drafting import draft_entry_suite
+    from citygov.quality.runner import BaseTables
+    from citygov.quality.suites import is_draft, write_suite
+
+    url = f"sqlite:///{tmp_path / 'governance.db'}"
+    upgrade(url)
+    engine = engine_for(url)
+    import_catalog(engine, city / "catalog.csv")
+    conns = connections_from_file(city / "connections.json")
+    catalog = load_entries(engine, published_only=False)
+    with BaseTables(engine, conns.get) as base:
+        for entry in catalog:
+            drafted = draft_entry_suite(entry, conns.get, catalog=catalog, base_check=base)
+            assert is_draft(drafted.suite)
+            write_suite(drafted.suite, tmp_path / "suites")
+    report = inspect_batch(engine, [e.code for e in catalog], conns.get, DEFAULT_AS_OF, suites=tmp_path / "suites")
+    found = {
+        (d["entry_code"], f["expectation"], f["column"]): f["unexpected_count"]
+        for d in report.summary()["datasets"]
+        for f in d["failed"]
+    }
+    engine.dispose()
+    assert found == _planted(city)
+
+
 def test_the_command_line_reads_the_same_core(inspected: Engine, city: Path, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from citygov.cli import main
 

@@ -152,6 +152,25 @@ def test_the_drafted_suite_finds_exactly_the_planted_rows(city: sa.Engine, engin
     assert all(r.exception_info.get("raised_exception") is not True for r in result.results)
 
 
+def test_a_file_source_drafts_the_same_rules_and_finds_the_same_rows(city: sa.Engine, tmp_path: Path) -> None:
+    import csv
+
+    from citygov.quality.profile import profile_file
+
+    with city.connect() as conn:
+        result = conn.execute(sa.text("SELECT * FROM cb"))
+        header, rows = list(result.keys()), result.all()
+    path = tmp_path / "cb.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *[["" if v is None else v for v in row] for row in rows]])
+    from_file = qs.draft_suite(ENTRY, profile_file(path), catalog=[BASE, ENTRY], base_check=_base_check(city))
+    assert set(_rules(from_file)) == set(_rules(_draft(city)))
+    result, count = qengine.validate_file(path, from_file, parameters={"logical_date": DAY.isoformat()}, base_lookup=_base_check(city))
+    assert count == ROWS
+    failed = {(r.expectation_config.type, r.expectation_config.kwargs.get("column")): r.result["unexpected_count"] for r in result.results if not r.success}
+    assert failed == PLANTED
+
+
 def test_old_320703_ids_that_stdnum_refuses_are_valid(city: sa.Engine) -> None:
     from stdnum.cn import ric as stdnum_ric
 

@@ -548,7 +548,8 @@ def _draft_plain(
         add(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=scrub(kept)), why, support if total else None)
         return
     lengths = Counter(len(rules.text(v)) for v in present)
-    if letter is ColumnType.STRING and lengths and p.distinct > 1 and all(rules.text(v).isascii() for v in present):
+    # A blank (spaces) value would break the length rule as well as not-blank: one defect counted twice.
+    if letter is ColumnType.STRING and lengths and p.blanks == 0 and p.distinct > 1 and all(rules.text(v).isascii() for v in present):
         length, n = lengths.most_common(1)[0]
         if length >= 2 and n / len(present) >= policy.kind_min:
             add(
