@@ -398,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as the program (not called by a test): the active city, as airflow_env.sh gives it
+        from citygov.onboarding import serve_active_city
+
+        serve_active_city()
     try:
         try:
             args = build_parser().parse_args(argv)

@@ -162,32 +162,53 @@ ACTIVE_ENV = "CITYGOV_CITY_ENV"
 ``<project>/.citygov/city.env``); ``scripts/airflow_env.sh`` reads the same variable."""
 
 
-def active_env_file(home: Path | None = None) -> Path:
-    """The active city's env file, sourced by ``scripts/airflow_env.sh``: ``$CITYGOV_CITY_ENV`` when set and
-    not empty, else ``<project>/.citygov/city.env``."""
+def active_env_file(home: Path | None = None) -> Path | None:
+    """The active city's env file, sourced by ``scripts/airflow_env.sh``: ``$CITYGOV_CITY_ENV`` when set,
+    else ``<project>/.citygov/city.env``; None when ``CITYGOV_CITY_ENV`` is set and empty (the demo's
+    defaults, what the Makefile's demo targets ask for)."""
     named = os.environ.get(ACTIVE_ENV)
-    return Path(named) if named else (home or project_home()) / ".citygov" / ENV_FILE
+    if named is None:
+        return (home or project_home()) / ".citygov" / ENV_FILE
+    return Path(named) if named else None
 
 
 def activate(profile: CityProfile, home: Path | None = None) -> Path:
-    """Make ``profile`` the city ``make up``, ``govern`` and the DAGs serve; returns the file written."""
-    target = active_env_file(home)
+    """Make ``profile`` the city ``make up``, ``govern`` and the DAGs serve; returns the file written
+    (``<project>/.citygov/city.env`` unless ``$CITYGOV_CITY_ENV`` names another)."""
+    target = active_env_file(home) or (home or project_home()) / ".citygov" / ENV_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_private(target, profile.env_text())
     return target
 
 
 def active_profile(home: Path | None = None) -> CityProfile | None:
-    """The active city: ``$CITYGOV_CITY_PROFILE``, else the one ``.citygov/city.env`` names, else None."""
+    """The active city: ``$CITYGOV_CITY_PROFILE``, else the one the active env file names, else None."""
     named = os.environ.get(PROFILE_ENV)
     if not named:
         env_file = active_env_file(home)
-        if not env_file.is_file():
+        if env_file is None or not env_file.is_file():
             return None
         for line in env_file.read_text(encoding="utf-8").splitlines():
             if line.startswith(f"export {PROFILE_ENV}="):
                 named = shlex.split(line.split("=", 1)[1])[0]
     return CityProfile.read(Path(named)) if named else None
+
+
+def serve_active_city() -> CityProfile | None:
+    """Give this process the active city's environment, as ``scripts/airflow_env.sh`` gives a shell: for
+    ``govern`` run without it. An environment that already names a profile or a store
+    (``GOVERNANCE_DB_URL``: a sourced profile, the cluster's processes, an operator's choice) is left alone,
+    and a variable already set wins. Returns the profile served, or None."""
+    if os.environ.get(PROFILE_ENV) or os.environ.get("GOVERNANCE_DB_URL"):
+        return None
+    try:
+        profile = active_profile()
+    except (OSError, ValueError, TypeError):
+        return None
+    if profile is not None:
+        for key, value in profile.environment().items():
+            os.environ.setdefault(key, value)
+    return profile
 
 
 def governance_connection(url: str) -> ConnectionInfo:
@@ -392,6 +413,7 @@ def onboard_city(profile: CityProfile, check: CityCheck) -> OnboardingReport:
                 report.review.append(
                     f"drafted suite {target.name}: {drafted.expectations} rules from {drafted.rows} rows{drafted.note()}"
                 )
+                report.review += [f"  {line}" for line in _partly_supported(drafted.suite)]
         for entry in catalog:
             if not entry.primary_key:
                 report.review.append(
@@ -405,6 +427,22 @@ def onboard_city(profile: CityProfile, check: CityCheck) -> OnboardingReport:
     return report
 
 
+def _partly_supported(suite: Any) -> list[str]:
+    """The drafted rules the sampled data does not wholly satisfy: the rows breaking them will be findings on
+    the first run, so each is worth a look (a true defect, or a rule to drop or loosen)."""
+    lines = []
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        support = (config.meta or {}).get("support") or {}
+        if support.get("of") and support.get("satisfied", 0) < support["of"]:
+            column = config.kwargs.get("column") or config.kwargs.get("column_A") or ""
+            lines.append(
+                f"{config.type}({column}) holds for {support['satisfied']} of {support['of']} sampled rows: "
+                f"the other {support['of'] - support['satisfied']} will be findings"
+            )
+    return lines
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -412,6 +450,6 @@ def _write_private(path: Path, text: str) -> None:
 
 
 __all__ = [
-    "CityCheck", "CityProfile", "OnboardingProblem", "OnboardingReport", "activate", "active_profile",
+    "CityCheck", "CityProfile", "OnboardingProblem", "OnboardingReport", "activate", "active_profile", "serve_active_city",
     "check_city", "governance_connection", "onboard_city", "why_unreachable", "write_airflow_connections",
 ]

@@ -42,6 +42,7 @@ def test_a_city_onboards_into_its_own_folders_and_its_pipeline_runs(
     assert sorted(p.stem for p in profile.suites_dir.glob("*.json")) == CODES
     assert {p.name for p in (ROOT / "expectations").glob("*.json")} == demo_suites
     assert "320723-JYJ-0002 学校名录 has no 主键" in out
+    assert "expect_column_values_to_not_be_blank(xm) holds for 58 of 60 sampled rows" in out
     with sqlite3.connect(profile.airflow_home / "airflow.db") as db:
         conns = {row[0] for row in db.execute("select conn_id from connection")}
         variables = {row[0] for row in db.execute("select key from variable")}
@@ -63,6 +64,8 @@ def test_a_city_onboards_into_its_own_folders_and_its_pipeline_runs(
     assert cli.main(["--db", profile.store_url, "disputes", "list", "--json", "--department", EDUCATION]) == 0
     items = json.loads(capsys.readouterr().out)
     assert any("jsxx" in json.dumps(item, ensure_ascii=False) for item in items), items
+    blank = [i for i in items if i["rule_id"] == "expect_column_values_to_not_be_blank" and i["entry_code"] == "320723-JYJ-0001"]
+    assert len(blank) == 1, items
     assert (profile.data_dir / "data_docs" / "index.html").is_file()
 
 

@@ -3,8 +3,10 @@ city profile is what ``scripts/airflow_env.sh`` serves."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,51 @@ def test_the_active_profile_is_what_airflow_env_sets_and_the_demo_env_ignores_it
     leaked = dict(env, CITYGOV_CITY_ENV="", **profile.environment())
     demo = subprocess.run(["bash", "-c", show], cwd=ROOT, env=leaked, capture_output=True, text=True, check=True).stdout.split()
     assert demo == [str(ROOT / ".airflow"), "none"]
+
+
+def test_govern_run_as_a_program_serves_the_active_city(tmp_path: Path, active: Path) -> None:
+    catalog_file, connections_file = build_city(tmp_path / "src")
+    profile = CityProfile.in_folder(tmp_path / "gy", catalog_file=catalog_file, connections_file=connections_file)
+    profile.write()
+    activate(profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVERNANCE", "CITYGOV"))}
+    govern = str(Path(sys.executable).with_name("govern"))
+
+    shown = subprocess.run([govern, "city", "show", "--json"], env={**env, "CITYGOV_CITY_ENV": str(active)},
+                           capture_output=True, text=True, check=True).stdout
+    upgraded = subprocess.run([govern, "store", "upgrade"], env={**env, "CITYGOV_CITY_ENV": str(active)},
+                              capture_output=True, text=True, check=True).stdout
+    demo = subprocess.run([govern, "city", "show"], env={**env, "CITYGOV_CITY_ENV": ""},
+                          capture_output=True, text=True, check=True).stdout
+
+    assert CityProfile.from_dict(json.loads(shown)) == profile
+    assert profile.store_url in upgraded and (profile.data_dir / "governance.db").is_file()
+    assert demo.startswith("no city is configured")
+
+
+def test_a_good_city_is_written_into_its_own_folders_with_what_to_review(tmp_path: Path) -> None:
+    from citygov.catalog.queries import list_entries
+    from citygov.census import census_sources
+    from citygov.onboarding import onboard_city
+    from citygov.store import engine_for
+
+    catalog_file, connections_file = build_city(tmp_path / "src")
+    check = check_city(catalog_file, connections_file)
+    profile = CityProfile.in_folder(tmp_path / "gy", catalog_file=catalog_file, connections_file=connections_file)
+
+    report = onboard_city(profile, check)
+
+    assert CityProfile.read(profile.profile_file) == profile
+    assert sorted(p.stem for p in profile.suites_dir.glob("*.json")) == sorted(r["信息资源代码"] for r in CATALOG)
+    assert [Path(p).parent for p in report.drafted] == [profile.suites_dir] * 3
+    store = engine_for(profile.store_url)
+    try:
+        assert len(list_entries(store)) == 3
+        assert census_sources(store) == {"gy_jtj": TRANSPORT, "gy_jyj": EDUCATION}
+    finally:
+        store.dispose()
+    assert any(line.strip().startswith("expect_column_values_to_not_be_blank(xm) holds for 58 of 60 sampled rows: "
+                                       "the other 2 will be findings") for line in report.review), report.review
+    assert "320723-JYJ-0002 学校名录 has no 主键: no uniqueness rule, and disputes cannot name a record" in report.review
+    # Onboarding again keeps the suites a steward may have edited.
+    assert onboard_city(profile, check).kept == sorted(r["信息资源代码"] for r in CATALOG)

@@ -117,7 +117,7 @@ def _init(args: argparse.Namespace, common: ModuleType) -> int:
     print("\n── to review")
     for line in report.review or ["nothing"]:
         print(f"  {line}")
-    print("  the drafted suites: govern suites check, then edit or keep each file; `make up` serves this city")
+    print("  then: govern suites check lists the drafts; govern suites accept CODE once reviewed; make up serves this city")
     return status
 
 
