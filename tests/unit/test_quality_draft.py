@@ -32,6 +32,7 @@ ROWS = 1000
 DAY = date(2026, 12, 1)
 PLANTED = {
     ("expect_column_values_to_not_be_blank", "xm"): 20,  # 2 % empty names
+    ("expect_column_values_to_not_be_blank", "sfzhm"): 5,  # blank, not NULL: not also an invalid ID
     ("expect_column_values_to_be_valid_ric", "sfzhm"): 30,  # 3 % wrong check characters
     ("expect_column_values_to_exist_in_base_table", "dwdm"): 10,  # 1 % employers not in the base library
     ("expect_column_values_to_be_valid_mobile", "sjhm"): 4,
@@ -81,6 +82,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
     employers = [make_uscc("320706", 10_000 + i) for i in range(40)]
     strangers = [make_uscc("320722", 90_000 + i) for i in range(10)]
     bad = {key: set(rng.sample(range(ROWS), n)) for key, n in PLANTED.items()}
+    bad_ids = bad[("expect_column_values_to_be_valid_ric", "sfzhm")]
+    bad[("expect_column_values_to_not_be_blank", "sfzhm")] = set(rng.sample([i for i in range(ROWS) if i not in bad_ids], 5))
     rows = []
     for i in range(ROWS):
         # every fifth person holds an old 连云区 320703 number from before 1983: valid, though python-stdnum refuses it
@@ -90,7 +93,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
         ric = make_ric("320703" if old else "320706", born, seq)
         rows.append({
             "cbbh": f"CB{i:05d}",
-            "sfzhm": _bad_check_char(ric) if i in bad[("expect_column_values_to_be_valid_ric", "sfzhm")] else ric,
+            "sfzhm": " " if i in bad[("expect_column_values_to_not_be_blank", "sfzhm")] else _bad_check_char(ric) if i in bad_ids else ric,
             "xm": None if i in bad[("expect_column_values_to_not_be_blank", "xm")] else "王李张刘陈"[i % 5] + "建国",
             "csrq": born.isoformat(),
             "xb": "1" if seq % 2 else "2",
@@ -194,7 +197,8 @@ def test_each_drafted_rule_records_its_evidence_and_the_draft(city: sa.Engine) -
     assert qs.draft_rules(suite) == list(range(1, len(suite.expectations) + 1))
     rules = _rules(suite)
     assert rules["expect_column_values_to_not_be_blank:xm"].meta["support"] == {"satisfied": 980, "of": 1000, "share": 0.98}
-    assert rules["expect_column_values_to_be_valid_ric:sfzhm"].meta["support"]["satisfied"] == 970
+    assert rules["expect_column_values_to_be_valid_ric:sfzhm"].meta["support"] == {"satisfied": 965, "of": 995, "share": 0.9698}
+    assert rules["expect_column_values_to_not_be_blank:sfzhm"].meta["support"] == {"satisfied": 995, "of": 1000, "share": 0.995}
     assert rules["expect_column_values_to_exist_in_base_table:dwdm"].meta["support"] == {"satisfied": 990, "of": 1000, "share": 0.99}
     assert "1 rare value(s) left out" in rules["expect_column_values_to_be_in_set:cblx"].meta["drafted"]
     assert all(e.meta.get("drafted") and e.meta.get("draft") is True for e in suite.expectations)

@@ -15,6 +15,9 @@ Importing this module registers them with GX; any suite may then use them by typ
 | ``expect_column_pair_values_to_match_id_gender`` | 一致性 | gender column agrees with the ID number's sequence digit |
 | ``expect_column_values_to_exist_in_base_table`` | 一致性 | every value exists in a base-library table (referential integrity) |
 
+A blank value (empty or only spaces) passes the identifier and code expectations, as NULL does: it is
+``expect_column_values_to_not_be_blank``'s finding (完整性), not also an accuracy one.
+
 Each class carries its dimension as ``dimension`` and in ``library_metadata["gbt36344_dimension"]``.
 The row rules live in :mod:`citygov.quality.rules` (pandas) and :mod:`citygov.quality.sqlcond` (SQL),
 shared with the fused validation in :mod:`citygov.quality.engine`.

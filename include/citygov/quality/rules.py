@@ -4,7 +4,10 @@ These functions *define* what each domain expectation means; the pandas partials
 SQL conditions in :mod:`citygov.quality.sqlcond` are tested to agree with them value for value. A
 ``*_problem`` function returns None for a good value and a short reason code for a bad one.
 
-Values are read as text: surrounding whitespace is ignored, letters are compared upper-case.
+Values are read as text: surrounding whitespace is ignored, letters are compared upper-case. A blank
+value (empty or only spaces) is no identifier's problem: it is judged by :func:`not_blank_problem` alone,
+so one empty cell is one completeness finding, not also an accuracy one (and an optional column stored
+as ``''`` is not invalid).
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def ric_problem(
     Reasons: ``format``, ``fifteen_digit``, ``check_char``, ``birth_date``, ``future_birth``, ``division``.
     """
     t = text(value).upper()
+    if t == "":
+        return None
     if _DIGITS17.fullmatch(t):
         if ric_check_char(t[:17]) != t[17]:
             return "check_char"
@@ -115,6 +120,8 @@ def uscc_problem(value: object) -> str | None:
     ``stdnum.cn.uscc``, which wants digits in positions 1–8. Reasons: ``format``, ``check_char``.
     """
     t = text(value).upper()
+    if t == "":
+        return None
     if not _USCC_SHAPE.fullmatch(t):
         return "format"
     return None if uscc_check_char(t[:17]) == t[17] else "check_char"
@@ -122,19 +129,23 @@ def uscc_problem(value: object) -> str | None:
 
 def mobile_problem(value: object) -> str | None:
     """Why ``value`` is not a mainland mobile number (11 digits, ``1[3-9]…``), or None."""
-    return None if _MOBILE.fullmatch(text(value)) else "format"
+    t = text(value)
+    return None if t == "" or _MOBILE.fullmatch(t) else "format"
 
 
 def plate_problem(value: object) -> str | None:
     """Why ``value`` is not a mainland number plate (号牌, GA 36: province, issuing letter, an optional
     dot, 5 characters or 6 on new-energy plates with a digit among them, the last may be 挂 学 警 港 澳 领;
     :data:`citygov.identifiers.PLATE_RE`), or None."""
-    return None if PLATE_RE.fullmatch(text(value)) else "format"
+    t = text(value)
+    return None if t == "" or PLATE_RE.fullmatch(t) else "format"
 
 
 def division_problem(value: object, *, current_only: bool = False) -> str | None:
     """Why ``value`` is not a GB/T 2260 division code, or None. Retired codes pass unless ``current_only``."""
     t = text(value)
+    if t == "":
+        return None
     if not _DIVISION.fullmatch(t):
         return "format"
     if t not in known_division_codes():

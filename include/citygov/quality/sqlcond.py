@@ -160,7 +160,7 @@ def ric_ok(
         ref = _iso(as_of).replace("-", "")
         ok18.append(sa.func.substr(t, 7, 8) <= ref)
         ok15.append(_concat("19", sa.func.substr(t, 7, 6)) <= ref)
-    whens = [(shape18, sa.and_(*ok18))]
+    whens = [(t == "", sa.true()), (shape18, sa.and_(*ok18))]
     if allow_15_digit:
         whens.append((shape15, sa.and_(*ok15)))
     return _true(sa.case(*whens, else_=sa.false()))
@@ -206,12 +206,13 @@ def uscc_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
 
     total = sum((value(i) * w for i, w in enumerate(_USCC_WEIGHTS)), sa.literal(0))
     check = sa.func.substr(sa.literal(USCC_ALPHABET), ((31 - total % 31) % 31) + 1, 1)
-    return _true(sa.case((shape, check == sa.func.substr(t, 18, 1)), else_=sa.false()))
+    return _true(sa.case((t == "", sa.true()), (shape, check == sa.func.substr(t, 18, 1)), else_=sa.false()))
 
 
 def mobile_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """SQL for :func:`citygov.quality.rules.mobile_problem` is None."""
-    return _true(matches(as_text(column), ["1", "[3-9]"] + [_DIGIT] * 9, dialect))
+    t = as_text(column)
+    return _true(sa.or_(t == "", matches(t, ["1", "[3-9]"] + [_DIGIT] * 9, dialect)))
 
 
 _PLATE_LETTER = "[A-HJ-NP-Z]"
@@ -231,13 +232,13 @@ def plate_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
         for n in (4, 5)
     ]
     digit = t.op("GLOB")("*[0-9]*") if dialect == "sqlite" else t.op("~")("[0-9]")
-    return _true(sa.and_(sa.or_(*shapes), digit))
+    return _true(sa.or_(t == "", sa.and_(sa.or_(*shapes), digit)))
 
 
 def division_ok(column: ColumnElement[Any], dialect: str, *, current_only: bool = False) -> ColumnElement[bool]:
     """SQL for :func:`citygov.quality.rules.division_problem` is None."""
     t = as_text(column)
-    return _true(sa.and_(matches(t, [_DIGIT] * 6, dialect), _in_divisions(t, dialect, current_only)))
+    return _true(sa.or_(t == "", sa.and_(matches(t, [_DIGIT] * 6, dialect), _in_divisions(t, dialect, current_only))))
 
 
 # --- dates ---------------------------------------------------------------------------------------------
