@@ -447,7 +447,10 @@ def compile_check(e: Any) -> Check:
     if t == "expect_column_values_to_exist_in_base_table":
         if e.base_values is not None:
             values = list(e.base_values)
-            return Check(e, "map", col, _in_set_sql(values), lambda c: c[0].isin(values))
+            return Check(
+                e, "map", col, lambda c, d: sa.or_(sqlcond.as_text(c[0]) == "", c[0].in_(values)),
+                lambda c: c[0].isin(values) | (c[0].map(rules.text) == ""),
+            )
         return Check(e, "ref", col)
     if t == "expect_table_row_count_to_be_between":
         return Check(e, "table")
@@ -818,7 +821,7 @@ def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_loo
     def flush() -> None:
         found = base_lookup(e.base_entry, e.base_column, [v for v, _ in batch])
         for value, n in batch:
-            if value not in found:
+            if value not in found and rules.text(value) != "":  # a blank is the not-blank rule's
                 check.unexpected += n
                 check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
         batch.clear()
@@ -1028,7 +1031,7 @@ def _pandas_ref(check: Check, counter: Counter[Any], base_lookup: BaseLookup | N
     e = check.expectation
     if base_lookup is None:
         raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
-    values = list(counter)
+    values = [v for v in counter if rules.text(v) != ""]  # a blank is the not-blank rule's
     for start in range(0, len(values), REF_BATCH):
         batch = values[start : start + REF_BATCH]
         found = base_lookup(e.base_entry, e.base_column, batch)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
+import sqlalchemy as sa
 from great_expectations.compatibility import pydantic
 from great_expectations.core.metric_function_types import SummarizationMetricNameSuffixes
 from great_expectations.core.suite_parameters import SuiteParameterDict
@@ -452,21 +453,19 @@ class ColumnValuesInBaseTable(ColumnMapMetricProvider):
                 "citygov's runner resolves base tables itself"
             )
         allowed = set(base_values)
-        return column.map(lambda v: v in allowed).astype(bool)
+        return column.map(lambda v: v in allowed or rules.text(v) == "").astype(bool)
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, base_entry=None, base_column=None, base_table=None, base_values=None, **kwargs):
         if base_values is not None:
-            return column.in_(list(base_values))
+            return sa.or_(sqlcond.as_text(column) == "", column.in_(list(base_values)))
         if not base_table:
             raise NotImplementedError(
                 f"GX's SQL engine can check {base_entry}.{base_column} only when base_table names a table "
                 "in the same database; citygov's runner resolves base tables across databases itself"
             )
-        import sqlalchemy as sa
-
         base = sa.table(sa.sql.quoted_name(base_table, quote=True), sa.column(sa.sql.quoted_name(base_column, quote=True)))
-        return column.in_(sa.select(base.c[base_column]).where(base.c[base_column].is_not(None)))
+        return sa.or_(sqlcond.as_text(column) == "", column.in_(sa.select(base.c[base_column]).where(base.c[base_column].is_not(None))))
 
 
 class ExpectColumnValuesToExistInBaseTable(_Described, ColumnMapExpectation):
