@@ -275,3 +275,17 @@ def test_a_steward_drops_loosens_and_accepts_a_draft(city: sa.Engine, tmp_path: 
     assert not qs.is_draft(accepted) and qs.draft_rules(accepted) == []
     assert accepted.meta["citygov"]["accepted"]["by"] == "王审核"
     assert all(e.meta.get("support") or e.meta.get("drafted") for e in accepted.expectations)  # the evidence stays
+
+
+def test_suites_check_lists_the_drafts(city: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from citygov.store import upgrade
+
+    url = f"sqlite:///{tmp_path / 'governance.db'}"
+    upgrade(url)
+    folder = tmp_path / "suites"
+    qs.write_suite(_draft(city), folder)
+    accepted = _draft(city)
+    accepted.name = "CB2"
+    qs.write_suite(qs.accept_suite(accepted), folder)
+    assert main(["--db", url, "suites", "check", "--suites", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["drafts"] == ["CB"]
