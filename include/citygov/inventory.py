@@ -249,8 +249,9 @@ def read_table_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
         return _xlsx_table(path)
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
+        longer = bool(handle.read(1))
     try:
-        encoding = detect_encoding(head)
+        encoding = detect_encoding(head, partial=longer)  # the head may end inside a character
     except CatalogFileError as exc:
         raise ValueError(f"{path.name}: {exc}") from exc
     if encoding in {"gbk"}:

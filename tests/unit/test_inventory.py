@@ -117,3 +117,22 @@ def test_missing_folder_is_a_source_error(tmp_path: Path) -> None:
 )
 def test_infer_letter(values: list[str], letter: ColumnType) -> None:
     assert infer_letter(values) == letter
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_a_long_chinese_csv_cut_inside_a_character_by_the_encoding_probe_reads(tmp_path: Path, encoding: str) -> None:
+    """The encoding is guessed from the first 64 KiB; a cut inside a character there is not an undecodable file."""
+    from citygov.inventory import read_table_file
+
+    probe, dong = 1 << 16, "东".encode(encoding)
+    head = "bh,mc\n0000,".encode(encoding)
+    pad = b"x" * (probe - 1 - len(head) - len(b"\n0001,"))
+    body = head + pad + b"\n0001," + "东海县住房和城乡建设局\n".encode(encoding)
+    body += "0002,连云港市\n".encode(encoding) * 2000
+    assert body[probe - 1 : probe - 1 + len(dong)] == dong and len(dong) > 1  # the probe ends inside 东
+    path = tmp_path / "big.csv"
+    path.write_bytes(body)
+    columns, rows = read_table_file(path)
+    read = list(rows)
+    assert columns == ["bh", "mc"] and len(read) == 2002
+    assert read[1] == ["0001", "东海县住房和城乡建设局"] and read[-1] == ["0002", "连云港市"]  # not some other code page

@@ -6,6 +6,7 @@ BOM, GBK or GB18030, rarely saying which; the encoding is detected from the byte
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -44,12 +45,13 @@ class RawTable:
     rows: list[RawRow]
 
 
-def detect_encoding(data: bytes) -> str:
+def detect_encoding(data: bytes, *, partial: bool = False) -> str:
     """Detect a catalog file's text encoding.
 
     Tries the encodings catalog exports actually use, strictest first (a UTF-8 BOM, UTF-8, GBK, then
     its superset GB18030), and only then asks charset-normalizer, so short Chinese files are not
-    mistaken for some other legacy code page.
+    mistaken for some other legacy code page. ``partial``: ``data`` is the head of a longer file, which
+    may end inside a character (a cut there is not a decoding error).
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
@@ -57,7 +59,7 @@ def detect_encoding(data: bytes) -> str:
         return "utf-16"
     for encoding in ("utf-8", "gbk", "gb18030"):
         try:
-            data.decode(encoding)
+            codecs.getincrementaldecoder(encoding)().decode(data, final=not partial)
         except UnicodeDecodeError:
             continue
         return encoding
