@@ -34,6 +34,7 @@ from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record
 from citygov.disputes.masking import mask_evidence
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
+from citygov.quality.suites import SuiteFileError, review_suite, suite_review
 from citygov.settings import CITY_TZ
 from citygov_web import charts
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
@@ -188,14 +189,43 @@ def create_app(
                       department=department or "", pages=max(1, -(-total // DATASET_PAGE_SIZE)))
 
     @app.get("/datasets/{code}", response_class=HTMLResponse)
-    def scorecard(request: Request, user: Viewer, code: str) -> HTMLResponse:
+    def scorecard(request: Request, user: Viewer, code: str, done: str | None = None) -> HTMLResponse:
         engine = store()
         card = core.dataset_scorecard(engine, code)
         if card is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {quoted(code)} is neither catalogued nor scored")
         items = dq.page_disputes(engine, dataset=code, limit=PAGE_SIZE)
+        actor = _actor(engine, user)
         return render(request, "scorecard.html", user, card=card, items=items, docs_url=_docs_url(card.data_docs_path),
-                      actor=_actor(engine, user))
+                      actor=actor, review=suite_review(code), may_review=_is_steward(user, actor), notice=done)
+
+    @app.post("/datasets/{code}", response_class=HTMLResponse)
+    def review(
+        request: Request, user: Writer, code: str, action: Annotated[str, Form()],
+        rule: Annotated[str, Form()] = "", label: Annotated[str, Form()] = "", mostly: Annotated[str, Form()] = "",
+    ) -> Response:
+        """A steward's review of the dataset's suite: accept it, drop a rule, set a rule's threshold."""
+        if not _is_steward(user, _actor(store(), user)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"{user.name} may not review suites: only a steward registered on the queue may")
+        if action not in ("accept", "drop", "set"):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {quoted(action)}")
+        try:
+            share = float(mostly) if mostly.strip() else None
+        except ValueError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"threshold {quoted(mostly)} is not a number") from None
+        try:
+            done = review_suite(code, action, rule=rule or None, expected_label=label or None, mostly=share,
+                                by=user.name, at=datetime.now(CITY_TZ))
+        except SuiteFileError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT if label else status.HTTP_404_NOT_FOUND, str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        base = request.scope.get("root_path", "").rstrip("/")
+        return RedirectResponse(f"{base}/datasets/{quote(code)}?{urlencode({'done': done.message})}#review",
+                                status.HTTP_303_SEE_OTHER)
 
     @app.get("/disputes", response_class=HTMLResponse)
     def queue(
@@ -236,6 +266,8 @@ def create_app(
             targets = [t.value for t in allowed_targets(current)
                        if may_transition(Role(actor.role), actor.department, item.responsible_unit, current, t) is None]
             may_assign = actor.role == Role.STEWARD.value and current is not Status.ARCHIVED
+        draft_rule = dq.item_draft_rule(item.entry_code, item.rule_id, item.column) if item.origin == "quality" else None
+        may_drop = draft_rule is not None and _is_steward(user, actor)
         may_locate = bool(
             user.can_write and actor is not None and item.record_key and actor.role == Role.OFFICER.value
             and actor.department and actor.department == item.responsible_unit
@@ -244,7 +276,8 @@ def create_app(
         events = [(e, mask_evidence(e.details)) for e in item.events or []]
         return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
                       units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
-                      notice=notice, error=error, status_code=status_code, may_locate=may_locate, located=located)
+                      notice=notice, error=error, status_code=status_code, may_locate=may_locate, located=located,
+                      draft_rule=draft_rule, may_drop=may_drop)
 
     @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)
     def act(
@@ -262,6 +295,9 @@ def create_app(
                 item = dq.reassign(engine, dispute_id, to_unit=unit, by=user.name, reason=note,
                                    expected_version=expected_version)
                 done = f"已改派 {item.responsible_unit}"
+            elif action == "drop_rule":
+                item = dq.drop_draft_rule(engine, dispute_id, by=user.name, note=note, expected_version=expected_version)
+                done = f"已删除草稿规则 draft rule dropped; 已改为 {item.status} ({item.status_en})"
             elif action == "locate":
                 # The key in clear, for this officer's eyes only: answered here, never stored or redirected.
                 found = locate_record(engine, dispute_id, by=user.name, connections=resolve)
@@ -339,6 +375,11 @@ def create_app(
 
 _LINKS_DATASETS = {"disputes.html", "scorecard.html", "dispute.html"}
 """Pages that link an item's dataset to its scorecard."""
+
+
+def _is_steward(user: PageUser, actor: dq.ActorView | None) -> bool:
+    """May review suites and drop draft rules: write access in Airflow and a steward on the queue."""
+    return bool(user.can_write and actor is not None and actor.role == Role.STEWARD.value)
 
 
 def _actor(engine: Engine, user: PageUser) -> dq.ActorView | None:

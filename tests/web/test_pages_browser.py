@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,8 +30,10 @@ import pytest
 from citygov import disputes as dq
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.quality.masking import find_unmasked
+from citygov.quality.suites import load_suite, rule_label
 from citygov.store import engine_for, upgrade
 from tests.api_server import running_api_server
+from tests.suite_files import mark_draft
 from tests.web.pipeline import run_demo_pipeline
 
 pytestmark = pytest.mark.airflow
@@ -77,8 +80,10 @@ def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     dq.register_actor(engine, "admin", "steward", display_name="Airflow admin (steward)")
     dq.register_actor(engine, "officer", "officer", department=PROVIDER)
     engine.dispose()
+    suites = tmp / "suites"  # the server's own copy: the review tests change suite files
+    shutil.copytree(ROOT / "expectations", suites)
     return {"url": url, "city": city, "data": tmp / "data", "connections": city / "connections.json",
-            "resident": _a_resident(city)}
+            "resident": _a_resident(city), "suites": suites}
 
 
 def _a_resident(city: Path) -> str:
@@ -96,6 +101,7 @@ def server(airflow_db, city_store: dict[str, Any], tmp_path_factory: pytest.Temp
     env = {
         "AIRFLOW__API_AUTH__JWT_SECRET": "citygov-web-test-secret",
         "CITYGOV_DATA_DIR": str(city_store["data"]),
+        "CITYGOV_SUITES_DIR": str(city_store["suites"]),
         "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": city_store["url"].split("///", 1)[1]}),
         # Every source: the KPI pages read the share log and the portal listing, the locator the departments'.
         **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in conns.items()},
@@ -446,3 +452,92 @@ def test_no_raw_identifier_reaches_a_viewer(server: str, city_store: dict[str, A
                     seen.add(target)
                     queue.append(target)
     assert read >= 60, read  # dashboard, league, datasets, scorecards, queue, items, Data Docs pages
+
+
+def test_a_steward_reviews_a_draft_suite_on_its_scorecard_and_drops_a_rule_from_its_item(
+    browser: Any, server: str, city_store: dict[str, Any]
+) -> None:
+    """The scorecard shows a drafted suite's rules with their draft marks and evidence; a viewer gets no forms and
+    a forged post is refused; a steward loosens, tightens and drops rules there, drops an item's draft rule from
+    the item page (the item is closed), and accepts the suite. Every step is the suite file's."""
+    folder = city_store["suites"]
+    pending = govern(city_store, "disputes", "list", "--json", "--status", "待受理")
+    item = next(d for d in pending if d["origin"] == "quality")
+    code = item["entry_code"]
+    path = mark_draft(folder, code, satisfied=97, of=100)
+    labels = [rule_label(e) for e in load_suite(code, folder).expectations]
+    scorecard = f"{server}/citygov/web/datasets/{code}"
+
+    # A viewer sees the draft and its evidence, no form; posting anyway changes nothing.
+    viewer = login(browser, server, "viewer")
+    viewer.goto(scorecard)
+    assert viewer.locator("#suite-draft").is_visible()
+    rows = viewer.locator("#rules tbody tr")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.label)") == labels
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.draft)") == ["true"] * len(labels)
+    assert "holds for 97 of 100 sampled rows" in rows.first.locator('[data-role="evidence"]').inner_text()
+    assert viewer.locator("#rules form, #accept-suite").count() == 0
+    shot(viewer, "10-draft-suite-viewer")
+    before = path.read_text(encoding="utf-8")
+    refused = viewer.request.post(scorecard, form={"action": "accept"}, headers={"Origin": server})
+    assert refused.status == 403 and "lacks write" in refused.text()
+    viewer.goto(f"{server}/citygov/web/disputes/{item['id']}")
+    assert viewer.locator("#draft-rule").is_visible() and viewer.locator('form[data-action="drop_rule"]').count() == 0
+    admin = login(browser, server, "admin")
+    forged = admin.request.post(scorecard, form={"action": "drop", "rule": "1", "label": labels[0]},
+                                headers={"Origin": "http://evil.example"})
+    assert forged.status == 403 and "another site" in forged.text()
+    officer = login(browser, server, "officer")  # write access in Airflow, but not a steward on the queue
+    officer.goto(scorecard)
+    assert officer.locator("#rules form").count() == 0
+    not_steward = officer.request.post(scorecard, form={"action": "accept"}, headers={"Origin": server})
+    assert not_steward.status == 403 and "only a steward" in not_steward.text()
+    assert path.read_text(encoding="utf-8") == before
+
+    # The steward loosens a rule, makes it strict again, and drops another (not the item's rule).
+    admin.goto(scorecard)
+    row = admin.locator("#rules tbody tr", has=admin.locator('form[data-form="set"]')).first
+    loosened = row.get_attribute("data-label")
+    row.locator('form[data-form="set"] input[name="mostly"]').fill("0.99")
+    row.locator('form[data-form="set"] button').click()
+    admin.wait_for_selector("#notice")
+    assert "99% of rows must pass" in admin.locator("#notice").inner_text()
+    rules = {rule_label(e): e for e in load_suite(code, folder).expectations}
+    assert rules[loosened].configuration.kwargs["mostly"] == 0.99
+    assert admin.locator(f'#rules tr[data-label="{loosened}"] [data-role="mostly"]').inner_text() == "99.0%"
+    admin.locator(f'#rules tr[data-label="{loosened}"] form[data-form="strict"] button').click()
+    admin.wait_for_selector("#notice")
+    assert "every row must pass" in admin.locator("#notice").inner_text()
+    assert "mostly" not in {rule_label(e): e for e in load_suite(code, folder).expectations}[loosened].configuration.kwargs
+    own = dq.item_draft_rule(code, item["rule_id"], item["column"], suites=folder)
+    assert own is not None
+    dropped = next(label for label in labels if label != own[1])
+    admin.locator(f'#rules tr[data-label="{dropped}"] form[data-form="drop"] button').click()
+    admin.wait_for_selector("#notice")
+    assert f"dropped {dropped}" in admin.locator("#notice").inner_text()
+    assert [rule_label(e) for e in load_suite(code, folder).expectations] == [x for x in labels if x != dropped]
+    shot(admin, "11-draft-suite-steward")
+
+    # From the item page: the item's draft rule is dropped and the item closed.
+    admin.goto(f"{server}/citygov/web/disputes/{item['id']}")
+    form = admin.locator('#actions form[data-action="drop_rule"]')
+    form.locator("textarea").fill("此规则不适用于本数据集")
+    form.locator("button").click()
+    admin.wait_for_selector("#notice")
+    assert admin.locator("#status").inner_text() == "已核验"
+    shown = govern(city_store, "disputes", "show", str(item["id"]), "--json")
+    assert shown["status"] == "已核验"
+    assert [e["to_status"] for e in shown["events"] if e["action"] == "drop_rule"] == ["驳回", "已核验"]
+    assert own[1] not in [rule_label(e) for e in load_suite(code, folder).expectations]
+    assert admin.locator('form[data-action="drop_rule"]').count() == 0
+    shot(admin, "12-draft-rule-dropped")
+
+    # Accepting the suite clears the draft marks (the evidence stays).
+    admin.goto(scorecard)
+    admin.locator("#accept-suite button").click()
+    admin.wait_for_selector("#notice")
+    assert admin.locator("#suite-accepted").is_visible() and admin.locator("#suite-draft").count() == 0
+    assert admin.locator('#rules tr[data-draft="true"]').count() == 0
+    accepted = load_suite(code, folder)
+    assert accepted.meta["citygov"]["accepted"]["by"] == "admin" and "draft" not in accepted.meta["citygov"]
+    assert all(e.meta.get("support") for e in accepted.expectations)

@@ -156,43 +156,18 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
 
 
 def _suites_edit(args: argparse.Namespace, common: ModuleType, action: str) -> int:
-    from citygov.quality.suites import (
-        SuiteFileError,
-        accept_suite,
-        drop_rule,
-        load_suite,
-        set_mostly,
-        suite_path,
-        write_suite,
-    )
+    from citygov.quality.suites import SuiteFileError, review_suite
 
-    path = suite_path(args.code, args.suites)
     try:
-        suite = load_suite(args.code, args.suites)
-    except SuiteFileError as exc:
+        done = review_suite(
+            args.code, action, rule=getattr(args, "rule", None), by=getattr(args, "by", None),
+            mostly=None if getattr(args, "strict", False) else getattr(args, "mostly", None),
+            at=datetime.now(UTC), directory=args.suites,
+        )
+    except (SuiteFileError, LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return common.EXIT_ERROR
-    if suite is None:
-        print(f"error: no suite file {path} (govern suites draft {args.code} drafts one)", file=sys.stderr)
-        return common.EXIT_ERROR
-    try:
-        if action == "accept":
-            accept_suite(suite, by=args.by, accepted_at=datetime.now(UTC))
-            done = f"accepted {args.code}: {len(suite.expectations)} rules, no longer a draft"
-        elif action == "drop":
-            done = f"dropped {drop_rule(suite, args.rule)} from {args.code}; {len(suite.expectations)} rules left"
-        else:
-            mostly = None if args.strict else args.mostly
-            if mostly is not None and not 0 < mostly <= 1:
-                raise ValueError(f"--mostly must be a share above 0 and at most 1, got {mostly}")
-            label = set_mostly(suite, args.rule, mostly)
-            loose = mostly is not None and mostly < 1
-            done = f"{label} of {args.code}: " + (f"{mostly:.0%} of rows must pass" if loose else "every row must pass")
-    except (LookupError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return common.EXIT_ERROR
-    write_suite(suite, path=path)
-    print(done)
+    print(done.message)
     return common.EXIT_OK
 
 

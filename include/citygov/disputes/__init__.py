@@ -7,7 +7,7 @@ responsible unit (可定责):
   become items, one per problem (dataset, rule, column, record key); recurrences update the open item,
   a passing later run verifies it, a failure after 已更正 reopens it;
 - **people** (:func:`raise_dispute`, :func:`transition`, :func:`reassign`, :func:`extend_deadline`,
-  :func:`set_flag`): consumers raise disputes against a dataset or a record; stewards and department
+  :func:`set_flag`, :func:`drop_draft_rule`): consumers raise disputes against a dataset or a record; stewards and department
   officers move items through :class:`Status` (stored in Chinese: 待受理 → 已受理 → 核实中 → 已更正 /
   维持原数据 / 驳回 → 已核验 → 已归档); every step is an append-only event;
 - **deadlines** in working days of the official calendar with 调休 (:mod:`citygov.disputes.workdays`),
@@ -19,6 +19,7 @@ The ``govern disputes`` commands, the DAGs and the web API (Airflow plugin ``cit
 call these functions. Errors are :class:`DisputeError` subclasses carrying an HTTP status.
 """
 
+from citygov.disputes.drafts import drop_draft_rule, item_draft_rule
 from citygov.disputes.errors import (
     DisputeError,
     DisputeNotFound,
@@ -61,7 +62,7 @@ __all__ = [
     "TRANSITIONS", "ActorView", "CalendarRangeError", "Deadline", "DeadlinePolicy", "DisputeError",
     "DisputeEventView", "DisputeNotFound", "DisputePage", "DisputeView", "EscalationReport", "FlagView", "IllegalTransition",
     "InvalidInput", "NotPermitted", "RaiseResult", "Role", "RoutingReport", "Status", "UnknownActor",
-    "VersionConflict", "add_workdays", "audit_events", "dispute_kpis", "escalate_overdue", "export_audit", "dispute_units", "page_disputes",
+    "VersionConflict", "add_workdays", "audit_events", "dispute_kpis", "drop_draft_rule", "item_draft_rule", "escalate_overdue", "export_audit", "dispute_units", "page_disputes",
     "extend_deadline", "get_dispute", "list_actors", "list_disputes", "list_flags", "raise_dispute",
     "reassign", "record_catalog_rejections", "register_actor", "route_findings", "set_flag", "transition",
 ]

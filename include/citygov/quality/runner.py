@@ -48,7 +48,14 @@ from citygov.quality.scores import (
     score_dataset,
     store_scores,
 )
-from citygov.quality.suites import SuiteFileError, column_masks, dimension_of, load_suite, suites_dir
+from citygov.quality.suites import (
+    SuiteFileError,
+    column_masks,
+    dimension_of,
+    finding_column,
+    load_suite,
+    suites_dir,
+)
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
 from citygov.store.models import CheckResult, QualityRun
@@ -87,6 +94,8 @@ class CheckOutcome:
     masked_samples: list[Any]
     kwargs: dict[str, Any]
     error: str | None = None
+    draft: dict[str, Any] | None = None
+    """Set when the rule is a draft not yet accepted by a steward: why it was drafted and its evidence."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -285,7 +294,7 @@ def validate_entry(
             CheckOutcome(
                 position=position,
                 expectation=expectation.expectation_type,
-                column=_finding_column(expectation.expectation_type, columns),
+                column=finding_column(expectation.expectation_type, columns),
                 dimension=dimension_of(expectation),
                 success=bool(item.get("success")),
                 element_count=body.get("element_count", rows if error is None else None),
@@ -294,6 +303,7 @@ def validate_entry(
                 masked_samples=list(body.get("partial_unexpected_list") or []),
                 kwargs={k: v for k, v in kwargs.items() if k != "batch_id"},
                 error=error,
+                draft=_draft_mark(expectation),
             )
         )
     out.status = "passed" if all(c.success for c in out.checks) else "failed"
@@ -305,14 +315,12 @@ def validate_entry(
     return out
 
 
-def _finding_column(expectation: str, columns: list[str]) -> str | None:
-    """The column a finding names: the checked column; for ID-consistency pairs the column that
-    disagrees with the ID (column_B); for compound keys the columns joined by commas."""
-    if not columns:
+def _draft_mark(expectation: Any) -> dict[str, Any] | None:
+    meta = expectation.configuration.meta or {}
+    if not meta.get("draft"):
         return None
-    if "pair_values" in expectation and len(columns) == 2:
-        return columns[1]
-    return ",".join(columns)
+    support = meta.get("support") or {}
+    return {"drafted": meta.get("drafted"), "satisfied": support.get("satisfied"), "of": support.get("of")}
 
 
 def _evaluated(body: dict[str, Any], rows: int) -> int | None:
@@ -338,6 +346,13 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
     for check in dataset.checks:
         if check.success:
             continue
+        draft = None
+        if check.draft is not None:
+            # Said in the message and the evidence, which each run refreshes, never in the rule id or the
+            # fingerprint: accepting the suite must keep the same item, not open a new one.
+            seen = check.draft
+            evidence = f"holds for {seen['satisfied']} of {seen['of']} sampled rows" if seen.get("of") else "no sampled evidence"
+            draft = f"草稿规则 draft rule, not yet accepted by a steward: {evidence}"
         if check.error:
             message = f"{check.expectation} on {check.column or '-'} could not be evaluated ({check.error}); fix the suite or the source"
         else:
@@ -346,6 +361,8 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
                 f"{check.unexpected_count}{share} rows fail {check.expectation}"
                 f"{f' on {check.column}' if check.column else ''}; correct them at the source"
             )
+        if draft:
+            message = f"{message} [{draft}]"
         percent = (
             (check.unexpected_count or 0) / check.evaluated_count if check.evaluated_count else None
         )
@@ -368,6 +385,7 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
                         "samples": check.masked_samples[:EVIDENCE_SAMPLES],
                         "suite": dataset.suite_name,
                         "error": check.error,
+                        **({"draft_rule": draft} if draft else {}),
                     }
                 ),
                 dimension=check.dimension,
