@@ -99,14 +99,15 @@ lint: $(INSTALLED) ## ruff check
 	$(VENV)/bin/ruff check .
 
 # The active city (govern city init) is served as registered; the demo is registered first only when no
-# other city is active.
+# other city is active. UP_RUNNER is what finally runs in that environment (tests set it to a no-op).
+UP_RUNNER ?= scripts/up.sh
 up: $(INSTALLED) ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) for the active city, UI on :8080
 	@$(ENV) if [[ -n "$${CITYGOV_CITY_PROFILE:-}" && "$$CITYGOV_CITY_PROFILE" != "$(DEMO_DIR)/city.json" ]]; then \
 	  echo "serving the city of $$CITYGOV_CITY_PROFILE (govern city show; govern city use $(DEMO_DIR) switches to the demo)"; \
 	else $(MAKE) connections; fi
 	@$(ENV) echo "Airflow UI: http://localhost:8080  user: admin  password: in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 	@echo "(the password file is written on first start; Ctrl-C stops everything)"
-	@$(ENV) exec scripts/up.sh
+	@$(ENV) exec $(UP_RUNNER)
 
 # The production topology (docker-compose.yml) as processes: scripts/cluster.py, state in .cluster/.
 cluster-up: $(INSTALLED) $(DEMO_CATALOG) ## CeleryExecutor cluster on the local PostgreSQL and Redis (api-server :8080)

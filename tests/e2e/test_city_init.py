@@ -4,7 +4,9 @@ suites folder of its own, then its pipeline run through Airflow from that profil
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_a_city_onboards_in_one_step_into_its_own_folders_and_its_pipeline_runs(
     blank = [i for i in items if i["rule_id"] == "expect_column_values_to_not_be_blank" and i["entry_code"] == "320723-JYJ-0001"]
     assert len(blank) == 1, items
     assert (profile.data_dir / "data_docs" / "index.html").is_file()
+
+    # `make up` then serves this city as registered: the demo is not registered over it, catalog_sync's
+    # Variable still names the city's catalog, and the hourly sync has withdrawn none of its entries.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVERNANCE", "CITYGOV_CITY_PROFILE"))}
+    up = subprocess.run(["make", "--no-print-directory", "up", "UP_RUNNER=true"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0 and f"serving the city of {profile.profile_file}" in up.stdout, up.stdout + up.stderr
+    with sqlite3.connect(profile.airflow_home / "airflow.db") as db:
+        assert {row[0] for row in db.execute("select conn_id from connection")} == {"gy_jyj", "gy_jtj", "governance_db"}
+    variable = subprocess.run(["bash", "-c", "source scripts/airflow_env.sh && airflow variables get citygov_catalog_file"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert variable.stdout.strip().splitlines()[-1] == str(catalog_file), variable.stdout + variable.stderr
+    assert cli.main(["--db", profile.store_url, "catalog", "list", "--json"]) == 0
+    assert sorted(e["code"] for e in json.loads(capfd.readouterr().out)) == CODES
