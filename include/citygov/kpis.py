@@ -595,6 +595,8 @@ class DatasetScorecard:
     """The dataset's validation page in the Data Docs site (a file path), when built."""
     recommended_empty: tuple[str, ...] = ()
     """Recommended catalog fields the entry leaves empty (:mod:`citygov.catalog.policy`): shown, not disputed."""
+    policy_error: str | None = None
+    """Why the metadata policy could not be read (a bad ``CITYGOV_METADATA_*`` setting): shown instead."""
 
 
 def dataset_table(
@@ -668,6 +670,12 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
         ]
         if entry is None and run is None and not latest["datasets"]:
             return None
+        recommended: tuple[str, ...] = ()
+        policy_error = None
+        try:
+            recommended = MetadataPolicy.from_env().gaps(to_entry(entry)).recommended if entry else ()
+        except ValueError as exc:  # a bad setting is the deployment's to fix; the page still shows the rest
+            policy_error = str(exc)
         meta = {} if entry is None else {
             "信息资源分类": entry.layer, "敏感级别": entry.sensitivity, "共享类型": entry.share_type,
             "开放属性": entry.open_attr, "更新周期": entry.update_cycle, "数据连接": entry.conn_id,
@@ -687,5 +695,6 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
             quality_status=run.status if run else None,
             failed_checks=failed,
             data_docs_path=run.data_docs_path if run else None,
-            recommended_empty=MetadataPolicy.from_env().gaps(to_entry(entry)).recommended if entry else (),
+            recommended_empty=recommended,
+            policy_error=policy_error,
         )

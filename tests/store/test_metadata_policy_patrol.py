@@ -67,3 +67,13 @@ def test_a_city_that_requires_a_field_gets_a_dispute_for_each_entry_lacking_it(c
     items = [i for i in list_disputes(catalogued) if i.rule_id == "patrol.metadata.incomplete"]
     assert sorted((i.entry_code, i.responsible_unit) for i in items) == [
         (MARRIAGES, "连云港市民政局"), (ENTERPRISES, "连云港市市场监督管理局")]
+
+
+def test_a_bad_policy_setting_is_shown_on_the_scorecard_not_a_server_error(catalogued: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CITYGOV_METADATA_RECOMMENDED", "信息资源摘要,no_such_field")
+    card = dataset_scorecard(catalogued, ENTERPRISES)
+    assert card is not None and card.recommended_empty == ()
+    assert card.policy_error and "CITYGOV_METADATA_RECOMMENDED" in card.policy_error and "no_such_field" in card.policy_error
+    html = _templates().get_template("scorecard.html").render(
+        card=card, items=[], base="", user=PageUser("viewer", can_write=False))
+    assert 'id="policy-error"' in html and "no_such_field" in html
