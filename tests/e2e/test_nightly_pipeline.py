@@ -25,6 +25,7 @@ from citygov.quality.masking import find_unmasked
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import engine_for
+from tests.db_text import every_row
 from tests.e2e.conftest import airflow_conn_json
 
 pytestmark = pytest.mark.airflow
@@ -93,7 +94,7 @@ def test_every_planted_defect_becomes_one_dispute_item(airflow_db, tmp_path: Pat
     raise_dispute(engine, dataset=person, by="citizen", claim="出生日期有误", record_key=resident)
     printed = capfd.readouterr()
     seen = {
-        "store": _dump(engine),
+        "store": every_row(engine),
         "export.csv": export_audit(engine, "csv"),
         "export.json": export_audit(engine, "json"),
         "task logs": printed.out + printed.err + _files_text(Path(os.environ["AIRFLOW_HOME"]) / "logs"),
@@ -122,17 +123,6 @@ def _first_id_number(root: Path, code: str, engine) -> str:  # type: ignore[no-u
         value = conn.execute(sa.text(f'SELECT "{entry.primary_key[0]}" FROM "{entry.location}" LIMIT 1')).scalar_one()
     source.dispose()
     return str(value)
-
-
-def _dump(engine) -> str:  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
-
-    with engine.connect() as conn:
-        return "\n".join(
-            repr(tuple(row))
-            for table in sa.inspect(conn).get_table_names()
-            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"'))
-        )
 
 
 def _files_text(folder: Path) -> str:

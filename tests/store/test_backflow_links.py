@@ -28,6 +28,7 @@ from citygov.backflow import ingest_landing, pgfast, scan_landing, verify
 from citygov.backflow import loader as backflow_loader
 from citygov.disputes.routing import route_findings
 from citygov.findings import load_findings
+from tests.db_text import every_row
 from tests.pg import scratch_database
 from tests.store.test_backflow import _date, sample_rows, to_csv, write_batch
 
@@ -59,16 +60,6 @@ def loaded(target: Engine, batch_id: str) -> int:
         if not sa.inspect(conn).has_table("hl_sbcbxx"):
             return 0
         return conn.execute(sa.text('SELECT count(*) FROM "hl_sbcbxx" WHERE "_batch_id" = :b'), {"b": batch_id}).scalar()
-
-
-def dump(engine: Engine) -> str:
-    """The text of every row of every table."""
-    out = []
-    with engine.connect() as conn:
-        for name in sorted(sa.inspect(conn).get_table_names()):
-            quoted = conn.dialect.identifier_preparer.quote(name)
-            out.extend(repr(tuple(r)) for r in conn.execute(sa.text(f"SELECT * FROM {quoted}")))
-    return "\n".join(out)
 
 
 # --- what a landing folder may hold ----------------------------------------------------------------------
@@ -193,7 +184,7 @@ def test_a_link_to_a_system_file_is_never_read(
     route_findings(governed, origin="backflow", logical_date=_date(DAY))
     findings = load_findings(governed, origin="backflow")
     assert [f["rule_id"] for f in findings] == ["backflow.batch.rejected"]
-    everything = "\n".join([dump(governed), dump(target), json.dumps(findings, ensure_ascii=False, default=str)])
+    everything = "\n".join([every_row(governed), every_row(target), json.dumps(findings, ensure_ascii=False, default=str)])
     assert "is a symbolic link" in everything  # the dump holds the reason (and the dispute item)
     for line in lines:
         assert line not in everything

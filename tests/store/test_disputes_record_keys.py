@@ -24,6 +24,7 @@ from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import engine_for, upgrade
 from tests.catalog_files import GOOD_ROWS, write_catalog
+from tests.db_text import every_row
 from tests.pg import scratch_database
 from tests.store.test_disputes_queue import _prepare  # the same small city and people
 
@@ -49,16 +50,6 @@ def store(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def dump(engine: Engine) -> str:
-    """Every row of every table of the store, as text (what someone with a copy of the database reads)."""
-    out = []
-    with engine.connect() as conn:
-        for table in sa.inspect(conn).get_table_names():
-            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
-                out.append(f"{table}: {tuple(row)}")
-    return "\n".join(out)
-
-
 def raise_key(engine: Engine, key: str, by: str = "citizen") -> dq.RaiseResult:
     return dq.raise_dispute(engine, dataset=PERSON, by=by, claim=f"记录 {key} 的出生日期有误", record_key=key, now=NOW)
 
@@ -69,7 +60,7 @@ def test_a_raw_id_number_is_nowhere_a_reader_looks(store: Engine) -> None:
     assert item.record_key == "320706********123X"
     dq.transition(store, item.id, "已受理", by="wang", note="受理", now=NOW)
     seen = [
-        dump(store),
+        every_row(store),
         json.dumps(dq.get_dispute(store, item.id).to_dict(), ensure_ascii=False),
         json.dumps([f.to_dict() for f in dq.list_flags(store)], ensure_ascii=False),
         dq.export_audit(store, "csv"),
@@ -78,7 +69,7 @@ def test_a_raw_id_number_is_nowhere_a_reader_looks(store: Engine) -> None:
     for text in seen:
         assert ID not in text.upper(), text
         assert "19860101123" not in text
-    hashed = [d for d in dump(store).splitlines() if d.startswith("disputes:")]
+    hashed = [d for d in every_row(store).splitlines() if d.startswith("disputes:")]
     assert any(keyring().key_id(SECRET_A.encode()) + ":" in line for line in hashed)
 
 
@@ -150,7 +141,7 @@ def test_the_responsible_officer_locates_the_record(store: Engine, gaj_source: d
     assert found.matches == [{"key": {"sfzhm": ID}}] and found.scanned == 2
     (event,) = [e for e in dq.get_dispute(store, item.id).events or [] if e.action == "locate"]
     assert event.actor == "li" and event.details == {"matches": 1, "scanned": 2}
-    assert ID not in dump(store)
+    assert ID not in every_row(store)
     for other in ("wang", "zhao", "citizen"):  # the steward, another unit's officer, a consumer
         with pytest.raises(dq.NotPermitted, match=f"only an officer of {GAJ}"):
             locate_record(store, item.id, by=other, connections=gaj_source)
@@ -230,7 +221,7 @@ def _check_migration(url: str, tmp: Path) -> None:
     upgrade(url)
     engine = engine_for(url)
     try:
-        text = dump(engine)
+        text = every_row(engine)
         assert ID not in text and "320706********123X" in text
         dq.register_actor(engine, "citizen", "consumer")
         assert raise_key(engine, ID).dispute.id == 1  # the migrated item is found by the key's hash
