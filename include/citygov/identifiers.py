@@ -163,10 +163,15 @@ PLATE_RE = re.compile(rf"^{_PLATE_BODY}$")
 digit among them; the last may be 挂 学 警 港 澳 领."""
 
 
+def _card_digits(text: str) -> str:
+    """A card number without the spaces or hyphens between its groups."""
+    return re.sub(r"[ \-]", "", text.strip())
+
+
 def bankcard_is_valid(value: object) -> bool:
     """A bank card number: 16 to 19 digits (spaces or hyphens between groups allowed) with a valid Luhn
     check digit (ISO/IEC 7812, as ``stdnum.luhn`` computes it)."""
-    digits = re.sub(r"[ \-]", "", _text(value))
+    digits = _card_digits(_text(value))
     return 16 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits)
 
 
@@ -244,7 +249,7 @@ def mask_plate(value: str) -> str:
 
 def mask_bankcard(value: str) -> str:
     """Keep the issuer's first 6 and the last 4 digits of a card number: ``622202*********0123``."""
-    digits = re.sub(r"[ \-]", "", value.strip())
+    digits = _card_digits(value)
     if len(digits) <= 10:
         return "*" * len(digits)
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]

@@ -31,7 +31,7 @@ from citygov import disputes as dq
 from citygov import kpis as core
 from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.catalog.queries import catalogued_codes
-from citygov.disputes.locate import LocatedRecord, locate_record
+from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
 from citygov.disputes.masking import mask_evidence
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.quality.suites import SuiteFileError, review_suite, suite_review
@@ -268,15 +268,13 @@ def create_app(
             may_assign = actor.role == Role.STEWARD.value and current is not Status.ARCHIVED
         draft_rule = dq.item_draft_rule(item.entry_code, item.rule_id, item.column) if item.origin == "quality" else None
         may_drop = draft_rule is not None and _is_steward(user, actor)
-        may_locate = bool(
-            user.can_write and actor is not None and item.record_key and actor.role == Role.OFFICER.value
-            and actor.department and actor.department == item.responsible_unit
-        )
+        may_find = bool(user.can_write and actor is not None and item.record_key
+                        and may_locate(actor.role, actor.department, item.responsible_unit))
         evidence = mask_evidence(item.latest_evidence)
         events = [(e, mask_evidence(e.details)) for e in item.events or []]
         return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
                       units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
-                      notice=notice, error=error, status_code=status_code, may_locate=may_locate, located=located,
+                      notice=notice, error=error, status_code=status_code, may_locate=may_find, located=located,
                       draft_rule=draft_rule, may_drop=may_drop)
 
     @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)

@@ -53,6 +53,12 @@ class LocatedRecord:
 ConnectionLookup = Callable[[str], ConnectionInfo | None]
 
 
+def may_locate(role: str, department: str | None, responsible_unit: str | None) -> bool:
+    """Whether a person of queue ``role`` and ``department`` may locate the records of an item of
+    ``responsible_unit``: an officer of that unit only (the locator and the item page ask this)."""
+    return role == Role.OFFICER and bool(department) and department == responsible_unit
+
+
 def locate_record(
     store: Engine,
     dispute_id: int,
@@ -72,7 +78,7 @@ def locate_record(
     with _transaction(store) as session:
         actor = _actor(session, by)
         item = _load(session, dispute_id)
-        if actor.role != Role.OFFICER or not actor.department or actor.department != item.responsible_unit:
+        if not may_locate(actor.role, actor.department, item.responsible_unit):
             raise NotPermitted(
                 f"{actor.username} ({actor.role}) may not locate the record of dispute {dispute_id}: only an "
                 f"officer of {item.responsible_unit or 'the responsible unit'} may, in that unit's own source"

@@ -137,8 +137,7 @@ def key_parts(raw: str, columns: int = 1) -> list[str]:
     """The parts of a typed key: split at commas (or ``，``, ``|``) only when the primary key has several
     columns, each stripped; an ID number's ``x`` is upper-cased, as the standard writes it."""
     text = raw.strip()
-    parts = PART_SEPARATORS.split(text) if columns > 1 else [text]
-    return [p.upper() if _RIC_SHAPE.match(p) else p for p in (part.strip() for part in parts)]
+    return [_as_text(p) for p in (PART_SEPARATORS.split(text) if columns > 1 else [text])]
 
 
 def canonical(parts: Sequence[object]) -> str:
