@@ -44,6 +44,8 @@ class Dispute(Base):
     dimension: Mapped[str | None] = mapped_column(String(16))
     responsible_unit: Mapped[str | None] = mapped_column(String(255), index=True)
     """The accountable unit (the catalog's provider; the provincial sender for backflowed data)."""
+    assignee: Mapped[str | None] = mapped_column(String(255), index=True)
+    """The registered person handling it within the responsible unit (None: the unit as a whole)."""
     status: Mapped[str] = mapped_column(String(16), index=True)
     """A :class:`citygov.disputes.Status` value, stored in Chinese (待受理, 已受理, ...)."""
     raised_by: Mapped[str] = mapped_column(String(255))
