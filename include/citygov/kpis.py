@@ -17,9 +17,14 @@ Working definitions (DOMAIN.md; no official formula was found):
   whose 发布日期 had come.
 - **城市质量得分 city quality score** = the mean GB/T 36344 score of all datasets scored on the latest date
   up to the as-of day (:mod:`citygov.quality.scores`); trend: every scored date.
-- **异议处置 disputes**: open, overdue and the share of resolutions made within their deadline
-  (:func:`citygov.disputes.dispute_kpis` figures, as of the end of the as-of day); trend: resolutions
-  and the share within deadline per calendar month.
+- **异议处置 disputes**: open and overdue items as they stood at the end of the as-of day, rebuilt from the
+  dispute event log (an item's status then is its last event's ``to_status`` before that moment, its
+  deadline the last ``new_due_date`` set before it, its unit the one responsible then; items raised later
+  do not count), and the share of resolutions made within their deadline, all resolutions up to that
+  day; trend: resolutions and the share within deadline per calendar month.
+
+Each figure says what period it covers: the state on the as-of day (a census, a scoring day, the queue
+at the day's end) or cumulative up to it (the sharing rate, resolutions), with the monthly split beside.
 
 Every figure is aggregated in SQL where it lives, so the dashboard stays fast with thousands of datasets
 and disputes. ``govern kpis --json`` and the web dashboard both call :func:`city_kpis`.
@@ -38,7 +43,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select, text
 
 from citygov.catalog.schema import OpenAttr
 from citygov.disputes.queue import UNASSIGNED, jsonable
-from citygov.disputes.states import CLOSED, RESOLUTIONS, Status
+from citygov.disputes.states import CLOSED, RESOLUTIONS, STAGE_OF, Status
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
@@ -107,6 +112,10 @@ class Kpi:
     """Why there is no value (source missing or unreadable), and what to do."""
     trend: list[TrendPoint] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    period: str = "as_of"
+    """What the value covers: ``as_of`` (the state on ``as_of``: a census, a scoring day, the catalog and
+    listing then) or ``cumulative`` (every event up to the as-of day, all time; the trend splits it by
+    month)."""
 
     @property
     def met(self) -> bool | None:
@@ -118,19 +127,22 @@ class Kpi:
 
 @dataclass(frozen=True)
 class DisputeFigures:
-    """Dispute handling for the city (or one unit), as :func:`citygov.disputes.dispute_kpis` counts it."""
+    """Dispute handling for the city as it stood at a moment (see :func:`dispute_figures`)."""
 
     total: int
+    """Items raised by then."""
     open: int
-    """Not 已核验 or 已归档."""
+    """Not 已核验 or 已归档 then."""
     overdue: int
-    """A running deadline has passed."""
+    """A deadline running then had passed by then."""
     resolved: int
-    """Resolutions (every cycle of a reopened item counts)."""
+    """Resolutions up to then, all time (every cycle of a reopened item counts)."""
     resolved_within_deadline: int
     share_resolved_within_deadline: float | None
     trend: list[TrendPoint] = field(default_factory=list)
     """Per month: the share of that month's resolutions made within their deadline."""
+    at: datetime | None = None
+    """The moment the figures stand at (city time): the end of the as-of day, or ``now`` when earlier."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,10 @@ class DepartmentRow:
     overdue_disputes: int
     rank: int | None = None
     """1 = best score; None when the department has no score."""
+    scored_on: date | None = None
+    """The scoring day the score comes from (the latest up to the as-of day)."""
+    census_on: date | None = None
+    """The census the coverage comes from (the latest up to the as-of day)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,10 +320,17 @@ def sharing_rate(conn: ConnectionInfo | None, as_of: date) -> Kpi:
                    _ratio(*by_month[m][:2]), *by_month[m][:2])
         for m in _months(as_of) if m in by_month
     ]
+    month = as_of.strftime("%Y-%m")
+    ok, valid, _ = by_month.get(month, (0, 0, 0))
+    # The headline is cumulative (every request up to the day); the trend and ``this_month`` are per month
+    # of request, so a bad month shows there while the headline moves slowly: the page says which is which.
     return Kpi(**base, value=_ratio(numerator, denominator), numerator=numerator, denominator=denominator,
-               source=source, trend=trend,
+               source=source, trend=trend, period="cumulative",
                details={"excluded_refusals_with_basis": sum(v[2] for v in by_month.values()),
-                        "requests": sum(v[1] + v[2] for v in by_month.values())})
+                        "requests": sum(v[1] + v[2] for v in by_month.values()),
+                        "first_month": min(by_month) if by_month else None,
+                        "this_month": {"month": month, "value": _ratio(ok, valid), "numerator": ok,
+                                       "denominator": valid}})
 
 
 # --- open rate -------------------------------------------------------------------------------------------
@@ -404,12 +427,60 @@ def quality_score(engine: Engine, as_of: date) -> Kpi:
 # --- disputes --------------------------------------------------------------------------------------------
 
 
-def _resolution_events(engine: Engine) -> list[tuple[int, datetime, bool]]:
-    """(dispute id, when, within deadline) of every resolution, as :func:`dispute_kpis` counts them."""
+def _moment(as_of: date, now: datetime | None) -> datetime:
+    """The end of ``as_of`` in the city (midnight after it), or ``now`` when that comes first, in UTC."""
+    end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ).astimezone(UTC)
+    if now is None:
+        return end
+    present = (now.replace(tzinfo=UTC) if now.tzinfo is None else now).astimezone(UTC)
+    return min(end, present)
+
+
+def _disputes_at(moment: datetime) -> Any:
+    """Every item that existed at ``moment`` as it stood then (a subquery: ``id``, ``unit``, ``status``,
+    ``due``), rebuilt from the event log in SQL with window functions, never from the items' current rows:
+
+    - **status**: the ``to_status`` of the item's last event before ``moment`` (items without one did not
+      exist yet);
+    - **due**: the ``new_due_date`` of the last event before ``moment`` that set a deadline (the deadline
+      running in that status, extensions and recounts included);
+    - **unit**: the responsible unit then: the ``from`` of the first reassignment after ``moment``, or the
+      item's unit now when there was none since.
+    """
+    at_or_before = DisputeEvent.at < moment
+    latest = (DisputeEvent.at.desc(), DisputeEvent.id.desc())
+    status = select(
+        DisputeEvent.dispute_id, DisputeEvent.to_status,
+        func.row_number().over(partition_by=DisputeEvent.dispute_id, order_by=latest).label("n"),
+    ).where(at_or_before, DisputeEvent.to_status.is_not(None)).subquery()
+    new_due = DisputeEvent.details["new_due_date"].as_string()
+    due = select(
+        DisputeEvent.dispute_id, new_due.label("due"),
+        func.row_number().over(partition_by=DisputeEvent.dispute_id, order_by=latest).label("n"),
+    ).where(at_or_before, new_due.is_not(None)).subquery()
+    reassigned = select(
+        DisputeEvent.dispute_id, DisputeEvent.details["from"].as_string().label("unit"),
+        func.row_number().over(partition_by=DisputeEvent.dispute_id,
+                               order_by=(DisputeEvent.at, DisputeEvent.id)).label("n"),
+    ).where(DisputeEvent.at >= moment, DisputeEvent.action == "reassign").subquery()
+    unit = case((reassigned.c.dispute_id.is_not(None), reassigned.c.unit), else_=Dispute.responsible_unit)
+    return (
+        select(Dispute.id, unit.label("unit"), status.c.to_status.label("status"), due.c.due)
+        .join(status, and_(status.c.dispute_id == Dispute.id, status.c.n == 1))
+        .outerjoin(due, and_(due.c.dispute_id == Dispute.id, due.c.n == 1))
+        .outerjoin(reassigned, and_(reassigned.c.dispute_id == Dispute.id, reassigned.c.n == 1))
+        .subquery()
+    )
+
+
+def _resolution_events(engine: Engine, moment: datetime) -> list[tuple[int, datetime, bool]]:
+    """(dispute id, when, within deadline) of every resolution before ``moment``, as :func:`dispute_kpis`
+    counts them."""
     targets = [s.value for s in RESOLUTIONS] + [Status.VERIFIED.value]
     with session_scope(engine) as session:
         rows = session.execute(
             select(DisputeEvent.dispute_id, DisputeEvent.at, DisputeEvent.details).where(
+                DisputeEvent.at < moment,
                 DisputeEvent.to_status.in_(targets),
                 or_(DisputeEvent.from_status.is_(None), DisputeEvent.from_status != DisputeEvent.to_status),
             )
@@ -418,35 +489,51 @@ def _resolution_events(engine: Engine) -> list[tuple[int, datetime, bool]]:
 
 
 def dispute_counts(engine: Engine, now: datetime) -> dict[str, dict[str, int]]:
-    """Per responsible unit (``未定责`` for none): total, open and overdue items at ``now``, in SQL."""
-    closed = [s.value for s in CLOSED]
-    overdue = and_(Dispute.stage.is_not(None), Dispute.due_at.is_not(None), Dispute.due_at <= now)
+    """Per responsible unit (``未定责`` for none): total, open and overdue items as they stood at ``now``,
+    rebuilt from the event log (:func:`_disputes_at`) in one grouped query.
+
+    Overdue: a deadline runs in the status then (待受理, 已受理, 核实中) and the midnight after its due
+    day had come by ``now``."""
+    moment = (now.replace(tzinfo=UTC) if now.tzinfo is None else now).astimezone(UTC)
+    # A deadline ends at the midnight (city time) after its due day: by ``moment`` that midnight has come
+    # for every due day before the city's day of ``moment``.
+    last_overdue_day = moment.astimezone(CITY_TZ).date() - timedelta(days=1)
+    states = _disputes_at(moment)
+    open_ = states.c.status.not_in([s.value for s in CLOSED])
+    overdue = and_(states.c.status.in_([s.value for s in STAGE_OF]), states.c.due.is_not(None),
+                   states.c.due <= last_overdue_day.isoformat())
     with session_scope(engine) as session:
         rows = session.execute(
-            select(
-                Dispute.responsible_unit,
-                func.count(),
-                func.sum(case((Dispute.status.not_in(closed), 1), else_=0)),
-                func.sum(case((overdue, 1), else_=0)),
-            ).group_by(Dispute.responsible_unit)
+            select(states.c.unit, func.count(), func.sum(case((open_, 1), else_=0)),
+                   func.sum(case((overdue, 1), else_=0)))
+            .group_by(states.c.unit)
         ).all()
-    return {u or UNASSIGNED: {"total": int(t), "open": int(o or 0), "overdue": int(d or 0)} for u, t, o, d in rows}
+    out: dict[str, dict[str, int]] = {}
+    for u, t, o, d in rows:  # a unit of None and one named 未定责 are one line
+        line = out.setdefault(u or UNASSIGNED, {"total": 0, "open": 0, "overdue": 0})
+        line["total"] += int(t)
+        line["open"] += int(o or 0)
+        line["overdue"] += int(d or 0)
+    return out
 
 
 def dispute_figures(engine: Engine, as_of: date, *, now: datetime | None = None) -> DisputeFigures:
-    """Open, overdue and resolved-within-deadline for the city at the end of ``as_of`` (or ``now``), with a
-    monthly trend of the share within deadline. The same counts as :func:`citygov.disputes.dispute_kpis`."""
-    moment = now or datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ)
-    moment = moment.astimezone(UTC)
+    """Open, overdue and resolved-within-deadline for the city as they stood at the end of ``as_of`` (or at
+    ``now`` when that comes first), rebuilt from the event log: items raised later do not count, and an
+    item counts in the status and under the deadline it had then. Resolutions are all those made up to
+    then; the trend gives the share within deadline per month of resolution. At a moment after every
+    event these are :func:`citygov.disputes.dispute_kpis`'s counts (which read the items' current rows)."""
+    moment = _moment(as_of, now)
     counts = dispute_counts(engine, moment)
-    events = _resolution_events(engine)
+    events = _resolution_events(engine, moment)
     by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for _id, at, on_time in events:
         stamp = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(CITY_TZ)
         by_month[stamp.strftime("%Y-%m")][0] += 1
         by_month[stamp.strftime("%Y-%m")][1] += on_time
     resolved, within = len(events), sum(1 for e in events if e[2])
-    trend = [TrendPoint(m, _month_end(m), _ratio(by_month[m][1], by_month[m][0]), by_month[m][1], by_month[m][0])
+    trend = [TrendPoint(m, _month_end(m) if m != as_of.strftime("%Y-%m") else as_of,
+                        _ratio(by_month[m][1], by_month[m][0]), by_month[m][1], by_month[m][0])
              for m in _months(as_of) if m in by_month]
     return DisputeFigures(
         total=sum(c["total"] for c in counts.values()),
@@ -456,6 +543,7 @@ def dispute_figures(engine: Engine, as_of: date, *, now: datetime | None = None)
         resolved_within_deadline=within,
         share_resolved_within_deadline=round(within / resolved, 4) if resolved else None,
         trend=trend,
+        at=moment.astimezone(CITY_TZ),
     )
 
 
@@ -492,14 +580,18 @@ def city_kpis(
 
 def department_league(engine: Engine, as_of: date, *, now: datetime | None = None) -> list[DepartmentRow]:
     """The department league table as of ``as_of``: per department its mean dataset score and grade (latest
-    scored date up to ``as_of``), catalog coverage (latest census) and open and overdue disputes; ranked
-    by score, best first."""
+    scored date up to ``as_of``), catalog coverage (latest census up to it) and the disputes open and
+    overdue at its end (or at ``now`` when earlier), rebuilt from the event log as :func:`dispute_figures`
+    does, under the unit responsible then; ranked by score, best first."""
     from citygov.quality.scores import load_policy
 
     policy = load_policy()
-    moment = (now or datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ)).astimezone(UTC)
+    moment = _moment(as_of, now)
     with session_scope(engine) as session:
         day = session.scalar(select(func.max(DatasetScore.logical_date)).where(DatasetScore.logical_date <= as_of))
+        census_on = session.scalar(
+            select(func.max(CensusSnapshot.logical_date)).where(CensusSnapshot.logical_date <= as_of)
+        )
         scores = {} if day is None else {
             d or "-": (int(n), s / n if n else None)
             for d, s, n in session.execute(
@@ -520,6 +612,7 @@ def department_league(engine: Engine, as_of: date, *, now: datetime | None = Non
             department=name, datasets=n, score=score, grade=policy.grade(score) if score is not None else None,
             coverage=cov.get("coverage"), found=cov.get("found"), catalogued=cov.get("catalogued"),
             open_disputes=dis.get("open", 0), overdue_disputes=dis.get("overdue", 0),
+            scored_on=day if n else None, census_on=census_on if cov else None,
         ))
     ranked = sorted((r for r in rows if r.score is not None), key=lambda r: (-r.score, r.department))  # type: ignore[operator]
     rank = {r.department: i for i, r in enumerate(ranked, start=1)}
@@ -597,6 +690,8 @@ class DatasetScorecard:
     """Recommended catalog fields the entry leaves empty (:mod:`citygov.catalog.policy`): shown, not disputed."""
     policy_error: str | None = None
     """Why the metadata policy could not be read (a bad ``CITYGOV_METADATA_*`` setting): shown instead."""
+    rule_history: DatasetRuleHistory | None = None
+    """Each rule's failing rows and pass/fail over the last quality runs (:mod:`citygov.quality.history`)."""
 
 
 def dataset_table(
@@ -635,6 +730,7 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
     from citygov.catalog.policy import MetadataPolicy
     from citygov.catalog.queries import to_entry
     from citygov.identifiers import mask_text
+    from citygov.quality.history import rule_history
     from citygov.quality.scores import load_scores
     from citygov.store.models import Finding, PatrolObservation
     from citygov.store.models_quality import CheckResult, QualityRun
@@ -697,4 +793,5 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
             data_docs_path=run.data_docs_path if run else None,
             recommended_empty=recommended,
             policy_error=policy_error,
+            rule_history=rule_history(engine, code),
         )
