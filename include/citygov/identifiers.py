@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -359,6 +359,50 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip() if value is not None else ""
+
+
+# --- record keys ---------------------------------------------------------------------------------------
+
+_KEY_RIC_SHAPE = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
+
+
+def key_text(value: object) -> str:
+    """One part of a record key as text, the way it is hashed and shown: None is empty, an integral
+    float loses its ``.0``, a date is ISO, an ID number's ``x`` is upper-cased (as the standard writes it)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return]
+    text = str(value).strip()
+    return text.upper() if _KEY_RIC_SHAPE.match(text) else text
+
+
+def _mask_generic(part: str) -> str:
+    if len(part) <= 2:
+        return "*" * len(part)
+    return part[0] + "*" * (len(part) - 2) + part[-1]
+
+
+def mask_key_part(part: object, kind: str | None) -> str:
+    """One key part for display: by its column's mask kind; with none known, by the kind it looks like;
+    else the generic mask (first and last character). ``none`` (a steward's decision in the suite) shows
+    it, identifiers still masked."""
+    text = key_text(part)
+    if kind == "none":
+        return mask_text(text)
+    kind = kind or detect_kind([text])
+    if kind:
+        return str(mask_value(text, kind))
+    masked = mask_text(text)
+    return masked if masked != text else _mask_generic(text)
+
+
+def mask_key(parts: Sequence[object], kinds: Sequence[str | None] = ()) -> str:
+    """A record key's masked display form: each part by the mask kind of its key column, joined by
+    ``, `` (what the dispute queue shows for a key and the quality samples show for a failing row)."""
+    return ", ".join(mask_key_part(p, kinds[i] if i < len(kinds) else None) for i, p in enumerate(parts))
 
 
 # --- division codes (GB/T 2260) ------------------------------------------------------------------------

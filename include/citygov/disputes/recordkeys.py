@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citygov.identifiers import detect_kind, mask_text, mask_value
+from citygov.identifiers import key_text, mask_key, mask_text
 from citygov.settings import data_dir
 
 SECRET_ENV = "CITYGOV_RECORD_KEY_SECRET"
@@ -38,7 +38,6 @@ MIN_SECRET = 16
 """Shortest secret accepted (characters)."""
 PART_SEPARATORS = re.compile(r"\s*[,，|]\s*")
 """How the parts of a compound key are typed: ``320706198601011234, 01`` (also ``，`` and ``|``)."""
-_RIC_SHAPE = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
 
 
 class RecordKeySecretError(RuntimeError):
@@ -137,41 +136,12 @@ def key_parts(raw: str, columns: int = 1) -> list[str]:
     """The parts of a typed key: split at commas (or ``，``, ``|``) only when the primary key has several
     columns, each stripped; an ID number's ``x`` is upper-cased, as the standard writes it."""
     text = raw.strip()
-    return [_as_text(p) for p in (PART_SEPARATORS.split(text) if columns > 1 else [text])]
+    return [key_text(p) for p in (PART_SEPARATORS.split(text) if columns > 1 else [text])]
 
 
 def canonical(parts: Sequence[object]) -> str:
     """What is hashed: the parts as text, joined by the unit separator (so ``a,b`` ≠ ``a|b`` cannot clash)."""
-    return "\x1f".join(_as_text(p) for p in parts)
-
-
-def _as_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[no-any-return]
-    text = str(value).strip()
-    return text.upper() if _RIC_SHAPE.match(text) else text
-
-
-def _mask_generic(part: str) -> str:
-    if len(part) <= 2:
-        return "*" * len(part)
-    return part[0] + "*" * (len(part) - 2) + part[-1]
-
-
-def mask_part(part: str, kind: str | None) -> str:
-    """One key part for display: by its column's mask kind; with none known, by the kind it looks like;
-    else the generic mask. ``none`` (a steward's decision in the suite) shows it, identifiers still masked."""
-    if kind == "none":
-        return mask_text(part)
-    kind = kind or detect_kind([part])
-    if kind:
-        return str(mask_value(part, kind))
-    masked = mask_text(part)
-    return masked if masked != part else _mask_generic(part)
+    return "\x1f".join(key_text(p) for p in parts)
 
 
 @dataclass(frozen=True)
@@ -202,6 +172,6 @@ def protect(raw: str | None, *, kinds: Sequence[str | None] = (), generated: boo
     if generated:
         display = mask_text(str(raw).strip())
     else:
-        display = ", ".join(mask_part(p, kinds[i] if i < len(kinds) else None) for i, p in enumerate(parts))
+        display = mask_key(parts, kinds)
     digests = tuple(ring.digests(text))
     return ProtectedKey(display, digests[0], digests)
