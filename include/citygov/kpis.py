@@ -44,6 +44,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select, text
 from citygov.catalog.schema import OpenAttr
 from citygov.disputes.queue import UNASSIGNED, jsonable
 from citygov.disputes.states import CLOSED, RESOLUTIONS, STAGE_OF, Status
+from citygov.quality.history import DatasetRuleHistory, rule_history
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
@@ -730,7 +731,6 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
     from citygov.catalog.policy import MetadataPolicy
     from citygov.catalog.queries import to_entry
     from citygov.identifiers import mask_text
-    from citygov.quality.history import rule_history
     from citygov.quality.scores import load_scores
     from citygov.store.models import Finding, PatrolObservation
     from citygov.store.models_quality import CheckResult, QualityRun
