@@ -43,36 +43,96 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Rule:
-    """A check's identity: what it looks for and how it is classified."""
+    """A check's identity and its words: what it looks for, how it is classified, how to fix it.
+
+    Every rule id the pipeline stores (patrol, census, quality, backflow, catalog import, consumers'
+    claims, expectation types) is defined once as a ``Rule``; pages, queue titles, exports, Data Docs and
+    scoring read it through :func:`citygov.rulebook.describe`."""
 
     rule_id: str
     dimension: Dimension
-    severity: Severity
-    title: str
-    """Short Chinese title with English, shown to people."""
+    """The GB/T 36344 dimension the rule's failures count against."""
+    severity: Severity | None
+    """None when a finding's severity depends on its extent (quality: the share of failing rows)."""
+    title_zh: str
+    title_en: str
+    fix: str = ""
+    """One line for the responsible department: what to do about it (Chinese, then English)."""
+
+    @property
+    def title(self) -> str:
+        """Both titles, as shown to people: ``应编未编 resource not in the catalog``."""
+        return f"{self.title_zh} {self.title_en}"
 
 
-RULES: dict[str, Rule] = {
-    r.rule_id: r
-    for r in (
-        Rule("census.uncatalogued", Dimension.COMPLETENESS, Severity.HIGH, "应编未编 resource not in the catalog"),
-        Rule("census.resource_missing", Dimension.ACCESSIBILITY, Severity.HIGH, "有目无数 catalogued resource not found"),
-        Rule("census.source_unreachable", Dimension.ACCESSIBILITY, Severity.HIGH, "数据源不可达 source unreachable"),
-        Rule("census.resource_unreadable", Dimension.ACCESSIBILITY, Severity.MEDIUM, "资源不可读 resource unreadable"),
-        Rule("patrol.metadata.incomplete", Dimension.COMPLETENESS, Severity.LOW, "元数据不完整 metadata incomplete"),
-        Rule("patrol.metadata.invalid", Dimension.CONFORMITY, Severity.MEDIUM, "元数据不规范 metadata invalid"),
-        Rule("patrol.source.unreachable", Dimension.ACCESSIBILITY, Severity.HIGH, "数据源不可达 source unreachable"),
-        Rule("patrol.resource.missing", Dimension.ACCESSIBILITY, Severity.HIGH, "资源不存在 resource missing"),
-        Rule("patrol.resource.unreadable", Dimension.ACCESSIBILITY, Severity.HIGH, "资源不可读 resource unreadable"),
-        Rule("patrol.schema.missing_column", Dimension.CONFORMITY, Severity.HIGH, "信息项缺失 declared column missing"),
-        Rule("patrol.schema.unexpected_column", Dimension.CONFORMITY, Severity.LOW, "未编目字段 undeclared column"),
-        Rule("patrol.schema.type_changed", Dimension.CONFORMITY, Severity.MEDIUM, "类型不符 column type differs"),
-        Rule("patrol.timeliness.stale", Dimension.TIMELINESS, Severity.MEDIUM, "更新不及时 not updated within cycle"),
-        Rule("patrol.volume.empty", Dimension.COMPLETENESS, Severity.HIGH, "空表 resource is empty"),
-        Rule("patrol.volume.drop", Dimension.COMPLETENESS, Severity.MEDIUM, "数据量骤降 sudden drop in rows"),
-        Rule("patrol.grading.inconsistent", Dimension.CONFORMITY, Severity.HIGH, "分级开放不符 grade or openness unfit for content"),
-    )
-}
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {r.rule_id: r for r in rules}
+
+
+_H, _M, _L = Severity.HIGH, Severity.MEDIUM, Severity.LOW
+_C, _P, _A, _S = Dimension.CONFORMITY, Dimension.COMPLETENESS, Dimension.ACCURACY, Dimension.CONSISTENCY
+_T, _X = Dimension.TIMELINESS, Dimension.ACCESSIBILITY
+
+RULES: dict[str, Rule] = _rules(
+    # census (公共数据普查)
+    Rule("census.uncatalogued", _P, _H, "应编未编", "resource not in the catalog",
+         "在目录中编目该资源，或说明其不属于公共数据 catalogue the resource, or state why it is not public data"),
+    Rule("census.resource_missing", _X, _H, "有目无数", "catalogued resource not found",
+         "恢复资源或更正目录中的资源位置 restore the resource or correct its 资源位置 in the catalog"),
+    Rule("census.source_unreachable", _X, _H, "数据源不可达", "source unreachable",
+         "恢复数据源的连接（地址、账号、网络） restore the source's connection (address, account, network)"),
+    Rule("census.resource_unreadable", _X, _M, "资源不可读", "resource unreadable",
+         "检查资源的权限、格式与编码 check the resource's permissions, format and encoding"),
+    # catalog patrol (目录巡检)
+    Rule("patrol.metadata.incomplete", _P, _L, "元数据不完整", "metadata incomplete",
+         "在目录中补全缺少的必填字段 fill in the catalog entry's missing required fields"),
+    Rule("patrol.metadata.invalid", _C, _M, "元数据不规范", "metadata invalid",
+         "按目录规范更正字段取值 correct the field's value to the catalog standard"),
+    Rule("patrol.source.unreachable", _X, _H, "数据源不可达", "source unreachable",
+         "恢复数据源的连接（地址、账号、网络） restore the source's connection (address, account, network)"),
+    Rule("patrol.resource.missing", _X, _H, "资源不存在", "resource missing",
+         "恢复资源或更正目录中的资源位置 restore the resource or correct its 资源位置 in the catalog"),
+    Rule("patrol.resource.unreadable", _X, _H, "资源不可读", "resource unreadable",
+         "检查资源的权限、格式与编码 check the resource's permissions, format and encoding"),
+    Rule("patrol.schema.missing_column", _C, _H, "信息项缺失", "declared column missing",
+         "在资源中恢复该字段，或更正目录的信息项 restore the column, or correct the entry's 信息项"),
+    Rule("patrol.schema.unexpected_column", _C, _L, "未编目字段", "undeclared column",
+         "把该字段登记为信息项，或从资源中移除 declare the column as an 信息项, or remove it"),
+    Rule("patrol.schema.type_changed", _C, _M, "类型不符", "column type differs",
+         "使字段类型与信息项声明一致 make the column's type match its declared 信息项 type"),
+    Rule("patrol.timeliness.stale", _T, _M, "更新不及时", "not updated within cycle",
+         "按目录的更新周期更新数据，或更正更新周期 update the data per its 更新周期, or correct the cycle"),
+    Rule("patrol.volume.empty", _P, _H, "空表", "resource is empty",
+         "恢复资源中的数据，或说明其为空的原因 restore the data, or explain why the resource is empty"),
+    Rule("patrol.volume.drop", _P, _M, "数据量骤降", "sudden drop in rows",
+         "核实数据是否丢失并补齐 check whether records were lost and restore them"),
+    Rule("patrol.grading.inconsistent", _S, _H, "分级开放不符", "grade or openness unfit for content",
+         "提高数据分级或调整开放属性，或脱敏后再开放 raise the grade or change the openness, or mask the data"),
+    # the quality inspection itself (its failed expectations use their expectation type as rule id:
+    # citygov.quality.expectation_rules)
+    Rule("quality.suite.missing", _C, _M, "缺少质量规则", "no expectation suite",
+         "为该数据集编写或接受草拟的质量规则 write a suite, or accept the drafted one (govern suites accept)"),
+    Rule("quality.suite.invalid", _C, _H, "质量规则无效", "expectation suite is invalid",
+         "按错误提示修正质量规则文件 correct the suite file as the error says"),
+    Rule("quality.validation.not_run", _X, _H, "未能校验", "validation did not run",
+         "恢复数据源的可读性，使校验能够运行 make the source readable so that validation can run"),
+    # provincial/national backflow (数据回流)
+    Rule("backflow.batch.rejected", _C, _H, "回流批次被拒", "backflow batch rejected",
+         "请上级平台按原因重新下发该批次 ask the sending platform to resend the batch, per the reason"),
+    Rule("backflow.rows.quarantined", _A, _M, "回流记录被隔离", "backflow rows quarantined",
+         "核对被隔离的记录并请上级平台更正 check the quarantined rows and ask the sender to correct them"),
+    # the catalog import and people
+    Rule("catalog.row_rejected", _C, _M, "目录行被拒", "catalog row rejected",
+         "按错误提示更正目录文件中的该行 correct the catalog file's row as the error says"),
+    Rule("consumer.claim", _A, None, "使用方异议", "consumer's dispute",
+         "核实使用方指出的数据并答复 check the data the consumer points at and answer"),
+    # one problem reported by more than one origin (the dispute queue's rule id for them)
+    Rule("resource.missing", _X, _H, "有目无数", "catalogued resource not found",
+         "恢复资源或更正目录中的资源位置 restore the resource or correct its 资源位置 in the catalog"),
+    Rule("resource.unreadable", _X, _H, "资源不可读", "resource unreadable",
+         "检查资源的权限、格式与编码 check the resource's permissions, format and encoding"),
+)
+"""The pipeline's own rules. Quality expectation types are in :mod:`citygov.quality.expectation_rules`."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +197,7 @@ class FindingRecord:
             "origin": self.origin,
             "rule_id": self.rule_id,
             "dimension": (self.dimension or (rule.dimension if rule else Dimension.CONFORMITY)).value,
-            "severity": (self.severity or (rule.severity if rule else Severity.MEDIUM)).value,
+            "severity": (self.severity or (rule.severity if rule else None) or Severity.MEDIUM).value,
             "entry_code": self.entry_code,
             "department": self.department,
             "conn_id": self.conn_id,

@@ -52,7 +52,8 @@ from citygov.disputes.queue import (
 from citygov.disputes.recordkeys import ProtectedKey, protect
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
-from citygov.findings import RULES, Dimension, FindingRecord, replace_findings
+from citygov.findings import Dimension, FindingRecord, replace_findings
+from citygov.rulebook import describe
 from citygov.store import session_scope
 from citygov.store.models import (
     BackflowBatch,
@@ -83,12 +84,6 @@ ORIGINS_OF_PROBLEM: dict[str, frozenset[str]] = {
 }
 
 ORIGIN_ORDER = {"catalog": 0, "census": 1, "patrol": 2, "quality": 3, "backflow": 4}
-
-TITLES = {
-    "resource.missing": "有目无数 catalogued resource not found",
-    "resource.unreadable": "资源不可读 resource unreadable",
-    CATALOG_RULE: "目录行被拒 catalog row rejected",
-}
 
 
 @dataclass
@@ -351,8 +346,7 @@ def _open(
     policy: DeadlinePolicy,
 ) -> Dispute:
     problem = problem_of(f.rule_id)
-    rule = RULES.get(f.rule_id)
-    title = TITLES.get(problem) or (rule.title if rule else f.rule_id)
+    title = describe(problem).label
     subject = f.entry_code or f"{f.conn_id}/{f.location}"
     extra = "".join(
         [f" · {f.location}" if f.entry_code and f.location else "",

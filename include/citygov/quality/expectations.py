@@ -47,9 +47,11 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
+from great_expectations.util import camel_to_snake
 
 from citygov.findings import Dimension
 from citygov.quality import rules, sqlcond
+from citygov.quality.expectation_rules import EXPECTATION_RULES
 
 _UNEXPECTED_COUNT = SummarizationMetricNameSuffixes.UNEXPECTED_COUNT.value
 
@@ -64,6 +66,11 @@ def _library_metadata(dimension: Dimension, *tags: str) -> dict[str, Any]:
         "manually_reviewed_code": True,
         "gbt36344_dimension": dimension.value,
     }
+
+
+def _dimension(class_name: str) -> Dimension:
+    """The expectation's dimension from its rule (one definition: citygov.quality.expectation_rules)."""
+    return EXPECTATION_RULES[camel_to_snake(class_name)].dimension
 
 
 def _dialect(kwargs: dict[str, Any]) -> str:
@@ -145,7 +152,7 @@ class ExpectColumnValuesToBeValidRic(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_valid_ric"
     success_keys = ("mostly", "as_of", "allow_15_digit", "division_in_birth_year")
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应为有效的居民身份证号码 valid resident ID (GB 11643)"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
     _library_metadata = library_metadata
@@ -173,7 +180,7 @@ class ExpectColumnValuesToBeValidUscc(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_valid_uscc"
     success_keys = ("mostly",)
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应为有效的统一社会信用代码 valid credit code (GB 32100)"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
     _library_metadata = library_metadata
@@ -204,7 +211,7 @@ class ExpectColumnValuesToBeValidDivisionCode(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_valid_division"
     success_keys = ("mostly", "current_only")
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.CONFORMITY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应为 GB/T 2260 行政区划代码 division code"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "reference data")
     _library_metadata = library_metadata
@@ -231,7 +238,7 @@ class ExpectColumnValuesToBeValidMobile(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_valid_mobile"
     success_keys = ("mostly",)
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应为有效的手机号码 valid mobile number"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
     _library_metadata = library_metadata
@@ -260,7 +267,7 @@ class ExpectColumnValuesToBeValidPlate(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_valid_plate"
     success_keys = ("mostly",)
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应为有效的机动车号牌 valid number plate (GA 36)"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
     _library_metadata = library_metadata
@@ -292,7 +299,7 @@ class ExpectColumnValuesToBeDateNotInFuture(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_date_not_in_future"
     success_keys = ("mostly", "reference_date")
     args_keys = ("column", "reference_date")
-    dimension: ClassVar[Dimension] = Dimension.ACCURACY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 不应晚于 $reference_date date not in the future"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "date")
     _library_metadata = library_metadata
@@ -321,7 +328,7 @@ class ExpectColumnValuesToNotBeBlank(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_not_blank"
     success_keys = ("mostly",)
     args_keys = ("column",)
-    dimension: ClassVar[Dimension] = Dimension.COMPLETENESS
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 不应为空 value required"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "completeness")
     _library_metadata = library_metadata
@@ -385,7 +392,7 @@ class ExpectColumnPairValuesToMatchIdBirthDate(_Described, ColumnPairMapExpectat
     map_metric = "column_pair_values.citygov_id_birth_date"
     success_keys = ("mostly", "ignore_row_if")
     args_keys = ("column_A", "column_B")
-    dimension: ClassVar[Dimension] = Dimension.CONSISTENCY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column_B 应与 $column_A 中的出生日期一致 birth date agrees with the ID"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "consistency")
     _library_metadata = library_metadata
@@ -432,7 +439,7 @@ class ExpectColumnPairValuesToMatchIdGender(_Described, ColumnPairMapExpectation
     map_metric = "column_pair_values.citygov_id_gender"
     success_keys = ("mostly", "ignore_row_if", "male_values", "female_values")
     args_keys = ("column_A", "column_B")
-    dimension: ClassVar[Dimension] = Dimension.CONSISTENCY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column_B 应与 $column_A 的性别位一致 gender agrees with the ID"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "consistency")
     _library_metadata = library_metadata
@@ -485,7 +492,7 @@ class ExpectColumnValuesToExistInBaseTable(_Described, ColumnMapExpectation):
     map_metric = "column_values.citygov_in_base_table"
     success_keys = ("mostly", "base_entry", "base_column", "base_table", "base_values")
     args_keys = ("column", "base_entry", "base_column")
-    dimension: ClassVar[Dimension] = Dimension.CONSISTENCY
+    dimension: ClassVar[Dimension] = _dimension(__qualname__)
     sentence: ClassVar[str] = "$column 应存在于基础库 $base_entry.$base_column exists in the base table"
     library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "referential integrity")
     _library_metadata = library_metadata

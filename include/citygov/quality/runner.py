@@ -36,9 +36,10 @@ from sqlalchemy import Engine, delete
 
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CatalogEntry
-from citygov.findings import Dimension, FindingRecord, Rule, Severity, replace_findings
+from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, replace_findings
 from citygov.inventory import ident, source_engine
 from citygov.quality import engine as qengine
+from citygov.quality.expectation_rules import HIGH_SHARE
 from citygov.quality.masking import mask_suite_result, result_columns, scrub
 from citygov.quality.scores import (
     CheckCount,
@@ -66,14 +67,7 @@ ORIGIN = "quality"
 EVIDENCE_SAMPLES = 5
 """Masked failing values copied into a finding's evidence (the run keeps up to 20)."""
 
-QUALITY_RULES: dict[str, Rule] = {
-    r.rule_id: r
-    for r in (
-        Rule("quality.suite.missing", Dimension.CONFORMITY, Severity.MEDIUM, "缺少质量规则 no expectation suite"),
-        Rule("quality.suite.invalid", Dimension.CONFORMITY, Severity.HIGH, "质量规则无效 expectation suite is invalid"),
-        Rule("quality.validation.not_run", Dimension.ACCESSIBILITY, Severity.HIGH, "未能校验 validation did not run"),
-    )
-}
+QUALITY_RULES: dict[str, Rule] = {k: RULES[k] for k in ("quality.suite.missing", "quality.suite.invalid", "quality.validation.not_run")}
 """Rules of the quality inspection itself; failed expectations use their expectation type as rule id."""
 
 ConnectionResolver = Callable[[str], ConnectionInfo | None]
@@ -389,7 +383,7 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
                     }
                 ),
                 dimension=check.dimension,
-                severity=Severity.HIGH if (percent or 0) >= 0.1 else Severity.MEDIUM,
+                severity=Severity.HIGH if (percent or 0) >= HIGH_SHARE else Severity.MEDIUM,
             )
         )
     return out

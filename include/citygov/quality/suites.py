@@ -29,6 +29,7 @@ from citygov.catalog.schema import CatalogEntry, ColumnType, Layer, Sensitivity
 from citygov.findings import Dimension
 from citygov.identifiers import detect_kind
 from citygov.quality import rules
+from citygov.quality.expectation_rules import EXPECTATION_RULES
 from citygov.quality.masking import result_columns, scrub
 from citygov.quality.profile import MAX_ENUM, ColumnProfile, DatasetProfile
 from citygov.settings import project_home
@@ -38,25 +39,6 @@ SUITES_DIR_ENV = "CITYGOV_SUITES_DIR"
 
 LOGICAL_DATE = {"$PARAMETER": "logical_date"}
 """Suite parameter every run supplies: the run's logical date (``YYYY-MM-DD``)."""
-
-BUILTIN_DIMENSIONS: dict[str, Dimension] = {
-    "expect_column_values_to_not_be_null": Dimension.COMPLETENESS,
-    "expect_column_proportion_of_non_null_values_to_be_between": Dimension.COMPLETENESS,
-    "expect_table_row_count_to_be_between": Dimension.COMPLETENESS,
-    "expect_column_to_exist": Dimension.CONFORMITY,
-    "expect_table_columns_to_match_set": Dimension.CONFORMITY,
-    "expect_column_values_to_be_in_set": Dimension.CONFORMITY,
-    "expect_column_values_to_match_regex": Dimension.CONFORMITY,
-    "expect_column_value_lengths_to_be_between": Dimension.CONFORMITY,
-    "expect_column_values_to_be_of_type": Dimension.CONFORMITY,
-    "expect_column_values_to_be_unique": Dimension.ACCURACY,
-    "expect_compound_columns_to_be_unique": Dimension.ACCURACY,
-    "expect_column_values_to_be_between": Dimension.ACCURACY,
-    "expect_column_pair_values_to_be_equal": Dimension.CONSISTENCY,
-    "expect_column_pair_values_a_to_be_greater_than_b": Dimension.CONSISTENCY,
-}
-"""GB/T 36344 dimension of the built-in GX expectations citygov uses (custom ones carry their own)."""
-
 
 class SuiteFileError(ValueError):
     """A suite file that cannot be used: says which file, which expectation and what to fix."""
@@ -97,21 +79,13 @@ def gx_context() -> Any:
 
 def dimension_of(expectation: Any) -> Dimension:
     """The GB/T 36344 dimension of an expectation (object or configuration): its ``meta.dimension`` when
-    a steward set one, else the custom class's, else :data:`BUILTIN_DIMENSIONS`, else 规范性."""
+    a steward set one, else its type's (:data:`citygov.quality.expectation_rules.EXPECTATION_RULES`), else 规范性."""
     config = expectation.configuration if hasattr(expectation, "configuration") else expectation
     meta = config.meta or {}
     if meta.get("dimension"):
         return Dimension(meta["dimension"])
-    from great_expectations.expectations.registry import get_expectation_impl
-
-    register_expectations()
-    try:
-        cls = get_expectation_impl(config.type)
-    except Exception:
-        cls = None
-    if cls is not None and isinstance(getattr(cls, "dimension", None), Dimension):
-        return cls.dimension
-    return BUILTIN_DIMENSIONS.get(config.type, Dimension.CONFORMITY)
+    rule = EXPECTATION_RULES.get(config.type)
+    return rule.dimension if rule else Dimension.CONFORMITY
 
 
 # --- files -----------------------------------------------------------------------------------------------
