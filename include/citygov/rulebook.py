@@ -41,6 +41,8 @@ class RuleText:
     def severity_note(self) -> str:
         if self.severity is not None:
             return self.severity.value
+        if not self.known:
+            return "as each finding says"
         return f"high when ≥ {HIGH_SHARE:.0%} of the evaluated rows fail, else medium"
 
     def to_dict(self) -> dict[str, Any]:
