@@ -6,8 +6,9 @@ responsible unit (可定责):
 - **routing** (:func:`route_findings`): census, patrol, quality, backflow and catalog-import findings
   become items, one per problem (dataset, rule, column, record key); recurrences update the open item,
   a passing later run verifies it, a failure after 已更正 reopens it;
-- **people** (:func:`raise_dispute`, :func:`transition`, :func:`reassign`, :func:`extend_deadline`,
-  :func:`set_flag`, :func:`drop_draft_rule`): consumers raise disputes against a dataset or a record; stewards and department
+- **people** (:func:`raise_dispute`, :func:`transition`, :func:`reassign`, :func:`set_assignee`,
+  :func:`comment`, :func:`extend_deadline`, :func:`set_flag`, :func:`drop_draft_rule`, and
+  :func:`bulk_act` on a selection, item by item): consumers raise disputes against a dataset or a record; stewards and department
   officers move items through :class:`Status` (stored in Chinese: 待受理 → 已受理 → 核实中 → 已更正 /
   维持原数据 / 驳回 → 已核验 → 已归档); every step is an append-only event;
 - **deadlines** in working days of the official calendar with 调休 (:mod:`citygov.disputes.workdays`),
@@ -30,7 +31,11 @@ from citygov.disputes.errors import (
     VersionConflict,
 )
 from citygov.disputes.queue import (
+    BULK_ACTIONS,
+    SORTS,
     ActorView,
+    BulkFailure,
+    BulkResult,
     DisputeEventView,
     DisputePage,
     DisputeView,
@@ -38,7 +43,11 @@ from citygov.disputes.queue import (
     FlagView,
     RaiseResult,
     audit_events,
+    bulk_act,
+    comment,
+    dispute_assignees,
     dispute_kpis,
+    dispute_rules,
     dispute_units,
     escalate_overdue,
     export_audit,
@@ -51,6 +60,8 @@ from citygov.disputes.queue import (
     raise_dispute,
     reassign,
     register_actor,
+    rule_title,
+    set_assignee,
     set_flag,
     transition,
 )
@@ -59,6 +70,8 @@ from citygov.disputes.states import TRANSITIONS, Role, Status
 from citygov.disputes.workdays import CalendarRangeError, Deadline, DeadlinePolicy, add_workdays
 
 __all__ = [
+    "BULK_ACTIONS", "SORTS", "BulkFailure", "BulkResult", "bulk_act", "comment", "dispute_assignees",
+    "dispute_rules", "rule_title", "set_assignee",
     "TRANSITIONS", "ActorView", "CalendarRangeError", "Deadline", "DeadlinePolicy", "DisputeError",
     "DisputeEventView", "DisputeNotFound", "DisputePage", "DisputeView", "EscalationReport", "FlagView", "IllegalTransition",
     "InvalidInput", "NotPermitted", "RaiseResult", "Role", "RoutingReport", "Status", "UnknownActor",

@@ -19,14 +19,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from citygov.bounds import id_in_range
 from citygov.disputes.errors import (
+    DisputeError,
     DisputeNotFound,
     IllegalTransition,
     InvalidInput,
@@ -104,6 +106,8 @@ class DisputeView:
     title: str
     origin: str
     rule_id: str | None
+    rule_title: str
+    """The rule in words (``<title_zh> <title_en>``, :func:`citygov.rulebook.describe`); the id stays the code."""
     fingerprint: str
     entry_code: str | None
     """The dataset (catalog 信息资源代码)."""
@@ -115,6 +119,8 @@ class DisputeView:
     severity: str | None
     dimension: str | None
     responsible_unit: str | None
+    assignee: str | None
+    """The person handling it within the responsible unit (None: the unit as a whole)."""
     raised_by: str
     claim: str | None
     reporters: int
@@ -124,10 +130,14 @@ class DisputeView:
     latest_message: str | None
     latest_evidence: dict[str, Any]
     created_at: datetime
+    age_days: int
+    """Whole days since it was opened (city days, Asia/Shanghai)."""
     status_changed_at: datetime
     stage: str | None
     due_date: date | None
+    """The running deadline's last working day: the deadline as shown everywhere (a date, Asia/Shanghai)."""
     due_at: datetime | None
+    """The moment the deadline passes (midnight after :attr:`due_date`), for programs judging overdue."""
     due_provisional: bool
     overdue: bool
     extended: bool
@@ -236,6 +246,18 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+@cache
+def rule_title(rule_id: str | None) -> str:
+    """A rule id in words (``<title_zh> <title_en>``); unknown ids are their own title."""
+    if not rule_id:
+        return ""
+    try:
+        from citygov.rulebook import describe
+    except ImportError:  # the rulebook lands with issue 16 item 4
+        return rule_id
+    return describe(rule_id).label
 
 
 def _bounded(value: str | None, what: str, limit: int) -> str:
@@ -425,6 +447,7 @@ def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
         title=item.title,
         origin=item.origin,
         rule_id=item.rule_id,
+        rule_title=rule_title(item.rule_id),
         fingerprint=item.fingerprint,
         entry_code=item.entry_code,
         conn_id=item.conn_id,
@@ -434,6 +457,7 @@ def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
         severity=item.severity,
         dimension=item.dimension,
         responsible_unit=item.responsible_unit,
+        assignee=item.assignee,
         raised_by=item.raised_by,
         claim=item.claim,
         reporters=item.reporters,
@@ -443,6 +467,7 @@ def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
         latest_message=item.latest_message,
         latest_evidence=dict(item.latest_evidence or {}),
         created_at=_city(item.created_at),  # type: ignore[arg-type]
+        age_days=(city_day(now) - city_day(_utc(item.created_at))).days,  # type: ignore[arg-type]
         status_changed_at=_city(item.status_changed_at),  # type: ignore[arg-type]
         stage=item.stage,
         due_date=item.due_date,
@@ -541,13 +566,54 @@ def known_units(session: Session) -> set[str]:
 # --- reading ------------------------------------------------------------------------------------------
 
 
+SEVERITY_RANK = case({"high": 0, "medium": 1, "low": 2}, value=Dispute.severity)
+"""Most severe first when sorted ascending."""
+
+SORTS: dict[str, tuple[Any, bool]] = {
+    "id": (Dispute.id, False),
+    "status": (Dispute.status, False),
+    "severity": (SEVERITY_RANK, False),
+    "dimension": (Dispute.dimension, False),
+    "rule": (Dispute.rule_id, False),
+    "age": (Dispute.created_at, True),
+    "assignee": (Dispute.assignee, False),
+    "unit": (Dispute.responsible_unit, False),
+    "dataset": (Dispute.entry_code, False),
+    "due": (Dispute.due_date, False),
+}
+"""The queue's sortable columns (a whitelist: nothing else reaches ORDER BY), each with whether ascending
+runs the column backwards (``age`` ascending is the youngest first: the latest ``created_at``)."""
+
+
+def _ordering(sort: str | None, order: str | None) -> list[Any]:
+    """ORDER BY of :data:`SORTS` ``sort`` (``asc`` or ``desc``), empty values last either way, then id."""
+    name, direction = (sort or "id"), (order or "asc")
+    if name not in SORTS:
+        raise InvalidInput(f"unknown sort column {name[:40]!r}; sortable: {', '.join(SORTS)}")
+    if direction not in ("asc", "desc"):
+        raise InvalidInput(f"unknown sort order {direction[:40]!r}; use asc or desc")
+    column, backwards = SORTS[name]
+    descending = (direction == "desc") != backwards
+    return [column.is_(None), column.desc() if descending else column.asc(),
+            Dispute.id.desc() if direction == "desc" else Dispute.id.asc()]
+
+
 def _filters(
     status: str | Status | None, department: str | None, dataset: str | None, origin: str | None,
-    flagged: bool | None, overdue: bool, moment: datetime,
+    flagged: bool | None, overdue: bool, moment: datetime, rule: str | None = None, severity: str | None = None,
+    assignee: str | None = None,
 ) -> list[Any]:
     """WHERE clauses of the queue's filters (see :func:`list_disputes`); ``overdue`` as
     :attr:`DisputeView.overdue` has it at ``moment``."""
     where: list[Any] = []
+    if rule:
+        where.append(Dispute.rule_id == rule)
+    if severity:
+        if severity not in ("high", "medium", "low"):
+            raise InvalidInput(f"unknown severity {severity[:40]!r}; severities: high, medium, low")
+        where.append(Dispute.severity == severity)
+    if assignee:
+        where.append(Dispute.assignee == assignee)
     if status:
         where.append(Dispute.status == (status if isinstance(status, Status) else Status.parse(status)).value)
     if department:
@@ -574,14 +640,21 @@ def list_disputes(
     origin: str | None = None,
     overdue: bool = False,
     flagged: bool | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    assignee: str | None = None,
+    sort: str = "id",
+    order: str = "asc",
     now: datetime | None = None,
 ) -> list[DisputeView]:
-    """Items in id order, filtered by state, responsible unit (``未定责`` for none), dataset, origin,
-    overdue (a running deadline has passed at ``now``) and flag."""
+    """Items filtered by state, responsible unit (``未定责`` for none), dataset, origin, overdue (a running
+    deadline has passed at ``now``), flag, rule id, severity (high, medium, low) and assignee; in id order,
+    or sorted by a column of :data:`SORTS` (``order`` asc or desc; empty values last)."""
     moment = _now(now)
-    where = _filters(status, department, dataset, origin, flagged, overdue, moment)
+    where = _filters(status, department, dataset, origin, flagged, overdue, moment, rule, severity, assignee)
+    ordering = _ordering(sort, order)
     with session_scope(engine) as session:
-        return [_view(item, moment) for item in session.scalars(select(Dispute).where(*where).order_by(Dispute.id))]
+        return [_view(item, moment) for item in session.scalars(select(Dispute).where(*where).order_by(*ordering))]
 
 
 @dataclass(frozen=True)
@@ -603,19 +676,32 @@ def page_disputes(
     origin: str | None = None,
     overdue: bool = False,
     flagged: bool | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    assignee: str | None = None,
+    sort: str = "id",
+    order: str = "asc",
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
 ) -> DisputePage:
-    """:func:`list_disputes` one page at a time, every filter (overdue too) applied in SQL: the same items
-    in the same order, for queues of many thousand items."""
+    """:func:`list_disputes` one page at a time, every filter (overdue too) and the sort applied in SQL:
+    the same items in the same order, for queues of many thousand items."""
     moment = _now(now)
-    where = _filters(status, department, dataset, origin, flagged, overdue, moment)
+    where = _filters(status, department, dataset, origin, flagged, overdue, moment, rule, severity, assignee)
+    ordering = _ordering(sort, order)
     limit, offset = max(1, min(int(limit), 500)), max(0, int(offset))
     with session_scope(engine) as session:
         total = session.scalar(select(func.count()).select_from(Dispute).where(*where)) or 0
-        items = session.scalars(select(Dispute).where(*where).order_by(Dispute.id).limit(limit).offset(offset))
+        items = session.scalars(select(Dispute).where(*where).order_by(*ordering).limit(limit).offset(offset))
         return DisputePage(total, offset, limit, [_view(item, moment) for item in items])
+
+
+def dispute_rules(engine: Engine) -> list[tuple[str, str]]:
+    """(rule id, rule in words) of every rule the queue holds items of, by id: the queue's rule filter."""
+    with session_scope(engine) as session:
+        ids = session.scalars(select(Dispute.rule_id).where(Dispute.rule_id.is_not(None)).distinct())
+        return [(r, rule_title(r)) for r in sorted(ids)]
 
 
 def dispute_units(engine: Engine) -> list[str]:
@@ -845,8 +931,11 @@ def reassign(
         if unit not in units:
             raise InvalidInput(f"unknown unit {unit!r}; known units: {', '.join(sorted(units))}")
         previous, item.responsible_unit = item.responsible_unit, unit
+        details: dict[str, Any] = {"from": previous, "to": unit}
+        if item.assignee and not _may_be_assigned(session.get(DisputeActor, item.assignee), unit):
+            details["assignee_cleared"], item.assignee = item.assignee, None  # a person of the old unit
         _event(session, item, actor=actor.username, action="reassign", now=moment, note=text,
-               from_status=item.status, to_status=item.status, details={"from": previous, "to": unit})
+               from_status=item.status, to_status=item.status, details=details)
         session.flush()
         return _view(item, moment)
 
@@ -920,6 +1009,195 @@ def set_flag(
                from_status=item.status, to_status=item.status)
         session.flush()
         return _view(item, moment)
+
+
+def _may_be_assigned(person: DisputeActor | None, unit: str | None) -> bool:
+    """Whether ``person`` may handle an item of ``unit``: an active officer of that unit, or a steward."""
+    if person is None or not person.active:
+        return False
+    return person.role == Role.STEWARD or (person.role == Role.OFFICER and bool(unit) and person.department == unit)
+
+
+def set_assignee(
+    engine: Engine,
+    dispute_id: int,
+    *,
+    assignee: str | None,
+    by: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> DisputeView:
+    """Make a person within the item's responsible unit (an officer of that unit, or a steward) its
+    handler, or clear it with an empty ``assignee`` (the unit as a whole), as ``by`` (a steward or an
+    officer of the unit), with an optional note. The event records who had it before."""
+    name = _key(assignee, "assignee")
+    text = _text(note, "note", required=False)
+    moment = _now(now)
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        _require_handler(actor, item, f"assign dispute {dispute_id} to a person")
+        if item.status == Status.ARCHIVED.value:
+            raise IllegalTransition(f"dispute {dispute_id} is {Status.ARCHIVED.value}; archived items cannot be assigned")
+        if name == item.assignee:
+            raise InvalidInput(f"dispute {dispute_id} is already assigned to {name or 'its unit as a whole'}")
+        if name and not _may_be_assigned(session.get(DisputeActor, name), item.responsible_unit):
+            unit = item.responsible_unit or UNASSIGNED
+            people = ", ".join(assignable(session, item.responsible_unit)) or "none registered"
+            raise InvalidInput(
+                f"{name[:40]!r} cannot handle dispute {dispute_id}: only an active officer of {unit} or a steward "
+                f"can; people who can: {people}"
+            )
+        previous, item.assignee = item.assignee, name
+        _event(session, item, actor=actor.username, action="assign", now=moment, note=text,
+               from_status=item.status, to_status=item.status, details={"from": previous, "to": name})
+        session.flush()
+        return _view(item, moment)
+
+
+def assignable(session: Session, unit: str | None) -> list[str]:
+    """User names who may be an item's assignee in ``unit``: its active officers, then the stewards."""
+    people = session.scalars(select(DisputeActor).where(DisputeActor.active.is_(True)).order_by(DisputeActor.username))
+    found = [p for p in people if _may_be_assigned(p, unit)]
+    return [p.username for p in found if p.role == Role.OFFICER] + [p.username for p in found if p.role == Role.STEWARD]
+
+
+def dispute_assignees(engine: Engine, unit: str | None) -> list[str]:
+    """:func:`assignable` for the pages: who may handle an item of ``unit``."""
+    with session_scope(engine) as session:
+        return assignable(session, unit)
+
+
+def comment(
+    engine: Engine,
+    dispute_id: int,
+    *,
+    by: str,
+    note: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> DisputeView:
+    """A note on an item's timeline without changing anything else, by a steward or an officer of its unit."""
+    text = _text(note, "note")
+    moment = _now(now)
+    with _transaction(engine) as session:
+        actor = _actor(session, by)
+        item = _load(session, dispute_id, expected_version)
+        _require_handler(actor, item, f"comment on dispute {dispute_id}")
+        _event(session, item, actor=actor.username, action="comment", now=moment, note=text,
+               from_status=item.status, to_status=item.status)
+        session.flush()
+        return _view(item, moment)
+
+
+# --- acting on a selection ----------------------------------------------------------------------------
+
+BULK_ACTIONS = ("accept", "transition", "assign", "reassign", "comment")
+"""What a selection can be given: 受理 (to 已受理), any move, a person, a unit, a note."""
+BULK_MAX = 500
+"""Most items acted on in one request."""
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """An item of a selection that was not changed, and why."""
+
+    id: int
+    code: str
+    """The refusal's code (:class:`~citygov.disputes.errors.DisputeError`): ``not_permitted``, ``version_conflict``, ..."""
+    detail: str
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What one action on a selection did, item by item (each changed item has its own event)."""
+
+    action: str
+    done: list[int]
+    """Ids changed, in the order given."""
+    failed: list[BulkFailure]
+    """Ids left unchanged, with why."""
+
+    @property
+    def message(self) -> str:
+        """One line for people: how many were done, which failed and why."""
+        text = f"{len(self.done)} 项已办理 done"
+        if self.failed:
+            reasons = "; ".join(f"#{f.id}: {f.detail}" for f in self.failed)
+            text += f"; {len(self.failed)} 项未办理 failed: {reasons}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "done": self.done, "failed": [asdict(f) for f in self.failed],
+                "message": self.message}
+
+
+def bulk_act(
+    engine: Engine,
+    ids: Sequence[int],
+    action: str,
+    *,
+    by: str,
+    note: str | None = None,
+    to: str | Status | None = None,
+    unit: str | None = None,
+    assignee: str | None = None,
+    expected_versions: dict[int, int] | None = None,
+    now: datetime | None = None,
+    policy: DeadlinePolicy | None = None,
+) -> BulkResult:
+    """Act on a selection of items as ``by``: ``accept`` (to 已受理), ``transition`` (to ``to``), ``assign``
+    (to the person ``assignee``), ``reassign`` (to the unit ``unit``) or ``comment``, each with ``note``.
+
+    Each item is acted on exactly as one would be alone (:func:`transition`, :func:`set_assignee`,
+    :func:`reassign`, :func:`comment`): in its own transaction, with its own permission check, its own
+    event and its own optimistic lock (``expected_versions`` maps ids to the versions read). An item that
+    is refused stays as it was and is reported in :attr:`BulkResult.failed`; the others are done. The
+    request itself is refused (nothing done) for an unknown action, a missing target, an empty note where
+    one is needed, an unregistered user, or more than :data:`BULK_MAX` items.
+    """
+    if action not in BULK_ACTIONS:
+        raise InvalidInput(f"unknown bulk action {action[:40]!r}; actions: {', '.join(BULK_ACTIONS)}")
+    selection = list(dict.fromkeys(int(i) for i in ids))
+    if not selection:
+        raise InvalidInput("select at least one item")
+    if len(selection) > BULK_MAX:
+        raise InvalidInput(f"{len(selection)} items selected; at most {BULK_MAX} are acted on at once")
+    if action != "assign":
+        _text(note, "note")
+    target: Status | None = None
+    if action in ("accept", "transition"):
+        if action == "transition" and not to:
+            raise InvalidInput("the state to move the items to must be given")
+        target = Status.ACCEPTED if action == "accept" else (to if isinstance(to, Status) else Status.parse(to))  # type: ignore[arg-type]
+    if action == "reassign" and not _key(unit, "unit"):
+        raise InvalidInput("the unit to reassign to must be given")
+    with session_scope(engine) as session:
+        _actor(session, by)
+    moment, policy = _now(now), policy or DeadlinePolicy.from_env()
+    versions = expected_versions or {}
+    done: list[int] = []
+    failed: list[BulkFailure] = []
+    for dispute_id in selection:
+        version = versions.get(dispute_id)
+        try:
+            if target is not None:
+                transition(engine, dispute_id, target, by=by, note=note or "", expected_version=version,
+                           now=moment, policy=policy)
+            elif action == "assign":
+                set_assignee(engine, dispute_id, assignee=assignee, by=by, note=note, expected_version=version,
+                             now=moment)
+            elif action == "reassign":
+                reassign(engine, dispute_id, to_unit=unit or "", by=by, reason=note or "", expected_version=version,
+                         now=moment)
+            else:
+                comment(engine, dispute_id, by=by, note=note or "", expected_version=version, now=moment)
+        except DisputeError as exc:
+            failed.append(BulkFailure(dispute_id, exc.code, exc.message))
+        else:
+            done.append(dispute_id)
+    return BulkResult(action, done, failed)
 
 
 # --- SLA -----------------------------------------------------------------------------------------------
