@@ -86,7 +86,8 @@ def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters.update(pct=_pct, num=_num, when=_when)
     env.globals.update(trend_line=charts.trend_line, radar=charts.radar, labels=ACTION_LABELS, Status=Status,
-                       pairs=lambda trend: [(p.label, p.value) for p in trend])
+                       pairs=lambda trend: [(p.label, p.value) for p in trend], failing_bars=charts.failing_bars,
+                       rule_points=lambda rule: [(d.logical_date.isoformat(), d.unexpected, d.success) for d in rule.days])
     return env
 
 
@@ -196,8 +197,13 @@ def create_app(
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {quoted(code)} is neither catalogued nor scored")
         items = dq.page_disputes(engine, dataset=code, limit=PAGE_SIZE)
         actor = _actor(engine, user)
+        base = request.scope.get("root_path", "").rstrip("/")
+        runs = card.rule_history.runs if card.rule_history else ()
+        # each date's Data Docs page, while the site keeps the date: the chart's bars and the dates link to it
+        history_docs = [(r.logical_date, f"{base}/{url}" if (url := _docs_url(r.data_docs_path)) else None) for r in runs]
         return render(request, "scorecard.html", user, card=card, items=items, docs_url=_docs_url(card.data_docs_path),
-                      actor=actor, review=suite_review(code), may_review=_is_steward(user, actor), notice=done)
+                      actor=actor, review=suite_review(code), may_review=_is_steward(user, actor), notice=done,
+                      history_docs=history_docs)
 
     @app.post("/datasets/{code}", response_class=HTMLResponse)
     def review(
@@ -336,6 +342,8 @@ def create_app(
         target = (root / path).resolve()
         if target != root and root not in target.parents:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the Data Docs site")
+        if any(part.startswith(".") for part in target.relative_to(root).parts):  # a date still being built
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the Data Docs site")
         if target.is_dir():
             target = target / "index.html"
         if not target.is_file():
@@ -360,13 +368,14 @@ def create_app(
         return FileResponse(target)
 
     def _docs_url(path: str | None) -> str | None:
+        """The docs route's URL of a page of the site, if it is there (a pruned date's page is not)."""
         if not path:
             return None
         try:
             rel = Path(path).resolve().relative_to(docs_dir().resolve())
         except ValueError:
             return None
-        return "docs/" + quote(rel.as_posix())
+        return "docs/" + quote(rel.as_posix()) if (docs_dir() / rel).is_file() else None
 
     return app
 

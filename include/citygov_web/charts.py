@@ -94,3 +94,54 @@ def radar(ratios: dict[str, float | None], *, size: int = 260) -> Markup:
     shape = " ".join(f"{px:.1f},{py:.1f}" for px, py in (point(i, ratios[nm] or 0.0) for i, nm in enumerate(names)))
     parts.append(f'<polygon points="{shape}" class="area"/></svg>')
     return Markup("".join(parts))
+
+
+def failing_bars(
+    points: Sequence[tuple[str, int | None, bool | None]],
+    *,
+    links: Sequence[str | None] = (),
+    width: int = 240,
+    height: int = 48,
+    title: str = "",
+) -> Markup:
+    """A small bar chart of one rule's failing rows per date: ``(date, failing rows, passed)``, oldest first.
+
+    A failing date is a red bar (at least a sliver, so a failure of 1 row among 0 is seen), a passing one a
+    green baseline mark, a date the rule did not run a grey dot; each says its date and count on hover
+    (``<title>``), and links to ``links[i]`` (the date's Data Docs page) when given. First and last dates
+    are written under the bars.
+    """
+    if not points:
+        return Markup(f'<svg class="chart bars" width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
+                      f'<text x="4" y="{height // 2}" class="muted">暂无数据 no data</text></svg>')
+    pad_t, pad_b = 4, 14
+    inner_h = height - pad_t - pad_b
+    slot = width / len(points)
+    bar_w = max(2.0, min(18.0, slot * 0.7))
+    top = max([n or 0 for _, n, _ in points] + [1])
+    base = pad_t + inner_h
+    parts = [f'<svg class="chart bars" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+             f'<line x1="0" x2="{width}" y1="{base + 0.5:.1f}" y2="{base + 0.5:.1f}" class="grid"/>']
+    for i, (label, failing, passed) in enumerate(points):
+        x = i * slot + (slot - bar_w) / 2
+        if passed is None:
+            tip, shape = f"{label}: 未运行 not run", (f'<circle cx="{x + bar_w / 2:.1f}" cy="{base - 2:.1f}" r="1.5" '
+                                                     'class="none"/>')
+        elif passed:
+            tip = f"{label}: 通过 passed, {failing or 0} 行不符 failing rows"
+            shape = f'<rect x="{x:.1f}" y="{base - 2:.1f}" width="{bar_w:.1f}" height="2" class="pass"/>'
+        else:
+            h = max(3.0, inner_h * (failing or 0) / top) if failing is not None else inner_h
+            count = "未能评价 not evaluated" if failing is None else f"{failing} 行不符 failing rows"
+            tip = f"{label}: 未通过 failed, {count}"
+            shape = f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" class="fail"/>'
+        mark = f'<g data-date="{escape(label)}"><title>{escape(tip)}</title>{shape}</g>'
+        link = links[i] if i < len(links) else None
+        parts.append(f'<a href="{escape(link)}">{mark}</a>' if link else mark)
+    first, last = points[0][0], points[-1][0]
+    parts.append(f'<text x="0" y="{height - 2}" class="axis">{escape(first)}</text>')
+    if len(points) > 1:
+        parts.append(f'<text x="{width}" y="{height - 2}" text-anchor="end" class="axis">{escape(last)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -239,7 +239,7 @@ def test_dashboard_league_and_scorecard_show_the_core_numbers(browser: Any, serv
     shot(page, "03-scorecard")
     page.locator("#docs-link").click()
     page.wait_for_load_state()
-    assert "/citygov/web/docs/validations/" in page.url and DATASET in page.url
+    assert f"/citygov/web/docs/{DAY.isoformat()}/validations/" in page.url and DATASET in page.url
     assert_masked(page)
     shot(page, "04-data-docs")
 
