@@ -42,7 +42,7 @@ def _ingest(args: argparse.Namespace, common: ModuleType) -> int:
 
     from citygov.backflow import ingest_landing
 
-    resolve = common._resolver(args)
+    resolve = common.resolver(args)
     try:
         if args.landing:
             landing = Path(args.landing)
@@ -61,7 +61,7 @@ def _ingest(args: argparse.Namespace, common: ModuleType) -> int:
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}")
         return common.EXIT_ERROR
-    day = common._date(args.date) if args.date else None
+    day = common.parse_date(args.date) if args.date else None
     target = create_engine(target_url)
     try:
         results = ingest_landing(common.engine(args), target, landing, logical_date=day)
@@ -80,7 +80,7 @@ def _ingest(args: argparse.Namespace, common: ModuleType) -> int:
 def _batches(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.backflow import list_batches
 
-    day = common._date(args.date) if args.date else None
+    day = common.parse_date(args.date) if args.date else None
     rows = list_batches(common.engine(args), logical_date=day)
     if args.json:
         common.print_json(rows)

@@ -50,7 +50,7 @@ def _pull(args: argparse.Namespace, common: ModuleType) -> int:
 
     from citygov.backflow.http_pull import ProvinceAPI, ProvinceAPIError, pull_batches
 
-    resolve = common._resolver(args)
+    resolve = common.resolver(args)
     try:
         if args.url:
             api = ProvinceAPI(args.url, token=os.environ.get(TOKEN_ENV) or None)
@@ -61,7 +61,7 @@ def _pull(args: argparse.Namespace, common: ModuleType) -> int:
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}")
         return common.EXIT_ERROR
-    day = common._date(args.date) if args.date else None
+    day = common.parse_date(args.date) if args.date else None
     try:
         results = pull_batches(api, landing, logical_date=day)
     except ProvinceAPIError as exc:

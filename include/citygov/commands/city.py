@@ -68,7 +68,7 @@ def _init(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.onboarding import CityProfile, activate, check_city, onboard_city, write_airflow_connections
     from citygov.settings import data_dir
 
-    day = common._date(args.date)
+    day = common.parse_date(args.date)
     check = check_city(Path(args.catalog), Path(args.connections))
     if not check.ok:
         print(f"city not onboarded, nothing was written: {len(check.problems)} problem(s)", file=sys.stderr)
@@ -85,7 +85,7 @@ def _init(args: argparse.Namespace, common: ModuleType) -> int:
     report = onboard_city(profile, check)
     imported = report.catalog_import
     print(f"city {profile.name!r}: profile {profile.profile_file}")
-    print(f"  catalog {imported['file']}: {imported['accepted']} entries imported into {common._safe_url(profile.store_url)}")
+    print(f"  catalog {imported['file']}: {imported['accepted']} entries imported into {common.safe_url(profile.store_url)}")
     print(f"  sources: {len(report.sources)} registered; suites: {len(report.drafted)} drafted, "
           f"{len(report.kept)} kept in {profile.suites_dir}")
     write_airflow_connections(profile.connections_file, profile.store_url, profile.airflow_connections_file)
@@ -157,7 +157,7 @@ def _show(args: argparse.Namespace, common: ModuleType) -> int:
         common.print_json(profile.to_dict())
         return common.EXIT_OK
     for key, value in profile.to_dict().items():
-        print(f"{key:<17} {common._safe_url(value) if key == 'store_url' else value}")
+        print(f"{key:<17} {common.safe_url(value) if key == 'store_url' else value}")
     return common.EXIT_OK
 
 

@@ -25,8 +25,8 @@ def _kpis(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.kpis import city_kpis, department_league
 
     engine = common.engine(args)
-    day = common._date(args.date)
-    result = city_kpis(engine, common._resolver(args), day)
+    day = common.parse_date(args.date)
+    result = city_kpis(engine, common.resolver(args), day)
     league = department_league(engine, day) if args.departments else None
     if args.json:
         data = result.to_dict()

@@ -124,7 +124,7 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
         return common.EXIT_ERROR
     drafted_at = datetime.now(UTC)
     engine = common.engine(args)
-    resolve = common._resolver(args)
+    resolve = common.resolver(args)
     catalog = load_entries(engine, published_only=False)
     by_code = {e.code: e for e in catalog}
     codes = sorted(by_code) if args.codes == ["all"] else args.codes
@@ -221,8 +221,8 @@ def _quality_run(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.quality.scores import load_policy
 
     engine = common.engine(args)
-    resolve = common._resolver(args)
-    day = common._date(args.date)
+    resolve = common.resolver(args)
+    day = common.parse_date(args.date)
     policy = load_policy(args.policy)
     batches = [args.codes] if args.codes else plan_batches(engine, args.batch_size)
     summaries = []
@@ -270,7 +270,7 @@ def _quality_docs(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.quality.docs import UnmaskedDataError, build_data_docs
 
     try:
-        report = build_data_docs(common.engine(args), args.out, logical_date=common._date(args.date) if args.date else None, suites=args.suites)
+        report = build_data_docs(common.engine(args), args.out, logical_date=common.parse_date(args.date) if args.date else None, suites=args.suites)
     except UnmaskedDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return common.EXIT_ERROR
@@ -289,7 +289,7 @@ def _quality_results(args: argparse.Namespace, common: ModuleType) -> int:
 
     engine = common.engine(args)
     with session_scope(engine) as session:
-        day = common._date(args.date) if args.date else session.scalar(select(func.max(QualityRun.logical_date)))
+        day = common.parse_date(args.date) if args.date else session.scalar(select(func.max(QualityRun.logical_date)))
         query = select(QualityRun).where(QualityRun.logical_date == day).order_by(QualityRun.entry_code)
         if args.dataset:
             query = query.where(QualityRun.entry_code == args.dataset)
@@ -347,7 +347,7 @@ def _scores(args: argparse.Namespace, common: ModuleType) -> int:
         common.engine(args),
         dataset=args.dataset,
         department=args.department,
-        logical_date=common._date(args.date) if args.date else None,
+        logical_date=common.parse_date(args.date) if args.date else None,
         history=args.history,
         policy=load_policy(args.policy),
     )
