@@ -566,6 +566,8 @@ def city_kpis(
     ``resolve`` turns a connection id into a :class:`ConnectionInfo` (Airflow's connections in the DAGs
     and the web, a connections file in the CLI); the share log and portal listing are read through it.
     A KPI whose source is missing or unreadable has no value and says why; the others are unaffected.
+    Every figure is as of the end of ``as_of`` (Asia/Shanghai); ``now``, when given and earlier, is the
+    moment the dispute figures stand at instead (nothing after it is known).
     """
     return CityKpis(
         as_of=as_of,
