@@ -399,10 +399,14 @@ def mask_key_part(part: object, kind: str | None) -> str:
     return masked if masked != text else _mask_generic(text)
 
 
+KEY_SEPARATOR = ", "
+"""Between the masked parts of a compound record key."""
+
+
 def mask_key(parts: Sequence[object], kinds: Sequence[str | None] = ()) -> str:
     """A record key's masked display form: each part by the mask kind of its key column, joined by
     ``, `` (what the dispute queue shows for a key and the quality samples show for a failing row)."""
-    return ", ".join(mask_key_part(p, kinds[i] if i < len(kinds) else None) for i, p in enumerate(parts))
+    return KEY_SEPARATOR.join(mask_key_part(p, kinds[i] if i < len(kinds) else None) for i, p in enumerate(parts))
 
 
 # --- division codes (GB/T 2260) ------------------------------------------------------------------------

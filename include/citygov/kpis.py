@@ -667,7 +667,9 @@ class FailedCheck:
     dimension: str
     unexpected: int | None
     evaluated: int | None
-    samples: list[Any]
+    samples: list[dict[str, Any]]
+    """Failing rows: ``key`` (masked record key, or — without one), ``value`` (masked), ``reason`` (words; None
+    for rows stored before reasons were kept)."""
 
 
 @dataclass(frozen=True)
@@ -733,6 +735,7 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
     from citygov.catalog.policy import MetadataPolicy
     from citygov.catalog.queries import to_entry
     from citygov.identifiers import mask_text
+    from citygov.quality.masking import shown_samples
     from citygov.quality.scores import load_scores
     from citygov.store.models import Finding, PatrolObservation
     from citygov.store.models_quality import CheckResult, QualityRun
@@ -760,7 +763,7 @@ def dataset_scorecard(engine: Engine, code: str) -> DatasetScorecard | None:
         ).first()
         failed = [] if run is None else [
             FailedCheck(c.expectation, c.column, c.dimension, c.unexpected_count, c.evaluated_count,
-                        [mask_text(s) if isinstance(s, str) else s for s in (c.masked_samples or [])])
+                        shown_samples(c.masked_samples))
             for c in session.scalars(
                 select(CheckResult).where(CheckResult.run_id == run.id, CheckResult.success.is_(False))
                 .order_by(CheckResult.position, CheckResult.id)

@@ -272,7 +272,8 @@ def test_the_command_line_reads_the_same_core(inspected: Engine, city: Path, cap
     (run,) = json.loads(capsys.readouterr().out)["runs"]
     failed = [c for c in run["checks"] if not c["success"]]
     assert [(c["expectation"], c["unexpected"]) for c in failed] == [("expect_column_values_to_be_valid_ric", 3)]
-    assert all("********" in s for s in failed[0]["samples"])
+    # each sample is a row: masked value, the record key and the reason
+    assert all("********" in s["value"] and s["key"] and s["reason"] for s in failed[0]["samples"])
     assert main(["--db", url, "suites", "check", "--suites", str(SUITES), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["missing"] == []
 

@@ -33,7 +33,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,20 @@ class ValidationError(RuntimeError):
 # --- compiled checks -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RowSample:
+    """One failing row as read from the source: raw values, so the runner masks it before anything keeps it."""
+
+    key: tuple[Any, ...] | None
+    """The row's values of the dataset's key columns; None when the source has no key column."""
+    values: tuple[Any, ...]
+    """The row's values of the check's columns."""
+    problem: str
+    """Why it fails, as a code (``ric.check_char``, ``duplicate``: :data:`citygov.quality.rules.REASONS`)."""
+    detail: dict[str, Any]
+    """What the words need besides the masked values (``count`` of a duplicate, ``length``)."""
+
+
 @dataclass
 class Check:
     """One expectation of the suite, compiled for the fused path."""
@@ -95,8 +109,25 @@ class Check:
     evaluated: int = 0
     """Rows evaluated: non-NULL rows (``map``), rows left after ``ignore_row_if`` (pair, compound)."""
     samples: list[Any] = field(default_factory=list)
+    """Failing values (GX's ``partial_unexpected_list``)."""
+    rows: list[RowSample] = field(default_factory=list)
+    """Failing rows with their record key and problem (GX's ``partial_unexpected_index_list``)."""
+    explain: Callable[[Sequence[Any]], str | None] | None = None
+    """The problem code of one failing row's values over ``columns`` (:data:`citygov.quality.rules.REASONS`)."""
     error: str | None = None
     _config: Any = None
+
+    def problem(self, values: Sequence[Any]) -> str:
+        """Why a failing row fails, as a code; ``unexpected`` when the check cannot say."""
+        return (self.explain(values) if self.explain is not None else None) or "unexpected"
+
+    def add_row(self, key: Sequence[Any] | None, values: Sequence[Any], **detail: Any) -> None:
+        """Keep one failing row (its values and key as read: raw until the runner masks them)."""
+        values = tuple(values)
+        problem = self.problem(values)
+        if problem == "length" and values[0] is not None:
+            detail.setdefault("length", len(str(values[0])))  # the raw length: a masked value may not keep it
+        self.rows.append(RowSample(None if key is None else tuple(key), values, problem, detail))
 
     @property
     def config(self) -> Any:
@@ -176,6 +207,11 @@ def _lengths_pandas(e: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
 
 def _rule(check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
     return lambda cols: cols[0].map(lambda v: check(v, **kw) is None).astype(bool)
+
+
+def _explain(rule: str, check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[Any]], str | None]:
+    """A row's problem code from the rule itself: ``<rule>.<the *_problem function's code>``."""
+    return lambda values: rules.problem_code(rule, check(*values, **kw))
 
 
 def _pair_rule(check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
@@ -385,55 +421,70 @@ def compile_check(e: Any) -> Check:
     if t == "expect_column_values_to_not_be_null":
         return Check(
             e, "map", col, lambda c, d: c[0].is_not(None), lambda c: c[0].notna(), filter_nulls=False,
-            vector=lambda c: ~c[0].null,
+            vector=lambda c: ~c[0].null, explain=lambda v: "null",
         )
     if t == "expect_column_values_to_not_be_blank":
         return Check(
             e, "map", col, lambda c, d: sqlcond.not_blank_ok(c[0]),
             lambda c: c[0].map(lambda v: rules.not_blank_problem(v) is None).astype(bool), filter_nulls=False,
-            vector=_not_blank_vector,
+            vector=_not_blank_vector, explain=lambda v: rules.not_blank_problem(v[0]),
         )
     if t == "expect_column_values_to_be_unique":
-        return Check(e, "unique", col)
+        return Check(e, "unique", col, explain=lambda v: "duplicate")
     if t == "expect_compound_columns_to_be_unique":
-        return Check(e, "compound_unique", tuple(e.column_list), ignore_row_if=e.ignore_row_if)
+        return Check(e, "compound_unique", tuple(e.column_list), ignore_row_if=e.ignore_row_if, explain=lambda v: "duplicate_key")
     if t == "expect_column_values_to_be_in_set" and not isinstance(e.value_set, dict):
         values = list(e.value_set)
-        return Check(e, "map", col, _in_set_sql(values), lambda c: c[0].isin(values), vector=_in_set_vector(values))
+        return Check(
+            e, "map", col, _in_set_sql(values), lambda c: c[0].isin(values), vector=_in_set_vector(values),
+            explain=lambda v: "not_in_set",
+        )
     if t == "expect_column_values_to_be_between":
-        return Check(e, "map", col, _between_sql(e), _between_pandas(e))
+        return Check(e, "map", col, _between_sql(e), _between_pandas(e), explain=lambda v: "out_of_range")
     if t == "expect_column_value_lengths_to_be_between":
-        return Check(e, "map", col, _lengths_sql(e), _lengths_pandas(e))
+        return Check(e, "map", col, _lengths_sql(e), _lengths_pandas(e), explain=lambda v: "length")
     if t == "expect_column_values_to_be_valid_ric":
         kw = {"as_of": e.as_of, "allow_15_digit": e.allow_15_digit}
         if e.division_in_birth_year:
-            return Check(e, "gx", col)
+            return Check(e, "gx", col, explain=_explain("ric", rules.ric_problem, **kw, division_in_birth_year=True))
         return Check(
             e, "map", col, lambda c, d: sqlcond.ric_ok(c[0], d, **kw), _rule(rules.ric_problem, **kw),
-            vector=_ric_vector(e.as_of),
+            vector=_ric_vector(e.as_of), explain=_explain("ric", rules.ric_problem, **kw),
         )
     if t == "expect_column_values_to_be_valid_uscc":
-        return Check(e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), _rule(rules.uscc_problem))
+        return Check(
+            e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), _rule(rules.uscc_problem),
+            explain=_explain("uscc", rules.uscc_problem),
+        )
     if t == "expect_column_values_to_be_valid_mobile":
-        return Check(e, "map", col, lambda c, d: sqlcond.mobile_ok(c[0], d), _rule(rules.mobile_problem))
+        return Check(
+            e, "map", col, lambda c, d: sqlcond.mobile_ok(c[0], d), _rule(rules.mobile_problem),
+            explain=_explain("mobile", rules.mobile_problem),
+        )
     if t == "expect_column_values_to_be_valid_plate":
-        return Check(e, "map", col, lambda c, d: sqlcond.plate_ok(c[0], d), _rule(rules.plate_problem))
+        return Check(
+            e, "map", col, lambda c, d: sqlcond.plate_ok(c[0], d), _rule(rules.plate_problem),
+            explain=_explain("plate", rules.plate_problem),
+        )
     if t == "expect_column_values_to_be_valid_division_code":
         cur = e.current_only
         return Check(
             e, "map", col, lambda c, d: sqlcond.division_ok(c[0], d, current_only=cur),
             _rule(rules.division_problem, current_only=cur), vector=_division_vector(cur),
+            explain=_explain("division", rules.division_problem, current_only=cur),
         )
     if t == "expect_column_values_to_be_date_not_in_future":
         ref = e.reference_date
         return Check(
             e, "map", col, lambda c, d: sqlcond.not_future_ok(c[0], d, reference_date=ref),
             _rule(rules.future_date_problem, reference_date=ref), vector=_not_future_vector(ref),
+            explain=_explain("date", rules.future_date_problem, reference_date=ref),
         )
     if t == "expect_column_pair_values_to_match_id_birth_date":
         return Check(
             e, "pair", (e.column_A, e.column_B), lambda c, d: sqlcond.id_birth_ok(c[0], c[1], d),
             _pair_rule(rules.id_birth_problem), ignore_row_if=e.ignore_row_if,
+            explain=_explain("id_birth", rules.id_birth_problem),
         )
     if t == "expect_column_pair_values_to_match_id_gender":
         kw = {
@@ -443,15 +494,16 @@ def compile_check(e: Any) -> Check:
         return Check(
             e, "pair", (e.column_A, e.column_B), lambda c, d: sqlcond.id_gender_ok(c[0], c[1], d, **kw),
             _pair_rule(rules.id_gender_problem, **kw), ignore_row_if=e.ignore_row_if,
+            explain=_explain("id_gender", rules.id_gender_problem, **kw),
         )
     if t == "expect_column_values_to_exist_in_base_table":
         if e.base_values is not None:
             values = list(e.base_values)
             return Check(
                 e, "map", col, lambda c, d: sa.or_(sqlcond.as_text(c[0]) == "", c[0].in_(values)),
-                lambda c: c[0].isin(values) | (c[0].map(rules.text) == ""),
+                lambda c: c[0].isin(values) | (c[0].map(rules.text) == ""), explain=lambda v: "not_in_base",
             )
-        return Check(e, "ref", col)
+        return Check(e, "ref", col, explain=lambda v: "not_in_base")
     if t == "expect_table_row_count_to_be_between":
         return Check(e, "table")
     return Check(e, "gx", tuple(c for c in (getattr(e, "column", None),) if c))
@@ -519,8 +571,9 @@ def _metrics(check: Check, row_count: int) -> dict[str, Any]:
     return out
 
 
-def build_result(check: Check, row_count: int) -> Any:
-    """The GX ``ExpectationValidationResult`` of a computed check (or of its error)."""
+def build_result(check: Check, row_count: int, keys: Sequence[str] = ()) -> Any:
+    """The GX ``ExpectationValidationResult`` of a computed check (or of its error), with its failing
+    rows (:func:`attach_rows`)."""
     from great_expectations.core import ExpectationValidationResult
 
     e = check.expectation
@@ -538,7 +591,49 @@ def build_result(check: Check, row_count: int) -> Any:
     raw = e._validate(metrics=_metrics(check, row_count), runtime_configuration={"result_format": RESULT_FORMAT})
     evr = ExpectationValidationResult(**raw)  # what Expectation._build_evr does, with the kept config
     evr.expectation_config = check.config
+    attach_rows(evr, check, keys)
     return evr
+
+
+def attach_rows(result: Any, check: Check, keys: Sequence[str]) -> None:
+    """Put a check's failing rows into its GX result as GX 1.x reports them with
+    ``unexpected_index_column_names`` (SUMMARY: ``partial_unexpected_index_list``, one dict of the check's
+    columns and the key columns per row), plus citygov's ``partial_unexpected_reasons`` (the problem of
+    each of those rows, in the same order). Values are raw here: the runner masks them."""
+    body = result.result
+    if not check.rows or not isinstance(body, dict):
+        return
+    body["unexpected_index_column_names"] = list(keys)
+    body["partial_unexpected_index_list"] = [
+        {**dict(zip(check.columns, r.values, strict=True)), **dict(zip(keys, r.key or (), strict=False))}
+        for r in check.rows
+    ]
+    body["partial_unexpected_reasons"] = [{"problem": r.problem, **r.detail} for r in check.rows]
+
+
+def _rows_from_gx(check: Check, result: Any, keys: Sequence[str]) -> None:
+    """A GX-run check's failing rows from GX's own result: its ``partial_unexpected_index_list`` when it
+    reports the key columns, else its ``partial_unexpected_list`` (values without a key)."""
+    body = result.result if isinstance(result.result, dict) else {}
+    columns = check.columns or tuple(
+        c for c in (check.config_kwargs.get("column"), check.config_kwargs.get("column_A"), check.config_kwargs.get("column_B")) if c
+    )
+    check.columns = columns
+    indexed = body.get("partial_unexpected_index_list")
+    if keys and isinstance(indexed, list) and all(isinstance(r, dict) for r in indexed):
+        for row in indexed[:SAMPLE_SIZE]:
+            # GX leaves the key out for some types (compound uniqueness): no key rather than a blank one
+            check.add_row([row[k] for k in keys] if all(k in row for k in keys) else None, [row.get(c) for c in columns])
+        return
+    for value in (body.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]:
+        if isinstance(value, dict):
+            values: Sequence[Any] = [value.get(c) for c in columns]
+        elif isinstance(value, (list, tuple)):
+            values = list(value)
+        else:
+            values = [value]
+        if len(values) == len(columns):
+            check.add_row(None, values)
 
 
 def suite_result(suite: Any, results: list[Any], meta: dict[str, Any], parameters: Mapping[str, Any]) -> Any:
@@ -615,8 +710,12 @@ def validate_table(
     base_lookup: BaseLookup | None = None,
     engine: str = "fused",
     meta: dict[str, Any] | None = None,
+    key_columns: Sequence[str] = (),
 ) -> tuple[Any, int]:
     """Validate the database table ``table`` with ``suite``; returns (GX suite result, row count).
+
+    ``key_columns`` (the dataset's 主键) name each failing row in the results' samples; a key column the
+    table lacks means no key at all (a row is never named by part of its key).
 
     ``engine="fused"`` (default) computes natively supported expectations in one aggregate query plus
     what uniqueness, referential checks and samples need; ``engine="gx"`` runs every expectation through
@@ -629,6 +728,7 @@ def validate_table(
         columns = {c["name"]: c for c in sa.inspect(source).get_columns(table)}
     except Exception as exc:
         raise ValidationError(f"table {table!r} cannot be read: {_describe(exc)}") from exc
+    keys = _present_keys(key_columns, columns)
     target = sa.table(ident(table), *[sa.column(ident(name), info["type"]) for name, info in columns.items()])
     checks = [compile_check(substitute(e, parameters)) for e in suite.expectations]
     if engine == "gx" or dialect not in sqlcond.SUPPORTED_DIALECTS:
@@ -649,27 +749,36 @@ def validate_table(
                 continue
             try:
                 if check.kind == "unique":
-                    _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing")
+                    _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
                 elif check.kind == "compound_unique":
-                    _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if)
+                    _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
                 elif check.kind == "ref":
-                    _sql_ref(conn, target, check, base_lookup)
+                    _sql_ref(conn, target, check, base_lookup, keys)
             except Exception as exc:  # one broken check must not sink the others
                 conn.rollback()
                 _session(conn)
                 check.error = _describe(exc)
-        _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None], dialect)
+        _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None],
+                     dialect, keys)
     results: list[Any] = [None] * len(checks)
     gx_checks = [i for i, c in enumerate(checks) if c.kind == "gx" and c.error is None]
     if gx_checks:
-        gx_results = _gx_validate_table(source, table, [checks[i].expectation for i in gx_checks], parameters)
+        gx_results = _gx_validate_table(source, table, [checks[i].expectation for i in gx_checks], parameters, keys)
         for i, res in zip(gx_checks, gx_results, strict=True):
+            _rows_from_gx(checks[i], res, keys)
+            attach_rows(res, checks[i], keys)
             results[i] = res
     for i, check in enumerate(checks):
         if results[i] is None:
-            results[i] = build_result(check, row_count)
+            results[i] = build_result(check, row_count, keys)
     info = {"engine": engine, "dialect": dialect, "table": table, **(meta or {})}
     return suite_result(suite, results, info, parameters), row_count
+
+
+def _present_keys(key_columns: Sequence[str], available: Collection[str]) -> list[str]:
+    """The key columns when the source has every one of them, else none."""
+    keys = [k for k in key_columns if k]
+    return keys if keys and all(k in available for k in keys) else []
 
 
 def _session(conn: sa.Connection) -> None:
@@ -790,7 +899,8 @@ def _keep_rows(cols: Sequence[ColumnElement[Any]], ignore_row_if: str) -> Column
     return sa.true()
 
 
-def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str], *, ignore: str) -> None:
+def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str], *, ignore: str,
+                keys: Sequence[str] = ()) -> None:
     """Rows whose value (or value combination) occurs more than once: GX counts every such row."""
     cols = [target.c[n] for n in names]
     query = (
@@ -800,29 +910,53 @@ def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names
         .having(sa.func.count() > 1)
     )
     total = 0
+    counts: dict[tuple[Any, ...], int] = {}
     for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
         n = int(row[-1])
         total += n
         value = row[0] if len(names) == 1 else dict(zip(names, row[:-1], strict=True))
+        if len(check.samples) < SAMPLE_SIZE:
+            counts[tuple(row[:-1])] = n
         while len(check.samples) < SAMPLE_SIZE and n > 0:
             check.samples.append(value)
             n -= 1
     check.unexpected = total
+    _sql_rows_of(conn, target, check, keys, counts)
 
 
-def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_lookup: BaseLookup | None) -> None:
+def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys: Sequence[str],
+                 counts: Mapping[tuple[Any, ...], int]) -> None:
+    """The rows (with their keys) that hold the sampled failing values of a uniqueness or referential
+    check: one query over at most :data:`SAMPLE_SIZE` values, at most as many rows."""
+    if not counts:
+        return
+    cols = [target.c[n] for n in check.columns]
+    match = sa.or_(*[
+        sa.and_(*[c.is_(None) if v is None else c == v for c, v in zip(cols, combo, strict=True)]) for combo in counts
+    ])
+    query = sa.select(*cols, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
+    for row in conn.execute(query):
+        values = tuple(row[: len(cols)])
+        check.add_row(tuple(row[len(cols) :]) if keys else None, values, count=counts.get(values))
+
+
+def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_lookup: BaseLookup | None,
+             keys: Sequence[str] = ()) -> None:
     e = check.expectation
     if base_lookup is None:
         raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
     col = target.c[check.columns[0]]
     query = sa.select(col, sa.func.count()).where(col.is_not(None)).group_by(col)
     batch: list[tuple[Any, int]] = []
+    missing: dict[tuple[Any, ...], int] = {}
 
     def flush() -> None:
         found = base_lookup(e.base_entry, e.base_column, [v for v, _ in batch])
         for value, n in batch:
             if value not in found and rules.text(value) != "":  # a blank is the not-blank rule's
                 check.unexpected += n
+                if len(check.samples) < SAMPLE_SIZE:
+                    missing[(value,)] = n
                 check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
         batch.clear()
 
@@ -832,16 +966,18 @@ def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_loo
             flush()
     if batch:
         flush()
+    _sql_rows_of(conn, target, check, keys, missing)
 
 
-def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str) -> None:
-    """Failing values of every failing row check from one streamed query, stopped once each has its
-    samples (the bad rows' other columns are never selected)."""
+def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str,
+                 keys: Sequence[str] = ()) -> None:
+    """Failing values and rows (with their ``keys``) of every failing row check from one streamed query,
+    stopped once each has its samples (the bad rows' other columns are never selected)."""
     if not checks:
         return
     sql = _SqlText(conn.dialect, target)
     wanted = {id(c): min(SAMPLE_SIZE, c.unexpected) for c in checks}
-    names = sorted({n for c in checks for n in c.columns})
+    names = sorted({n for c in checks for n in c.columns} | set(keys))
     flags = [sql.unexpected(c) for c in checks]
     select_list = [sql.column(n) for n in names] + [f"CASE WHEN {f} THEN 1 ELSE 0 END" for f in flags]
     statement = f"SELECT {', '.join(select_list)} FROM {sql.table} WHERE {' OR '.join(flags)}"
@@ -853,14 +989,17 @@ def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check
                 if row[len(names) + k] and len(check.samples) < wanted[id(check)]:
                     values = tuple(row[position[n]] for n in check.columns)
                     check.samples.append(values[0] if check.kind == "map" else values)
+                    check.add_row([row[position[n]] for n in keys] if keys else None, values)
             if all(len(c.samples) >= wanted[id(c)] for c in checks):
                 break
     finally:
         result.close()
 
 
-def _gx_validate_table(source: Engine, table: str, expectations: list[Any], parameters: Mapping[str, Any]) -> list[Any]:
-    """Run ``expectations`` through GX's own SqlAlchemyExecutionEngine against ``table``."""
+def _gx_validate_table(source: Engine, table: str, expectations: list[Any], parameters: Mapping[str, Any],
+                       keys: Sequence[str] = ()) -> list[Any]:
+    """Run ``expectations`` through GX's own SqlAlchemyExecutionEngine against ``table``; with ``keys``,
+    GX reports each failing row's key columns (``unexpected_index_column_names``)."""
     import great_expectations as gx
 
     from citygov.quality.suites import gx_context
@@ -880,7 +1019,10 @@ def _gx_validate_table(source: Engine, table: str, expectations: list[Any], para
     # A quoted_name is kept as is by GX (a plain str becomes quoted_name(quote=False): never quoted).
     asset = datasource.add_table_asset(name=f"t{len(datasource.assets)}", table_name=ident(table))
     batch = asset.add_batch_definition_whole_table("all").get_batch()
-    result = batch.validate(suite, result_format=RESULT_FORMAT, expectation_parameters=dict(parameters))
+    result_format: dict[str, Any] = dict(RESULT_FORMAT)
+    if keys:
+        result_format.update(unexpected_index_column_names=list(keys), return_unexpected_index_query=False)
+    result = batch.validate(suite, result_format=result_format, expectation_parameters=dict(parameters))
     # GX groups results by domain; hand them back in the order of ``expectations``.
     pending: dict[str, list[Any]] = {}
     for res in result.results:
@@ -924,12 +1066,14 @@ def validate_file(
     base_lookup: BaseLookup | None = None,
     chunk_rows: int = CHUNK_ROWS,
     meta: dict[str, Any] | None = None,
+    key_columns: Sequence[str] = (),
 ) -> tuple[Any, int]:
     """Validate a CSV/XLSX file with ``suite`` in chunks of ``chunk_rows`` rows; returns (result, rows).
 
     Memory is bounded by the chunk plus, for uniqueness and referential checks, one counter of the
-    distinct values of their columns. Expectation types outside :data:`NATIVE` are reported as not
-    evaluated (an error in their result) rather than guessed.
+    distinct values of their columns (and, when they fail, a second pass for the keys of the sampled
+    rows). Expectation types outside :data:`NATIVE` are reported as not evaluated (an error in their
+    result) rather than guessed. ``key_columns`` as in :func:`validate_table`.
     """
     parameters = dict(parameters or {})
     try:
@@ -944,15 +1088,17 @@ def validate_file(
         elif check.kind == "gx":
             check.error = f"{check.type} is not supported on files (supported: {', '.join(NATIVE)})"
     live = [c for c in checks if c.error is None]
+    keys = _present_keys(key_columns, header)
     counters: dict[int, Counter[Any]] = {id(c): Counter() for c in live if c.kind in {"unique", "compound_unique", "ref"}}
     row_count = 0
     try:
         for frame in chunks:
             row_count += len(frame)
             for check in live:
-                _pandas_chunk(check, frame, counters.get(id(check)))
+                _pandas_chunk(check, frame, counters.get(id(check)), keys)
     except Exception as exc:
         raise ValidationError(f"file {Path(path).name} cannot be read: {_describe(exc)}") from exc
+    wanted: dict[int, dict[tuple[Any, ...], int]] = {id(c): {} for c in live}
     for check in live:
         counter = counters.get(id(check))
         if counter is None:
@@ -962,18 +1108,50 @@ def validate_file(
                 if n > 1:
                     check.unexpected += n
                     sample = value if check.kind == "unique" else dict(zip(check.columns, value, strict=True))
+                    if len(check.samples) < SAMPLE_SIZE:
+                        wanted[id(check)][value if check.kind == "compound_unique" else (value,)] = n
                     check.samples.extend([sample] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
         else:
             try:
-                _pandas_ref(check, counter, base_lookup)
+                wanted[id(check)] = _pandas_ref(check, counter, base_lookup)
             except Exception as exc:
                 check.error = _describe(exc)
-    results = [build_result(c, row_count) for c in checks]
+    if any(wanted.values()):
+        try:
+            _file_rows_of(Path(path), chunk_rows, [c for c in live if wanted.get(id(c))], wanted, keys)
+        except Exception as exc:
+            raise ValidationError(f"file {Path(path).name} cannot be read: {_describe(exc)}") from exc
+    results = [build_result(c, row_count, keys) for c in checks]
     info = {"engine": "pandas-chunks", "file": Path(path).name, "chunk_rows": chunk_rows, **(meta or {})}
     return suite_result(suite, results, info, parameters), row_count
 
 
-def _pandas_chunk(check: Check, frame: pd.DataFrame, counter: Counter[Any] | None) -> None:
+def _file_rows_of(path: Path, chunk_rows: int, checks: list[Check], wanted: Mapping[int, Mapping[tuple[Any, ...], int]],
+                  keys: Sequence[str]) -> None:
+    """A second pass over a file for the rows (with their keys) holding the sampled failing values of
+    uniqueness and referential checks, until each check has :data:`SAMPLE_SIZE` rows."""
+    _, chunks = iter_chunks(path, chunk_rows)
+    for frame in chunks:
+        for check in checks:
+            values = wanted[id(check)]
+            if len(check.rows) >= SAMPLE_SIZE:
+                continue
+            hit = frame[check.columns[0]].isin([v[0] for v in values])
+            for _, row in frame[hit].iterrows():
+                combo = tuple(row[c] for c in check.columns)
+                if combo in values and len(check.rows) < SAMPLE_SIZE:
+                    check.add_row([row[k] for k in keys] if keys else None, combo, count=values[combo])
+        if all(len(c.rows) >= SAMPLE_SIZE for c in checks):
+            return
+
+
+def _frame_keys(frame: pd.DataFrame, keys: Sequence[str], index: pd.Index) -> list[tuple[Any, ...] | None]:
+    if not keys:
+        return [None] * len(index)
+    return list(frame.loc[index, list(keys)].itertuples(index=False, name=None))
+
+
+def _pandas_chunk(check: Check, frame: pd.DataFrame, counter: Counter[Any] | None, keys: Sequence[str] = ()) -> None:
     cols = [frame[c] for c in check.columns]
     if check.kind == "map":
         data = cols[0]
@@ -988,8 +1166,10 @@ def _pandas_chunk(check: Check, frame: pd.DataFrame, counter: Counter[Any] | Non
             return
         bad = ~check.pandas(sub).astype(bool)
         check.unexpected += int(bad.sum())
-        for value in sub[0][bad].head(SAMPLE_SIZE - len(check.samples)):
+        failing = sub[0][bad].head(SAMPLE_SIZE - len(check.samples))
+        for value, key in zip(failing, _frame_keys(frame, keys, failing.index), strict=True):
             check.samples.append(value)
+            check.add_row(key, (value,))
     elif check.kind == "pair":
         keep = _keep_frame(cols, check.ignore_row_if)
         check.evaluated += int(keep.sum())
@@ -998,8 +1178,11 @@ def _pandas_chunk(check: Check, frame: pd.DataFrame, counter: Counter[Any] | Non
             return
         bad = ~check.pandas(sub).astype(bool)
         check.unexpected += int(bad.sum())
-        for a, b in list(zip(sub[0][bad], sub[1][bad], strict=True))[: SAMPLE_SIZE - len(check.samples)]:
-            check.samples.append((a, b))
+        room = SAMPLE_SIZE - len(check.samples)
+        a, b = sub[0][bad].head(room), sub[1][bad].head(room)
+        for pair, key in zip(zip(a, b, strict=True), _frame_keys(frame, keys, a.index), strict=True):
+            check.samples.append(pair)
+            check.add_row(key, pair)
     elif check.kind == "unique" or check.kind == "ref":
         present = cols[0].notna()
         check.evaluated += int(present.sum())
@@ -1027,8 +1210,10 @@ def _keep_frame(cols: Sequence[pd.Series], ignore_row_if: str) -> pd.Series:
     return pd.Series(True, index=cols[0].index)
 
 
-def _pandas_ref(check: Check, counter: Counter[Any], base_lookup: BaseLookup | None) -> None:
+def _pandas_ref(check: Check, counter: Counter[Any], base_lookup: BaseLookup | None) -> dict[tuple[Any, ...], int]:
+    """Count the values not found in the base table; returns the sampled ones with their row counts."""
     e = check.expectation
+    sampled: dict[tuple[Any, ...], int] = {}
     if base_lookup is None:
         raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
     values = [v for v in counter if rules.text(v) != ""]  # a blank is the not-blank rule's
@@ -1039,7 +1224,10 @@ def _pandas_ref(check: Check, counter: Counter[Any], base_lookup: BaseLookup | N
             if value not in found:
                 n = counter[value]
                 check.unexpected += n
+                if len(check.samples) < SAMPLE_SIZE:
+                    sampled[(value,)] = n
                 check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    return sampled
 
 
 def _describe(exc: BaseException) -> str:

@@ -6,6 +6,14 @@ name ``张*``, credit code ``913207********123X``, birth date ``1986-**-**``, ``
 ``none``. :func:`mask_result` masks GX result dicts by those kinds, then :func:`scrub` masks anything
 left in any string that still looks like an ID number, credit code or mobile number, whatever column it
 came from. :func:`find_unmasked` is the check tests and the Data Docs build run over the output.
+
+A failing row is shown as a **sample** (:func:`row_samples`): ``{"key", "value", "reason"}`` (and
+``"values"``, column → value, for a check of several columns). ``key`` is the record key masked as the
+dispute queue masks it (each key column by its mask kind, :func:`citygov.identifiers.mask_key`), or
+:data:`NO_KEY` where the dataset has no key column; ``value`` is masked by its column's kind (a birth
+date is not an ID number); ``reason`` says in words why that row fails
+(:func:`citygov.quality.rules.reason_words`, filled from masked values only). The check results,
+a finding's evidence, the scorecard and Data Docs all show this one structure.
 """
 
 from __future__ import annotations
@@ -16,15 +24,25 @@ from typing import Any
 # One masking rule for the whole project; MASK_KINDS and mask_value are re-exported for the suites.
 from citygov.identifiers import (  # noqa: F401
     BANKCARD_IN_TEXT,
+    KEY_SEPARATOR,
     MASK_KINDS,
     MOBILE_IN_TEXT,
     PLATE_IN_TEXT,
     RIC_IN_TEXT,
     USCC_IN_TEXT,
     bankcard_is_valid,
+    mask_key_part,
     mask_text,
     mask_value,
 )
+from citygov.quality import rules
+
+NO_KEY = "—"
+"""A sample's key where the dataset declares no key column, or its source lacks one: never invented."""
+BLANK_KEY = "(空 blank)"
+"""A sample's key where the row's key is empty."""
+KEY_HEADER = "记录键 key"
+REASON_HEADER = "原因 reason"
 
 
 def mask_sample(sample: Any, kinds: Sequence[str | None], columns: Sequence[str] = ()) -> Any:
@@ -48,7 +66,7 @@ def result_columns(kwargs: Mapping[str, Any]) -> list[str]:
 
 
 _VALUE_LISTS = ("partial_unexpected_list", "unexpected_list")
-_DROPPED = ("unexpected_rows", "unexpected_index_query", "unexpected_index_list", "partial_unexpected_index_list")
+_DROPPED = ("unexpected_rows", "unexpected_index_query", "unexpected_index_list")
 
 
 def mask_result(result: dict[str, Any], column_masks: Mapping[str, str]) -> dict[str, Any]:
@@ -67,9 +85,124 @@ def mask_result(result: dict[str, Any], column_masks: Mapping[str, str]) -> dict
             {**entry, "value": mask_sample(entry.get("value"), kinds, columns)} if isinstance(entry, dict) else entry
             for entry in body["partial_unexpected_counts"]
         ]
+    rows = body.get("partial_unexpected_index_list")
+    if isinstance(rows, list):
+        keys = [k for k in body.get("unexpected_index_column_names") or [] if isinstance(k, str)]
+        masked = [_mask_row(r, keys, column_masks) for r in rows if isinstance(r, Mapping)]
+        reasons = body.get("partial_unexpected_reasons") or []
+        body["partial_unexpected_index_list"] = masked
+        body["partial_unexpected_reasons"] = [
+            _words(reasons[i] if i < len(reasons) else None, row, columns, config) for i, row in enumerate(masked)
+        ]
+    else:
+        body.pop("partial_unexpected_reasons", None)
     for key in _DROPPED:
         body.pop(key, None)
     return scrub(result)
+
+
+def _mask_row(row: Mapping[str, Any], keys: Sequence[str], column_masks: Mapping[str, str]) -> dict[str, Any]:
+    """One failing row of ``partial_unexpected_index_list``: key columns as the record key is shown,
+    the check's columns by their kinds."""
+    return {
+        str(name): mask_key_part(value, column_masks.get(name)) if name in keys else mask_value(value, column_masks.get(name))
+        for name, value in row.items()
+    }
+
+
+def _words(reason: Any, row: Mapping[str, Any], columns: Sequence[str], config: Mapping[str, Any]) -> str:
+    """A row's reason in words, from its problem code and detail and the row's *masked* values."""
+    if isinstance(reason, str):  # already words (a result masked before)
+        return reason
+    reason = dict(reason) if isinstance(reason, Mapping) else {}
+    problem = reason.pop("problem", None)
+    kwargs = config.get("kwargs") or {}
+    detail: dict[str, Any] = {**reason, "reference": kwargs.get("reference_date") or kwargs.get("as_of")}
+    if len(columns) > 1:
+        detail["other"] = row.get(columns[1])
+    if kwargs.get("base_entry"):
+        detail["base"] = f"{kwargs['base_entry']}.{kwargs.get('base_column') or '?'}"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    detail["range"] = f"{low}–{high}" if low is not None and high is not None else (
+        f"≥ {low}" if low is not None else f"≤ {high}" if high is not None else None)
+    if isinstance(kwargs.get("value_set"), list):
+        shown = [str(v) for v in kwargs["value_set"][:8]]
+        detail["allowed"] = "、".join(shown) + ("…" if len(kwargs["value_set"]) > 8 else "")
+    if problem not in rules.REASONS:
+        from citygov.rulebook import describe
+
+        detail["rule"] = describe(config.get("type")).label
+    return rules.reason_words(problem, detail)
+
+
+def row_samples(body: Mapping[str, Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The failing rows of a *masked* expectation result (its ``result`` dict) as samples (see the
+    module docstring), in GX's order; [] when it reports none."""
+    keys = [k for k in body.get("unexpected_index_column_names") or [] if isinstance(k, str)]
+    reasons = body.get("partial_unexpected_reasons") or []
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(body.get("partial_unexpected_index_list") or []):
+        if not isinstance(row, Mapping):
+            continue
+        values = [row.get(c) for c in columns]
+        sample: dict[str, Any] = {
+            "key": _key(row, keys),
+            "value": values[0] if len(values) == 1 else " / ".join(_shown(v) for v in values),
+            "reason": reasons[i] if i < len(reasons) and isinstance(reasons[i], str) else None,
+        }
+        if len(columns) > 1:
+            sample["values"] = dict(zip(columns, values, strict=True))
+        out.append(sample)
+    return out
+
+
+def _key(row: Mapping[str, Any], keys: Sequence[str]) -> str:
+    # The parts were masked one by one (mask_key_part); joined as identifiers.mask_key joins them.
+    if not keys or any(k not in row for k in keys):
+        return NO_KEY
+    return KEY_SEPARATOR.join(str(row[k]) for k in keys) or BLANK_KEY
+
+
+def _shown(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def shown_samples(stored: Any) -> list[dict[str, Any]]:
+    """Stored samples (``CheckResult.masked_samples``, a finding's ``samples``) as samples: rows stored
+    before samples had keys were masked values alone (a string, or a list for a pair); they read as a
+    sample with no key and no reason. Every string is passed through :func:`scrub` once more."""
+    out: list[dict[str, Any]] = []
+    for item in stored or []:
+        if isinstance(item, Mapping) and "key" in item:
+            out.append(scrub(dict(item)))
+        elif isinstance(item, (list, tuple)):
+            out.append({"key": NO_KEY, "value": scrub(" / ".join(_shown(v) for v in item)), "reason": None})
+        elif isinstance(item, Mapping):  # a compound value (column → value) stored without a key
+            out.append({"key": NO_KEY, "value": scrub(" / ".join(_shown(v) for v in item.values())), "reason": None,
+                        "values": scrub(dict(item))})
+        else:
+            out.append({"key": NO_KEY, "value": scrub(item), "reason": None})
+    return out
+
+
+def docs_samples(result: dict[str, Any]) -> dict[str, Any]:
+    """A masked suite result (JSON) made ready for GX's Data Docs renderer, in place: each expectation
+    with failing rows gets ``unexpected_index_list`` (GX renders it as the table of sampled values with
+    their index columns) whose index columns are :data:`KEY_HEADER` and :data:`REASON_HEADER`, so a
+    page shows value, count, record key and reason per row. Results without rows are left as they are."""
+    for item in result.get("results") or []:
+        body = item.get("result") or {}
+        columns = [c for c in result_columns((item.get("expectation_config") or {}).get("kwargs") or {}) if c]
+        samples = row_samples(body, columns)
+        if not samples or not body.get("partial_unexpected_counts"):
+            continue
+        body["unexpected_index_list"] = [
+            {**{c: _shown((s.get("values") or {c: s["value"]})[c]) for c in columns},
+             KEY_HEADER: s["key"], REASON_HEADER: s["reason"] or "—"}
+            for s in samples
+        ]
+        body["unexpected_index_column_names"] = [KEY_HEADER, REASON_HEADER]
+    return result
 
 
 def mask_suite_result(result: dict[str, Any], column_masks: Mapping[str, str]) -> dict[str, Any]:

@@ -209,3 +209,59 @@ def id_gender_problem(
 
 def _iso(day: date | str) -> str:
     return day.isoformat() if isinstance(day, date) else str(day)[:10]
+
+
+# --- a failing row's reason in words ---------------------------------------------------------------------
+
+REASONS: dict[str, str] = {
+    "ric.format": "身份证号码格式错误 not an ID number (18 characters, or 15 digits)",
+    "ric.fifteen_digit": "15位旧号码 old 15-digit ID number (not accepted here)",
+    "ric.check_char": "校验位错误 check character wrong",
+    "ric.birth_date": "出生日期无效 the birth date in the ID number is no real date",
+    "ric.future_birth": "出生日期晚于 {reference} the birth date in the ID number is after {reference}",
+    "ric.division": "行政区划代码不存在 division code of the ID number unknown",
+    "uscc.format": "统一社会信用代码格式错误 not a credit code (18 characters of 0-9 A-Y)",
+    "uscc.check_char": "校验位错误 check character wrong",
+    "mobile.format": "手机号码格式错误 not a mobile number (11 digits, 1[3-9]…)",
+    "plate.format": "号牌格式错误 not a number plate (GA 36)",
+    "division.format": "行政区划代码格式错误 not a 6-digit division code",
+    "division.unknown": "行政区划代码不存在 division code unknown",
+    "division.retired": "行政区划代码已撤销 division code retired",
+    "date.future": "日期晚于 {reference} date after {reference}",
+    "id_birth.mismatch": "出生日期与身份证不符 birth date {other} does not match the ID number",
+    "id_gender.mismatch": "性别与身份证不符 gender {other} does not match the ID number",
+    "missing": "值为空 value missing (NULL or blank)",
+    "null": "值为空 value is NULL",
+    "not_in_set": "不在取值范围内 not one of {allowed}",
+    "out_of_range": "超出范围 out of range, expected {range}",
+    "length": "长度不符 length {length}, expected {range}",
+    "duplicate": "重复 value occurs more than once",
+    "duplicate_key": "组合重复 combination of values occurs more than once",
+    "not_in_base": "基础库中不存在 not found in {base}",
+    "unexpected": "不符合规则 fails {rule}",
+}
+"""What a failing row's problem code (``<rule>.<reason code>`` of the ``*_problem`` functions, or a
+check's own code) means, in Chinese then English; ``{…}`` are filled from the row's detail."""
+
+
+def reason_words(problem: str | None, detail: dict[str, object] | None = None) -> str:
+    """The words for one failing row (:data:`REASONS`), with its detail filled in; a detail left out
+    reads ``?``. The detail must be masked already: the words are shown as they are."""
+    template = REASONS.get(problem or "") or REASONS["unexpected"]
+    values = {k: ("?" if v is None else v) for k, v in (detail or {}).items()}
+    if (problem or "") not in REASONS:
+        values.setdefault("rule", problem or "?")
+    words = template.format_map(_Missing(values))
+    if values.get("count") not in (None, "?") and "{count}" not in template:
+        words += f"（{values['count']} 行 rows）"
+    return words
+
+
+class _Missing(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def problem_code(rule: str, code: str | None) -> str | None:
+    """``<rule>.<code>`` (``ric.check_char``) for a ``*_problem`` function's code, None for a good value."""
+    return None if code is None else f"{rule}.{code}"

@@ -40,7 +40,7 @@ from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, re
 from citygov.inventory import ident, source_engine
 from citygov.quality import engine as qengine
 from citygov.quality.expectation_rules import HIGH_SHARE
-from citygov.quality.masking import mask_suite_result, result_columns, scrub
+from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
 from citygov.quality.scores import (
     CheckCount,
     ScoreCard,
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 ORIGIN = "quality"
 EVIDENCE_SAMPLES = 5
-"""Masked failing values copied into a finding's evidence (the run keeps up to 20)."""
+"""Failing rows (masked key, masked value, reason) copied into a finding's evidence (the run keeps up to 20)."""
 
 QUALITY_RULES: dict[str, Rule] = {k: RULES[k] for k in ("quality.suite.missing", "quality.suite.invalid", "quality.validation.not_run")}
 """Rules of the quality inspection itself; failed expectations use their expectation type as rule id."""
@@ -85,7 +85,8 @@ class CheckOutcome:
     element_count: int | None
     evaluated_count: int | None
     unexpected_count: int | None
-    masked_samples: list[Any]
+    masked_samples: list[dict[str, Any]]
+    """Failing rows as samples: masked record key, masked value(s), reason (:func:`citygov.quality.masking.row_samples`)."""
     kwargs: dict[str, Any]
     error: str | None = None
     draft: dict[str, Any] | None = None
@@ -249,7 +250,9 @@ def validate_entry(
             except ValueError as exc:
                 out.status, out.error = "unreachable", str(exc)
                 return out
-            result, rows = qengine.validate_file(path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta)
+            result, rows = qengine.validate_file(
+                path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta, key_columns=entry.primary_key
+            )
             out.engine = "pandas-chunks"
         else:
             try:
@@ -259,7 +262,8 @@ def validate_entry(
                 return out
             try:
                 result, rows = qengine.validate_table(
-                    source, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta
+                    source, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta,
+                    key_columns=entry.primary_key,
                 )
             finally:
                 source.dispose()
@@ -294,7 +298,7 @@ def validate_entry(
                 element_count=body.get("element_count", rows if error is None else None),
                 evaluated_count=_evaluated(body, rows) if error is None else None,
                 unexpected_count=body.get("unexpected_count"),
-                masked_samples=list(body.get("partial_unexpected_list") or []),
+                masked_samples=row_samples(body, columns),
                 kwargs={k: v for k, v in kwargs.items() if k != "batch_id"},
                 error=error,
                 draft=_draft_mark(expectation),
@@ -377,6 +381,7 @@ def findings_for(entry: CatalogEntry, dataset: DatasetQuality, logical_date: dat
                         "element_count": check.element_count,
                         "unexpected_percent": round(100 * percent, 4) if percent is not None else None,
                         "samples": check.masked_samples[:EVIDENCE_SAMPLES],
+                        "key_columns": list(entry.primary_key) or None,
                         "suite": dataset.suite_name,
                         "error": check.error,
                         **({"draft_rule": draft} if draft else {}),
