@@ -69,7 +69,8 @@ def create_app():  # type: ignore[no-untyped-def]
     from citygov import disputes
     from citygov.bounds import ID_MAX, ID_MIN
     from citygov.disputes.locate import LocatedRecord, locate_record
-    from citygov.disputes.queue import EVIDENCE_MAX, KEY_MAX, NOTE_MAX
+    from citygov.disputes.queue import BULK_MAX, EVIDENCE_MAX, KEY_MAX, NOTE_MAX
+    from citygov.disputes.recheck import RecheckResult, recheck
     from citygov_web.airflow_env import airflow_connection
     from citygov_web.auth import cross_site_refusal, is_allowed, refusal
     from citygov_web.problems import (
@@ -137,6 +138,45 @@ def create_app():  # type: ignore[no-untyped-def]
     class ExtendBody(Versioned):
         reason: str = Field(json_schema_extra=text(NOTE_MAX))
 
+    class AssigneeBody(Versioned):
+        assignee: str | None = Field(description="an officer of the item's responsible unit, or a steward; "
+                                                 "null or empty: the unit as a whole",
+                                     json_schema_extra=text(KEY_MAX, required=False))
+        note: str | None = Field(None, json_schema_extra=text(NOTE_MAX, required=False))
+
+    class CommentBody(Versioned):
+        note: str = Field(json_schema_extra=text(NOTE_MAX))
+
+    class BulkItem(BaseModel):
+        id: int = Field(ge=ID_MIN, le=ID_MAX, description="the item's id")
+        expected_version: int | None = Field(None, description="its version as read; changed since: that item fails")
+
+    class BulkBody(BaseModel):
+        items: list[BulkItem] = Field(min_length=1, max_length=BULK_MAX, description="the selection")
+        action: Literal["accept", "transition", "assign", "reassign", "comment"] = Field(
+            description="accept (to 已受理), transition (to `to`), assign (to the person `assignee`), "
+                        "reassign (to the unit `unit`), comment")
+        note: str | None = Field(None, description="each item's note (required except for assign)",
+                                 json_schema_extra=text(NOTE_MAX, required=False))
+        to: str | None = Field(None, description="target state for transition", json_schema_extra={"enum": STATES})
+        unit: str | None = Field(None, description="the new unit for reassign", json_schema_extra=text(KEY_MAX, required=False))
+        assignee: str | None = Field(None, description="the person for assign (null: the unit as a whole)",
+                                     json_schema_extra=text(KEY_MAX, required=False))
+
+    class BulkFailureReply(BaseModel):
+        id: int
+        code: str = Field(description="the refusal's code, as the single-item endpoint would answer it")
+        detail: str
+
+    class BulkReply(BaseModel):
+        action: str
+        done: list[int] = Field(description="ids changed, each with its own event")
+        failed: list[BulkFailureReply] = Field(description="ids left as they were, with why")
+        message: str = Field(description="the result in one line, for people")
+
+    class RecheckBody(Versioned):
+        pass
+
     class FlagBody(Versioned):
         flagged: bool = Field(description="true flags (标注) the data as disputed, false lifts the flag")
         note: str = Field(json_schema_extra=text(NOTE_MAX))
@@ -189,9 +229,15 @@ def create_app():  # type: ignore[no-untyped-def]
                                             description="census, patrol, quality, backflow, catalog, consumer")] = None,
         overdue: Annotated[bool, Query(description="only items past their running deadline")] = False,
         flagged: Annotated[bool | None, Query(description="only flagged (true) or unflagged (false) items")] = None,
+        rule: Annotated[str | None, Query(max_length=KEY_MAX, description="only items of this rule id")] = None,
+        severity: Annotated[Literal["high", "medium", "low"] | None, Query()] = None,
+        assignee: Annotated[str | None, Query(max_length=KEY_MAX, description="only items assigned to this person")] = None,
+        sort: Annotated[Literal[*disputes.SORTS], Query(description="column to sort by; empty values last")] = "id",  # type: ignore[valid-type]
+        order: Annotated[Literal["asc", "desc"], Query()] = "asc",
     ) -> list[disputes.DisputeView]:
         return disputes.list_disputes(_engine(), status=status_, department=department, dataset=dataset,
-                                      origin=origin, overdue=overdue, flagged=flagged)
+                                      origin=origin, overdue=overdue, flagged=flagged, rule=rule, severity=severity,
+                                      assignee=assignee, sort=sort, order=order)
 
     @app.get("/disputes/{dispute_id}", response_model=disputes.DisputeView, summary="One item with its history",
              responses=errors(401, 403, 404, 422))
@@ -219,6 +265,43 @@ def create_app():  # type: ignore[no-untyped-def]
     def reassign_item(dispute_id: DisputeId, body: ReassignBody, user: Writer) -> disputes.DisputeView:
         return disputes.reassign(_engine(), dispute_id, to_unit=body.unit, by=user.get_name(), reason=body.reason,
                                  expected_version=body.expected_version)
+
+    @app.post("/disputes/bulk", response_model=BulkReply, responses=errors(400, 401, 403, 422),
+              summary="One action on a selection, each item acted on (and refused) on its own",
+              description="Each item gets its own permission check, optimistic lock and event, exactly as the "
+                          "single-item endpoints; refused items are listed in `failed` with the code those "
+                          "endpoints would answer, the others are done. The request as a whole is refused (422) "
+                          "for a missing note or target.")
+    def bulk_items(body: BulkBody, user: Writer) -> BulkReply:
+        result = disputes.bulk_act(
+            _engine(), [i.id for i in body.items], body.action, by=user.get_name(), note=body.note, to=body.to,
+            unit=body.unit, assignee=body.assignee or None,
+            expected_versions={i.id: i.expected_version for i in body.items if i.expected_version is not None},
+        )
+        return BulkReply(**result.to_dict())
+
+    @app.post("/disputes/{dispute_id}/assignee", response_model=disputes.DisputeView,
+              summary="Make a person within the responsible unit the item's handler", responses=WRITE)
+    def assign_item(dispute_id: DisputeId, body: AssigneeBody, user: Writer) -> disputes.DisputeView:
+        return disputes.set_assignee(_engine(), dispute_id, assignee=body.assignee or None, by=user.get_name(),
+                                     note=body.note, expected_version=body.expected_version)
+
+    @app.post("/disputes/{dispute_id}/comments", response_model=disputes.DisputeView,
+              summary="Add a note to the item's timeline", responses=WRITE)
+    def comment_item(dispute_id: DisputeId, body: CommentBody, user: Writer) -> disputes.DisputeView:
+        return disputes.comment(_engine(), dispute_id, by=user.get_name(), note=body.note,
+                                expected_version=body.expected_version)
+
+    @app.post("/disputes/{dispute_id}/recheck", response_model=RecheckResult,
+              summary="Run the item's quality rule on its source now: verify, keep or reopen the item",
+              description="For an item of one quality rule: the rule is validated now against the dataset's "
+                          "source (the responsible unit's Airflow connection); passing verifies the item, failing "
+                          "keeps it with the new count (reopens it from 已更正 or 已核验), a check that cannot run "
+                          "changes nothing. Every outcome is a `recheck` event.",
+              responses=WRITE)
+    def recheck_item(dispute_id: DisputeId, body: RecheckBody, user: Writer) -> RecheckResult:
+        return recheck(_engine(), dispute_id, by=user.get_name(), connections=airflow_connection,
+                       expected_version=body.expected_version)
 
     @app.post("/disputes/{dispute_id}/extend", response_model=disputes.DisputeView,
               summary="Extend the resolve deadline once", responses=WRITE)

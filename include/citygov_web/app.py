@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +33,8 @@ from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
 from citygov.disputes.masking import mask_evidence
+from citygov.disputes.recheck import may_recheck, recheck
+from citygov.rulebook import describe
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.quality.suites import SuiteFileError, review_suite, suite_review
 from citygov.settings import CITY_TZ
@@ -54,6 +56,26 @@ ACTION_LABELS: dict[str, str] = {
     Status.ARCHIVED.value: "归档 Archive",
 }
 """Button label of each target state (Chinese first, English second)."""
+
+BULK_LABELS: dict[str, str] = {
+    "accept": "受理 Accept",
+    "assign": "指派 Assign to a person",
+    "reassign": "改派单位 Reassign to a unit",
+    "comment": "添加意见 Comment",
+    "transition": "改变状态 Move to",
+}
+"""The queue's bulk actions (:data:`citygov.disputes.BULK_ACTIONS`), as the form names them."""
+NOTICE_MAX = 1800
+"""Longest result message carried back to the queue (in the URL)."""
+SEVERITY_LABELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
+EVIDENCE_LABELS = {
+    "expectation": "规则 rule", "kwargs": "规则参数 parameters", "unexpected_count": "不合格行数 failing rows",
+    "evaluated_count": "检查行数 rows checked", "element_count": "总行数 rows", "unexpected_percent": "不合格比例 % failing",
+    "samples": "样例 samples (脱敏 masked)", "suite": "规则集 suite", "error": "错误 error", "draft_rule": "草稿规则 draft rule",
+    "text": "佐证 evidence", "column": "信息项 column", "record_key": "记录主键 record key", "reason": "原因 reason",
+    "file": "文件 file", "line": "行 line", "import_id": "目录导入 import",
+}
+"""Row headers of evidence keys the checks use; other keys are shown as they are."""
 
 LEAGUE_SORTS: dict[str, Callable[[core.DepartmentRow], Any]] = {
     "rank": lambda r: (r.rank is None, r.rank or 0),
@@ -86,6 +108,7 @@ def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters.update(pct=_pct, num=_num, when=_when)
     env.globals.update(trend_line=charts.trend_line, radar=charts.radar, labels=ACTION_LABELS, Status=Status,
+                       severities=SEVERITY_LABELS, evidence_labels=EVIDENCE_LABELS,
                        pairs=lambda trend: [(p.label, p.value) for p in trend], failing_bars=charts.failing_bars,
                        rule_points=lambda rule: [(d.logical_date.isoformat(), d.unexpected, d.success) for d in rule.days])
     return env
@@ -238,20 +261,57 @@ def create_app(
         request: Request, user: Viewer,
         status_: Annotated[str | None, Query(alias="status")] = None,
         department: str | None = None, dataset: str | None = None, overdue: bool = False, page: Page = 1,
+        rule: str | None = None, severity: str | None = None, assignee: str | None = None,
+        sort: str = "id", order: str = "asc", done: str | None = None,
     ) -> HTMLResponse:
+        """The queue as a work list: filters, a sortable table, and (for people who may act) a selection
+        acted on in one form (:func:`bulk`)."""
         engine = store()
         filters = {"status": status_ or "", "department": department or "", "dataset": (dataset or "").strip(),
-                   "overdue": overdue}
+                   "rule": rule or "", "severity": severity or "", "assignee": assignee or "", "overdue": overdue}
         try:
             result = dq.page_disputes(engine, status=filters["status"] or None, department=filters["department"] or None,
-                                      dataset=filters["dataset"] or None, overdue=overdue,
-                                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+                                      dataset=filters["dataset"] or None, overdue=overdue, rule=filters["rule"] or None,
+                                      severity=filters["severity"] or None, assignee=filters["assignee"] or None,
+                                      sort=sort, order=order, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         except dq.DisputeError as exc:
             raise HTTPException(exc.http_status, str(exc)) from None
         query = urlencode({k: ("1" if v is True else v) for k, v in filters.items() if v})
+        sorted_query = "&".join(q for q in (query, urlencode({"sort": sort, "order": order})) if q)
+        actor = _actor(engine, user)
         return render(request, "disputes.html", user, result=result, filters=filters, query=query, page=page,
+                      sorted_query=sorted_query, sort=sort, order=order,
                       pages=max(1, -(-result.total // PAGE_SIZE)), units=dq.dispute_units(engine),
-                      statuses=list(Status), actor=_actor(engine, user))
+                      rules=dq.dispute_rules(engine), statuses=list(Status), actor=actor, notice=done,
+                      selectable=bool(user.can_write and actor is not None and actor.role != Role.CONSUMER.value),
+                      bulk_actions=BULK_LABELS)
+
+    @app.post("/disputes/bulk", response_class=HTMLResponse)
+    def bulk(
+        request: Request, user: Writer, action: Annotated[str, Form()],
+        item: Annotated[list[str], Form(description="id:version of each selected item")] = [],  # noqa: B006
+        note: Annotated[str, Form()] = "", to: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "",
+        assignee: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+    ) -> Response:
+        """One action on the selected items, each acted on alone (:func:`citygov.disputes.bulk_act`); back to
+        the queue as it was (``back``: its query string) with what was done and what failed, item by item."""
+        versions: dict[int, int] = {}
+        for value in item:
+            ident, _, version = value.partition(":")
+            if not ident.isdigit() or (version and not version.isdigit()):
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"selected item {quoted(value)} is not id:version")
+            versions[int(ident)] = int(version) if version else None  # type: ignore[assignment]
+        try:
+            result = dq.bulk_act(store(), list(versions), action, by=user.name, note=note, to=to or None,
+                                 unit=unit or None, assignee=assignee or None,
+                                 expected_versions={i: v for i, v in versions.items() if v is not None})
+        except dq.DisputeError as exc:
+            raise HTTPException(exc.http_status, str(exc)) from None
+        message = result.message if len(result.message) <= NOTICE_MAX else result.message[: NOTICE_MAX - 1] + "…"
+        base = request.scope.get("root_path", "").rstrip("/")
+        kept = urlencode([(k, v) for k, v in parse_qsl(back) if k != "done"])
+        return RedirectResponse(f"{base}/disputes?{'&'.join(q for q in (kept, urlencode({'done': message})) if q)}",
+                                status.HTTP_303_SEE_OTHER)
 
     @app.get("/disputes/{dispute_id}", response_class=HTMLResponse)
     def item_page(request: Request, user: Viewer, dispute_id: int, done: str | None = None) -> HTMLResponse:
@@ -266,12 +326,15 @@ def create_app(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         actor = _actor(engine, user)
         targets: list[str] = []
-        may_assign = False
+        may_assign = may_handle = False
         if user.can_write and actor is not None:
             current = Status(item.status)
             targets = [t.value for t in allowed_targets(current)
                        if may_transition(Role(actor.role), actor.department, item.responsible_unit, current, t) is None]
             may_assign = actor.role == Role.STEWARD.value and current is not Status.ARCHIVED
+            may_handle = current is not Status.ARCHIVED and (
+                actor.role == Role.STEWARD.value
+                or (actor.role == Role.OFFICER.value and bool(actor.department) and actor.department == item.responsible_unit))
         draft_rule = dq.item_draft_rule(item.entry_code, item.rule_id, item.column) if item.origin == "quality" else None
         may_drop = draft_rule is not None and _is_steward(user, actor)
         may_find = bool(user.can_write and actor is not None and item.record_key
@@ -281,18 +344,31 @@ def create_app(
         return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
                       units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
                       notice=notice, error=error, status_code=status_code, may_locate=may_find, located=located,
-                      draft_rule=draft_rule, may_drop=may_drop)
+                      draft_rule=draft_rule, may_drop=may_drop, may_handle=may_handle,
+                      people=dq.dispute_assignees(engine, item.responsible_unit) if may_handle else [],
+                      may_recheck=may_handle and may_recheck(item.origin, item.rule_id, item.status),
+                      rule=describe(item.rule_id) if item.rule_id else None)
 
     @app.post("/disputes/{dispute_id}", response_class=HTMLResponse)
     def act(
         request: Request, user: Writer, dispute_id: int,
         action: Annotated[str, Form()], note: Annotated[str, Form()] = "",
-        to: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "",
+        to: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "", assignee: Annotated[str, Form()] = "",
         expected_version: Annotated[int | None, Form()] = None,
     ) -> Response:
         engine = store()
         try:
-            if action == "transition":
+            if action == "recheck":
+                done = recheck(engine, dispute_id, by=user.name, connections=resolve,
+                               expected_version=expected_version).message
+            elif action == "assignee":
+                item = dq.set_assignee(engine, dispute_id, assignee=assignee or None, by=user.name, note=note or None,
+                                       expected_version=expected_version)
+                done = f"已指派 assigned to {item.assignee}" if item.assignee else "已改由单位办理 assigned to the unit"
+            elif action == "comment":
+                dq.comment(engine, dispute_id, by=user.name, note=note, expected_version=expected_version)
+                done = "已添加意见 comment added"
+            elif action == "transition":
                 item = dq.transition(engine, dispute_id, to, by=user.name, note=note, expected_version=expected_version)
                 done = f"已改为 {item.status} ({item.status_en})"
             elif action == "assign":

@@ -174,3 +174,24 @@ def test_recheck_keeps_reopens_and_verifies_from_the_source(queue: Engine, city:
     with pytest.raises(dq.InvalidInput, match="not one quality rule"):
         claim = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="数据有误").dispute
         recheck(queue, claim.id, by="wang", connections=conns, suites=SUITES)
+
+
+def test_the_command_line_calls_the_same_core(queue: Engine, store_url: str, city: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from citygov.cli import main as govern
+
+    ids = [str(i.id) for i in dq.list_disputes(queue, dataset="320700-GAJ-0003")] + ["999999"]
+    assert govern(["--db", store_url, "disputes", "bulk", *ids, "--action", "accept", "--by", "wang", "--note", "受理",
+                   "--json"]) == 1  # one failed: exit 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["done"] == [int(i) for i in ids[:-1]] and [f["code"] for f in out["failed"]] == ["not_found"]
+    assert govern(["--db", store_url, "disputes", "assign", ids[0], "--assignee", "liu", "--by", "li"]) == 0
+    assert "assigned" in capsys.readouterr().out
+    assert govern(["--db", store_url, "disputes", "list", "--json", "--assignee", "liu", "--sort", "age"]) == 0
+    assert [d["id"] for d in json.loads(capsys.readouterr().out)] == [int(ids[0])]
+    item = dq.page_disputes(queue, rule=RIC).items[0]
+    assert govern(["--db", store_url, "disputes", "recheck", str(item.id), "--by", "li", "--suites", str(SUITES),
+                   "--connections", str(city / "connections.json"), "--json"]) == 1  # still failing
+    out = json.loads(capsys.readouterr().out)
+    assert (out["outcome"], out["unexpected_count"], out["dispute"]["status"]) == ("failed", 3, "待受理")

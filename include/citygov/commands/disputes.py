@@ -37,6 +37,11 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--origin", help="census, patrol, quality, backflow, catalog or consumer")
     p.add_argument("--overdue", action="store_true", help="only items whose running deadline has passed")
     p.add_argument("--flagged", action="store_true", help="only items whose data is flagged (标注)")
+    p.add_argument("--rule", help="only items of this rule id (govern rules lists them)")
+    p.add_argument("--severity", choices=["high", "medium", "low"])
+    p.add_argument("--assignee", help="only items assigned to this person")
+    p.add_argument("--sort", default="id", help="id, status, severity, dimension, rule, age, assignee, unit, dataset or due")
+    p.add_argument("--order", choices=["asc", "desc"], default="asc")
 
     p = command("show", "one item with its full history", _show)
     p.add_argument("id", type=common.row_id)
@@ -61,6 +66,36 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--unit", required=True, help="the new responsible unit")
     p.add_argument("--by", required=True)
     p.add_argument("--reason", required=True)
+    p.add_argument("--expected-version", type=int)
+
+    p = command("assign", "make a person within the responsible unit the item's handler (empty: the unit)", _assign)
+    p.add_argument("id", type=common.row_id)
+    p.add_argument("--assignee", required=True, help="an officer of the item's unit or a steward; '' for the unit")
+    p.add_argument("--by", required=True)
+    p.add_argument("--note")
+    p.add_argument("--expected-version", type=int)
+
+    p = command("comment", "add a note to an item's timeline", _comment)
+    p.add_argument("id", type=common.row_id)
+    p.add_argument("--by", required=True)
+    p.add_argument("--note", required=True)
+    p.add_argument("--expected-version", type=int)
+
+    p = command("bulk", "one action on many items, each acted on (and refused) on its own; exit 1 if any failed",
+                _bulk)
+    p.add_argument("ids", nargs="+", type=common.row_id, metavar="ID")
+    p.add_argument("--action", required=True, choices=["accept", "transition", "assign", "reassign", "comment"])
+    p.add_argument("--by", required=True)
+    p.add_argument("--note", help="each item's note (required except for assign)")
+    p.add_argument("--to", help="target state for --action transition")
+    p.add_argument("--unit", help="the new unit for --action reassign")
+    p.add_argument("--assignee", help="the person for --action assign ('' for the unit)")
+
+    p = command("recheck", "run an item's quality rule on its source now: verify, keep or reopen it", _recheck)
+    p.add_argument("id", type=common.row_id)
+    p.add_argument("--by", required=True, help="a steward or an officer of the item's unit")
+    p.add_argument("--connections", help="connections JSON (airflow connections import format) holding the source")
+    p.add_argument("--suites", help="folder of suite files (default: $CITYGOV_SUITES_DIR or expectations/)")
     p.add_argument("--expected-version", type=int)
 
     p = command("extend", "extend the resolve deadline once (to 10 working days by default)", _extend)
@@ -156,9 +191,10 @@ def _day(value: str | None) -> date | None:
 def _line(d: Any) -> str:
     due = f" due {d.due_date}{'(provisional)' if d.due_provisional else ''}" if d.due_date else ""
     marks = "".join([" OVERDUE" if d.overdue else "", " 标注" if d.flagged else ""])
+    who = f" → {d.assignee}" if d.assignee else ""
     return (
-        f"#{d.id:<5} {d.status:<6} {d.responsible_unit or '未定责'}  {d.title}  "
-        f"(×{d.occurrences}, v{d.version}){due}{marks}"
+        f"#{d.id:<5} {d.status:<6} {d.severity or '-':<6} {d.responsible_unit or '未定责'}{who}  {d.title}  "
+        f"(×{d.occurrences}, v{d.version}, {d.age_days} d){due}{marks}"
     )
 
 
@@ -170,7 +206,8 @@ def _list(args: argparse.Namespace, common: ModuleType) -> int:
 
     items = list_disputes(
         common.engine(args), status=args.status, department=args.department, dataset=args.dataset,
-        origin=args.origin, overdue=args.overdue, flagged=True if args.flagged else None,
+        origin=args.origin, overdue=args.overdue, flagged=True if args.flagged else None, rule=args.rule,
+        severity=args.severity, assignee=args.assignee, sort=args.sort, order=args.order,
     )
     if args.json:
         common.print_json([d.to_dict() for d in items])
@@ -238,6 +275,47 @@ def _reassign(args: argparse.Namespace, common: ModuleType) -> int:
     return _print_item(args, common, d, "reassigned")
 
 
+def _assign(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.disputes import set_assignee
+
+    d = set_assignee(common.engine(args), args.id, assignee=args.assignee or None, by=args.by, note=args.note,
+                     expected_version=args.expected_version)
+    return _print_item(args, common, d, "assigned")
+
+
+def _comment(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.disputes import comment
+
+    d = comment(common.engine(args), args.id, by=args.by, note=args.note, expected_version=args.expected_version)
+    return _print_item(args, common, d, "commented on")
+
+
+def _bulk(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.disputes import bulk_act
+
+    result = bulk_act(common.engine(args), args.ids, args.action, by=args.by, note=args.note, to=args.to,
+                      unit=args.unit, assignee=args.assignee or None)
+    if args.json:
+        common.print_json(result.to_dict())
+    else:
+        print(f"{args.action}: {len(result.done)} done, {len(result.failed)} failed")
+        for f in result.failed:
+            print(f"  #{f.id} {f.code}: {f.detail}")
+    return common.EXIT_PROBLEMS if result.failed else common.EXIT_OK
+
+
+def _recheck(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.disputes.recheck import recheck
+
+    result = recheck(common.engine(args), args.id, by=args.by, connections=common.resolver(args), suites=args.suites,
+                     expected_version=args.expected_version)
+    if args.json:
+        common.print_json(result.to_dict())
+    else:
+        print(f"{result.message}\n  {_line(result.dispute)}")
+    return common.EXIT_OK if result.outcome == "passed" else common.EXIT_PROBLEMS
+
+
 def _extend(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.disputes import extend_deadline
 
@@ -257,7 +335,7 @@ def _flag(args: argparse.Namespace, common: ModuleType) -> int:
 def _locate(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.disputes.locate import locate_record
 
-    found = locate_record(common.engine(args), args.id, by=args.by, connections=common._resolver(args))
+    found = locate_record(common.engine(args), args.id, by=args.by, connections=common.resolver(args))
     if args.json:
         common.print_json(found.to_dict())
         return common.EXIT_OK if found.matches else common.EXIT_PROBLEMS

@@ -51,6 +51,7 @@ from citygov.disputes.states import (
 )
 from citygov.disputes.workdays import Deadline, DeadlinePolicy, add_workdays, city_day, is_workday
 from citygov.quality.suites import suite_masks
+from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
 from citygov.store import session_scope
 from citygov.store.models import BackflowBatch, CatalogEntryRow, DepartmentSource
@@ -251,13 +252,7 @@ def jsonable(value: Any) -> Any:
 @cache
 def rule_title(rule_id: str | None) -> str:
     """A rule id in words (``<title_zh> <title_en>``); unknown ids are their own title."""
-    if not rule_id:
-        return ""
-    try:
-        from citygov.rulebook import describe
-    except ImportError:  # the rulebook lands with issue 16 item 4
-        return rule_id
-    return describe(rule_id).label
+    return describe(rule_id).label if rule_id else ""
 
 
 def _bounded(value: str | None, what: str, limit: int) -> str:
