@@ -22,6 +22,7 @@ from citygov.demo import DEFAULT_AS_OF
 from citygov.quality.docs import build_data_docs, kept_dates
 from citygov.quality.history import MAX_RUNS, rule_history
 from citygov.quality.runner import inspect_batch
+from citygov.rulebook import describe
 from citygov.sources import connections_from_file
 from citygov.store import session_scope
 from citygov.store.models_quality import CheckResult, QualityRun
@@ -63,6 +64,7 @@ def test_each_rule_has_its_failing_rows_per_date(inspected: Engine) -> None:
     history = rule_history(inspected, CODE)
     assert [r.logical_date for r in history.runs] == DAYS
     rules = {(r.rule_id, r.column): r for r in history.rules}
+    assert rules[GENDER].label == describe(GENDER[0]).label != GENDER[0]
     gender = [(d.logical_date, d.success, d.unexpected) for d in rules[GENDER].days]
     assert gender == [(DAYS[0], True, 0), (DAYS[1], False, 4), (DAYS[2], True, 0)]
     ric = _stored(inspected, RIC)
@@ -116,7 +118,7 @@ def test_the_scorecard_charts_each_rule_with_its_dates(inspected: Engine, tmp_pa
     row = re.search(r'<tr data-rule="expect_column_values_to_be_in_set" data-column="xb">(.*?)</tr>', html, re.S)
     assert row, "the gender rule has a row in the rule history"
     chart = row.group(1)
-    assert "<code>expect_column_values_to_be_in_set</code>" in chart  # the rule id stays visible
+    assert f"{describe(GENDER[0]).label}<br><code>expect_column_values_to_be_in_set</code>" in chart  # words, and the id
     tips = re.findall(r'<g data-date="([\d-]+)"><title>([^<]*)</title>', chart)
     assert [d for d, _ in tips] == [d.isoformat() for d in DAYS]
     assert "通过 passed, 0 行不符" in tips[0][1] and "未通过 failed, 4 行不符" in tips[1][1]

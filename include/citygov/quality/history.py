@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Engine, case, func, select
 
+from citygov.rulebook import describe
 from citygov.store import session_scope
 from citygov.store.models_quality import CheckResult, QualityRun
 
@@ -123,7 +124,7 @@ def rule_history(
             dimension[key] = dim
     rules = tuple(
         RuleHistory(
-            rule_id=key[0], column=key[1], dimension=dimension[key], label=_label(key[0]),
+            rule_id=key[0], column=key[1], dimension=dimension[key], label=describe(key[0]).label,
             days=tuple(results[key].get(i) or RuleDay(r.logical_date, None, None, None) for i, r in enumerate(ordered)),
         )
         for key in sorted(results, key=lambda k: (order[k], k[1] or ""))
@@ -131,11 +132,3 @@ def rule_history(
     return DatasetRuleHistory(
         entry_code=code, runs=tuple(RunDay(r.logical_date, r.status, r.data_docs_path) for r in ordered), rules=rules
     )
-
-
-def _label(rule_id: str) -> str:
-    try:
-        from citygov.rulebook import describe
-    except ImportError:  # the rule texts (issue 16, item 4) are landing beside this; until then the id
-        return rule_id
-    return describe(rule_id).label
