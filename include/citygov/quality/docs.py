@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Engine, case, func, select, update
 
-from citygov.quality.masking import find_unmasked, scrub
+from citygov.quality.masking import docs_samples, find_unmasked, scrub
 from citygov.quality.suites import SuiteFileError, load_suite, register_expectations, suites_dir
 from citygov.settings import data_dir
 from citygov.store import session_scope
@@ -192,7 +192,7 @@ def build_data_docs(
         if suite is not None:
             suite_data = scrub(_suite_json(suite))
             context.suites.add(_suite_from_json(suite_data))
-        data = scrub(data)
+        data = docs_samples(scrub(data))  # each failing row with its masked key and reason
         meta = data.setdefault("meta", {}) or {}
         info = meta.get("citygov") or {}
         meta["run_id"] = {"run_name": run_id.run_name, "run_time": run_id.run_time.isoformat()}
