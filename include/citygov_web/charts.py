@@ -101,7 +101,7 @@ def failing_bars(
     *,
     links: Sequence[str | None] = (),
     width: int = 240,
-    height: int = 48,
+    height: int = 56,
     title: str = "",
 ) -> Markup:
     """A small bar chart of one rule's failing rows per date: ``(date, failing rows, passed)``, oldest first.
@@ -109,12 +109,12 @@ def failing_bars(
     A failing date is a red bar (at least a sliver, so a failure of 1 row among 0 is seen), a passing one a
     green baseline mark, a date the rule did not run a grey dot; each says its date and count on hover
     (``<title>``), and links to ``links[i]`` (the date's Data Docs page) when given. First and last dates
-    are written under the bars.
+    are written under the bars, the worst date's count (the scale) above them.
     """
     if not points:
         return Markup(f'<svg class="chart bars" width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
                       f'<text x="4" y="{height // 2}" class="muted">暂无数据 no data</text></svg>')
-    pad_t, pad_b = 4, 14
+    pad_t, pad_b = 12, 14  # the scale above the bars, the dates below
     inner_h = height - pad_t - pad_b
     slot = width / len(points)
     bar_w = max(2.0, min(18.0, slot * 0.7))
@@ -139,6 +139,8 @@ def failing_bars(
         mark = f'<g data-date="{escape(label)}"><title>{escape(tip)}</title>{shape}</g>'
         link = links[i] if i < len(links) else None
         parts.append(f'<a href="{escape(link)}">{mark}</a>' if link else mark)
+    if any(passed is False for _, _, passed in points):  # the scale: bars are relative to the worst date
+        parts.append(f'<text x="{width}" y="{pad_t - 3}" text-anchor="end" class="axis">最多 max {top}</text>')
     first, last = points[0][0], points[-1][0]
     parts.append(f'<text x="0" y="{height - 2}" class="axis">{escape(first)}</text>')
     if len(points) > 1:

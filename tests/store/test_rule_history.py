@@ -123,6 +123,7 @@ def test_the_scorecard_charts_each_rule_with_its_dates(inspected: Engine, tmp_pa
     assert [d for d, _ in tips] == [d.isoformat() for d in DAYS]
     assert "通过 passed, 0 行不符" in tips[0][1] and "未通过 failed, 4 行不符" in tips[1][1]
     assert chart.count('class="fail"') == 1 and chart.count('class="pass"') == 2
+    assert "最多 max 4</text>" in chart  # the scale
     # each bar and each date below the table opens that date's Data Docs page of the dataset
     for day in DAYS:
         link = re.search(rf'<a href="(/docs/{day.isoformat()}/validations/[^"]+)" data-date="{day.isoformat()}">', html)
