@@ -10,7 +10,7 @@ Working definitions (DOMAIN.md; no official formula was found):
   platform's share-request log, a source like any other (connection ``exchange_platform``, table
   ``share_requests``): requests made up to the as-of day, a satisfaction counted only once it happened
   by then. Trend: the same rate per calendar month of request.
-- **应开放公共数据开放率 open rate** (target 92 %) = catalog entries (current, not withdrawn) whose 开放属性
+- **应开放公共数据开放率 open rate** (target 92 %) = catalog entries (not withdrawn by the as-of day) whose 开放属性
   is 无条件开放 or 有条件开放 that the open-data portal lists as published by the as-of day / all such
   entries. Read from the portal's listing (connection ``open_data_portal``, file ``open_listing.csv``
   with ``resource_code`` and ``published_at``). Trend: the same as of each month's end, counting entries
@@ -374,13 +374,19 @@ def open_rate(engine: Engine, conn: ConnectionInfo | None, as_of: date) -> Kpi:
                    error=f"cannot read the portal listing {source}: {exc}")
     with session_scope(engine) as session:
         eligible = session.execute(
-            select(CatalogEntryRow.code, CatalogEntryRow.publish_date).where(
-                CatalogEntryRow.withdrawn_at.is_(None), CatalogEntryRow.open_attr.in_(OPEN_ELIGIBLE)
+            select(CatalogEntryRow.code, CatalogEntryRow.publish_date, CatalogEntryRow.withdrawn_at).where(
+                CatalogEntryRow.open_attr.in_(OPEN_ELIGIBLE)
             )
         ).all()
 
+    def current(withdrawn: datetime | None, day: date) -> bool:
+        """Not withdrawn by the end of ``day`` (an entry withdrawn since still counted then)."""
+        return withdrawn is None or _moment(day, None) <= (
+            withdrawn.replace(tzinfo=UTC) if withdrawn.tzinfo is None else withdrawn)
+
     def at(day: date) -> tuple[int, int, list[str]]:
-        due = [code for code, published in eligible if published is None or published <= day]
+        due = [code for code, published, withdrawn in eligible
+               if (published is None or published <= day) and current(withdrawn, day)]
         listed = [c for c in due if c in listing and (listing[c] is None or listing[c] <= day)]  # type: ignore[operator]
         return len(listed), len(due), sorted(set(due) - set(listed))
 

@@ -195,3 +195,24 @@ def test_pages_show_the_figures_of_the_chosen_day_and_name_their_periods(store: 
         assert f"评分日 scored on {day.isoformat()}" in html
     before = pages.get(f"/datasets?date={(early - timedelta(days=1)).isoformat()}").text
     assert 'id="total">0<' in before and "无评分 no scores" in before
+
+
+def test_open_rate_as_of_a_day_counts_an_entry_withdrawn_later(store: Engine, city: Path) -> None:
+    from citygov.catalog.importer import import_catalog
+    from citygov.kpis import open_rate
+
+    import_catalog(store, city / "catalog.csv", imported_at=at(DAY - timedelta(days=10), 9))
+    portal = connections_from_file(city / "connections.json")["open_data_portal"]
+    before = open_rate(store, portal, DAY)
+    assert before.denominator and not before.error
+    # The next catalog no longer lists one open-eligible entry, from DAY + 5 on.
+    with store.connect() as conn:
+        gone = conn.scalar(select(CatalogEntryRow.code).where(CatalogEntryRow.open_attr == "无条件开放")
+                           .order_by(CatalogEntryRow.code).limit(1))
+    lines = (city / "catalog.csv").read_bytes().decode("gbk").splitlines(keepends=True)
+    (city / "catalog.csv").write_bytes("".join(line for line in lines if not line.startswith(gone)).encode("gbk"))
+    import_catalog(store, city / "catalog.csv", imported_at=at(DAY + timedelta(days=5), 9))
+
+    assert open_rate(store, portal, DAY).denominator == before.denominator
+    assert open_rate(store, portal, DAY + timedelta(days=4)).denominator == before.denominator
+    assert open_rate(store, portal, DAY + timedelta(days=5)).denominator == before.denominator - 1

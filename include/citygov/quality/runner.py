@@ -39,7 +39,7 @@ from citygov.catalog.schema import CatalogEntry
 from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, replace_findings
 from citygov.inventory import ident, source_engine
 from citygov.quality import engine as qengine
-from citygov.quality.expectation_rules import HIGH_SHARE
+from citygov.expectation_rules import HIGH_SHARE
 from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
 from citygov.quality.scores import (
     CheckCount,
