@@ -95,8 +95,9 @@ bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run
 	$(VENV)/bin/python bench/backflow_bench.py
 	$(VENV)/bin/python bench/pages_bench.py
 
-lint: $(INSTALLED) ## ruff check
+lint: $(INSTALLED) ## ruff check and the architecture contracts (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # The active city (govern city init) is served as registered; the demo is registered first only when no
 # other city is active. UP_RUNNER is what finally runs in that environment (tests set it to a no-op).

@@ -109,7 +109,7 @@ RULES: dict[str, Rule] = _rules(
     Rule("patrol.grading.inconsistent", _S, _H, "分级开放不符", "grade or openness unfit for content",
          "提高数据分级或调整开放属性，或脱敏后再开放 raise the grade or change the openness, or mask the data"),
     # the quality inspection itself (its failed expectations use their expectation type as rule id:
-    # citygov.quality.expectation_rules)
+    # citygov.expectation_rules)
     Rule("quality.suite.missing", _C, _M, "缺少质量规则", "no expectation suite",
          "为该数据集编写或接受草拟的质量规则 write a suite, or accept the drafted one (govern suites accept)"),
     Rule("quality.suite.invalid", _C, _H, "质量规则无效", "expectation suite is invalid",
@@ -132,7 +132,7 @@ RULES: dict[str, Rule] = _rules(
     Rule("resource.unreadable", _X, _H, "资源不可读", "resource unreadable",
          "检查资源的权限、格式与编码 check the resource's permissions, format and encoding"),
 )
-"""The pipeline's own rules. Quality expectation types are in :mod:`citygov.quality.expectation_rules`."""
+"""The pipeline's own rules. Quality expectation types are in :mod:`citygov.expectation_rules`."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Rules are defined where they belong: the pipeline's (census, patrol, quality's own, backflow, catalog
 import, consumers' claims) in :data:`citygov.findings.RULES`, expectation types in
-:data:`citygov.quality.expectation_rules.EXPECTATION_RULES`. Queue titles, pages, Data Docs, exports and
+:data:`citygov.expectation_rules.EXPECTATION_RULES`. Queue titles, pages, Data Docs, exports and
 notifications read them through :func:`describe`, so a rule's words are written once. The rule id stays
 visible beside its title as a code. No GX import: cheap enough for every page.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from citygov.expectation_rules import EXPECTATION_RULES, HIGH_SHARE
 from citygov.findings import RULES, Dimension, Rule, Severity
-from citygov.quality.expectation_rules import EXPECTATION_RULES, HIGH_SHARE
 
 
 @dataclass(frozen=True)

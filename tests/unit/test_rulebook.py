@@ -10,8 +10,8 @@ import pytest
 from citygov.backflow.loader import RULE_QUARANTINED, RULE_REJECTED
 from citygov.disputes.queue import CONSUMER_RULE
 from citygov.disputes.routing import CATALOG_RULE, PROBLEM_OF_RULE
+from citygov.expectation_rules import EXPECTATION_RULES
 from citygov.findings import RULES, Dimension
-from citygov.quality.expectation_rules import EXPECTATION_RULES
 from citygov.quality.runner import QUALITY_RULES
 from citygov.rulebook import all_rules, describe
 

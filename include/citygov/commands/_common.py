@@ -92,6 +92,6 @@ def source_args(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Run another ``govern`` command (``govern city init`` runs the pipeline's commands)."""
-    from citygov.cli import main as govern
+    from citygov.commands import main as govern
 
     return govern(list(argv))

@@ -13,7 +13,7 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  
         help="every rule id with its titles, GB/T 36344 dimension, severity and how to fix",
         description="The rule ids stored in findings and dispute items (patrol, census, quality, backflow, "
         "catalog import, consumers' claims, expectation types), as defined once in citygov.findings.RULES and "
-        "citygov.quality.expectation_rules. Give rule ids to show only those.",
+        "citygov.expectation_rules. Give rule ids to show only those.",
     )
     p.add_argument("rule_ids", nargs="*", metavar="RULE_ID", help="only these rules (unknown ids are titled by themselves)")
     p.add_argument("--json", action="store_true")

@@ -49,9 +49,9 @@ from great_expectations.render import LegacyRendererType, RenderedStringTemplate
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.util import camel_to_snake
 
+from citygov.expectation_rules import EXPECTATION_RULES
 from citygov.findings import Dimension
 from citygov.quality import rules, sqlcond
-from citygov.quality.expectation_rules import EXPECTATION_RULES
 
 _UNEXPECTED_COUNT = SummarizationMetricNameSuffixes.UNEXPECTED_COUNT.value
 
@@ -69,7 +69,7 @@ def _library_metadata(dimension: Dimension, *tags: str) -> dict[str, Any]:
 
 
 def _dimension(class_name: str) -> Dimension:
-    """The expectation's dimension from its rule (one definition: citygov.quality.expectation_rules)."""
+    """The expectation's dimension from its rule (one definition: citygov.expectation_rules)."""
     return EXPECTATION_RULES[camel_to_snake(class_name)].dimension
 
 

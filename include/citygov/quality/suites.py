@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from citygov.catalog.schema import CatalogEntry, ColumnType, Layer, Sensitivity
+from citygov.expectation_rules import EXPECTATION_RULES
 from citygov.findings import Dimension
 from citygov.identifiers import detect_kind
 from citygov.quality import rules
-from citygov.quality.expectation_rules import EXPECTATION_RULES
 from citygov.quality.masking import result_columns, scrub
 from citygov.quality.profile import MAX_ENUM, ColumnProfile, DatasetProfile
 from citygov.settings import project_home
@@ -79,7 +79,7 @@ def gx_context() -> Any:
 
 def dimension_of(expectation: Any) -> Dimension:
     """The GB/T 36344 dimension of an expectation (object or configuration): its ``meta.dimension`` when
-    a steward set one, else its type's (:data:`citygov.quality.expectation_rules.EXPECTATION_RULES`), else 规范性."""
+    a steward set one, else its type's (:data:`citygov.expectation_rules.EXPECTATION_RULES`), else 规范性."""
     config = expectation.configuration if hasattr(expectation, "configuration") else expectation
     meta = config.meta or {}
     if meta.get("dimension"):
