@@ -126,7 +126,10 @@ def test_the_image_is_the_pinned_airflow_with_the_project() -> None:
     pinned = next(d for d in pyproject["project"]["dependencies"] if d.startswith("apache-airflow=="))
     version = pinned.split("==")[1]
     assert re.search(rf"^FROM apache/airflow:{re.escape(version)}-python3\.11$", dockerfile, re.M)
-    assert 'pip install --no-cache-dir "/opt/airflow/citygov[cluster]"' in dockerfile
+    assert '"/opt/airflow/citygov[cluster]"' in dockerfile
+    # installed against the constraints of the same Airflow release and Python
+    assert re.search(rf"^ARG AIRFLOW_CONSTRAINTS=https://\S+/constraints-{re.escape(version)}/constraints-3\.11\.txt$", dockerfile, re.M)
+    assert '--constraint "${AIRFLOW_CONSTRAINTS}"' in dockerfile
     for folder in ("dags/", "plugins/", "include/", "expectations/", "scripts/"):
         assert re.search(rf"^COPY .*\b{re.escape(folder)} ", dockerfile, re.M), folder
     assert COMPOSE["x-airflow-common"]["build"] == "."
