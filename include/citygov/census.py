@@ -3,7 +3,9 @@
 The census lists every table, view and file of every registered department source (and of every
 source the catalog names), stores the snapshot for the logical date, and reconciles it:
 
-- 应编未编: resources found that no catalog entry covers (``census.uncatalogued``);
+- 应编未编: resources found that no catalog entry covers (``census.uncatalogued``); the pipeline's own
+  tables (:mod:`citygov.system_objects`, e.g. the backflow store's ``backflow_loads``) are not resources
+  and are left out of the snapshot, the findings and the coverage;
 - 有目无数: catalog entries whose resource was not found (``census.resource_missing``);
 - catalog coverage (目录覆盖率) = found resources that are catalogued / all found, per department and city.
 
@@ -33,6 +35,7 @@ from citygov.inventory import Inventory, Resource, inspect_source
 from citygov.patrol import ConnectionResolver
 from citygov.store import session_scope
 from citygov.store.models import CensusResource, CensusSnapshot, DepartmentSource
+from citygov.system_objects import is_system_column, is_system_table
 
 ORIGIN = "census"
 SAMPLE_ROWS = 200
@@ -135,9 +138,11 @@ def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) 
             continue
         found = {r.location for r in inventory.resources}
         for resource in inventory.resources:
+            entry = by_place.get((conn_id, resource.location))
+            if entry is None and is_system_table(resource.location):
+                continue  # the pipeline's own bookkeeping (backflow markers, quarantine): not a resource
             report.resources.append((inventory, resource))
             dept = inventory.department or "未登记部门"
-            entry = by_place.get((conn_id, resource.location))
             if resource.error:
                 report.findings.append(
                     FindingRecord(ORIGIN, "census.resource_unreadable",
@@ -252,7 +257,7 @@ def draft_rows(engine: Engine, logical_date: date | None = None) -> list[dict[st
     for r in census["resources"]:
         if r["entry_code"]:
             continue
-        columns = [DeclaredColumn(c["name"], ColumnType(c["letter"])) for c in r["columns"]]
+        columns = [DeclaredColumn(c["name"], ColumnType(c["letter"])) for c in r["columns"] if not is_system_column(c["name"])]
         kinds = {c["kind"] for c in r["columns"] if c["kind"]}
         update_col = next((c["name"] for c in r["columns"] if UPDATE_COLUMN_RE.match(c["name"])
                            and c["letter"] in ("D", "T")), "")

@@ -36,6 +36,7 @@ from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow, PatrolObservation
+from citygov.system_objects import is_system_column
 
 ORIGIN = "patrol"
 SAMPLE_ROWS = 200
@@ -265,7 +266,8 @@ def check_entry(
 
 
 def check_schema(entry: CatalogEntry, resource: Resource, logical_date: date) -> list[FindingRecord]:
-    """Declared 信息项 vs actual columns: missing, unexpected, type changed."""
+    """Declared 信息项 vs actual columns: missing, unexpected (not the pipeline's own lineage column,
+    :mod:`citygov.system_objects`), type changed."""
     out: list[FindingRecord] = []
     declared = {c.name for c in entry.columns}
     for col in entry.columns:
@@ -287,7 +289,8 @@ def check_schema(entry: CatalogEntry, resource: Resource, logical_date: date) ->
                          evidence={"declared": col.dtype.value, "actual": observed.native_type})
             )
     for observed in resource.columns:
-        if observed.name not in declared:
+        # The lineage column the backflow loader adds (_batch_id) is the pipeline's, not the department's.
+        if observed.name not in declared and not is_system_column(observed.name):
             out.append(
                 _finding(entry, "patrol.schema.unexpected_column",
                          f"{entry.location!r} has column {observed.name!r} ({observed.native_type}) that the "

@@ -40,12 +40,12 @@ from citygov.quality.masking import mask_value, scrub
 from citygov.settings import CITY_TZ
 from citygov.store import session_scope
 from citygov.store.models import BackflowBatch, BackflowDelivery
+from citygov.system_objects import BACKFLOW_LOADS as LOADS_TABLE
+from citygov.system_objects import BACKFLOW_QUARANTINE as QUARANTINE_TABLE
+from citygov.system_objects import BACKFLOW_REFUSED, BACKFLOW_STAGE, LINEAGE_COLUMN
 
 ORIGIN = "backflow"
 LANDING_CONN_ID = "backflow_landing"
-LINEAGE_COLUMN = "_batch_id"
-QUARANTINE_TABLE = "backflow_quarantine"
-LOADS_TABLE = "backflow_loads"
 RULE_REJECTED = "backflow.batch.rejected"
 RULE_QUARANTINED = "backflow.rows.quarantined"
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -298,14 +298,14 @@ def _create_stage(conn: Connection, entry: CatalogEntry, chunk_size: int, checks
     if conn.dialect.name == "postgresql":
         temp["postgresql_on_commit"] = "DROP"
     stage = sa.Table(
-        "cg_backflow_stage", meta,
+        BACKFLOW_STAGE, meta,
         sa.Column(STAGE_LINE, sa.BigInteger, nullable=False),
         *[sa.Column(n, sa.Text) for n in _STAGE_META[1:]],
         *[sa.Column(_ident(n), sa.Text) for n in names],
         **temp,
     )
     bad = sa.Table(
-        "cg_backflow_refused", meta,
+        BACKFLOW_REFUSED, meta,
         sa.Column(STAGE_LINE, sa.BigInteger, primary_key=True),
         sa.Column(STAGE_CODE, sa.Text, nullable=False),
         sa.Column(STAGE_COLUMN, sa.Text),

@@ -52,6 +52,7 @@ from sqlalchemy import Connection
 from citygov.backflow import copybin
 from citygov.backflow.batches import Batch, BatchProblemError, Problem, open_batch_file, plain_lines
 from citygov.catalog.schema import CatalogEntry, ColumnType
+from citygov.system_objects import BACKFLOW_ROWS, BACKFLOW_SUSPECTS
 
 BLOCK = 8 << 20
 """Bytes of the data file parsed at once (whole lines)."""
@@ -455,7 +456,7 @@ class FastLoad:
             dest = self.table.name
         else:
             restore = []
-            dest = "cg_backflow_rows"
+            dest = BACKFLOW_ROWS
             conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {q(dest)} (LIKE {q(self.table.name)}) ON COMMIT DROP")
         columns = ", ".join(q(h) for h in self.header) + ", " + q(LINEAGE_COLUMN)
         blocks = self._order(full)
@@ -513,20 +514,20 @@ class FastLoad:
 
         conn, q = self.conn, self.quote
         conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE cg_backflow_suspects (_cg_line bigint, _cg_hash bigint, _cg_record text, "
+            f"CREATE TEMPORARY TABLE {BACKFLOW_SUSPECTS} (_cg_line bigint, _cg_hash bigint, _cg_record text, "
             f"LIKE {q(dest)}) ON COMMIT DROP"
         )
         names = ", ".join(q(n) for n in self.names)
         if dest != self.table.name:
             conn.exec_driver_sql(f"CREATE INDEX ON {q(dest)} ({', '.join(q(k) for k in self.pk)})")
         self.suspects.copy_into(conn, (
-            f"COPY cg_backflow_suspects (_cg_line, _cg_hash, _cg_record, {names}) FROM STDIN (FORMAT csv)"
+            f"COPY {BACKFLOW_SUSPECTS} (_cg_line, _cg_hash, _cg_record, {names}) FROM STDIN (FORMAT csv)"
         ))
         keys = " AND ".join(f"d.{q(k)} = s.{q(k)}" for k in self.pk)
         part = ", ".join(f"s.{q(k)}" for k in self.pk)
         rows = conn.exec_driver_sql(
             f"SELECT s._cg_line, s._cg_hash, s._cg_record, EXISTS (SELECT 1 FROM {q(dest)} d WHERE {keys}), "
-            f"min(s._cg_line) OVER (PARTITION BY {part}) FROM cg_backflow_suspects s ORDER BY s._cg_line"
+            f"min(s._cg_line) OVER (PARTITION BY {part}) FROM {BACKFLOW_SUSPECTS} s ORDER BY s._cg_line"
         ).all()
         what = ", ".join(self.pk)
         collided = []
@@ -541,7 +542,7 @@ class FastLoad:
         if collided:
             conn.exec_driver_sql(
                 f"INSERT INTO {q(dest)} ({names}, {q(LINEAGE_COLUMN)}) SELECT {names}, %(batch)s "
-                f"FROM cg_backflow_suspects WHERE _cg_line = ANY(%(lines)s)",
+                f"FROM {BACKFLOW_SUSPECTS} WHERE _cg_line = ANY(%(lines)s)",
                 {"batch": self.batch.batch_id, "lines": collided},
             )
         return len(collided)
