@@ -50,14 +50,24 @@ def backflow_sort_memory(default: int) -> int:
     """Bytes a full backflow load may take to send its rows in primary-key order (the data file read into
     memory plus its keys): ``CITYGOV_BACKFLOW_SORT_MEMORY_MIB`` (0 turns the key order off), else
     ``default``."""
-    raw = os.environ.get("CITYGOV_BACKFLOW_SORT_MEMORY_MIB")
+    mib = whole_number("CITYGOV_BACKFLOW_SORT_MEMORY_MIB", low=0, unit="MiB",
+                       note="0 turns the key order of full backflow loads off")
+    return default if mib is None else mib << 20
+
+
+def whole_number(name: str, *, low: int, high: int | None = None, unit: str, note: str = "") -> int | None:
+    """The whole number set in the environment variable ``name``; None when it is unset or blank.
+
+    Raises ValueError, naming the variable, its value and what it should be, when it is not a whole number
+    of ``unit`` from ``low`` (to ``high``)."""
+    raw = os.environ.get(name)
     if raw is None or not raw.strip():
-        return default
+        return None
     try:
-        mib = int(raw)
+        value: int | None = int(raw)
     except ValueError:
-        mib = -1
-    if mib < 0:
-        raise ValueError(f"CITYGOV_BACKFLOW_SORT_MEMORY_MIB={raw!r}: expected a whole number of MiB "
-                         "(0 turns the key order of full backflow loads off)")
-    return mib << 20
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        span = f" from {low} to {high}" if high is not None else ""
+        raise ValueError(f"{name}={raw!r}: expected a whole number of {unit}{span}" + (f" ({note})" if note else ""))
+    return value

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, case, func, select, update
 
 from citygov.quality.masking import docs_samples, find_unmasked, scrub
 from citygov.quality.suites import SuiteFileError, load_suite, register_expectations, suites_dir
-from citygov.settings import data_dir
+from citygov.settings import data_dir, whole_number
 from citygov.store import session_scope
 from citygov.store.models import QualityRun
 
@@ -81,17 +81,8 @@ def default_docs_dir() -> Path:
 
 def keep_days() -> int:
     """How many days of Data Docs are kept: ``CITYGOV_DATA_DOCS_KEEP_DAYS`` (1 to 3650), else :data:`KEEP_DAYS`."""
-    raw = os.environ.get("CITYGOV_DATA_DOCS_KEEP_DAYS")
-    if raw is None or not raw.strip():
-        return KEEP_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 3650:
-        raise ValueError(f"CITYGOV_DATA_DOCS_KEEP_DAYS={raw!r}: expected a whole number of days from 1 to 3650 "
-                         f"(unset: {KEEP_DAYS})")
-    return days
+    days = whole_number("CITYGOV_DATA_DOCS_KEEP_DAYS", low=1, high=3650, unit="days", note=f"unset: {KEEP_DAYS}")
+    return KEEP_DAYS if days is None else days
 
 
 def kept_dates(out: Path | str | None = None) -> list[date]:
