@@ -9,7 +9,9 @@ Public entry points (every shell — DAG, ``govern``, web API — calls these):
   (:func:`citygov.quality.profile.profile_table` / ``profile_file``); ``load_suite`` / ``write_suite``;
 - :func:`citygov.quality.engine.validate_table` / ``validate_file`` — one suite against one table or file;
 - :func:`citygov.quality.scores.load_scores` — dataset, department and city scores, with history;
-- :func:`citygov.quality.docs.build_data_docs` — the GX Data Docs site from stored, masked results.
+- :func:`citygov.quality.history.rule_history` — each rule's failing rows and pass/fail per date;
+- :func:`citygov.quality.docs.build_data_docs` — a date's GX Data Docs site from stored, masked results
+  (one site per date, kept ``CITYGOV_DATA_DOCS_KEEP_DAYS``).
 
 The domain expectations live in :mod:`citygov.quality.expectations` (registered with GX on import),
 their row rules in :mod:`citygov.quality.rules` (Python) and :mod:`citygov.quality.sqlcond` (SQL).
