@@ -30,6 +30,7 @@ import pytest
 from citygov import disputes as dq
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.quality.masking import find_unmasked
+from citygov.quality.rules import REASONS
 from citygov.quality.suites import load_suite, rule_label
 from citygov.store import engine_for, upgrade
 from tests.api_server import running_api_server
@@ -83,7 +84,7 @@ def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     suites = tmp / "suites"  # the server's own copy: the review tests change suite files
     shutil.copytree(ROOT / "expectations", suites)
     return {"url": url, "city": city, "data": tmp / "data", "connections": city / "connections.json",
-            "resident": _a_resident(city), "suites": suites}
+            "resident": _a_resident(city), "suites": suites, "failing_keys": _failing_keys(city)}
 
 
 def _a_resident(city: Path) -> str:
@@ -93,6 +94,17 @@ def _a_resident(city: Path) -> str:
     conns = json.loads((city / "connections.json").read_text(encoding="utf-8"))
     with sqlite3.connect(conns["dept_gaj"]["host"]) as db:
         return str(db.execute("SELECT sfzhm FROM rkjbxx ORDER BY sfzhm LIMIT 1").fetchone()[0])
+
+
+def _failing_keys(city: Path) -> set[str]:
+    """The raw keys (ID numbers) of DATASET's rows whose ID number fails its rule: shown nowhere in clear."""
+    import sqlite3
+
+    from citygov.quality.rules import ric_problem
+
+    conns = json.loads((city / "connections.json").read_text(encoding="utf-8"))
+    with sqlite3.connect(conns["dept_gaj"]["host"]) as db:
+        return {str(k) for (k,) in db.execute("SELECT sfzhm FROM rkjbxx") if ric_problem(k, as_of=DAY)}
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +244,16 @@ def test_dashboard_league_and_scorecard_show_the_core_numbers(browser: Any, serv
         assert page.locator(f'#dimensions [data-dimension="{dim}"] [data-role="ratio"]').inner_text() == _pct(ratio)
     samples = page.locator("#failed .samples code").all_inner_texts()
     assert samples and all("****" in s for s in samples)
+    # each failing row: its record key (人口基本信息 is keyed by the ID number: masked as one), value, reason
+    rows = page.locator("#failed .sample-rows tbody tr")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        key = rows.nth(i).locator(".sample-key").inner_text()
+        reason = rows.nth(i).locator(".sample-reason").inner_text()
+        assert re.fullmatch(r"\d{6}\*{8}[\dX]{4}", key), key
+        assert reason.split(" ")[0] in {w.split(" ")[0] for c, w in REASONS.items() if c.startswith("ric.")}, reason
+    failing = city_store["failing_keys"]
+    assert failing and not any(k in page.content() for k in failing)  # the raw keys of the failing rows
     assert page.locator("#history svg.chart circle").count() == 2  # two scored nights
     expected_items = govern(city_store, "disputes", "list", "--json", "--dataset", DATASET)
     assert page.locator("#dataset-disputes-total").inner_text() == str(len(expected_items))
@@ -240,6 +262,8 @@ def test_dashboard_league_and_scorecard_show_the_core_numbers(browser: Any, serv
     page.locator("#docs-link").click()
     page.wait_for_load_state()
     assert f"/citygov/web/docs/{DAY.isoformat()}/validations/" in page.url and DATASET in page.url
+    assert "记录键 key" in page.content() and "原因 reason" in page.content()
+    assert not any(k in page.content() for k in failing)
     assert_masked(page)
     shot(page, "04-data-docs")
 
@@ -439,6 +463,7 @@ def test_no_raw_identifier_reaches_a_viewer(server: str, city_store: dict[str, A
             assert response.status_code == 200, (url, response.status_code)
             text = response.text
             assert resident not in text.upper(), url
+            assert not any(k in text.upper() for k in city_store["failing_keys"]), url  # failing rows' keys
             assert find_unmasked(text, organisations=False) == [], (url, find_unmasked(text, organisations=False)[:3])
             if "html" not in response.headers.get("content-type", ""):
                 continue

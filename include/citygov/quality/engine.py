@@ -931,8 +931,10 @@ def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys
     if not counts:
         return
     cols = [target.c[n] for n in check.columns]
+    # sa.literal: bind parameters named param_N, never after a column (whose name may be anything)
     match = sa.or_(*[
-        sa.and_(*[c.is_(None) if v is None else c == v for c, v in zip(cols, combo, strict=True)]) for combo in counts
+        sa.and_(*[c.is_(None) if v is None else c == sa.literal(v) for c, v in zip(cols, combo, strict=True)])
+        for combo in counts
     ])
     query = sa.select(*cols, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
     for row in conn.execute(query):

@@ -59,7 +59,9 @@ class CheckResult(Base):
     success: Mapped[bool]
     element_count: Mapped[int | None] = mapped_column(BigInteger)
     unexpected_count: Mapped[int | None] = mapped_column(BigInteger)
-    masked_samples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    masked_samples: Mapped[list[dict[str, object] | str]] = mapped_column(JSON, default=list)
+    """Up to 20 failing rows, each ``{"key", "value", "reason"}`` masked (:func:`citygov.quality.masking.row_samples`);
+    runs stored before rows had keys hold masked values alone (read with ``masking.shown_samples``)."""
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     evaluated_count: Mapped[int | None] = mapped_column(BigInteger)
     """Elements the expectation judged (non-NULL values, or rows left after ``ignore_row_if``): the B of
