@@ -25,6 +25,7 @@ from citygov.patrol import patrol_batch, plan_batches
 from citygov.quality import engine as qengine
 from citygov.quality.docs import build_data_docs
 from citygov.quality.masking import find_unmasked
+from citygov.quality.rules import REASONS
 from citygov.quality.runner import inspect_batch
 from citygov.quality.scores import load_scores
 from citygov.quality.suites import load_suite
@@ -174,6 +175,9 @@ def test_data_docs_and_stored_results_show_no_unmasked_identifier(inspected: Eng
     # masking is not vacuous: the failing samples are there, masked
     page = next(body for name, body in texts.items() if "320700-GAJ-0001" in name and name.endswith(".html") and "validations" in name)
     assert page.count("********") >= 3
+    # each sampled row is shown with its record key and its reason (GX's table of unexpected indices)
+    assert "记录键 key" in page and "原因 reason" in page
+    assert any(words.split(" ")[0] in page for code, words in REASONS.items() if code.startswith("ric."))
     run = next(r for r in json.loads(texts["quality_runs"]) if r["entry_code"] == "320700-SCJGJ-0002")
     assert "********" in json.dumps(run["validation_result"], ensure_ascii=False)  # the credit codes, masked
 
