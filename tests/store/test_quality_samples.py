@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from citygov.catalog.importer import import_catalog
+from citygov.disputes import list_disputes, route_findings
 from citygov.disputes.recordkeys import protect
 from citygov.findings import load_findings
 from citygov.identifiers import make_ric
@@ -151,6 +152,11 @@ def test_each_failing_row_has_its_masked_key_value_and_reason(
     evidence = {f["rule_id"]: f["evidence"] for f in load_findings(store, origin="quality", logical_date=DAY)}
     assert evidence["expect_column_values_to_be_valid_ric"]["samples"] == samples["expect_column_values_to_be_valid_ric"]
     assert all(s["key"] and s["reason"] for e in evidence.values() for s in e["samples"])
+    # ... and so does each dispute item the findings open
+    route_findings(store, origin="quality", logical_date=DAY)
+    items = {d.rule_id: d.latest_evidence for d in list_disputes(store)}
+    assert items["expect_column_pair_values_to_match_id_birth_date"]["samples"] == [pair]
+    assert all(s["key"] != NO_KEY and s["reason"] for e in items.values() for s in e["samples"])
     text = every_row(store)
     for raw in (BAD_CHECK, MISMATCH_ID, DIVISION_ID, MOBILE_ID, "12345678"):
         assert raw not in text
