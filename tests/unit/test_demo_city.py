@@ -353,3 +353,41 @@ def test_only_the_listed_defects_exist(
             count = d["count"] if d["detected_by"] == "quality" else 1
             expected[d["kind"], d["resource"], d["column"]] += count
     assert dict(found) == dict(expected)
+
+
+def _fingerprint(root: Path) -> str:
+    """sha256 over every file of a demo city: each SQLite table's columns and sorted rows, each
+    spreadsheet's cell values, every other file's bytes (connections.json with its root path removed)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        digest.update(rel.encode())
+        if path.suffix == ".db":
+            for table in sorted(_tables(path)):
+                names, types, rows = _read_table(path, table)
+                digest.update(repr((table, names, types, sorted(rows, key=repr))).encode())
+        elif path.suffix == ".xlsx":
+            digest.update(repr(_read_file(path)).encode())
+        elif path.name == "connections.json":
+            digest.update(path.read_bytes().replace(str(root).encode(), b"<root>"))
+        else:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# Fingerprints of the cities the generator made before it was split into one module per department
+# (include/citygov/demo/departments/); any change to a value, a row, a defect or the order of random
+# draws changes them. Regenerate only when the city is meant to change, and say so in the commit.
+PINNED_CITIES = {
+    (1, 20231026, None): "4211c7edae94fb9de3cfc93d75dd5e6028ced688274d199af8bf3b79893496f7",
+    (3, 7, date(2025, 3, 1)): "fac7bb0a7cc23c83764a0413bb4188635f9afd00641399efb677f110795f9035",
+}
+
+
+def test_default_city_matches_its_pinned_fingerprint(city: DemoCity) -> None:
+    assert _fingerprint(city.root) == PINNED_CITIES[1, 20231026, None]
+
+
+def test_larger_city_matches_its_pinned_fingerprint(tmp_path: Path) -> None:
+    other = create_demo_city(tmp_path / "lyg", scale=3, seed=7, today=date(2025, 3, 1))
+    assert _fingerprint(other.root) == PINNED_CITIES[3, 7, date(2025, 3, 1)]
