@@ -12,7 +12,9 @@ taken in yet (or rerun since) into the queue:
   (occurrences, first/last seen, latest masked evidence);
 - an item whose check passes on a later run is **verified** automatically and its flag lifted;
 - a failure found again after 已更正 (or 已核验) **reopens** the item;
-- rejected catalog rows of the latest import become items too (origin `catalog`).
+- rejected catalog rows of the latest import become items too (origin `catalog`);
+- the dates whose findings changed after they were scored (backflow and catalog findings come after the
+  quality inspection) are rescored, so every finding reaches its dataset's score (`rescored` in the result).
 
 Rerunning is harmless (occurrences count distinct logical dates). Deadlines start at the run's time.
 See the queue with `govern disputes list`, or `GET /citygov/api/disputes` on the api-server.
@@ -41,14 +43,19 @@ from citygov_airflow import BACKFLOW, CATALOG, CENSUS, DEFAULT_ARGS, DISPUTES, P
 def dispute_routing():
     @task(outlets=[DISPUTES])
     def route_findings(dag_run=None, outlet_events=None) -> dict:
-        """Route every pending check run into the queue; the asset event carries the counts."""
+        """Route every pending check run into the queue, then rescore the dates whose findings changed after
+        they were scored; the asset event carries the counts."""
         from citygov import disputes
+        from citygov.quality.scores import rescore_stale
         from citygov.store import ensure_store
         from citygov_airflow import governance_url_from_airflow
 
         engine = ensure_store(governance_url_from_airflow())
         try:
             report = disputes.route_findings(engine, now=dag_run.run_after).to_dict()
+            # Findings stored after a date was scored (backflow, the catalog import routed just now) reach
+            # that date's scores.
+            report["rescored"] = [day.isoformat() for day in rescore_stale(engine)]
         finally:
             engine.dispose()
         outlet_events[DISPUTES].extra = {k: len(v) for k, v in report.items() if isinstance(v, list)}

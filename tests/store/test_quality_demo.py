@@ -133,13 +133,22 @@ def test_scores_are_explained_by_their_ratios(inspected: Engine) -> None:
     assert len(data["datasets"]) == 31
     scored = [d for d in data["datasets"] if d["status"] == "scored"]
     assert len(scored) == 30
+
+    def value(info: dict) -> float | None:  # X = A/B (1 when only findings evaluated it) less the findings' shares
+        if not info["evaluated"] and not info["findings"]:
+            return None
+        base = info["passed"] / info["evaluated"] if info["evaluated"] else 1.0
+        return base * (1 - min(1.0, sum(f["penalty"] for f in info["findings"])))
+
     for ds in scored:
         dims = ds["details"]["dimensions"]
         weights = ds["details"]["weights_applied"]
-        recomputed = 100 * sum(w * dims[d]["passed"] / dims[d]["evaluated"] for d, w in weights.items()) / sum(weights.values())
-        assert round(recomputed, 2) == ds["score"], ds["entry_code"]
+        recomputed = round(100 * sum(w * value(dims[d]) for d, w in weights.items()) / sum(weights.values()), 2)
+        assert recomputed == ds["details"]["uncapped"], ds["entry_code"]
+        cap = ds["details"]["cap"]
+        assert ds["score"] == (min(recomputed, cap["limit"]) if cap else recomputed), ds["entry_code"]
         for d, ratio in ds["ratios"].items():
-            expected = dims[d]["passed"] / dims[d]["evaluated"] if dims[d]["evaluated"] else None
+            expected = value(dims[d])
             assert ratio == (None if expected is None else round(expected, 6))
     by_code = {d["entry_code"]: d for d in data["datasets"]}
     assert by_code["320700-GAJ-0001"]["ratios"]["准确性"] < 1.0  # the 3 bad IDs

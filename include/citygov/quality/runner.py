@@ -41,14 +41,7 @@ from citygov.inventory import ident, source_engine
 from citygov.quality import engine as qengine
 from citygov.expectation_rules import HIGH_SHARE
 from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
-from citygov.quality.scores import (
-    CheckCount,
-    ScoreCard,
-    ScoringPolicy,
-    patrol_view,
-    score_dataset,
-    store_scores,
-)
+from citygov.quality.scores import ScoreCard, ScoringPolicy, rescore, validation_not_run
 from citygov.quality.suites import (
     SuiteFileError,
     column_masks,
@@ -126,9 +119,7 @@ class DatasetQuality:
     @property
     def not_scored_reason(self) -> str | None:
         """Why this dataset cannot be scored (its validation did not run), or None."""
-        if self.status in {"unreachable", "error"}:
-            return f"validation did not run ({self.status}): {self.error or 'no reason recorded'}"
-        return None
+        return validation_not_run(self.status, self.error)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -504,43 +495,11 @@ def _store_run(store: Engine, entry: CatalogEntry, dataset: DatasetQuality, logi
 
 
 def _score(store: Engine, entries: Sequence[CatalogEntry], report: QualityReport, logical_date: date, policy: ScoringPolicy | None) -> None:
-    view = patrol_view(store, [e.code for e in entries], logical_date)
-    cards: list[ScoreCard] = []
-    by_code = {d.entry_code: d for d in report.datasets}
-    for entry in entries:
-        dataset = by_code[entry.code]
-        reachable, patrol_rules = view.get(entry.code, (None, set()))
-        readable = None
-        if dataset.status in {"passed", "failed"}:
-            readable = True
-        elif dataset.status == "unreachable":
-            readable = False
-        checks = [
-            CheckCount(c.dimension, c.evaluated_count or 0, c.unexpected_count or 0, f"{c.expectation}({c.column or ''})")
-            for c in dataset.checks
-            if c.error is None and c.evaluated_count
-        ]
-        if dataset.status in {"no_suite", "suite_invalid"}:
-            # No usable rules is itself a conformity failure (the quality.suite.* finding), so a dataset
-            # nobody wrote rules for cannot rank high on the patrol's two dimensions alone.
-            checks.append(CheckCount(Dimension.CONFORMITY, 1, 1, f"quality.suite.{'missing' if dataset.status == 'no_suite' else 'invalid'}"))
-        card = score_dataset(
-            entry.code,
-            entry.provider,
-            logical_date,
-            checks,
-            row_count=dataset.rows,
-            readable=readable,
-            patrol_reachable=reachable,
-            patrol_rules=patrol_rules,
-            policy=policy,
-            not_scored=scrub(dataset.not_scored_reason) if dataset.not_scored_reason else None,
-        )
-        if dataset.status in {"no_suite", "suite_invalid"}:
-            card.notes.append("没有可用的质量规则 no usable suite: 规范性 counts it as one failed element; 完整性, 准确性, 一致性 not evaluated")
-        dataset.score = card
-        cards.append(card)
-    store_scores(store, cards, policy)
+    # Scored from what was just stored, with every finding of the date (census, patrol, this run), the
+    # same way a later rescoring of the date does (citygov.quality.scores.rescore).
+    cards = {c.entry_code: c for c in rescore(store, logical_date, [e.code for e in entries], policy)}
+    for dataset in report.datasets:
+        dataset.score = cards.get(dataset.entry_code)
 
 
 def plan_batches(store: Engine, batch_size: int = 50) -> list[list[str]]:
