@@ -75,3 +75,59 @@ def test_mask_result_masks_gx_result_fields() -> None:
     assert out["result"]["partial_unexpected_list"] == [[mask_value(RIC, "ric"), "1986-**-**"]]
     assert "unexpected_rows" not in out["result"] and "unexpected_index_query" not in out["result"]
     assert find_unmasked(str(out)) == []
+
+
+def _failing_pair() -> dict:  # type: ignore[type-arg]
+    """A GX result of the ID ↔ birth-date rule with one failing row, as the engines report it (raw)."""
+    return {
+        "expectation_config": {"type": "expect_column_pair_values_to_match_id_birth_date",
+                               "kwargs": {"column_A": "sfzhm", "column_B": "csrq"}},
+        "result": {
+            "unexpected_count": 1,
+            "partial_unexpected_list": [[RIC, "1986-04-06"]],
+            "partial_unexpected_counts": [{"value": [RIC, "1986-04-06"], "count": 1}],
+            "unexpected_index_column_names": ["sfzhm"],
+            "partial_unexpected_index_list": [{"sfzhm": RIC, "csrq": "1986-04-06"}],
+            "partial_unexpected_reasons": [{"problem": "id_birth.mismatch"}],
+        },
+    }
+
+
+def test_a_failing_row_is_masked_into_key_value_and_reason() -> None:
+    from citygov.identifiers import mask_key
+    from citygov.quality.masking import row_samples
+
+    # the birth-date column is masked by its kind: birthdate (a sensitive dataset), then none
+    for kind, born in (("birthdate", "1986-**-**"), ("none", "1986-04-06")):
+        out = mask_result(_failing_pair(), {"sfzhm": "ric", "csrq": kind})
+        (sample,) = row_samples(out["result"], ["sfzhm", "csrq"])
+        assert sample == {
+            "key": mask_key([RIC], ["ric"]),
+            "value": f"{mask_value(RIC, 'ric')} / {born}",
+            "reason": f"出生日期与身份证不符 birth date {born} does not match the ID number",
+            "values": {"sfzhm": mask_value(RIC, "ric"), "csrq": born},
+        }
+        assert RIC not in str(out)
+
+
+def test_samples_stored_before_keys_still_read() -> None:
+    from citygov.quality.masking import NO_KEY, shown_samples
+
+    assert shown_samples([mask_value(RIC, "ric"), [mask_value(RIC, "ric"), "1986-04-06"], RIC]) == [
+        {"key": NO_KEY, "value": mask_value(RIC, "ric"), "reason": None},
+        {"key": NO_KEY, "value": f"{mask_value(RIC, 'ric')} / 1986-04-06", "reason": None},
+        {"key": NO_KEY, "value": mask_value(RIC, "ric"), "reason": None},  # scrubbed once more
+    ]
+    kept = {"key": "P***1", "value": "x", "reason": "值为空 value is NULL"}
+    assert shown_samples([kept]) == [kept] and shown_samples(None) == []
+
+
+def test_data_docs_get_key_and_reason_as_index_columns() -> None:
+    from citygov.quality.masking import KEY_HEADER, REASON_HEADER, docs_samples
+
+    result = {"results": [mask_result(_failing_pair(), {"sfzhm": "ric", "csrq": "none"})]}
+    body = docs_samples(result)["results"][0]["result"]
+    assert body["unexpected_index_column_names"] == [KEY_HEADER, REASON_HEADER]
+    (row,) = body["unexpected_index_list"]
+    assert row[KEY_HEADER] == mask_value(RIC, "ric") and row[REASON_HEADER].startswith("出生日期与身份证不符")
+    assert row["sfzhm / csrq"] == f"{mask_value(RIC, 'ric')} / 1986-04-06"

@@ -196,10 +196,9 @@ def docs_samples(result: dict[str, Any]) -> dict[str, Any]:
         samples = row_samples(body, columns)
         if not samples or not body.get("partial_unexpected_counts"):
             continue
+        shown = " / ".join(columns)  # a pair is one value column ("A / B"), as the scorecard shows it
         body["unexpected_index_list"] = [
-            {**{c: _shown((s.get("values") or {c: s["value"]})[c]) for c in columns},
-             KEY_HEADER: s["key"], REASON_HEADER: s["reason"] or "—"}
-            for s in samples
+            {shown: _shown(s["value"]), KEY_HEADER: s["key"], REASON_HEADER: s["reason"] or "—"} for s in samples
         ]
         body["unexpected_index_column_names"] = [KEY_HEADER, REASON_HEADER]
     return result
