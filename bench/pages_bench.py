@@ -177,6 +177,8 @@ def main() -> int:
             ("dispute queue (page 1)", "/disputes"),
             ("dispute queue (overdue, one unit)", "/disputes?overdue=1&department=连云港市公安局"),
             ("dispute queue (page 100)", "/disputes?page=100"),
+            ("dispute queue (by severity, page 100)", "/disputes?sort=severity&order=desc&page=100"),
+            ("dispute queue (by age, one rule)", "/disputes?sort=age&rule=expect_column_values_to_be_valid_ric"),
             (f"dispute item #{item}", f"/disputes/{item}"),
             ("Data Docs index", "/docs/index.html"),
         ]

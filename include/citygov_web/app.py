@@ -73,7 +73,8 @@ EVIDENCE_LABELS = {
     "evaluated_count": "检查行数 rows checked", "element_count": "总行数 rows", "unexpected_percent": "不合格比例 % failing",
     "samples": "样例 samples (脱敏 masked)", "suite": "规则集 suite", "error": "错误 error", "draft_rule": "草稿规则 draft rule",
     "text": "佐证 evidence", "column": "信息项 column", "record_key": "记录主键 record key", "reason": "原因 reason",
-    "file": "文件 file", "line": "行 line", "import_id": "目录导入 import",
+    "file": "文件 file", "line": "行 line", "import_id": "目录导入 import", "key_columns": "主键列 key columns",
+    "key": "记录主键 record key", "value": "值 value",
 }
 """Row headers of evidence keys the checks use; other keys are shown as they are."""
 
