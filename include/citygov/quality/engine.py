@@ -205,21 +205,22 @@ def _lengths_pandas(e: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
     return cond
 
 
-def _rule(check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
-    return lambda cols: cols[0].map(lambda v: check(v, **kw) is None).astype(bool)
-
-
 def _explain(rule: str, check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[Any]], str | None]:
     """A row's problem code from the rule itself: ``<rule>.<the *_problem function's code>``."""
     return lambda values: rules.problem_code(rule, check(*values, **kw))
 
 
-def _pair_rule(check: Callable[..., str | None], **kw: Any) -> Callable[[Sequence[pd.Series]], pd.Series]:
-    def cond(cols: Sequence[pd.Series]) -> pd.Series:
+def _by_rule(rule: str, check: Callable[..., str | None], **kw: Any) -> dict[str, Any]:
+    """A rule-backed check's pandas condition and its rows' problem codes, both from the one ``*_problem``
+    function of :mod:`citygov.quality.rules` (one column, or a pair when the function takes two)."""
+
+    def pandas(cols: Sequence[pd.Series]) -> pd.Series:
+        if len(cols) == 1:
+            return cols[0].map(lambda v: check(v, **kw) is None).astype(bool)
         a, b = cols
         return pd.Series([check(x, y, **kw) is None for x, y in zip(a, b, strict=True)], index=a.index, dtype=bool)
 
-    return cond
+    return {"pandas": pandas, "explain": _explain(rule, check, **kw)}
 
 
 
@@ -448,43 +449,31 @@ def compile_check(e: Any) -> Check:
         if e.division_in_birth_year:
             return Check(e, "gx", col, explain=_explain("ric", rules.ric_problem, **kw, division_in_birth_year=True))
         return Check(
-            e, "map", col, lambda c, d: sqlcond.ric_ok(c[0], d, **kw), _rule(rules.ric_problem, **kw),
-            vector=_ric_vector(e.as_of), explain=_explain("ric", rules.ric_problem, **kw),
+            e, "map", col, lambda c, d: sqlcond.ric_ok(c[0], d, **kw), **_by_rule("ric", rules.ric_problem, **kw),
+            vector=_ric_vector(e.as_of),
         )
     if t == "expect_column_values_to_be_valid_uscc":
-        return Check(
-            e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), _rule(rules.uscc_problem),
-            explain=_explain("uscc", rules.uscc_problem),
-        )
+        return Check(e, "map", col, lambda c, d: sqlcond.uscc_ok(c[0], d), **_by_rule("uscc", rules.uscc_problem))
     if t == "expect_column_values_to_be_valid_mobile":
-        return Check(
-            e, "map", col, lambda c, d: sqlcond.mobile_ok(c[0], d), _rule(rules.mobile_problem),
-            explain=_explain("mobile", rules.mobile_problem),
-        )
+        return Check(e, "map", col, lambda c, d: sqlcond.mobile_ok(c[0], d), **_by_rule("mobile", rules.mobile_problem))
     if t == "expect_column_values_to_be_valid_plate":
-        return Check(
-            e, "map", col, lambda c, d: sqlcond.plate_ok(c[0], d), _rule(rules.plate_problem),
-            explain=_explain("plate", rules.plate_problem),
-        )
+        return Check(e, "map", col, lambda c, d: sqlcond.plate_ok(c[0], d), **_by_rule("plate", rules.plate_problem))
     if t == "expect_column_values_to_be_valid_division_code":
         cur = e.current_only
         return Check(
             e, "map", col, lambda c, d: sqlcond.division_ok(c[0], d, current_only=cur),
-            _rule(rules.division_problem, current_only=cur), vector=_division_vector(cur),
-            explain=_explain("division", rules.division_problem, current_only=cur),
+            **_by_rule("division", rules.division_problem, current_only=cur), vector=_division_vector(cur),
         )
     if t == "expect_column_values_to_be_date_not_in_future":
         ref = e.reference_date
         return Check(
             e, "map", col, lambda c, d: sqlcond.not_future_ok(c[0], d, reference_date=ref),
-            _rule(rules.future_date_problem, reference_date=ref), vector=_not_future_vector(ref),
-            explain=_explain("date", rules.future_date_problem, reference_date=ref),
+            **_by_rule("date", rules.future_date_problem, reference_date=ref), vector=_not_future_vector(ref),
         )
     if t == "expect_column_pair_values_to_match_id_birth_date":
         return Check(
             e, "pair", (e.column_A, e.column_B), lambda c, d: sqlcond.id_birth_ok(c[0], c[1], d),
-            _pair_rule(rules.id_birth_problem), ignore_row_if=e.ignore_row_if,
-            explain=_explain("id_birth", rules.id_birth_problem),
+            **_by_rule("id_birth", rules.id_birth_problem), ignore_row_if=e.ignore_row_if,
         )
     if t == "expect_column_pair_values_to_match_id_gender":
         kw = {
@@ -493,8 +482,7 @@ def compile_check(e: Any) -> Check:
         }
         return Check(
             e, "pair", (e.column_A, e.column_B), lambda c, d: sqlcond.id_gender_ok(c[0], c[1], d, **kw),
-            _pair_rule(rules.id_gender_problem, **kw), ignore_row_if=e.ignore_row_if,
-            explain=_explain("id_gender", rules.id_gender_problem, **kw),
+            **_by_rule("id_gender", rules.id_gender_problem, **kw), ignore_row_if=e.ignore_row_if,
         )
     if t == "expect_column_values_to_exist_in_base_table":
         if e.base_values is not None:
