@@ -21,7 +21,7 @@ import pytest
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.disputes import export_audit, list_disputes, raise_dispute, register_actor
 from citygov.quality.docs import default_docs_dir
-from citygov.quality.masking import find_unmasked
+from citygov.quality.masking import NO_KEY, find_unmasked
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import engine_for
@@ -106,6 +106,35 @@ def test_every_planted_defect_becomes_one_dispute_item(airflow_db, tmp_path: Pat
         assert resident not in text, where
         personal = find_unmasked(text, organisations=False)  # the departments' own credit codes are public
         assert personal == [], (where, personal[:5])
+
+    # Failing rows an officer can find: every stored sample and every quality item's evidence names its
+    # record by a masked key (— only where the dataset declares no key) and says why in words.
+    engine = engine_for(url)
+    stored, keyed = _stored_samples(engine)
+    quality_items = [i for i in list_disputes(engine) if i.origin == "quality"]
+    engine.dispose()
+    assert stored and quality_items
+    for code, sample in stored:
+        assert sample["reason"] and (sample["key"] != NO_KEY) == keyed[code], (code, sample)
+    evidenced = [(i, s) for i in quality_items for s in i.latest_evidence.get("samples") or []]
+    assert evidenced  # (table-level rules, e.g. a row count, have no rows to show)
+    for item, sample in evidenced:
+        assert sample["reason"] and (sample["key"] != NO_KEY) == keyed[item.entry_code], (item.id, sample)
+
+
+def _stored_samples(engine) -> tuple[list[tuple[str, dict]], dict[str, bool]]:  # type: ignore[no-untyped-def]
+    """(entry code, sample) of every failing check result, and whether each entry declares a 主键."""
+    import sqlalchemy as sa
+
+    from citygov.store.models import CatalogEntryRow, CheckResult, QualityRun
+
+    with engine.connect() as conn:
+        keyed = {code: bool(pk) for code, pk in conn.execute(sa.select(CatalogEntryRow.code, CatalogEntryRow.primary_key))}
+        rows = conn.execute(
+            sa.select(QualityRun.entry_code, CheckResult.masked_samples)
+            .join(QualityRun, CheckResult.run_id == QualityRun.id).where(CheckResult.success.is_(False))
+        ).all()
+    return [(code, s) for code, samples in rows for s in samples or []], keyed
 
 
 def _first_id_number(root: Path, code: str, engine) -> str:  # type: ignore[no-untyped-def]
