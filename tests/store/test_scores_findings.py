@@ -157,3 +157,18 @@ def test_the_census_and_the_patrol_report_none_of_the_pipelines_own_objects(chai
     assert not [r for r in reported if r.column == LINEAGE_COLUMN]
     # 江苏省大数据管理中心's coverage is not diluted by the bookkeeping tables
     assert census["coverage"]["江苏省大数据管理中心"]["coverage"] == 1.0
+
+
+def test_the_scorecard_says_how_its_score_is_made(chain) -> None:  # type: ignore[no-untyped-def]
+    from citygov.kpis import dataset_scorecard
+    from citygov_web.app import _templates
+    from citygov_web.auth import PageUser
+
+    store, _ = chain
+    card = dataset_scorecard(store, MISGRADED)
+    assert card is not None
+    html = _templates().get_template("scorecard.html").render(card=card, items=[], base="", user=PageUser("viewer", can_write=False))
+    how = html[html.index('id="how-scored"'):html.index("</details>", html.index('id="how-scored"'))]
+    assert "How this score is made" in how and "X × (1 − Σ shares)" in how
+    assert 'data-dimension="一致性" data-rule="patrol.grading.inconsistent"' in how
+    assert 'id="score-cap"' in how and "the score is at most 79.99" in how and "patrol.grading.inconsistent(sfzhm)" in how
