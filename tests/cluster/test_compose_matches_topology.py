@@ -38,7 +38,7 @@ def test_the_same_services() -> None:
         assert _command(service) == list(command), service
         assert SERVICES[service]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
         assert {"postgres", "redis"} <= set(SERVICES[service]["depends_on"]), service
-    assert "scripts/cluster.py init" in " ".join(_command(topology.INIT_SERVICE))
+    assert "python -m citygov_deploy.init" in " ".join(_command(topology.INIT_SERVICE))
     # Workers need the api-server's execution API before they take a task.
     assert SERVICES["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
 
