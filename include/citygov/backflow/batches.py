@@ -42,6 +42,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+
 from citygov.catalog.schema import CatalogEntry
 
 MANIFEST_NAME = "manifest.json"
@@ -60,9 +62,11 @@ _CODECS = {"utf-8": "utf-8-sig", "gbk": "gb18030"}
 """How each contract encoding is decoded (a BOM is tolerated; GB18030 is GBK's superset)."""
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """The sender's description of a batch (``manifest.json``)."""
+class Manifest(BaseModel):
+    """The sender's description of a batch (``manifest.json``), validated field by field; unknown fields
+    are ignored. :func:`read_manifest` turns a refusal into one sentence naming the field."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     batch_id: str
     resource_code: str
@@ -74,12 +78,81 @@ class Manifest:
     """Data rows in ``data.csv`` (the header not counted)."""
     sha256: str
     """Hex SHA-256 of ``data.csv`` as sent."""
-    schema_version: str | None
-    sender: str | None
-    encoding: str
-    """``utf-8`` or ``gbk``."""
+    schema_version: str | None = None
+    sender: str | None = None
+    encoding: str = "utf-8"
+    """``utf-8`` or ``gbk`` (their aliases are accepted and normalised)."""
     format: str = "csv"
     """``csv`` (``data.csv``) or ``jsonl`` (``data.jsonl``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            raise ValueError("must hold a JSON object")
+        missing = [k for k in ("batch_id", "resource_code", "logical_date", "mode", "declared_rows", "sha256") if raw.get(k) in (None, "")]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(missing)}")
+        return raw
+
+    @field_validator("batch_id", "resource_code", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return str(value).strip()
+
+    @field_validator("schema_version", "sender", mode="before")
+    @classmethod
+    def _optional_text(cls, value: Any, info: ValidationInfo) -> str | None:
+        if info.field_name == "sender":
+            return str(value) if value else None
+        return str(value) if value is not None else None
+
+    @field_validator("logical_date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> date:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"logical_date {value!r} is not a date (YYYY-MM-DD)") from None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> str:
+        mode = str(value).strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"mode {value!r} must be one of {', '.join(MODES)}")
+        return mode
+
+    @field_validator("declared_rows", mode="before")
+    @classmethod
+    def _rows(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"declared_rows {value!r} must be a whole number ≥ 0")
+        return value
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _sha(cls, value: Any) -> str:
+        sha256 = str(value).strip().lower()
+        if not _SHA_RE.match(sha256):
+            raise ValueError("sha256 must be 64 hexadecimal characters")
+        return sha256
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _encoding(cls, value: Any) -> str:
+        encoding = _ENCODINGS.get(str(value or "utf-8").strip().lower())
+        if encoding is None:
+            raise ValueError(f"encoding {value!r} is not allowed; use utf-8 or gbk")
+        return encoding
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> str:
+        fmt = str(value).strip().lower()
+        if fmt not in DATA_NAMES:
+            raise ValueError(f"format {value!r} must be one of {', '.join(DATA_NAMES)}")
+        return fmt
 
 
 @dataclass(frozen=True)
@@ -253,40 +326,20 @@ def _format_of(folder: Path) -> str:
 
 
 def _parse_manifest(raw: dict[str, Any], folder: Path) -> Manifest:
-    missing = [k for k in ("batch_id", "resource_code", "logical_date", "mode", "declared_rows", "sha256") if raw.get(k) in (None, "")]
-    if missing:
-        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    """The manifest of ``folder`` from its JSON; a format it does not give is that of the data file present.
+    Raises ValueError with the first problem in words (no values of the data)."""
+    data = dict(raw)
+    if not data.get("format"):
+        data["format"] = _format_of(folder)
     try:
-        logical_date = date.fromisoformat(str(raw["logical_date"]))
-    except ValueError:
-        raise ValueError(f"logical_date {raw['logical_date']!r} is not a date (YYYY-MM-DD)") from None
-    mode = str(raw["mode"]).strip().lower()
-    if mode not in MODES:
-        raise ValueError(f"mode {raw['mode']!r} must be one of {', '.join(MODES)}")
-    declared = raw["declared_rows"]
-    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 0:
-        raise ValueError(f"declared_rows {declared!r} must be a whole number ≥ 0")
-    sha256 = str(raw["sha256"]).strip().lower()
-    if not _SHA_RE.match(sha256):
-        raise ValueError("sha256 must be 64 hexadecimal characters")
-    encoding = _ENCODINGS.get(str(raw.get("encoding") or "utf-8").strip().lower())
-    if encoding is None:
-        raise ValueError(f"encoding {raw.get('encoding')!r} is not allowed; use utf-8 or gbk")
-    fmt = str(raw.get("format") or _format_of(folder)).strip().lower()
-    if fmt not in DATA_NAMES:
-        raise ValueError(f"format {raw.get('format')!r} must be one of {', '.join(DATA_NAMES)}")
-    return Manifest(
-        batch_id=str(raw["batch_id"]).strip(),
-        resource_code=str(raw["resource_code"]).strip(),
-        logical_date=logical_date,
-        mode=mode,
-        declared_rows=declared,
-        sha256=sha256,
-        schema_version=str(raw["schema_version"]) if raw.get("schema_version") is not None else None,
-        sender=str(raw["sender"]) if raw.get("sender") else None,
-        encoding=encoding,
-        format=fmt,
-    )
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ValueError):
+            raise ValueError(str(cause)) from None
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        raise ValueError(f"{where}: {error.get('msg')}" if where else str(error.get("msg"))) from None
 
 
 def file_sha256(path: Path) -> str:
