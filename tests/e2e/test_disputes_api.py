@@ -133,6 +133,10 @@ ROUTES = [
     ("POST", "/disputes/{id}/extend", {"reason": "x"}),
     ("POST", "/disputes/{id}/flag", {"flagged": True, "note": "x"}),
     ("POST", "/disputes/{id}/locate", None),
+    ("POST", "/disputes/bulk", {"items": [{"id": 1}], "action": "accept", "note": "受理"}),
+    ("POST", "/disputes/{id}/assignee", {"assignee": "clerk"}),
+    ("POST", "/disputes/{id}/comments", {"note": "x"}),
+    ("POST", "/disputes/{id}/recheck", {}),
 ]
 
 
@@ -294,6 +298,10 @@ def test_the_openapi_schema_documents_every_route(api) -> None:  # type: ignore[
         "/disputes/{dispute_id}/extend",
         "/disputes/{dispute_id}/flag",
         "/disputes/{dispute_id}/locate",
+        "/disputes/bulk",
+        "/disputes/{dispute_id}/assignee",
+        "/disputes/{dispute_id}/comments",
+        "/disputes/{dispute_id}/recheck",
         "/flags",
         "/kpis",
         "/audit",
@@ -444,3 +452,32 @@ def test_the_openapi_document_states_every_status_bound_and_the_error_model(api)
     assert audit["dispute_id"]["anyOf"][0]["maximum"] == 2**63 - 1
     note = schema["components"]["schemas"]["TransitionBody"]["properties"]["note"]
     assert (note["minLength"], note["maxLength"]) == (1, 2000)
+
+
+# --- the queue as a work list ------------------------------------------------------------------------------
+
+
+def test_a_selection_is_acted_on_item_by_item_through_the_api(api, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    engine = engine_for(store_url)
+    ids = [dq.raise_dispute(engine, dataset=PERSON, by="citizen", claim="住址有误", record_key=f"BULK-{n}").dispute.id
+           for n in range(3)]
+    engine.dispose()
+    body = {"items": [{"id": i} for i in ids] + [{"id": 987654}], "action": "accept", "note": "批量受理"}
+    refused = api("clerk").post("/disputes/bulk", json=body)  # an officer may not accept: each item says so
+    assert refused.status_code == 200 and refused.json()["done"] == []
+    assert [(f["id"], f["code"]) for f in refused.json()["failed"]] == [
+        *[(i, "not_permitted") for i in ids], (987654, "not_found")]
+    done = api("admin").post("/disputes/bulk", json=body).json()
+    assert done["done"] == ids and "3 项已办理 done" in done["message"]
+    for i in ids:
+        events = api("viewer").get(f"/disputes/{i}").json()["events"]
+        assert [(e["actor"], e["to_status"]) for e in events if e["action"] == "transition"] == [("admin", "已受理")]
+    assert api("admin").post("/disputes/bulk", json={**body, "note": " "}).status_code == 422  # nothing done
+    assigned = api("clerk").post(f"/disputes/{ids[0]}/assignee", json={"assignee": "clerk", "note": "我来办"})
+    assert assigned.status_code == 200 and assigned.json()["assignee"] == "clerk"
+    listed = api("viewer").get("/disputes", params={"assignee": "clerk", "sort": "age", "order": "desc"}).json()
+    assert [d["id"] for d in listed] == [ids[0]]
+    wrong = api("admin").post(f"/disputes/{ids[1]}/assignee", json={"assignee": "citizen"})
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "invalid_input")
+    claim = api("admin").post(f"/disputes/{ids[1]}/recheck", json={})  # a claim is not one rule's failure
+    assert (claim.status_code, claim.json()["code"]) == (422, "invalid_input")
