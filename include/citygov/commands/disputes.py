@@ -2,7 +2,9 @@
 
 Every command calls :mod:`citygov.disputes`, as the DAGs and the web API do. A refused request (unknown
 id, illegal transition, empty note, unknown user, ...) prints ``error: <why>`` (or ``{"ok": false,
-"code": ..., "detail": ...}`` with ``--json``) and exits 2, having changed nothing.
+"code": ..., "detail": ...}`` with ``--json``) and exits 2, having changed nothing. ``bulk`` exits 1 when
+some items of the selection were refused (each listed with why; the others were done), ``recheck`` exits 1
+unless the check passed.
 """
 
 from __future__ import annotations
