@@ -33,7 +33,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,14 +44,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from citygov.inventory import ident, read_table_file
+from citygov.inventory import ident
 from citygov.quality import rules, sqlcond
+from citygov.quality.files import CHUNK_ROWS, iter_chunks
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
 """Failing values kept per expectation (GX's ``partial_unexpected_count``); masked before storing."""
-CHUNK_ROWS = 50_000
 """Rows of a file held in memory at once."""
 REF_BATCH = 1000
 """Distinct values looked up in a base table per query."""
@@ -1026,26 +1026,6 @@ def _config_key(config: Any) -> str:
 
 
 # --- files ----------------------------------------------------------------------------------------------------
-
-
-def iter_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    """A CSV or XLSX file as its header and DataFrames of at most ``chunk_rows`` rows of text; empty
-    cells are NULL (a file has no other way to say it)."""
-    header, rows = read_table_file(path)
-    width = len(header)
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        buffer: list[list[Any]] = []
-        for values in rows:
-            values = (list(values) + [""] * width)[:width]
-            buffer.append([v if (v is not None and str(v) != "") else None for v in values])
-            if len(buffer) >= chunk_rows:
-                yield pd.DataFrame(buffer, columns=header, dtype=object)
-                buffer = []
-        if buffer:
-            yield pd.DataFrame(buffer, columns=header, dtype=object)
-
-    return header, chunks()
 
 
 def validate_file(

@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from citygov.identifiers import detect_kind
 from citygov.inventory import ident, infer_letter
-from citygov.quality import engine as qengine
 from citygov.quality import rules
+from citygov.quality.files import iter_chunks
 
 SAMPLE_ROWS = 1000
 """Rows sampled for identifier detection and for testing candidate rules."""
@@ -133,7 +133,7 @@ def _enums_sql(source: Engine, target: sa.TableClause, columns: dict[str, Column
 
 def profile_file(path: Path, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfile:
     """Profile a CSV or XLSX file in one streamed pass (distinct values counted per column)."""
-    header, chunks = qengine.iter_chunks(Path(path))
+    header, chunks = iter_chunks(Path(path))
     columns = {h: ColumnProfile(name=h, letter="") for h in header}
     distinct: dict[str, Counter[str]] = {h: Counter() for h in header}
     rows = 0
