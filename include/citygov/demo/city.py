@@ -27,7 +27,8 @@ from citygov.catalog.schema import (
     ShareType,
     format_columns,
 )
-from citygov.demo.datasets import CityBuilder
+from citygov.demo.builder import CityBuilder
+from citygov.demo.departments import build_city
 from citygov.demo.model import DEPARTMENTS, FILES_DEPARTMENT, PROVINCE, PROVINCIAL_SENDER, Dataset, Defect
 from citygov.sources import SOURCE_EXTRA_KEY, ConnectionInfo
 
@@ -119,7 +120,7 @@ def create_demo_city(
     as_of = today or DEFAULT_AS_OF
     root = Path(out_dir).resolve()
     _reset(root)
-    city = CityBuilder(seed=seed, scale=scale, as_of=as_of).build()
+    city = build_city(seed=seed, scale=scale, as_of=as_of)
 
     sources_dir = root / "sources"
     files_dir = root / "files" / FILES_DEPARTMENT
