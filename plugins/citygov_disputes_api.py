@@ -293,9 +293,11 @@ def create_app():  # type: ignore[no-untyped-def]
                                 expected_version=body.expected_version)
 
     @app.post("/disputes/{dispute_id}/recheck", response_model=RecheckResult,
-              summary="Run the item's quality rule on its source now: verify, keep or reopen the item",
-              description="For an item of one quality rule: the rule is validated now against the dataset's "
-                          "source (the responsible unit's Airflow connection); passing verifies the item, failing "
+              summary="Run the item's check on its source now: verify, keep or reopen the item",
+              description="For an item of one quality rule (validated alone) or of the patrol (its entry "
+                          "patrolled now, except the two rules judged against the previous patrol): the check runs "
+                          "against the dataset's source (the responsible unit's Airflow connection); passing "
+                          "verifies the item, failing "
                           "keeps it with the new count (reopens it from 已更正 or 已核验), a check that cannot run "
                           "changes nothing. Every outcome is a `recheck` event.",
               responses=WRITE)

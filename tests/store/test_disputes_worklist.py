@@ -16,6 +16,7 @@ from citygov.catalog.importer import import_catalog
 from citygov.demo import DEFAULT_AS_OF
 from citygov.disputes.recheck import recheck
 from citygov.identifiers import ric_is_valid
+from citygov.patrol import patrol_batch
 from citygov.quality.runner import inspect_batch
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
@@ -171,7 +172,7 @@ def test_recheck_keeps_reopens_and_verifies_from_the_source(queue: Engine, city:
     assert events == [("recheck", "待受理", "待受理", "failed"), ("recheck", "已更正", "待受理", "failed"),
                       ("recheck", "待受理", "已核验", "passed")]
     assert dq.get_dispute(queue, other.id).status == "待受理"  # only the one rule was checked
-    with pytest.raises(dq.InvalidInput, match="not one quality rule"):
+    with pytest.raises(dq.InvalidInput, match="not one check's finding"):
         claim = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="数据有误").dispute
         recheck(queue, claim.id, by="wang", connections=conns, suites=SUITES)
 
@@ -195,3 +196,24 @@ def test_the_command_line_calls_the_same_core(queue: Engine, store_url: str, cit
                    "--connections", str(city / "connections.json"), "--json"]) == 1  # still failing
     out = json.loads(capsys.readouterr().out)
     assert (out["outcome"], out["unexpected_count"], out["dispute"]["status"]) == ("failed", 3, "待受理")
+
+
+def test_recheck_of_a_patrol_item_patrols_its_one_entry(queue: Engine, city: Path) -> None:
+    """320700-RSJ-0002's table lacks the declared column fzjg: re-checked before and after the unit adds it."""
+    conns = connections_from_file(city / "connections.json").get
+    patrol_batch(queue, ["320700-RSJ-0002", "320700-RSJ-0004"], conns, DEFAULT_AS_OF)
+    dq.route_findings(queue, origin="patrol", logical_date=DEFAULT_AS_OF, now=NIGHT)
+    missing = dq.page_disputes(queue, rule="patrol.schema.missing_column").items[0]
+    empty = dq.page_disputes(queue, rule="patrol.volume.empty").items[0]
+    kept = recheck(queue, missing.id, by="wang", connections=conns)
+    assert (kept.outcome, kept.dispute.status) == ("failed", "待受理") and "fzjg" in kept.message
+    with sqlite3.connect(city / "sources" / "rsj.db") as db:
+        db.execute("ALTER TABLE zyjnzs ADD COLUMN fzjg TEXT")
+    passed = recheck(queue, missing.id, by="wang", connections=conns)
+    assert (passed.outcome, passed.dispute.status) == ("passed", "已核验")
+    assert dq.get_dispute(queue, empty.id).status == "待受理"  # the other entry was not patrolled
+    assert recheck(queue, empty.id, by="wang", connections=conns).outcome == "failed"  # still no rows
+    unknown = recheck(queue, empty.id, by="wang", connections=lambda conn_id: None)  # the source is not defined
+    assert (unknown.outcome, unknown.dispute.status) == ("not_run", "待受理") and "not defined" in unknown.message
+    events = [e.details["result"] for e in dq.get_dispute(queue, empty.id).events or [] if e.action == "recheck"]
+    assert events == ["failed", "not_run"]

@@ -93,7 +93,7 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--unit", help="the new unit for --action reassign")
     p.add_argument("--assignee", help="the person for --action assign ('' for the unit)")
 
-    p = command("recheck", "run an item's quality rule on its source now: verify, keep or reopen it", _recheck)
+    p = command("recheck", "run an item's check (its quality rule, or its entry's patrol) on the source now: verify, keep or reopen it", _recheck)
     p.add_argument("id", type=common.row_id)
     p.add_argument("--by", required=True, help="a steward or an officer of the item's unit")
     p.add_argument("--connections", help="connections JSON (airflow connections import format) holding the source")

@@ -1,9 +1,17 @@
 """Re-check now: run an item's one check against its dataset's source at once, and act on the result.
 
-A quality item is the failure of one rule of its dataset's suite (rule id = expectation type, plus the
-column). When its unit says the data is fixed, nobody has to wait for the night's inspection: the rule
-is validated now, alone, through the same core as the nightly run
-(:func:`citygov.quality.runner.validate_entry`, masked the same way), and
+When a unit says the data is fixed, nobody has to wait for the night's run:
+
+- a **quality** item is the failure of one rule of its dataset's suite (rule id = expectation type, plus
+  the column): that rule is validated now, alone, through the nightly inspection's core
+  (:func:`citygov.quality.runner.validate_entry`, masked the same way);
+- a **patrol** item (or a census one the patrol also sees: a missing or unreadable resource) is checked
+  by patrolling its one entry now (:func:`citygov.patrol.check_metadata` and
+  :func:`~citygov.patrol.check_entry`) and asking whether the item's problem is among the findings. The
+  two patrol rules that compare with the previous patrol (``patrol.volume.drop``, and
+  ``patrol.timeliness.stale`` of an entry without an update-time column) are left to the nightly run;
+
+and then
 
 - the check **passes** → the item is verified (已核验, flag lifted), as a passing nightly run would
   verify it; from 维持原数据 or 驳回 too, since the data now satisfies the rule;
@@ -19,14 +27,15 @@ export. Nothing is written to the quality runs or scores: those stay the nightly
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from citygov.bounds import quoted
 from citygov.catalog.queries import load_entries
+from citygov.catalog.schema import CatalogEntry
 from citygov.disputes.errors import IllegalTransition, InvalidInput
 from citygov.disputes.masking import mask_evidence, mask_text
 from citygov.disputes.queue import (
@@ -41,16 +50,24 @@ from citygov.disputes.queue import (
     _view,
     jsonable,
 )
+from citygov.disputes.routing import finding_fingerprints, finding_key
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, RESOLUTIONS, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
+from citygov.findings import FindingRecord
+from citygov.inventory import inspect_source
+from citygov.patrol import SAMPLE_ROWS, check_entry, check_metadata
 from citygov.quality.masking import result_columns
 from citygov.quality.runner import BaseTables, CheckOutcome, ConnectionResolver, findings_for, validate_entry
 from citygov.quality.suites import SuiteFileError, finding_column, load_suite
+from citygov.store import session_scope
+from citygov.store.models import CatalogEntryRow
 
 ACTION = "recheck"
 """The event of a re-check, whatever its outcome."""
-ORIGINS = frozenset({"quality"})
-"""Origins whose items can be re-checked one by one (a quality rule is one check of one dataset)."""
+PATROL_PROBLEMS = frozenset({"resource.missing", "resource.unreadable"})
+"""Problems of census and patrol alike (routing folds their rule ids) that the patrol re-checks."""
+PATROL_HISTORY = frozenset({"patrol.volume.drop", "patrol.timeliness.stale"})
+"""Patrol rules judged against the previous patrol: not re-checked alone."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,13 @@ class RecheckResult:
 
 def may_recheck(origin: str, rule_id: str | None, status: str) -> bool:
     """Whether an item can be offered a re-check at all (the person's role is checked on acting)."""
-    return origin in ORIGINS and bool(rule_id) and rule_id.startswith("expect_") and status != Status.ARCHIVED.value
+    if status == Status.ARCHIVED.value or not rule_id:
+        return False
+    if origin == "quality":
+        return rule_id.startswith("expect_")
+    if rule_id in PATROL_PROBLEMS:
+        return origin in ("census", "patrol")
+    return origin == "patrol" and rule_id not in PATROL_HISTORY
 
 
 def recheck(
@@ -108,22 +131,19 @@ def recheck(
             if item.status == Status.ARCHIVED.value:
                 raise IllegalTransition(f"dispute {dispute_id} is {Status.ARCHIVED.value}; archived items are not re-checked")
             raise InvalidInput(
-                f"dispute {dispute_id} ({item.origin} {item.rule_id or '-'}) is not one quality rule's failure: "
-                "only those can be re-checked one by one; the nightly run re-checks the others"
+                f"dispute {dispute_id} ({item.origin} {item.rule_id or '-'}) is not one check's finding: only "
+                "quality rules and the patrol's own checks are re-checked one by one; the nightly run re-checks it"
             )
         code, rule_id, column, version = item.entry_code, item.rule_id, item.column_name, item.version
+        origin, fingerprint = item.origin, item.fingerprint
     entry = next(iter(load_entries(engine, codes=[code], published_only=False)), None) if code else None
     if entry is None:
         raise InvalidInput(f"dataset {quoted(code or '-')} of dispute {dispute_id} is no longer in the catalog")
-    suite = _rule_suite(code, rule_id, column, suites)  # type: ignore[arg-type]
-    with BaseTables(engine, connections) as base:
-        dataset = validate_entry(entry, connections(entry.conn_id), suite, day, base_lookup=base)
-    check = dataset.checks[0] if dataset.checks else None
-    outcome, text = _judge(dataset.status, dataset.error, check, rule_id, column)  # type: ignore[arg-type]
-    finding = next(iter(findings_for(entry, dataset, day)), None) if outcome == "failed" else None
-    details = {"result": outcome, "logical_date": day, "expectation": rule_id, "column": column,
-               "unexpected_count": check.unexpected_count if check else None,
-               "evaluated_count": check.evaluated_count if check else None}
+    if origin == "quality":
+        outcome, text, finding, details = _quality(engine, entry, rule_id, column, connections, suites, day)  # type: ignore[arg-type]
+    else:
+        outcome, text, finding, details = _patrol(engine, entry, rule_id, fingerprint, connections, day)  # type: ignore[arg-type]
+    details = {"result": outcome, "logical_date": day, "rule_id": rule_id, "column": column, **details}
     with _transaction(engine) as session:
         actor = _actor(session, by)
         item = _load(session, dispute_id, version)
@@ -144,8 +164,51 @@ def recheck(
             item.latest_evidence = jsonable(mask_evidence(dict(finding.evidence or {})))
             item.last_seen = max(item.last_seen, day)
         session.flush()
-        return RecheckResult(_view(item, moment), outcome, details["unexpected_count"], details["evaluated_count"],
-                             note)
+        return RecheckResult(_view(item, moment), outcome, details.get("unexpected_count"),
+                             details.get("evaluated_count"), note)
+
+
+Outcome = tuple[str, str, FindingRecord | None, dict[str, Any]]
+"""(``passed``/``failed``/``not_run``, what happened in words, the finding when failed, event details)."""
+
+
+def _quality(
+    engine: Engine, entry: CatalogEntry, rule_id: str, column: str | None, connections: ConnectionResolver,
+    suites: Path | str | None, day: date,
+) -> Outcome:
+    """The item's one expectation, validated now against the entry's source."""
+    suite = _rule_suite(entry.code, rule_id, column, suites)
+    with BaseTables(engine, connections) as base:
+        dataset = validate_entry(entry, connections(entry.conn_id), suite, day, base_lookup=base)
+    check = dataset.checks[0] if dataset.checks else None
+    outcome, text = _judge(dataset.status, dataset.error, check, rule_id, column)
+    finding = next(iter(findings_for(entry, dataset, day)), None) if outcome == "failed" else None
+    return outcome, text, finding, {"unexpected_count": check.unexpected_count if check else None,
+                                    "evaluated_count": check.evaluated_count if check else None}
+
+
+def _patrol(
+    engine: Engine, entry: CatalogEntry, rule_id: str, fingerprint: str, connections: ConnectionResolver, day: date
+) -> Outcome:
+    """The entry patrolled now (as :func:`citygov.patrol.patrol_batch` does for one entry, storing nothing):
+    failed when one of its findings is the item's problem (same fingerprint, as routing compares them)."""
+    with session_scope(engine) as session:
+        codes = set(session.scalars(select(CatalogEntryRow.code).where(CatalogEntryRow.withdrawn_at.is_(None))))
+    found = check_metadata(entry, codes, day)
+    conn = connections(entry.conn_id)
+    if conn is None:
+        return "not_run", f"re-check could not run {rule_id}: connection {entry.conn_id!r} is not defined", None, {}
+    inventory = inspect_source(
+        conn, locations=[entry.location], sample=SAMPLE_ROWS,
+        update_columns={entry.location: entry.update_time_column} if entry.update_time_column else {},
+    )
+    if inventory.error and rule_id != "patrol.source.unreachable":
+        return "not_run", f"re-check could not run {rule_id}: source {entry.conn_id} cannot be reached ({inventory.error})", None, {}
+    found += check_entry(entry, inventory, None, day)[0]
+    same = [f for f in found if fingerprint in finding_fingerprints(f, finding_key(f))]  # type: ignore[arg-type]
+    if not same:
+        return "passed", f"re-check passed: the patrol no longer finds {rule_id} on {entry.code}", None, {"findings": 0}
+    return "failed", f"re-check failed: {mask_text(same[0].message)}", same[0], {"findings": len(same)}
 
 
 def _rule_suite(code: str, rule_id: str, column: str | None, suites: Path | str | None) -> Any:
