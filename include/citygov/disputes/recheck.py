@@ -8,8 +8,8 @@ When a unit says the data is fixed, nobody has to wait for the night's run:
 - a **patrol** item (or a census one the patrol also sees: a missing or unreadable resource) is checked
   by patrolling its one entry now (:func:`citygov.patrol.check_metadata` and
   :func:`~citygov.patrol.check_entry`) and asking whether the item's problem is among the findings. The
-  two patrol rules that compare with the previous patrol (``patrol.volume.drop``, and
-  ``patrol.timeliness.stale`` of an entry without an update-time column) are left to the nightly run;
+  two patrol rules that may compare with the previous patrol (``patrol.volume.drop``,
+  ``patrol.timeliness.stale``) are left to the nightly run;
 
 and then
 
