@@ -172,3 +172,24 @@ def test_the_scorecard_says_how_its_score_is_made(chain) -> None:  # type: ignor
     assert "How this score is made" in how and "X × (1 − Σ shares)" in how
     assert 'data-dimension="一致性" data-rule="patrol.grading.inconsistent"' in how
     assert 'id="score-cap"' in how and "the score is at most 79.99" in how and "patrol.grading.inconsistent(sfzhm)" in how
+
+
+def test_a_finding_stored_after_the_scores_reaches_them_on_the_next_rescoring(chain) -> None:  # type: ignore[no-untyped-def]
+    from citygov.catalog.queries import load_entries
+    from citygov.findings import FindingRecord, replace_findings
+
+    store, _ = chain
+    day, code = DAYS[0], "320700-WJW-0001"
+
+    def score() -> dict:
+        return {d["entry_code"]: d for d in load_scores(store, logical_date=day)["datasets"]}[code]
+
+    assert rescore_stale(store) == [] and score()["score"] == 100.0
+    (entry,) = load_entries(store, codes=[code])
+    replace_findings(store, "catalog", day, [FindingRecord.for_entry("catalog", entry, "catalog.row_rejected", "bad row", day)])
+    assert rescore_stale(store) == [day]
+    moved = score()["details"]["dimensions"]["规范性"]["findings"]
+    assert [f["rule_id"] for f in moved] == ["catalog.row_rejected"] and score()["score"] < 100
+    replace_findings(store, "catalog", day, [])
+    rescore(store, day)
+    assert score()["score"] == 100.0

@@ -463,6 +463,9 @@ def rescore(
     no quality run that date has no score for it. ``policy`` defaults to :func:`load_policy`.
     """
     policy = policy or load_policy()
+    # Stamped with when the inputs were read, not written: a finding stored meanwhile is newer than the
+    # score and rescore_stale takes the date again.
+    read_at = datetime.now(UTC)
     with session_scope(engine) as session:
         query = select(QualityRun).where(QualityRun.logical_date == logical_date).order_by(QualityRun.entry_code)
         runs: list[QualityRun] = []
@@ -523,7 +526,7 @@ def rescore(
         )
         card.notes.extend(notes)
         cards.append(card)
-    store_scores(engine, cards, policy)
+    store_scores(engine, cards, policy, computed_at=read_at)
     return cards
 
 
@@ -550,11 +553,14 @@ def _severity(value: str | None) -> Severity:
     return Severity(value) if value in Severity._value2member_map_ else Severity.MEDIUM
 
 
-def store_scores(engine: Engine, cards: Iterable[ScoreCard], policy: ScoringPolicy | None = None) -> int:
-    """Store score cards, replacing the same entries' scores of the same date (history of other dates kept)."""
+def store_scores(
+    engine: Engine, cards: Iterable[ScoreCard], policy: ScoringPolicy | None = None, *, computed_at: datetime | None = None
+) -> int:
+    """Store score cards, replacing the same entries' scores of the same date (history of other dates kept).
+    ``computed_at`` (default now): when the cards' inputs were read."""
     policy = policy or ScoringPolicy()
     cards = list(cards)
-    now = datetime.now(UTC)
+    now = computed_at or datetime.now(UTC)
     with session_scope(engine) as session:
         for card in cards:
             session.execute(
