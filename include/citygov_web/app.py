@@ -34,9 +34,9 @@ from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
 from citygov.disputes.masking import mask_evidence
 from citygov.disputes.recheck import may_recheck, recheck
-from citygov.rulebook import describe
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.quality.suites import SuiteFileError, review_suite, suite_review
+from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
 from citygov_web import charts
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
