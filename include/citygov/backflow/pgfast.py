@@ -8,7 +8,7 @@ NUL byte and ends with a line break, and the target table's columns have the typ
 - :func:`citygov.backflow.copybin.split` (compiled) finds each line's fields; lines with the wrong number
   of fields, blank lines, whitespace-only fields, an empty primary key or a typed value not already in
   canonical form (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, plain digits) are handed to the loader's
-  per-record logic (:class:`~citygov.backflow.loader.RowPreparer`), exactly as the general path treats
+  per-record logic (:class:`~citygov.backflow.rows.RowPreparer`), exactly as the general path treats
   them;
 - the suite's row expectations run vectorized (:func:`citygov.quality.engine.vector_expected`): the first
   failing one, in suite order, is the row's reason;
@@ -51,8 +51,10 @@ from sqlalchemy import Connection
 
 from citygov.backflow import copybin
 from citygov.backflow.batches import Batch, BatchProblemError, Problem, open_batch_file, plain_lines
+from citygov.backflow.rows import RowPreparer, expectation_failures, has_key
 from citygov.catalog.schema import CatalogEntry, ColumnType
-from citygov.system_objects import BACKFLOW_ROWS, BACKFLOW_SUSPECTS
+from citygov.system_objects import BACKFLOW_QUARANTINE as QUARANTINE_TABLE
+from citygov.system_objects import BACKFLOW_ROWS, BACKFLOW_SUSPECTS, LINEAGE_COLUMN
 
 BLOCK = 8 << 20
 """Bytes of the data file parsed at once (whole lines)."""
@@ -80,8 +82,6 @@ def eligible(conn: Connection, batch: Batch, table: sa.Table, entry: CatalogEntr
     file's :func:`~citygov.backflow.batches.plain_lines`, noted by the verification pass). A target
     table whose column types differ from what the loader creates (altered by hand, or created before a
     catalog change) takes the general path, which lets PostgreSQL convert the text."""
-    from citygov.backflow.loader import LINEAGE_COLUMN
-
     manifest = batch.manifest
     if conn.dialect.name != "postgresql" or manifest is None or manifest.format != "csv" or manifest.encoding != "utf-8":
         return False
@@ -287,8 +287,6 @@ class FastLoad:
 
     def __init__(self, conn: Connection, table: sa.Table, batch: Batch, entry: CatalogEntry, checks: list[Any],
                  header: list[str]) -> None:
-        from citygov.backflow.loader import RowPreparer
-
         self.conn, self.table, self.batch, self.entry, self.checks, self.header = conn, table, batch, entry, checks, header
         self.names = [c.name for c in entry.columns]
         self.position = {name: header.index(name) for name in header}
@@ -371,9 +369,7 @@ class FastLoad:
 
     def _validate(self, columns: dict[str, Any], lines: np.ndarray, values: Callable[[int], list[str]]) -> np.ndarray:
         """The suite's row expectations over a block's rows: True for rows passing all; the others are
-        quarantined with the first failing expectation (:func:`~citygov.backflow.loader.expectation_failures`)."""
-        from citygov.backflow.loader import expectation_failures
-
+        quarantined with the first failing expectation (:func:`~citygov.backflow.rows.expectation_failures`)."""
         good, failures = expectation_failures(self.checks, columns, lines)
         for i, code, column, reason in failures:
             self._refuse(int(lines[i]), code, column, reason, self._record(values(i)))
@@ -421,11 +417,9 @@ class FastLoad:
         and the line it repeats: such a batch costs two passes."""
         from psycopg.errors import UniqueViolation
 
-        from citygov.backflow.loader import _has_key
-
         manifest = self.batch.manifest
         assert manifest is not None
-        if manifest.mode == "full" and self.pk and _has_key(self.conn, self.table.name, self.pk):
+        if manifest.mode == "full" and self.pk and has_key(self.conn, self.table.name, self.pk):
             savepoint = self.conn.begin_nested()
             self.hash_keys = False
             try:
@@ -447,8 +441,6 @@ class FastLoad:
         conn, q = self.conn, self.quote
         manifest = self.batch.manifest
         assert manifest is not None
-        from citygov.backflow.loader import LINEAGE_COLUMN, QUARANTINE_TABLE
-
         full = manifest.mode == "full"
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
         if full:
@@ -510,8 +502,6 @@ class FastLoad:
         ``duplicate_key``; the first of a key that was only a hash collision is loaded. Returns rows loaded."""
         if not self.suspects.count:
             return 0
-        from citygov.backflow.loader import LINEAGE_COLUMN
-
         conn, q = self.conn, self.quote
         conn.exec_driver_sql(
             f"CREATE TEMPORARY TABLE {BACKFLOW_SUSPECTS} (_cg_line bigint, _cg_hash bigint, _cg_record text, "
@@ -548,13 +538,11 @@ class FastLoad:
         return len(collided)
 
     def _upsert(self, stage: str) -> int:
-        from citygov.backflow.loader import LINEAGE_COLUMN, _has_key
-
         conn, q = self.conn, self.quote
         target = q(self.table.name)
         cols = [*self.names, LINEAGE_COLUMN]
         listed = ", ".join(q(c) for c in cols)
-        if self.pk and _has_key(conn, self.table.name, self.pk):
+        if self.pk and has_key(conn, self.table.name, self.pk):
             keys = ", ".join(q(k) for k in self.pk)
             sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in cols if c not in self.pk)
             action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
