@@ -16,7 +16,13 @@ from sqlalchemy import Engine
 from citygov.census import draft_rows, register_sources, run_census
 from citygov.findings import load_findings
 from citygov.sources import ConnectionInfo
-from citygov.system_objects import BACKFLOW_LOADS, BACKFLOW_QUARANTINE, LINEAGE_COLUMN, is_system_column, is_system_table
+from citygov.system_objects import (
+    BACKFLOW_LOADS,
+    BACKFLOW_QUARANTINE,
+    LINEAGE_COLUMN,
+    is_system_column,
+    is_system_table,
+)
 
 DAY = date(2026, 11, 28)
 
