@@ -444,9 +444,9 @@ def _load(
     manifest = batch.manifest
     assert manifest is not None
     with target.begin() as conn:
-        from citygov.quality.engine import _session
+        from citygov.quality import sqlcond
 
-        _session(conn)
+        sqlcond.prepare_connection(conn)
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.execute(quarantine_table.delete().where(quarantine_table.c.batch_id == batch.batch_id))

@@ -730,7 +730,7 @@ def validate_table(
         if missing and check.kind != "gx":
             check.error = f"column {', '.join(missing)} is not in table {table}"
     with source.connect() as conn:
-        _session(conn)
+        sqlcond.prepare_connection(conn)
         row_count = _fused_scan(conn, target, [c for c in checks if c.error is None], dialect)
         for check in checks:
             if check.error is not None:
@@ -744,7 +744,7 @@ def validate_table(
                     _sql_ref(conn, target, check, base_lookup, keys)
             except Exception as exc:  # one broken check must not sink the others
                 conn.rollback()
-                _session(conn)
+                sqlcond.prepare_connection(conn)
                 check.error = _describe(exc)
         _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None],
                      dialect, keys)
@@ -767,19 +767,6 @@ def _present_keys(key_columns: Sequence[str], available: Collection[str]) -> lis
     """The key columns when the source has every one of them, else none."""
     keys = [k for k in key_columns if k]
     return keys if keys and all(k in available for k in keys) else []
-
-
-def _session(conn: sa.Connection) -> None:
-    """Settings for this transaction on PostgreSQL: ISO text for dates whatever the server's DateStyle
-    (the rules read dates as text), and no JIT: compiling these large conditions cost PostgreSQL
-    seconds per statement, more than it saved on millions of rows, and the sample read stops after a
-    few pages anyway (bench/quality_bench.py)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL datestyle = 'ISO, YMD'")
-        conn.exec_driver_sql("SET LOCAL jit = off")
-    elif conn.dialect.name == "sqlite":
-        # connections opened before citygov.quality.sqlcond was imported lack its function
-        sqlcond._register_sqlite_functions(conn.connection.dbapi_connection, None)
 
 
 def _fused_scan(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str) -> int:

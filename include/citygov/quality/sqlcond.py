@@ -316,3 +316,16 @@ def id_gender_ok(
 def _true(condition: ColumnElement[Any]) -> ColumnElement[bool]:
     """Never NULL: a NULL condition (NULL operands) counts as true, the rules' "no problem found"."""
     return sa.func.coalesce(condition, sa.true())
+
+
+def prepare_connection(conn: sa.Connection) -> None:
+    """Make a source connection ready for the rule conditions, once per transaction. PostgreSQL: ISO text for dates whatever the server's DateStyle
+    (the rules read dates as text), and no JIT: compiling these large conditions cost PostgreSQL
+    seconds per statement, more than it saved on millions of rows, and the sample read stops after a
+    few pages anyway (bench/quality_bench.py). SQLite: the rule functions registered on the connection."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL datestyle = 'ISO, YMD'")
+        conn.exec_driver_sql("SET LOCAL jit = off")
+    elif conn.dialect.name == "sqlite":
+        # connections opened before citygov.quality.sqlcond was imported lack its function
+        _register_sqlite_functions(conn.connection.dbapi_connection, None)
