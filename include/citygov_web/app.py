@@ -32,7 +32,7 @@ from citygov import kpis as core
 from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
-from citygov.disputes.masking import mask_evidence
+from citygov.identifiers import scrub
 from citygov.disputes.recheck import may_recheck, recheck
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.quality.suites import SuiteFileError, review_suite, suite_review
@@ -108,6 +108,7 @@ def _when(value: datetime | date | None) -> str:
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters.update(pct=_pct, num=_num, when=_when)
+    env.globals.update(rule_text=describe)
     env.globals.update(trend_line=charts.trend_line, radar=charts.radar, labels=ACTION_LABELS, Status=Status,
                        severities=SEVERITY_LABELS, evidence_labels=EVIDENCE_LABELS,
                        pairs=lambda trend: [(p.label, p.value) for p in trend], failing_bars=charts.failing_bars,
@@ -340,8 +341,8 @@ def create_app(
         may_drop = draft_rule is not None and _is_steward(user, actor)
         may_find = bool(user.can_write and actor is not None and item.record_key
                         and may_locate(actor.role, actor.department, item.responsible_unit))
-        evidence = mask_evidence(item.latest_evidence)
-        events = [(e, mask_evidence(e.details)) for e in item.events or []]
+        evidence = scrub(item.latest_evidence)
+        events = [(e, scrub(e.details)) for e in item.events or []]
         return render(request, "dispute.html", user, item=item, actor=actor, targets=targets, may_assign=may_assign,
                       units=dq.dispute_units(engine) if may_assign else [], evidence=evidence, events=events,
                       notice=notice, error=error, status_code=status_code, may_locate=may_find, located=located,

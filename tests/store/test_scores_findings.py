@@ -193,3 +193,22 @@ def test_a_finding_stored_after_the_scores_reaches_them_on_the_next_rescoring(ch
     replace_findings(store, "catalog", day, [])
     rescore(store, day)
     assert score()["score"] == 100.0
+
+
+def test_the_scorecard_names_each_failing_expectation_in_words_with_its_code(chain) -> None:  # type: ignore[no-untyped-def]
+    from citygov.catalog.queries import load_entries
+    from citygov.kpis import dataset_scorecard
+    from citygov.rulebook import describe
+    from citygov_web.app import _templates
+    from citygov_web.auth import PageUser
+
+    store, _ = chain
+    cards = (dataset_scorecard(store, e.code) for e in load_entries(store))
+    card = next(c for c in cards if c is not None and c.failed_checks)
+    html = _templates().get_template("scorecard.html").render(card=card, items=[], base="", user=PageUser("viewer", can_write=False))
+    failed = html[html.index('id="failed"'):html.index("</table>", html.index('id="failed"'))]
+    for check in card.failed_checks:
+        words = describe(check.expectation)
+        assert words.known, check.expectation
+        row = failed[failed.index(f'data-rule="{check.expectation}"'):]
+        assert row.index(words.label) < row.index(f'<code class="rule-id">{check.expectation}</code>') < row.index(words.fix)
