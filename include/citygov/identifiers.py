@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from stdnum import luhn
 
@@ -314,6 +315,22 @@ def mask_text(text: str) -> str:
     )
     text = MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group(1)), text)
     return PLATE_IN_TEXT.sub(lambda m: mask_plate(m.group(1)), text)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with :func:`mask_text` applied to every string in it, dicts, lists and tuples walked:
+    the one masker for whatever a person will see (quality results, a finding's or a dispute's
+    evidence, log messages). Returns new containers and never changes ``value`` itself (it may be an
+    ORM row's JSON); keys are kept as they are; anything else passes through."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(v) for v in value)
+    return value
 
 
 # --- recognising a column ------------------------------------------------------------------------------

@@ -32,9 +32,9 @@ from citygov import kpis as core
 from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
-from citygov.identifiers import scrub
 from citygov.disputes.recheck import may_recheck, recheck
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
+from citygov.identifiers import scrub
 from citygov.quality.suites import SuiteFileError, review_suite, suite_review
 from citygov.rulebook import describe
 from citygov.settings import CITY_TZ

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from citygov.disputes import TRANSITIONS, IllegalTransition, InvalidInput, Role, Status
-from citygov.disputes.masking import mask_evidence, mask_text
 from citygov.disputes.states import check_transition, may_transition
+from citygov.identifiers import mask_text, scrub
 
 GAJ = "连云港市公安局"
 
@@ -94,7 +94,7 @@ def test_mask_text(text: str, masked: str) -> None:
 
 def test_mask_evidence_masks_every_string_inside() -> None:
     evidence = {"sample": ["320706199001011230", 3], "nested": {"phone": "tel 13900001111"}, "n": 5}
-    assert mask_evidence(evidence) == {
+    assert scrub(evidence) == {
         "sample": ["320706********1230", 3],
         "nested": {"phone": "tel 139****1111"},
         "n": 5,

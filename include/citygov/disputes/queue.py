@@ -36,7 +36,6 @@ from citygov.disputes.errors import (
     UnknownActor,
     VersionConflict,
 )
-from citygov.disputes.masking import mask_text
 from citygov.disputes.recordkeys import ProtectedKey, protect
 from citygov.disputes.states import (
     CLOSED,
@@ -50,6 +49,7 @@ from citygov.disputes.states import (
     may_transition,
 )
 from citygov.disputes.workdays import Deadline, DeadlinePolicy, add_workdays, city_day, is_workday
+from citygov.identifiers import mask_text
 from citygov.quality.suites import suite_masks
 from citygov.rulebook import describe
 from citygov.settings import CITY_TZ

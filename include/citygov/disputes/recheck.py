@@ -37,7 +37,6 @@ from citygov.bounds import quoted
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CatalogEntry
 from citygov.disputes.errors import IllegalTransition, InvalidInput
-from citygov.disputes.masking import mask_evidence, mask_text
 from citygov.disputes.queue import (
     DisputeView,
     _actor,
@@ -54,6 +53,7 @@ from citygov.disputes.routing import finding_fingerprints, finding_key
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, RESOLUTIONS, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
 from citygov.findings import FindingRecord
+from citygov.identifiers import mask_text, scrub
 from citygov.inventory import inspect_source
 from citygov.patrol import SAMPLE_ROWS, check_entry, check_metadata
 from citygov.quality.masking import result_columns
@@ -161,7 +161,7 @@ def recheck(
                    from_status=item.status, to_status=item.status, details=details)
         if finding is not None:
             item.latest_message = mask_text(finding.message)
-            item.latest_evidence = jsonable(mask_evidence(dict(finding.evidence or {})))
+            item.latest_evidence = jsonable(scrub(dict(finding.evidence or {})))
             item.last_seen = max(item.last_seen, day)
         session.flush()
         return RecheckResult(_view(item, moment), outcome, details.get("unexpected_count"),

@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from citygov.disputes.masking import mask_evidence, mask_text
 from citygov.disputes.queue import (
     SYSTEM_PREFIX,
     _event,
@@ -53,6 +52,7 @@ from citygov.disputes.recordkeys import ProtectedKey, protect
 from citygov.disputes.states import AUTO_VERIFY_FROM, REOPEN_FROM, Status
 from citygov.disputes.workdays import DeadlinePolicy, city_day
 from citygov.findings import Dimension, FindingRecord, replace_findings
+from citygov.identifiers import mask_text, scrub
 from citygov.rulebook import describe
 from citygov.store import session_scope
 from citygov.store.models import (
@@ -299,7 +299,7 @@ def _route_run(
                     report.updated.append(item.id)
             if day >= item.last_seen:
                 item.latest_message = mask_text(f.message)
-                item.latest_evidence = mask_evidence(dict(f.evidence or {}))
+                item.latest_evidence = scrub(dict(f.evidence or {}))
             item.first_seen, item.last_seen = min(item.first_seen, day), max(item.last_seen, day)
             f.routed_dispute_id = item.id
             touched[item.id] = item
@@ -359,7 +359,7 @@ def _open(
         severity=f.severity, dimension=f.dimension, responsible_unit=_responsible_unit(session, f),
         status=Status.PENDING.value, raised_by=actor, reporters=0, occurrences=1, first_seen=f.logical_date,
         last_seen=f.logical_date, latest_message=mask_text(f.message),
-        latest_evidence=mask_evidence(dict(f.evidence or {})), created_at=now, status_changed_at=now,
+        latest_evidence=scrub(dict(f.evidence or {})), created_at=now, status_changed_at=now,
         extended=False, escalation_level=0, reopen_count=0, flagged=False, due_provisional=False,
     )
     session.add(item)

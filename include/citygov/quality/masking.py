@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# One masking rule for the whole project; MASK_KINDS and mask_value are re-exported for the suites.
+# One masking rule for the whole project: MASK_KINDS, mask_value and scrub (the recursive masker, the
+# safety net under mask_result) are citygov.identifiers', re-exported here for the quality modules.
 from citygov.identifiers import (  # noqa: F401
     BANKCARD_IN_TEXT,
     KEY_SEPARATOR,
@@ -32,8 +33,8 @@ from citygov.identifiers import (  # noqa: F401
     USCC_IN_TEXT,
     bankcard_is_valid,
     mask_key_part,
-    mask_text,
     mask_value,
+    scrub,
 )
 from citygov.quality import rules
 
@@ -209,25 +210,6 @@ def mask_suite_result(result: dict[str, Any], column_masks: Mapping[str, str]) -
     for item in result.get("results") or []:
         mask_result(item, column_masks)
     return scrub(result)
-
-
-def scrub(obj: Any) -> Any:
-    """Mask, in every string of ``obj`` (dicts and lists walked), whatever looks like an 18- or 15-digit
-    ID number, a credit code or a mobile number. The safety net under :func:`mask_result`."""
-    if isinstance(obj, str):
-        return scrub_text(obj)
-    if isinstance(obj, dict):
-        for key in list(obj):
-            obj[key] = scrub(obj[key])
-        return obj
-    if isinstance(obj, list):
-        return [scrub(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(scrub(v) for v in obj)
-    return obj
-
-
-scrub_text = mask_text
 
 
 def find_unmasked(text: str, *, organisations: bool = True) -> list[str]:
