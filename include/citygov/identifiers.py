@@ -5,7 +5,7 @@
 - Unified social credit code (统一社会信用代码, GB 32100-2015): registering authority, entity type,
   6-digit division code, 9-character organisation code (GB 11714, with its own check character) and a
   MOD 31 check character.
-- Division codes (行政区划代码, GB/T 2260): a small reference table shipped as package data.
+- Division codes (行政区划代码, GB/T 2260) are a table, not an identifier: :mod:`citygov.quality.reference`.
 
 The checks here are structural and arithmetic on purpose. ``stdnum.cn.ric`` also rejects a division
 code that did not exist in the birth year, raises ``KeyError`` for an unknown county and rejects old
@@ -14,14 +14,9 @@ code that did not exist in the birth year, raises ``KeyError`` for an unknown co
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from stdnum import luhn
@@ -424,66 +419,3 @@ def mask_key(parts: Sequence[object], kinds: Sequence[str | None] = ()) -> str:
     """A record key's masked display form: each part by the mask kind of its key column, joined by
     ``, `` (what the dispute queue shows for a key and the quality samples show for a failing row)."""
     return KEY_SEPARATOR.join(mask_key_part(p, kinds[i] if i < len(kinds) else None) for i, p in enumerate(parts))
-
-
-# --- division codes (GB/T 2260) ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Division:
-    """One administrative division code (行政区划代码) from the shipped GB/T 2260 table."""
-
-    code: str
-    """Six digits, e.g. ``320706``."""
-    name: str
-    """Name, e.g. 海州区."""
-    valid_from: int | None
-    """First year the code is in use; None when it predates the table's history."""
-    valid_to: int | None
-    """Last year the code was in use; None while it is current."""
-    note: str = ""
-    """Where the code came from or went (merges, renames)."""
-
-    @property
-    def is_current(self) -> bool:
-        """Whether the code is still in use."""
-        return self.valid_to is None
-
-    @property
-    def level(self) -> str:
-        """省 (province), 市 (prefecture) or 县 (county level)."""
-        if self.code.endswith("0000"):
-            return "省"
-        return "市" if self.code.endswith("00") else "县"
-
-    def valid_in(self, year: int) -> bool:
-        """Whether the code was in use in ``year``."""
-        return (self.valid_from is None or year >= self.valid_from) and (
-            self.valid_to is None or year <= self.valid_to
-        )
-
-
-DIVISIONS_RESOURCE = "gbt2260_lianyungang.csv"
-"""File name of the division table in the ``citygov.data`` package folder."""
-
-
-@cache
-def _division_rows() -> tuple[Division, ...]:
-    text = resources.files("citygov").joinpath("data", DIVISIONS_RESOURCE).read_text(encoding="utf-8")
-    rows = csv.DictReader(io.StringIO(text))
-    return tuple(
-        Division(
-            code=row["code"].strip(),
-            name=row["name"].strip(),
-            valid_from=int(row["valid_from"]) if row["valid_from"].strip() else None,
-            valid_to=int(row["valid_to"]) if row["valid_to"].strip() else None,
-            note=row["note"].strip(),
-        )
-        for row in rows
-    )
-
-
-def load_divisions() -> dict[str, Division]:
-    """The shipped GB/T 2260 division table (Jiangsu 320000, Lianyungang and its counties including
-    retired codes, and a few other Jiangsu prefectures), keyed by code. Source: data/README.md."""
-    return {d.code: d for d in _division_rows()}

@@ -21,11 +21,11 @@ from citygov.demo import DemoCity, create_demo_city
 from citygov.identifiers import (
     MOBILE_RE,
     detect_kind,
-    load_divisions,
     ric_birth_date,
     ric_is_valid,
     uscc_is_valid,
 )
+from citygov.quality.reference import load_divisions
 from citygov.sources import SOURCE_EXTRA_KEY
 
 DIVISION_COLUMNS = {"djjg", "xzqdm", "ssxq", "qcddm", "qrddm", "hjdqdm", "cbdq", "所属区县"}

@@ -12,7 +12,6 @@ from citygov.identifiers import (
     MOBILE_RE,
     bankcard_is_valid,
     detect_kind,
-    load_divisions,
     make_ric,
     make_uscc,
     mask_mobile,
@@ -29,6 +28,7 @@ from citygov.identifiers import (
     uscc_is_valid,
 )
 from citygov.quality.masking import find_unmasked
+from citygov.quality.reference import load_divisions
 
 GOOD_RIC = "32070619900101123" + "0"  # check character computed by hand with the MOD 11-2 weights
 

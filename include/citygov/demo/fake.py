@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from citygov.identifiers import COMMON_SURNAMES, Division, load_divisions, make_ric, make_uscc
+from citygov.identifiers import COMMON_SURNAMES, make_ric, make_uscc
+from citygov.quality.reference import Division, load_divisions
 
 CITY = "320700"
 """连云港市."""
