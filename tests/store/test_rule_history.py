@@ -138,7 +138,10 @@ def test_data_docs_keep_each_date_and_prune_past_the_retention(
     inspected: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     docs = tmp_path / "docs"
+    (docs / "validations").mkdir(parents=True)  # the one-site layout of earlier versions
+    (docs / "validations" / "old.html").write_text("<html>old</html>", encoding="utf-8")
     first = build_data_docs(inspected, docs, logical_date=DAYS[0], suites=SUITES)
+    assert not (docs / "validations").exists()
     second = build_data_docs(inspected, docs, logical_date=DAYS[1], suites=SUITES)
     assert (first.validations, second.validations) == (1, 1)
     assert kept_dates(docs) == second.dates == [DAYS[1], DAYS[0]] and second.pruned == []
@@ -166,6 +169,12 @@ def test_data_docs_keep_each_date_and_prune_past_the_retention(
     paths = _docs_paths(inspected)
     assert paths[DAYS[0]] is None and Path(paths[DAYS[1]]).is_file() and Path(paths[DAYS[2]]).is_file()
     assert client.get(f"/docs/{DAYS[0].isoformat()}/index.html").status_code == 404
+    scorecard = client.get(f"/datasets/{CODE}").text
+    assert f'<span class="muted" data-date="{DAYS[0].isoformat()}"' in scorecard  # shown, no longer a link
+    assert f"/docs/{DAYS[0].isoformat()}/" not in scorecard and f"/docs/{DAYS[2].isoformat()}/" in scorecard
+    (docs / ".building-x").mkdir()
+    (docs / ".building-x" / "index.html").write_text("<html>half built</html>", encoding="utf-8")
+    assert client.get("/docs/.building-x/index.html").status_code == 404  # a date being built is not served
     assert re.findall(r'<tr data-date="([\d-]+)">', client.get("/docs/index.html").text) == [
         DAYS[2].isoformat(), DAYS[1].isoformat()]
     # rebuilding a kept date replaces it in place and prunes nothing more
