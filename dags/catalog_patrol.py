@@ -49,27 +49,19 @@ def catalog_patrol():
     def plan_batches(params=None) -> list[list[str]]:
         """Split the published catalog into batches of entry codes, grouped by source."""
         from citygov import patrol
-        from citygov.store import ensure_store
-        from citygov_airflow import governance_url_from_airflow
+        from citygov_airflow import governance_engine
 
-        engine = ensure_store(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             return patrol.plan_batches(engine, int(params["batch_size"]))
-        finally:
-            engine.dispose()
 
     @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
     def patrol_batch(codes: list[str], logical_date=None) -> dict:
         """Patrol one batch of entries and store its findings for the run's logical date."""
         from citygov import patrol
-        from citygov.store import engine_for
-        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
+        from citygov_airflow import city_date, governance_engine, source_resolver
 
-        engine = engine_for(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             return patrol.patrol_batch(engine, codes, source_resolver(), city_date(logical_date)).summary()
-        finally:
-            engine.dispose()
 
     @task(outlets=[PATROL])
     def summarize(summaries: list[dict], outlet_events=None) -> dict:

@@ -55,24 +55,21 @@ def catalog_sync():
         """Import the catalog file into the store; log each rejected row; return the import's counts."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from citygov import store
         from citygov.catalog.importer import CatalogFileError, import_catalog
-        from citygov_airflow import catalog_file_path, governance_url_from_airflow, import_summary
+        from citygov_airflow import catalog_file_path, governance_engine, import_summary
 
         path = catalog_file_path(params["catalog_file"], CATALOG_FILE_VARIABLE)
-        engine = store.ensure_store(governance_url_from_airflow())  # migrates a new or older store
-        try:
-            # The run's time, not the wall clock, so the catalog history lines up with the runs.
-            report = import_catalog(
-                engine,
-                path,
-                imported_at=logical_date or dag_run.run_after,
-                source_label=f"airflow:{dag_run.dag_id}/{dag_run.run_id}",
-            )
-        except CatalogFileError as exc:
-            raise AirflowFailException(f"cannot import the catalog: {exc}") from exc
-        finally:
-            engine.dispose()
+        with governance_engine() as engine:
+            try:
+                # The run's time, not the wall clock, so the catalog history lines up with the runs.
+                report = import_catalog(
+                    engine,
+                    path,
+                    imported_at=logical_date or dag_run.run_after,
+                    source_label=f"airflow:{dag_run.dag_id}/{dag_run.run_id}",
+                )
+            except CatalogFileError as exc:
+                raise AirflowFailException(f"cannot import the catalog: {exc}") from exc
         for error in report.rejected:
             log.warning("rejected: %s", error)
         return import_summary(report)

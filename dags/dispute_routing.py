@@ -47,17 +47,13 @@ def dispute_routing():
         they were scored; the asset event carries the counts."""
         from citygov import disputes
         from citygov.quality.scores import rescore_stale
-        from citygov.store import ensure_store
-        from citygov_airflow import governance_url_from_airflow
+        from citygov_airflow import governance_engine
 
-        engine = ensure_store(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             report = disputes.route_findings(engine, now=dag_run.run_after).to_dict()
             # Findings stored after a date was scored (backflow, the catalog import routed just now) reach
             # that date's scores.
             report["rescored"] = [day.isoformat() for day in rescore_stale(engine)]
-        finally:
-            engine.dispose()
         outlet_events[DISPUTES].extra = {k: len(v) for k, v in report.items() if isinstance(v, list)}
         return report
 

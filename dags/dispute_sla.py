@@ -38,14 +38,10 @@ def dispute_sla():
     def escalate_overdue(data_interval_end=None, dag_run=None) -> dict:
         """Escalate items past their deadline at the end of this run's interval."""
         from citygov import disputes
-        from citygov.store import ensure_store
-        from citygov_airflow import governance_url_from_airflow
+        from citygov_airflow import governance_engine
 
-        engine = ensure_store(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             report = disputes.escalate_overdue(engine, now=data_interval_end or dag_run.run_after)
-        finally:
-            engine.dispose()
         return report.to_dict()
 
     escalate_overdue()

@@ -75,7 +75,6 @@ def provincial_backflow():
     def pull_from_province(params=None, logical_date=None, dag_run=None) -> dict:
         """Land the batches the provincial API offers; skipped when its HTTP connection is not defined."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-        from sqlalchemy import create_engine
 
         from citygov.backflow.http_pull import (
             REFUSED_PROBLEMS,
@@ -84,8 +83,7 @@ def provincial_backflow():
             record_refusals,
             summarize,
         )
-        from citygov.store import ensure_store
-        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
+        from citygov_airflow import city_date, database_engine, governance_engine, source_resolver
 
         resolve = source_resolver()
         api, landing = resolve(params["province_conn"]), resolve(params["landing_conn"])
@@ -109,12 +107,8 @@ def provincial_backflow():
             target = resolve(params["target_conn"])
             if target is None:
                 raise AirflowFailException(_not_defined(params["target_conn"]))
-            store, target_engine = ensure_store(governance_url_from_airflow()), create_engine(target.sqlalchemy_url())
-            try:
+            with governance_engine() as store, database_engine(target) as target_engine:
                 record_refusals(store, target_engine, refused)
-            finally:
-                target_engine.dispose()
-                store.dispose()
         return {"date": day.isoformat() if day else None, **summarize(results)}
 
     # Runs when the pull succeeded or was skipped (no API connection); not when it failed for good.
@@ -122,11 +116,9 @@ def provincial_backflow():
     def ingest_batches(params=None, logical_date=None, dag_run=None, outlet_events=None) -> dict:
         """Verify, validate and load every landed batch; return each batch's reconciliation."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-        from sqlalchemy import create_engine
 
         from citygov.backflow import ingest_landing
-        from citygov.store import ensure_store
-        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
+        from citygov_airflow import city_date, database_engine, governance_engine, source_resolver
 
         resolve = source_resolver()
         landing, target = resolve(params["landing_conn"]), resolve(params["target_conn"])
@@ -136,15 +128,10 @@ def provincial_backflow():
             if conn is None:
                 raise AirflowFailException(_not_defined(name))
         day = city_date(logical_date)
-        store = ensure_store(governance_url_from_airflow())
-        target_engine = create_engine(target.sqlalchemy_url())
-        try:
+        with governance_engine() as store, database_engine(target) as target_engine:
             results = ingest_landing(
                 store, target_engine, landing.folder(), logical_date=day if _only_this_date(params, dag_run) else None
             )
-        finally:
-            target_engine.dispose()
-            store.dispose()
         summary = {
             "logical_date": day.isoformat(),
             "batches": {r.batch_id: r.status for r in results},

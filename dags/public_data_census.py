@@ -40,14 +40,10 @@ def public_data_census():
     def run_census(logical_date=None, outlet_events=None) -> dict:
         """Inventory every source, reconcile with the catalog, store snapshot and findings."""
         from citygov import census
-        from citygov.store import ensure_store
-        from citygov_airflow import city_date, governance_url_from_airflow, source_resolver
+        from citygov_airflow import city_date, governance_engine, source_resolver
 
-        engine = ensure_store(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             summary = census.run_census(engine, source_resolver(), city_date(logical_date)).summary()
-        finally:
-            engine.dispose()
         outlet_events[CENSUS].extra = {
             "coverage": summary["coverage"]["city"],
             "findings": summary["findings"],

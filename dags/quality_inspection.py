@@ -68,14 +68,10 @@ def quality_inspection():
     def plan_batches(params=None) -> list[list[str]]:
         """Split the published catalog into batches of entry codes, grouped by source."""
         from citygov.quality.runner import plan_batches
-        from citygov.store import ensure_store
-        from citygov_airflow import governance_url_from_airflow
+        from citygov_airflow import governance_engine
 
-        engine = ensure_store(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             return plan_batches(engine, int(params["batch_size"]))
-        finally:
-            engine.dispose()
 
     @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
     def inspect_batch(codes: list[str], day: str, params=None) -> dict:
@@ -83,15 +79,11 @@ def quality_inspection():
         from datetime import date
 
         from citygov.quality.runner import inspect_batch
-        from citygov.store import engine_for
-        from citygov_airflow import governance_url_from_airflow, source_resolver
+        from citygov_airflow import governance_engine, source_resolver
 
-        engine = engine_for(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
             return {k: v for k, v in report.summary().items() if k != "datasets"}
-        finally:
-            engine.dispose()
 
     @task(outlets=[QUALITY])
     def build_data_docs(summaries: list[dict], day: str, params=None, outlet_events=None) -> dict:
@@ -99,14 +91,10 @@ def quality_inspection():
         from datetime import date
 
         from citygov.quality.docs import build_data_docs
-        from citygov.store import engine_for
-        from citygov_airflow import governance_url_from_airflow, merge_summaries
+        from citygov_airflow import governance_engine, merge_summaries
 
-        engine = engine_for(governance_url_from_airflow())
-        try:
+        with governance_engine() as engine:
             docs = build_data_docs(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day))
-        finally:
-            engine.dispose()
         total = merge_summaries(summaries)
         total["data_docs"] = docs.to_dict()
         outlet_events[QUALITY].extra = {"logical_date": day, "findings": total.get("findings", 0)}

@@ -1,13 +1,15 @@
 """The thin layer between Airflow and the Airflow-free ``citygov`` core.
 
 DAG files import from here, never from ``airflow.models``: this is where an Airflow ``Connection`` becomes
-a SQLAlchemy URL the core understands, and where the defaults every citygov DAG shares are kept. Importing
+a SQLAlchemy URL the core understands (a task opens the store with ``with governance_engine() as engine``),
+and where the defaults every citygov DAG shares are kept. Importing
 this module does no I/O and touches no database, so DAG files stay cheap to parse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,8 @@ from citygov.settings import CITY_TZ, GOVERNANCE_CONN_ID, governance_url
 from citygov.sources import ConnectionInfo, connection_from_airflow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from citygov.catalog.importer import ImportReport
 
 OWNER = "citygov"
@@ -70,6 +74,42 @@ def governance_url_from_airflow(conn_id: str = GOVERNANCE_CONN_ID) -> str:
         return governance_url()
     url = connection_from_airflow(conn).sqlalchemy_url()
     return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def governance_engine(conn_id: str = GOVERNANCE_CONN_ID) -> Iterator[Engine]:
+    """The governance store for the length of a ``with`` block in a task, disposed of at its end.
+
+    The store is the one :func:`governance_url_from_airflow` names. A new, empty store gets the schema; a
+    store at an older schema fails the task at once with ``AirflowFailException`` (no retry: waiting will
+    not migrate it) naming the command to run, ``govern store upgrade`` or ``make init``: tasks never run
+    migrations.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from citygov.store import StoreOutOfDate, ensure_store
+
+    try:
+        engine = ensure_store(governance_url_from_airflow(conn_id))
+    except StoreOutOfDate as exc:
+        raise AirflowFailException(str(exc)) from None
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def database_engine(conn: ConnectionInfo) -> Iterator[Engine]:
+    """An engine for a database connection (the city's backflow store, a department's database) for the
+    length of a ``with`` block, disposed of at its end."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(conn.sqlalchemy_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def catalog_file_path(param_value: str | None, variable_key: str) -> Path:

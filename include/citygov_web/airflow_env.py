@@ -13,7 +13,9 @@ _ENGINE_LOCK = threading.Lock()
 
 
 def governance_engine():  # type: ignore[no-untyped-def]
-    """The governance store of this api-server process (migrated on first use; routes run in threads)."""
+    """The governance store of this api-server process (routes run in threads). A new, empty store gets
+    the schema on first use; one at an older schema raises :class:`citygov.store.StoreOutOfDate` until
+    ``govern store upgrade`` has run."""
     with _ENGINE_LOCK:
         return _make_engine()
 

@@ -47,7 +47,8 @@ def airflow_conn_json(url: str) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Iterator[str]:
-    """An empty governance store (the DAG migrates it) registered as the governance_db connection."""
+    """An empty governance store (the first task to open it gives it the schema) registered as the
+    governance_db connection."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'governance.db'}"
         monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_DB", airflow_conn_json(url))

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -34,10 +35,17 @@ def print_json(data: Any) -> None:
 
 
 def engine(args: argparse.Namespace) -> Engine:
-    """The governance store for a command (``--db``, else the default resolution), migrated if behind."""
-    from citygov.store import ensure_store
+    """The governance store for a command (``--db``, else the default resolution).
 
-    return ensure_store(args.db)
+    A new, empty store gets the schema; a store at an older schema ends the command (exit 2) with the
+    command that migrates it: only ``govern store upgrade`` migrates."""
+    from citygov.store import StoreOutOfDate, ensure_store
+
+    try:
+        return ensure_store(args.db)
+    except StoreOutOfDate as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
 
 
 def row_id(text: str) -> int:

@@ -1,7 +1,10 @@
 """The governance store: engine, migrations and sessions.
 
-``upgrade(url)`` brings any SQLite or PostgreSQL database to the current schema with Alembic; every
-shell (DAG task, CLI, web API) calls it or assumes it has been called by ``make init``.
+``upgrade(url)`` brings any SQLite or PostgreSQL database to the current schema with Alembic. Only
+``govern store upgrade`` and the init jobs (``make init``, ``govern city init``, the cluster's
+``citygov_deploy.init``) call it on a store that holds data; every other shell (DAG task, CLI, web API)
+opens the store with :func:`ensure_store`, which refuses a store at an older schema
+(:class:`StoreOutOfDate`) instead of migrating it in the middle of a run.
 """
 
 from __future__ import annotations
@@ -72,13 +75,52 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
+class StoreOutOfDate(RuntimeError):
+    """The store's schema is not the one this code expects: it is behind (``govern store upgrade`` brings
+    it up) or ahead (migrated by a newer citygov)."""
+
+    def __init__(self, url: str, current: set[str], heads: set[str]) -> None:
+        self.url, self.current, self.heads = url, current, heads
+        from sqlalchemy.engine import make_url
+
+        where = make_url(url).render_as_string(hide_password=True)
+        at, expected = ", ".join(sorted(current)), ", ".join(sorted(heads))
+        if current <= _known_revisions():
+            message = (
+                f"the governance store {where} is at schema revision {at}, older than this code's {expected}: "
+                f"run `govern store upgrade` (or `make init`) to migrate it, then rerun"
+            )
+        else:
+            message = (
+                f"the governance store {where} is at schema revision {at}, which this code does not know "
+                f"(it expects {expected}): it was migrated by a newer citygov; deploy that version here"
+            )
+        super().__init__(message)
+
+
 def ensure_store(url: str | None = None) -> Engine:
-    """An engine for a store at the latest schema, migrating it first when it is behind."""
+    """An engine for a store at the latest schema.
+
+    A new, empty database (no schema revision yet) gets the schema: it holds nothing to migrate. A store
+    at another revision raises :class:`StoreOutOfDate` naming the command to run; migrating a store that
+    holds data is left to ``govern store upgrade`` and the init jobs, so that a task or command never runs
+    a migration in passing (several tasks at once, or in the middle of a run)."""
     url = governance_url(url)
     engine = engine_for(url)
-    if current_revisions(engine) != head_revisions():
+    current, heads = current_revisions(engine), head_revisions()
+    if current == heads:
+        return engine
+    if not current:
         upgrade(url)
-    return engine
+        return engine
+    engine.dispose()
+    raise StoreOutOfDate(url, current, heads)
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
 
 
 @contextmanager
