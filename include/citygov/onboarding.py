@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import make_url
 
 from citygov.settings import GOVERNANCE_CONN_ID, project_home
-from citygov.sources import SOURCE_EXTRA_KEY, ConnectionInfo, connections_from_data
+from citygov.sources import SOURCE_EXTRA_KEY, ConnectionInfo, connections_from_data, source_kind
 
 PROFILE_FILE = "city.json"
 """The profile's file name inside a city folder."""
@@ -327,18 +327,11 @@ def check_city(
 
 def why_unreachable(conn: ConnectionInfo) -> str | None:
     """Why a source cannot be reached (a database that does not answer, a folder that is not there), or None."""
-    from citygov.inventory import source_engine
+    from citygov.sources import open_source
 
     try:
-        if conn.is_folder:
-            folder = conn.folder()
-            return None if folder.is_dir() else f"folder {folder} does not exist"
-        engine = source_engine(conn)
-        try:
-            with engine.connect():
-                return None
-        finally:
-            engine.dispose()
+        with open_source(conn) as source:
+            return source.unreachable()
     except Exception as exc:
         return f"cannot connect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
@@ -393,8 +386,7 @@ def onboard_city(profile: CityProfile, check: CityCheck) -> OnboardingReport:
     try:
         report.catalog_import = import_catalog(store, profile.catalog_file, source_label="city init").to_dict()
         report.sources = [
-            (c.conn_id, c.department, "folder" if c.is_folder else "database")
-            for c in check.connections.values() if c.department
+            (c.conn_id, c.department, source_kind(c)) for c in check.connections.values() if c.department
         ]
         register_sources(store, report.sources)
         # The web pages' admin acts as the steward, as `make demo` registers it.

@@ -31,9 +31,10 @@ from citygov.catalog.schema import (
 )
 from citygov.findings import FindingRecord, replace_findings
 from citygov.identifiers import detect_kind, mask_value
-from citygov.inventory import Inventory, Resource, _is_number, _parse_date, _parse_datetime, inspect_source
+from citygov.inventory import Inventory, Resource, inspect_source
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
+from citygov.sources.values import is_number, parse_date, parse_datetime
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow, PatrolObservation
 from citygov.system_objects import is_system_column
@@ -315,9 +316,9 @@ def type_fits(declared: ColumnType, actual: ColumnType, samples: list[str], *, i
         return True
     if actual is ColumnType.STRING:
         if declared is ColumnType.NUMBER:
-            return all(_is_number(v) for v in samples)
+            return all(is_number(v) for v in samples)
         if declared in temporal:
-            return all(_parse_date(v) or _parse_datetime(v) for v in samples)
+            return all(parse_date(v) or parse_datetime(v) for v in samples)
     return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,12 +18,14 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  
 
 def cmd_sources_register(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.census import register_sources
-    from citygov.sources import connections_from_file
+    from citygov.sources import UnknownSourceKind, connections_from_file, source_kind
 
     conns = connections_from_file(Path(args.connections_file))
-    sources = [
-        (c.conn_id, c.department, "folder" if c.is_folder else "database") for c in conns.values() if c.department
-    ]
+    try:
+        sources = [(c.conn_id, c.department, source_kind(c)) for c in conns.values() if c.department]
+    except UnknownSourceKind as exc:
+        print(f"error: {args.connections_file}: {exc}", file=sys.stderr)
+        return common.EXIT_ERROR
     register_sources(common.engine(args), sources)
     print(f"registered {len(sources)} department source(s) from {args.connections_file}")
     for conn_id, department, kind in sources:

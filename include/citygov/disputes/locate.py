@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +22,7 @@ from citygov.disputes.errors import InvalidInput, NotPermitted
 from citygov.disputes.queue import _actor, _event, _load, _now, _transaction
 from citygov.disputes.recordkeys import canonical, keyring
 from citygov.disputes.states import Role
-from citygov.inventory import ident, read_table_file, source_engine
-from citygov.sources import ConnectionInfo
+from citygov.sources import ConnectionInfo, MissingColumns, open_source
 from citygov.store.models import CatalogEntryRow
 
 MAX_MATCHES = 20
@@ -128,33 +126,29 @@ def _plain(value: Any) -> Any:
 
 
 def _key_rows(conn: ConnectionInfo, location: str, columns: list[str]) -> Iterator[tuple[int | None, list[Any]]]:
-    """(data row number for files, key values) of every row of the entry's table or file."""
+    """(row number where the source numbers its rows, else None; key values) of every row of the entry's
+    table or file, read in bounded chunks."""
     try:
-        if conn.is_folder:
-            yield from _file_rows(conn.file(location), location, columns)
-            return
-        engine = source_engine(conn)
-    except (OSError, ValueError) as exc:
+        source = open_source(conn)
+    except ValueError as exc:
         raise InvalidInput(f"source {conn.conn_id} cannot be read: {exc}") from exc
-    query = sa.select(*[sa.column(ident(c)) for c in columns]).select_from(sa.table(ident(location)))
-    try:
-        with engine.connect() as db:
-            for row in db.execution_options(stream_results=True, yield_per=10_000).execute(query):
-                yield None, list(row)
-    except sa.exc.SQLAlchemyError as exc:
-        raise InvalidInput(f"{location} in source {conn.conn_id} cannot be read: {type(exc).__name__}") from exc
-    finally:
-        engine.dispose()
-
-
-def _file_rows(path: Path, location: str, columns: list[str]) -> Iterator[tuple[int | None, list[Any]]]:
-    try:
-        header, rows = read_table_file(path)
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{location} cannot be read: {exc}") from exc
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise InvalidInput(f"{location} has no column {', '.join(missing)} (its header: {', '.join(header)})")
-    positions = [header.index(c) for c in columns]
-    for number, values in enumerate(rows, start=1):
-        yield number, [values[i] if i < len(values) else "" for i in positions]
+    with source:
+        try:
+            _, chunks = source.read(location, columns=columns)
+        except MissingColumns as exc:
+            raise InvalidInput(str(exc)) from exc
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"source {conn.conn_id} cannot be read: {exc}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise InvalidInput(f"{location} in source {conn.conn_id} cannot be read: {type(exc).__name__}") from exc
+        number = 0
+        try:
+            for rows in chunks:
+                for values in rows:
+                    number += 1
+                    yield (number if source.numbered_rows else None), values
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"{location} cannot be read: {exc}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            # Only the error's type: a driver's message may quote a value of the data.
+            raise InvalidInput(f"{location} in source {conn.conn_id} cannot be read: {type(exc).__name__}") from exc

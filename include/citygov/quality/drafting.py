@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from citygov.catalog.schema import CatalogEntry
-from citygov.sources import ConnectionInfo
+from citygov.sources import ConnectionInfo, open_source
 
 if TYPE_CHECKING:
     from citygov.quality.suites import DraftPolicy
@@ -55,8 +55,7 @@ def draft_entry_suite(
     connection, no table, a file that does not parse) still gets a draft from its catalog entry, with why.
     ``policy`` (default: from the environment) and ``drafted_at`` go to
     :func:`~citygov.quality.suites.draft_suite`."""
-    from citygov.inventory import source_engine
-    from citygov.quality.profile import catalog_profile, profile_file, profile_table
+    from citygov.quality.profile import catalog_profile, profile_source
     from citygov.quality.suites import draft_suite
 
     conn = resolve(entry.conn_id)
@@ -64,14 +63,8 @@ def draft_entry_suite(
     try:
         if conn is None:
             raise LookupError(f"connection {entry.conn_id!r} is not defined (pass --connections)")
-        if conn.is_folder:
-            profile = profile_file(conn.file(entry.location))
-        else:
-            source = source_engine(conn)
-            try:
-                profile = profile_table(source, entry.location)
-            finally:
-                source.dispose()
+        with open_source(conn) as source:
+            profile = profile_source(source, entry.location)
     except Exception as exc:
         profile = catalog_profile([(c.name, c.dtype.value) for c in entry.columns])
         unreadable = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

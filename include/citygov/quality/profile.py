@@ -9,17 +9,21 @@ in memory only and are never stored or printed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.identifiers import detect_kind
-from citygov.inventory import ident, infer_letter
 from citygov.quality import rules
-from citygov.quality.files import iter_chunks
+from citygov.quality.files import as_frames, iter_chunks
+from citygov.sources import Source
+from citygov.sources.database import ident, type_letter
+from citygov.sources.values import infer_letter
 
 SAMPLE_ROWS = 1000
 """Rows sampled for identifier detection and for testing candidate rules."""
@@ -83,8 +87,6 @@ def _finish(profile: ColumnProfile) -> None:
 
 def profile_table(source: Engine, table: str, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfile:
     """Profile a database table: one aggregate query for the counts, one read of the first rows."""
-    from citygov.inventory import type_letter
-
     reflected = sa.inspect(source).get_columns(table)
     target = sa.table(ident(table), *[sa.column(ident(c["name"])) for c in reflected])
     exprs: list[Any] = [sa.func.count()]
@@ -131,9 +133,26 @@ def _enums_sql(source: Engine, target: sa.TableClause, columns: dict[str, Column
                 profile.enum_values = sorted(profile.enum_counts)
 
 
+def profile_source(source: Source, location: str, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfile:
+    """Profile a resource of any source: in its database when it speaks SQL (:func:`profile_table`), else
+    in one streamed pass over its rows in chunks."""
+    engine = source.sql_engine()
+    if engine is not None:
+        return profile_table(engine, location, sample_rows=sample_rows)
+    header, chunks = source.read(location)
+    return profile_frames(header, as_frames(header, chunks), sample_rows=sample_rows)
+
+
 def profile_file(path: Path, *, sample_rows: int = SAMPLE_ROWS) -> DatasetProfile:
     """Profile a CSV or XLSX file in one streamed pass (distinct values counted per column)."""
     header, chunks = iter_chunks(Path(path))
+    return profile_frames(header, chunks, sample_rows=sample_rows)
+
+
+def profile_frames(
+    header: list[str], chunks: Iterator[pd.DataFrame], *, sample_rows: int = SAMPLE_ROWS
+) -> DatasetProfile:
+    """Profile rows given as DataFrame chunks (NULL for an empty value), distinct values counted per column."""
     columns = {h: ColumnProfile(name=h, letter="") for h in header}
     distinct: dict[str, Counter[str]] = {h: Counter() for h in header}
     rows = 0

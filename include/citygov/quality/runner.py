@@ -36,10 +36,9 @@ from sqlalchemy import Engine, delete
 
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CatalogEntry
-from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, replace_findings
-from citygov.inventory import ident, source_engine
-from citygov.quality import engine as qengine
 from citygov.expectation_rules import HIGH_SHARE
+from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, replace_findings
+from citygov.quality import engine as qengine
 from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
 from citygov.quality.scores import ScoreCard, ScoringPolicy, rescore, validation_not_run
 from citygov.quality.suites import (
@@ -50,7 +49,9 @@ from citygov.quality.suites import (
     load_suite,
     suites_dir,
 )
-from citygov.sources import ConnectionInfo
+from citygov.sources import ConnectionInfo, Source, open_source
+from citygov.sources.base import describe_error
+from citygov.sources.database import ident
 from citygov.store import session_scope
 from citygov.store.models import CheckResult, QualityRun
 
@@ -171,16 +172,16 @@ class BaseTables:
         self.store = store
         self.resolve = resolve
         self._entries: dict[str, CatalogEntry | None] = {}
-        self._engines: dict[str, Engine] = {}
-        self._file_values: dict[tuple[str, str], set[str]] = {}
+        self._sources: dict[str, Source] = {}
+        self._scanned: dict[tuple[str, str], set[str]] = {}
 
     def __enter__(self) -> BaseTables:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for engine in self._engines.values():
-            engine.dispose()
-        self._engines.clear()
+        for source in self._sources.values():
+            source.close()
+        self._sources.clear()
 
     def _entry(self, code: str) -> CatalogEntry:
         if code not in self._entries:
@@ -196,18 +197,16 @@ class BaseTables:
         conn = self.resolve(entry.conn_id)
         if conn is None:
             raise qengine.ValidationError(f"connection {entry.conn_id} of base entry {base_entry} is not defined")
-        if conn.is_folder:
+        source = self._sources.get(conn.conn_id)
+        if source is None:
+            source = self._sources[conn.conn_id] = open_source(conn)
+        engine = source.sql_engine()
+        if engine is None:  # no SQL to ask: the base column's values are read once, in chunks
             key = (base_entry, base_column)
-            if key not in self._file_values:
-                _, chunks = qengine.iter_chunks(conn.file(entry.location))
-                seen: set[str] = set()
-                for frame in chunks:
-                    seen.update(frame[base_column].dropna().map(str).tolist())
-                self._file_values[key] = seen
-            return {v for v in values if str(v) in self._file_values[key]}
-        engine = self._engines.get(conn.conn_id)
-        if engine is None:
-            engine = self._engines[conn.conn_id] = source_engine(conn)
+            if key not in self._scanned:
+                _, chunks = source.read(entry.location, columns=[base_column])
+                self._scanned[key] = {str(v) for rows in chunks for (v,) in rows if v is not None and str(v) != ""}
+            return {v for v in values if str(v) in self._scanned[key]}
         col = sa.column(ident(base_column))
         target = sa.table(ident(entry.location), col)
         with engine.connect() as c:
@@ -235,37 +234,42 @@ def validate_entry(
     meta = {"citygov": {"entry_code": entry.code, "conn_id": entry.conn_id, "location": entry.location,
                         "logical_date": logical_date.isoformat()}}
     try:
-        if conn.is_folder:
+        source = open_source(conn)
+        sql = source.sql_engine()
+    except Exception as exc:  # an unknown kind, a database that cannot be opened
+        out.status, out.error = "unreachable", describe_error(exc)
+        return out
+    try:
+        with source:
+            # Checks go down to SQL where the source speaks it, else through its file in chunks.
             try:
-                path = conn.file(entry.location)
-            except ValueError as exc:
+                path = None if sql is not None else source.local_file(entry.location)
+            except ValueError as exc:  # a location outside the source's folder
                 out.status, out.error = "unreachable", str(exc)
                 return out
-            result, rows = qengine.validate_file(
-                path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta, key_columns=entry.primary_key
-            )
-            out.engine = "pandas-chunks"
-        else:
-            try:
-                source = source_engine(conn)
-            except Exception as exc:
-                out.status, out.error = "unreachable", qengine._describe(exc)
-                return out
-            try:
+            if sql is not None:
                 result, rows = qengine.validate_table(
-                    source, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta,
+                    sql, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta,
                     key_columns=entry.primary_key,
                 )
-            finally:
-                source.dispose()
-            out.engine = engine
+                out.engine = engine
+            elif path is not None:
+                result, rows = qengine.validate_file(
+                    path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta,
+                    key_columns=entry.primary_key,
+                )
+                out.engine = "pandas-chunks"
+            else:
+                out.status = "unreachable"
+                out.error = f"a {source.kind} source has neither SQL nor files: the quality engine cannot read it"
+                return out
     except qengine.ValidationError as exc:
         out.status, out.error = "unreachable", str(exc)
         return out
     except Exception as exc:  # a broken source or suite fails this entry, not the batch
         # The traceback goes to the task log masked: a driver's message may quote a value of the data.
         log.error("quality validation of %s failed:\n%s", entry.code, scrub("".join(traceback.format_exception(exc))))
-        out.status, out.error = "error", qengine._describe(exc)
+        out.status, out.error = "error", describe_error(exc)
         return out
     masks = column_masks(suite)
     data = mask_suite_result(qengine.result_json(result), masks)

@@ -1,8 +1,9 @@
-"""Department sources as the core sees them: plain connection records, no Airflow objects.
+"""Connection records as the core sees them: the parts of an Airflow connection, no Airflow objects.
 
 A DAG task turns an Airflow ``Connection`` into a :class:`ConnectionInfo`; the CLI and the tests build
-them directly. Database sources become SQLAlchemy URLs; folder sources (Airflow ``fs`` connections with
-``{"path": ...}`` in extra) hold spreadsheets and CSV files.
+them directly. Which kind of source a connection is (and how it is read) is
+:func:`citygov.sources.open_source`'s business; this module only translates the record: a SQLAlchemy URL
+for database types, the folder (and a file safely inside it) for folder types.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from sqlalchemy.engine import URL, make_url
 SOURCE_EXTRA_KEY = "citygov_department"
 """Key in a connection's extra that registers it as a department source, valued with the department name."""
 
-_DRIVERS = {
+DATABASE_DRIVERS = {
     "sqlite": "sqlite",
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
     "mysql": "mysql+pymysql",
 }
+"""Airflow connection type → SQLAlchemy driver of a database source."""
+URL_TYPES = frozenset({"generic", "sqlalchemy"})
+"""Connection types whose host holds a whole SQLAlchemy URL (``postgresql+psycopg://…``)."""
+FOLDER_TYPES = frozenset({"fs", "file", "folder"})
+"""Connection types of a folder of files (Airflow's ``fs`` with ``{"path": ...}`` in extra)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class ConnectionInfo:
     @property
     def is_folder(self) -> bool:
         """Whether this is a folder of files rather than a database."""
-        return self.conn_type in {"fs", "file", "folder"}
+        return self.conn_type in FOLDER_TYPES
 
     def folder(self) -> Path:
         """The folder of a file source."""
@@ -72,13 +78,13 @@ class ConnectionInfo:
         """The SQLAlchemy URL of a database source."""
         if self.is_folder:
             raise ValueError(f"connection {self.conn_id!r} is a folder, not a database")
-        if self.conn_type in {"generic", "sqlalchemy"} and self.host and "://" in self.host:
+        if self.conn_type in URL_TYPES and self.host and "://" in self.host:
             return make_url(self.host)
-        driver = _DRIVERS.get(self.conn_type)
+        driver = DATABASE_DRIVERS.get(self.conn_type)
         if driver is None:
             raise ValueError(
                 f"connection {self.conn_id!r} has type {self.conn_type!r}; supported: "
-                f"{', '.join(sorted(_DRIVERS))}, fs (folder)"
+                f"{', '.join(sorted(DATABASE_DRIVERS))}, fs (folder)"
             )
         if driver == "sqlite":
             # Airflow keeps the database file path in host (SqliteHook does the same).
@@ -117,7 +123,6 @@ def connection_from_airflow(conn: Any) -> ConnectionInfo:
         port=conn.port,
         extra=dict(extra or {}),
     )
-
 
 
 def connections_from_data(data: dict[str, Any]) -> dict[str, ConnectionInfo]:

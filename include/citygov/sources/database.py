@@ -1,0 +1,158 @@
+"""Database sources through SQLAlchemy: SQLite files (opened read-only) and PostgreSQL.
+
+Every table and view is a resource. Counts and the latest update time come from one aggregate query, so
+describing a table never reads it into memory; rows are streamed from a server-side cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, types
+from sqlalchemy.engine.reflection import Inspector
+from sqlalchemy.sql import column as sql_column
+from sqlalchemy.sql import quoted_name
+from sqlalchemy.sql import table as sql_table
+
+from citygov.catalog.schema import ColumnType
+from citygov.sources.base import CHUNK_ROWS, ObservedColumn, Resource, Rows, describe_error
+from citygov.sources.connection import DATABASE_DRIVERS, URL_TYPES, ConnectionInfo
+from citygov.sources.values import as_datetime
+
+
+def ident(name: str) -> quoted_name:
+    """A name from a catalog or a source, always quoted as an identifier."""
+    return quoted_name(name, quote=True)
+
+
+def type_letter(sql_type: Any) -> ColumnType:
+    """Map a reflected SQLAlchemy type onto a catalog type letter."""
+    if isinstance(sql_type, types.DateTime):
+        return ColumnType.DATETIME
+    if isinstance(sql_type, types.Date):
+        return ColumnType.DATE
+    if isinstance(sql_type, (types.Integer, types.Numeric, types.Float)):
+        return ColumnType.NUMBER
+    if isinstance(sql_type, (types.LargeBinary, types._Binary)):
+        return ColumnType.BINARY
+    return ColumnType.STRING
+
+
+def source_engine(conn: ConnectionInfo) -> Engine:
+    """An engine for a database source; SQLite files are opened read-only and never created."""
+    url = conn.sqlalchemy_url()
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ""
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise FileNotFoundError(f"database file {path} does not exist")
+        return create_engine(
+            f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": 10}
+        )
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+class DatabaseSource:
+    """A database reached through SQLAlchemy; one engine and, while describing, one connection."""
+
+    kind: ClassVar[str] = "database"
+    conn_types: ClassVar[frozenset[str]] = frozenset(DATABASE_DRIVERS) | URL_TYPES
+    numbered_rows: ClassVar[bool] = False
+
+    def __init__(self, conn: ConnectionInfo) -> None:
+        self.conn = conn
+        self._engine: Engine | None = None
+        self._connection: Connection | None = None
+        self._inspector: Inspector | None = None
+
+    def __enter__(self) -> DatabaseSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = self._connection = self._inspector = None
+
+    def sql_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = source_engine(self.conn)
+        return self._engine
+
+    def _open(self) -> tuple[Connection, Inspector]:
+        if self._connection is None or self._inspector is None:
+            self._connection = self.sql_engine().connect()
+            self._inspector = inspect(self._connection)
+        return self._connection, self._inspector
+
+    def unreachable(self) -> str | None:
+        try:
+            with self.sql_engine().connect():
+                return None
+        except Exception as exc:
+            return f"cannot connect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+    def resources(self, locations: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        _, inspector = self._open()
+        found = [(name, "table") for name in inspector.get_table_names()]
+        found += [(name, "view") for name in inspector.get_view_names()]
+        wanted = set(locations) if locations is not None else None
+        return [(name, kind) for name, kind in sorted(found) if wanted is None or name in wanted]
+
+    def describe(
+        self, location: str, kind: str = "table", *, update_column: str | None = None, count_rows: bool = True,
+        sample: int = 0,
+    ) -> Resource:
+        """Reflected columns, then the row count and the latest ``update_column`` value in one scan."""
+        resource = Resource(conn_id=self.conn.conn_id, location=location, kind=kind)
+        connection, inspector = self._open()
+        try:
+            resource.columns = [
+                ObservedColumn(c["name"], str(c["type"]), type_letter(c["type"]))
+                for c in inspector.get_columns(location)
+            ]
+            target = sql_table(ident(location), *[sql_column(ident(c.name)) for c in resource.columns])
+            aggregates = [func.count()] if count_rows else []
+            if update_column and resource.column(update_column):
+                aggregates.append(func.max(target.c[update_column]))
+            if aggregates:
+                values = connection.execute(select(*aggregates).select_from(target)).one()
+                if count_rows:
+                    resource.row_count = values[0]
+                if len(values) > int(count_rows):
+                    resource.last_updated = as_datetime(values[-1])
+            if sample and resource.columns:
+                result = connection.execute(select(*target.c).limit(sample))
+                names = [c.name for c in resource.columns]
+                resource.samples = {n: [] for n in names}
+                for row in result:
+                    for n, v in zip(names, row, strict=True):
+                        if v is not None and str(v).strip():
+                            resource.samples[n].append(str(v))
+        except Exception as exc:  # e.g. the table was dropped between listing and reading
+            connection.rollback()
+            resource.error = describe_error(exc)
+        return resource
+
+    def read(
+        self, location: str, *, columns: list[str] | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> tuple[list[str], Iterator[Rows]]:
+        engine = self.sql_engine()
+        names = list(columns) if columns is not None else [c["name"] for c in inspect(engine).get_columns(location)]
+        query = select(*[sql_column(ident(n)) for n in names]).select_from(sql_table(ident(location)))
+
+        def chunks() -> Iterator[Rows]:
+            with engine.connect() as db:
+                result = db.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
+                for part in result.partitions(chunk_rows):
+                    yield [list(row) for row in part]
+
+        return names, chunks()
+
+    def local_file(self, location: str) -> Path | None:
+        return None

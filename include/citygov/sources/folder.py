@@ -1,0 +1,197 @@
+"""Folder sources: a department's CSV, TSV and XLSX files in one folder (Airflow ``fs`` connections).
+
+Files are streamed (bounded memory whatever their size); column types are inferred from the first rows.
+A location always resolves inside the folder (:meth:`ConnectionInfo.file`): ``../x.csv``, an absolute
+path or a link pointing out is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy import Engine
+
+from citygov.catalog.reader import CatalogFileError, detect_encoding
+from citygov.catalog.reader import _cell_text as cell_text
+from citygov.sources.base import CHUNK_ROWS, MissingColumns, ObservedColumn, Resource, Rows, describe_error
+from citygov.sources.connection import FOLDER_TYPES, ConnectionInfo
+from citygov.sources.values import infer_letter, parse_datetime
+
+FILE_SUFFIXES = {".csv", ".xlsx", ".xlsm", ".txt", ".tsv"}
+SAMPLE_ROWS = 200
+"""Values per column read to infer file column types and identifier kinds."""
+
+
+class FolderSource:
+    """A folder of files; each file is a resource, named by its path relative to the folder."""
+
+    kind: ClassVar[str] = "folder"
+    conn_types: ClassVar[frozenset[str]] = FOLDER_TYPES
+    numbered_rows: ClassVar[bool] = True
+
+    def __init__(self, conn: ConnectionInfo) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> FolderSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass  # a file is closed once its rows are read
+
+    def unreachable(self) -> str | None:
+        folder = self.conn.folder()
+        return None if folder.is_dir() else f"folder {folder} does not exist"
+
+    def resources(self, locations: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        folder = self.conn.folder()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"folder {folder} does not exist")
+        wanted = set(locations) if locations is not None else None
+        found = [
+            path.relative_to(folder).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and path.suffix.lower() in FILE_SUFFIXES
+        ]
+        return [(location, "file") for location in sorted(found) if wanted is None or location in wanted]
+
+    def describe(
+        self, location: str, kind: str = "file", *, update_column: str | None = None, count_rows: bool = True,
+        sample: int = 0,
+    ) -> Resource:
+        """One streamed pass: row count, the latest ``update_column`` value (else the file's modification
+        time) and the first :data:`SAMPLE_ROWS` rows for the column types and samples."""
+        resource = Resource(conn_id=self.conn.conn_id, location=location, kind=kind)
+        try:
+            path = self.conn.file(location)
+            header, rows = read_table_file(path)
+            samples: list[list[str]] = [[] for _ in header]
+            count = 0
+            update_index = header.index(update_column) if update_column in header else None
+            latest: datetime | None = None
+            for values in rows:
+                count += 1
+                if count <= SAMPLE_ROWS:
+                    for i in range(len(header)):
+                        samples[i].append(values[i] if i < len(values) else "")
+                if update_index is not None and update_index < len(values):
+                    stamp = parse_datetime(values[update_index])
+                    if stamp and (latest is None or stamp > latest):
+                        latest = stamp
+                if not count_rows and count >= SAMPLE_ROWS:
+                    break
+            resource.columns = [
+                ObservedColumn(name, "inferred", infer_letter(samples[i])) for i, name in enumerate(header)
+            ]
+            resource.row_count = count if count_rows else None
+            if sample:
+                resource.samples = {
+                    name: [v for v in samples[i][:sample] if v.strip()] for i, name in enumerate(header)
+                }
+            resource.last_updated = latest or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except Exception as exc:  # an unreadable spreadsheet is a finding for that file only
+            resource.error = describe_error(exc)
+        return resource
+
+    def read(
+        self, location: str, *, columns: list[str] | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> tuple[list[str], Iterator[Rows]]:
+        header, chunks = read_file_chunks(self.conn.file(location), chunk_rows)
+        if columns is None:
+            return header, chunks
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise MissingColumns(f"{location} has no column {', '.join(missing)} (its header: {', '.join(header)})")
+        positions = [header.index(c) for c in columns]
+        return list(columns), ([[row[i] for i in positions] for row in chunk] for chunk in chunks)
+
+    def sql_engine(self) -> Engine | None:
+        return None
+
+    def local_file(self, location: str) -> Path | None:
+        return self.conn.file(location)
+
+
+def read_file_chunks(
+    path: Path, chunk_rows: int = CHUNK_ROWS, *, empty: str | None = ""
+) -> tuple[list[str], Iterator[Rows]]:
+    """A CSV or XLSX file as its header and chunks of at most ``chunk_rows`` text rows, each exactly as wide
+    as the header (short rows padded, cells beyond the header dropped); an empty cell is ``empty``."""
+    header, rows = read_table_file(path)
+    width = len(header)
+
+    def chunks() -> Iterator[Rows]:
+        buffer: Rows = []
+        for values in rows:
+            values = (list(values) + [""] * width)[:width]
+            buffer.append([v if v != "" else empty for v in values] if empty != "" else values)
+            if len(buffer) >= chunk_rows:
+                yield buffer
+                buffer = []
+        if buffer:
+            yield buffer
+
+    return header, chunks()
+
+
+def read_table_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+    """Open a CSV or XLSX file as a header and an iterator of text rows (streamed, bounded memory)."""
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return _xlsx_table(path)
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+        longer = bool(handle.read(1))
+    try:
+        encoding = detect_encoding(head, partial=longer)  # the head may end inside a character
+    except CatalogFileError as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    if encoding in {"gbk"}:
+        encoding = "gb18030"  # a later chunk may hold a character only GB18030 has
+    handle = path.open("r", encoding=encoding, newline="")
+    first = handle.readline()
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    if not header:
+        handle.close()
+        raise ValueError(f"{path.name}: the file is empty")
+    header = [h.replace("\ufeff", "").strip() for h in header]
+
+    def rows() -> Iterator[list[str]]:
+        with handle:
+            for values in csv.reader(handle, delimiter=delimiter):
+                if any(v.strip() for v in values):
+                    yield values
+
+    return header, rows()
+
+
+def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    iterator = workbook.worksheets[0].iter_rows(values_only=True)
+    first = next(iterator, None)
+    if first is None:
+        workbook.close()
+        raise ValueError(f"{path.name}: the workbook's first sheet is empty")
+    header = [cell_text(v).strip() for v in first]
+    while header and not header[-1]:
+        header.pop()
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for values in iterator:
+                texts = [cell_text(v) for v in values]
+                if any(t.strip() for t in texts):
+                    yield texts
+        finally:
+            workbook.close()
+
+    return header, rows()
