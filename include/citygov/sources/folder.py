@@ -25,6 +25,8 @@ from citygov.sources.values import infer_letter, parse_datetime
 FILE_SUFFIXES = {".csv", ".xlsx", ".xlsm", ".txt", ".tsv"}
 SAMPLE_ROWS = 200
 """Values per column read to infer file column types and identifier kinds."""
+DESCRIBE_CHUNK_ROWS = 5_000
+"""Rows held at once while describing a file (counting needs no more)."""
 
 
 class FolderSource:
@@ -66,25 +68,25 @@ class FolderSource:
         self, location: str, kind: str = "file", *, update_column: str | None = None, count_rows: bool = True,
         sample: int = 0,
     ) -> Resource:
-        """One streamed pass: row count, the latest ``update_column`` value (else the file's modification
-        time) and the first :data:`SAMPLE_ROWS` rows for the column types and samples."""
+        """One streamed pass through :meth:`read`: row count, the latest ``update_column`` value (else the
+        file's modification time) and the first :data:`SAMPLE_ROWS` rows for the column types and samples."""
         resource = Resource(conn_id=self.conn.conn_id, location=location, kind=kind)
         try:
-            path = self.conn.file(location)
-            header, rows = read_table_file(path)
+            header, chunks = self.read(location, chunk_rows=SAMPLE_ROWS if not count_rows else DESCRIBE_CHUNK_ROWS)
             samples: list[list[str]] = [[] for _ in header]
             count = 0
             update_index = header.index(update_column) if update_column in header else None
             latest: datetime | None = None
-            for values in rows:
-                count += 1
-                if count <= SAMPLE_ROWS:
-                    for i in range(len(header)):
-                        samples[i].append(values[i] if i < len(values) else "")
-                if update_index is not None and update_index < len(values):
-                    stamp = parse_datetime(values[update_index])
-                    if stamp and (latest is None or stamp > latest):
-                        latest = stamp
+            for rows in chunks:
+                for values in rows[: SAMPLE_ROWS - count] if count < SAMPLE_ROWS else ():
+                    for i, value in enumerate(values):
+                        samples[i].append(value)
+                count += len(rows)
+                if update_index is not None:
+                    for values in rows:
+                        stamp = parse_datetime(values[update_index])
+                        if stamp and (latest is None or stamp > latest):
+                            latest = stamp
                 if not count_rows and count >= SAMPLE_ROWS:
                     break
             resource.columns = [
@@ -95,7 +97,7 @@ class FolderSource:
                 resource.samples = {
                     name: [v for v in samples[i][:sample] if v.strip()] for i, name in enumerate(header)
                 }
-            resource.last_updated = latest or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            resource.last_updated = latest or datetime.fromtimestamp(self.conn.file(location).stat().st_mtime, UTC)
         except Exception as exc:  # an unreadable spreadsheet is a finding for that file only
             resource.error = describe_error(exc)
         return resource
@@ -130,7 +132,8 @@ def read_file_chunks(
     def chunks() -> Iterator[Rows]:
         buffer: Rows = []
         for values in rows:
-            values = (list(values) + [""] * width)[:width]
+            if len(values) != width:
+                values = (list(values) + [""] * width)[:width]
             buffer.append([v if v != "" else empty for v in values] if empty != "" else values)
             if len(buffer) >= chunk_rows:
                 yield buffer
