@@ -174,7 +174,7 @@ def typed_copy(path: Path, url: str, work: Path) -> float:
     checks, no lineage): what loading this table costs PostgreSQL alone. Printed for context only."""
     import psycopg
 
-    from citygov.backflow.loader import ensure_target_tables
+    from citygov.backflow.target import ensure_target_tables
 
     _, entry = governance_store(work)
     engine = sa.create_engine(url)

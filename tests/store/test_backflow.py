@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.backflow import ingest_landing, list_batches, pgfast
-from citygov.backflow import loader as backflow_loader
+from citygov.backflow import stage as backflow_stage
 from citygov.findings import load_findings
 from citygov.quality.masking import find_unmasked
 from citygov.store import session_scope
@@ -202,7 +202,7 @@ def test_crash_mid_load_leaves_the_target_untouched(
     assert {r.status for r in day1} == {"loaded"}
     before = snapshot(target)
     calls = {"n": 0}
-    real_write = backflow_loader._write_stage
+    real_write = backflow_stage.write_stage
 
     def dying_write(stage, rows):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -210,7 +210,7 @@ def test_crash_mid_load_leaves_the_target_untouched(
             raise RuntimeError("killed mid-load")
         real_write(stage, rows)
 
-    monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
+    monkeypatch.setattr(backflow_stage, "write_stage", dying_write)
     real_block = pgfast.FastLoad._block
     monkeypatch.setattr(pgfast.FastLoad, "_block", _dying_block)  # PostgreSQL's fast path: dies after the TRUNCATE
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
@@ -219,7 +219,7 @@ def test_crash_mid_load_leaves_the_target_untouched(
     assert snapshot(target) == before  # the full batch's DELETE and first chunks were rolled back
     assert store_rows(governed)[crashed[0].batch_id][0] == "loading"
 
-    monkeypatch.setattr(backflow_loader, "_write_stage", real_write)
+    monkeypatch.setattr(backflow_stage, "write_stage", real_write)
     monkeypatch.setattr(pgfast.FastLoad, "_block", real_block)
     retried = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"), chunk_size=10)
     assert {r.status for r in retried} == {"loaded"}
@@ -436,7 +436,7 @@ def test_target_on_the_store_backend_loads_and_survives_a_crash(
     def dying_write(stage, rows):  # type: ignore[no-untyped-def]
         raise RuntimeError("killed mid-load")
 
-    monkeypatch.setattr(backflow_loader, "_write_stage", dying_write)
+    monkeypatch.setattr(backflow_stage, "write_stage", dying_write)
     monkeypatch.setattr(pgfast.FastLoad, "_block", _dying_block)
     crashed = ingest_landing(governed, target, city / "landing", logical_date=_date("2026-11-27"))
     assert {r.status for r in crashed} == {"failed"}

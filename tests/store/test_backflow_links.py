@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.backflow import ingest_landing, pgfast, scan_landing, verify
-from citygov.backflow import loader as backflow_loader
+from citygov.backflow import stage as backflow_stage
 from citygov.disputes.routing import route_findings
 from citygov.findings import load_findings
 from tests.db_text import every_row
@@ -234,13 +234,13 @@ def test_a_link_swapped_in_after_verification_is_refused_on_the_general_path(
     landing, outside = tmp_path / "landing", tmp_path / "outside"
     outside.mkdir()
     folder = write_batch(landing, "SWAP-001", good_csv(city), declared=6)
-    real = backflow_loader._create_stage
+    real = backflow_stage.create_stage
 
     def swapping(*args: Any, **kwargs: Any) -> Any:
         _swap_for_link(folder, outside)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(backflow_loader, "_create_stage", swapping)
+    monkeypatch.setattr(backflow_stage, "create_stage", swapping)
     target = sa.create_engine(f"sqlite:///{tmp_path / 'backflow.db'}")
     try:
         (result,) = ingest_landing(governed, target, landing)

@@ -28,10 +28,10 @@ DAY = date(2026, 11, 28)
 
 
 def test_system_names_are_declared_once_and_match_what_the_loader_uses() -> None:
-    from citygov.backflow import loader
+    from citygov.backflow import target
 
-    assert (loader.LOADS_TABLE, loader.QUARANTINE_TABLE, loader.LINEAGE_COLUMN) == (BACKFLOW_LOADS, BACKFLOW_QUARANTINE, LINEAGE_COLUMN)
-    assert {loader.loads_table.name, loader.quarantine_table.name} <= {BACKFLOW_LOADS, BACKFLOW_QUARANTINE}
+    assert (target.LOADS_TABLE, target.QUARANTINE_TABLE, target.LINEAGE_COLUMN) == (BACKFLOW_LOADS, BACKFLOW_QUARANTINE, LINEAGE_COLUMN)
+    assert {target.loads_table.name, target.quarantine_table.name} <= {BACKFLOW_LOADS, BACKFLOW_QUARANTINE}
     assert is_system_table("BACKFLOW_LOADS") and is_system_column("_batch_id") and not is_system_table("hl_qydjxx")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from citygov.backflow.loader import RULE_QUARANTINED, RULE_REJECTED
+from citygov.backflow.findings import RULE_QUARANTINED, RULE_REJECTED
 from citygov.disputes.queue import CONSUMER_RULE
 from citygov.disputes.routing import CATALOG_RULE, PROBLEM_OF_RULE
 from citygov.expectation_rules import EXPECTATION_RULES

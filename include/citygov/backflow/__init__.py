@@ -13,15 +13,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from citygov.backflow.batches import Batch, Manifest, Problem, scan_landing, verify
-from citygov.backflow.loader import (
-    BatchResult,
-    ReconciliationError,
-    ingest_batch,
-    list_batches,
-    record_refused_delivery,
-    refresh_findings,
-    target_table_name,
-)
+from citygov.backflow.findings import refresh_findings
+from citygov.backflow.loader import ReconciliationError, ingest_batch
+from citygov.backflow.records import BatchResult, list_batches, record_refused_delivery
+from citygov.backflow.target import target_table_name
 from citygov.catalog.queries import load_entries
 
 

@@ -50,7 +50,8 @@ from sqlalchemy import Engine
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from citygov.backflow.batches import MANIFEST_NAME, Batch, Manifest, landing_problems, read_manifest
-from citygov.backflow.loader import record_refused_delivery, refresh_findings
+from citygov.backflow.findings import refresh_findings
+from citygov.backflow.records import record_refused_delivery
 from citygov.sources import ConnectionInfo
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ NUL byte and ends with a line break, and the target table's columns have the typ
   canonical form (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, plain digits) are handed to the loader's
   per-record logic (:class:`~citygov.backflow.rows.RowPreparer`), exactly as the general path treats
   them;
-- the suite's row expectations run vectorized (:func:`citygov.quality.engine.vector_expected`): the first
+- the suite's row expectations run vectorized (:func:`citygov.quality.vector.vector_expected`): the first
   failing one, in suite order, is the row's reason;
 - the primary key is hashed (64 bits); a row whose hash was seen before is held back as a *suspect* and
   decided after the COPY against the rows loaded (an equal key: ``duplicate_key``; a hash collision: it
@@ -28,7 +28,8 @@ maintaining them row by row). Its rows go in primary-key order when the key's te
 "C" and the file fits :data:`SORT_MEMORY` (:func:`copybin.key_order`: compiled passes over the file,
 read into memory, code the keys; a radix sort orders them; the blocks are gathered in that order), so
 that PostgreSQL's sort finds the rebuilt key's input already sorted, which halves the rebuild. An
-``incremental`` batch COPYs into a temporary table and upserts from it.
+``incremental`` batch COPYs into a temporary table and upserts from it
+(:func:`citygov.backflow.upsert.upsert`, the general load's upsert too).
 Everything happens in the caller's transaction; refused rows go to ``backflow_quarantine`` with one COPY
 at the end (spooled to a temporary file meanwhile: memory stays bounded by the block size).
 """
@@ -52,6 +53,7 @@ from sqlalchemy import Connection
 from citygov.backflow import copybin
 from citygov.backflow.batches import Batch, BatchProblemError, Problem, open_batch_file, plain_lines
 from citygov.backflow.rows import RowPreparer, expectation_failures, has_key
+from citygov.backflow.upsert import upsert, written_columns
 from citygov.catalog.schema import CatalogEntry, ColumnType
 from citygov.system_objects import BACKFLOW_QUARANTINE as QUARANTINE_TABLE
 from citygov.system_objects import BACKFLOW_ROWS, BACKFLOW_SUSPECTS, LINEAGE_COLUMN
@@ -105,7 +107,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def key_hashes(columns: list[Any]) -> np.ndarray:
-    """A 64-bit hash per row of the key columns (:class:`~citygov.quality.engine.TextColumn`), the same
+    """A 64-bit hash per row of the key columns (:class:`~citygov.quality.vector.TextColumn`), the same
     for the same UTF-8 bytes however the column was built and whatever the other rows hold. Collisions
     are possible (and handled by the caller)."""
     import hashlib
@@ -311,7 +313,7 @@ class FastLoad:
     # -- per block ------------------------------------------------------------------------------------
 
     def _block(self, padded: np.ndarray, lines: np.ndarray) -> bytes:
-        from citygov.quality.engine import TextColumn
+        from citygov.quality.vector import TextColumn
 
         buf = padded[:-_PAD]
         starts, ends, fs, fl, values, fast = copybin.split(buf, len(self.header), self.kinds, self.required, _SPACE_LIKE)
@@ -538,26 +540,14 @@ class FastLoad:
         return len(collided)
 
     def _upsert(self, stage: str) -> int:
-        conn, q = self.conn, self.quote
-        target = q(self.table.name)
-        cols = [*self.names, LINEAGE_COLUMN]
-        listed = ", ".join(q(c) for c in cols)
-        if self.pk and has_key(conn, self.table.name, self.pk):
-            keys = ", ".join(q(k) for k in self.pk)
-            sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in cols if c not in self.pk)
-            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
-            return conn.exec_driver_sql(
-                f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {q(stage)} ON CONFLICT ({keys}) {action}"
-            ).rowcount
-        if self.pk:
-            keys = ", ".join(q(k) for k in self.pk)
-            conn.exec_driver_sql(f"DELETE FROM {target} WHERE ({keys}) IN (SELECT {keys} FROM {q(stage)})")
-        return conn.exec_driver_sql(f"INSERT INTO {target} ({listed}) SELECT {listed} FROM {q(stage)}").rowcount
+        """Write the rows COPYed into the temporary table ``stage`` into the resource's table (incremental)."""
+        staged = sa.table(stage, *[sa.column(c) for c in written_columns(self.names)])
+        return upsert(self.conn, self.table, sa.select(*staged.c), self.names, self.pk, full=False)
 
 
 def _take(column: Any, idx: np.ndarray) -> Any:
     """The rows ``idx`` of a TextColumn (for hashing: lengths, bytes and, for long values, the text)."""
-    from citygov.quality.engine import TextColumn
+    from citygov.quality.vector import TextColumn
 
     out = TextColumn.__new__(TextColumn)
     values = column.values
