@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from citygov.settings import governance_url
@@ -81,8 +81,6 @@ class StoreOutOfDate(RuntimeError):
 
     def __init__(self, url: str, current: set[str], heads: set[str]) -> None:
         self.url, self.current, self.heads = url, current, heads
-        from sqlalchemy.engine import make_url
-
         where = make_url(url).render_as_string(hide_password=True)
         at, expected = ", ".join(sorted(current)), ", ".join(sorted(heads))
         if current <= _known_revisions():
