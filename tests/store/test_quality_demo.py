@@ -29,6 +29,7 @@ from citygov.quality.rules import REASONS
 from citygov.quality.runner import inspect_batch
 from citygov.quality.scores import load_scores
 from citygov.quality.suites import load_suite
+from citygov.rulebook import describe
 from citygov.sources import connections_from_file
 from citygov.store import engine_for, session_scope, upgrade
 from citygov.store.models import CheckResult, DatasetScore, Finding, QualityRun
@@ -189,6 +190,11 @@ def test_data_docs_and_stored_results_show_no_unmasked_identifier(inspected: Eng
     assert any(words.split(" ")[0] in page for code, words in REASONS.items() if code.startswith("ric."))
     run = next(r for r in json.loads(texts["quality_runs"]) if r["entry_code"] == "320700-SCJGJ-0002")
     assert "********" in json.dumps(run["validation_result"], ensure_ascii=False)  # the credit codes, masked
+    # the suite's page names each rule in words (rulebook), built-in GX expectations included
+    suite_page = next(body for name, body in texts.items() if "expectations" in name and "320700-GAJ-0001" in name and name.endswith(".html"))
+    for rule_id in ("expect_column_values_to_be_valid_ric", "expect_column_values_to_not_be_blank", "expect_column_values_to_be_unique"):
+        words = describe(rule_id)
+        assert words.title_zh in suite_page and words.title_en in suite_page, rule_id
 
 
 def test_a_dataset_without_a_suite_gets_a_finding(inspected: Engine, city: Path, tmp_path: Path) -> None:

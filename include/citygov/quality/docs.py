@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Engine, case, func, select, update
 
+from citygov.quality import registry
 from citygov.quality.masking import docs_samples, find_unmasked, scrub
 from citygov.quality.suites import SuiteFileError, load_suite, register_expectations, suites_dir
 from citygov.settings import data_dir, whole_number
@@ -307,9 +308,16 @@ def _as_date(name: str) -> date | None:
 
 
 def _suite_json(suite: Any) -> dict[str, Any]:
+    """The suite as JSON, each expectation carrying its rule's words as GX notes (shown under it on the
+    suite's page): title in Chinese and English, how to fix, the rule id as a code."""
     from citygov.quality.suites import suite_to_dict
 
-    return suite_to_dict(suite)
+    data = suite_to_dict(suite)
+    for expectation in data.get("expectations") or []:
+        rule = registry.rule_for(expectation.get("type"))
+        if rule is not None and not expectation.get("notes"):
+            expectation["notes"] = f"**{registry.label(rule.type)}** · {rule.fix} · `{rule.type}`"
+    return data
 
 
 def _suite_from_json(data: dict[str, Any]) -> Any:
