@@ -124,7 +124,7 @@ RULES: dict[str, Rule] = _rules(
     # the catalog import and people
     Rule("catalog.row_rejected", _C, _M, "目录行被拒", "catalog row rejected",
          "按错误提示更正目录文件中的该行 correct the catalog file's row as the error says"),
-    Rule("consumer.claim", _A, None, "使用方异议", "consumer's dispute",
+    Rule("consumer.claim", _A, _M, "使用方异议", "consumer's dispute",
          "核实使用方指出的数据并答复 check the data the consumer points at and answer"),
     # one problem reported by more than one origin (the dispute queue's rule id for them)
     Rule("resource.missing", _X, _H, "有目无数", "catalogued resource not found",

@@ -105,6 +105,8 @@ def test_a_consumer_dispute_goes_the_whole_way_with_working_day_deadlines(queue:
     item = raised(queue)  # Friday 2025-09-26 10:00
     assert (item.status, item.responsible_unit, item.origin, item.raised_by) == ("待受理", GAJ, "consumer", "citizen")
     assert item.stage == "accept" and item.due_date == date(2025, 9, 29)  # Sunday 9/28 is a make-up workday
+    # a person's claim is classified like any rule (consumer.claim: medium, 准确性), so the queue can sort it
+    assert (item.rule_id, item.severity, item.dimension, item.rule_title) == ("consumer.claim", "medium", "准确性", "使用方异议 consumer's dispute")
     assert item.allowed_transitions == ["已受理", "驳回"] and not item.flagged
 
     # Accepted on Tuesday 9/30, a day late; the 5-day resolve deadline jumps the National Day week.

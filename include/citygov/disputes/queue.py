@@ -855,11 +855,13 @@ def raise_dispute(
             session.flush()
             return RaiseResult(_view(item, moment), deduplicated=True)
         subject = f" · record {key}" if key else (f" · column {col}" if col else "")
+        claim_rule = describe(CONSUMER_RULE)
         item = Dispute(
             fingerprint=fingerprints[0], origin="consumer", entry_code=code, conn_id=entry.conn_id,
             location=entry.location, column_name=col, record_key=key,
             record_key_hash=protected.digest if protected else None, rule_id=CONSUMER_RULE,
             title=mask_text(f"异议 dispute: {entry.name} ({code}){subject}"), responsible_unit=entry.provider,
+            severity=claim_rule.severity.value if claim_rule.severity else None, dimension=claim_rule.dimension.value,
             status=Status.PENDING.value, raised_by=actor.username, claim=text, reporters=1, occurrences=1,
             first_seen=city_day(moment), last_seen=city_day(moment), latest_message=text,
             latest_evidence={"text": proof} if proof else {}, created_at=moment, status_changed_at=moment,
