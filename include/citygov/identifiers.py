@@ -25,7 +25,6 @@ from stdnum import luhn
 
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RIC_CHECK = "10X98765432"
-_RIC_RE = re.compile(r"^\d{17}[\dX]$")
 # Shape only (division, plausible YYYYMMDD, sequence, check), used to recognise an ID column even
 # when some of its values are wrong.
 _RIC_SHAPE_RE = re.compile(r"^\d{6}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx]$")
@@ -69,19 +68,65 @@ def ric_birth_date(value: object) -> date | None:
     return None
 
 
+RIC_MIN_YEAR = 1850
+"""Birth years before this are not real (the GB 11643 example is born 1880)."""
+
+RIC18_RE = re.compile(r"[0-9]{17}[0-9X]")
+"""An 18-character ID number's shape (upper-case ``X``; use ``fullmatch``)."""
+RIC15_RE = re.compile(r"[0-9]{15}")
+"""An old 15-digit ID number's shape (use ``fullmatch``)."""
+
+
+def _real_date(year: int, month: int, day: int) -> bool:
+    if year < RIC_MIN_YEAR or not 1 <= month <= 12 or day < 1:
+        return False
+    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+    days = 29 if month == 2 and leap else 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31
+    return day <= days
+
+
+def ric_birth_text(text: str) -> str | None:
+    """The birth date in an 18- or 15-digit ID number (upper-case text) as ``YYYY-MM-DD``, when it is a
+    real date from :data:`RIC_MIN_YEAR` on. Needs only the digits, not a right check character."""
+    if RIC18_RE.fullmatch(text):
+        y, m, d = int(text[6:10]), int(text[10:12]), int(text[12:14])
+    elif RIC15_RE.fullmatch(text):
+        y, m, d = 1900 + int(text[6:8]), int(text[8:10]), int(text[10:12])
+    else:
+        return None
+    return f"{y:04d}-{m:02d}-{d:02d}" if _real_date(y, m, d) else None
+
+
+def ric_defect(text: str, *, as_of: date | str | None = None, allow_15_digit: bool = True) -> str | None:
+    """What is wrong with an ID number (upper-case text, spaces stripped) apart from its division code,
+    or None: ``format``, ``fifteen_digit`` (old 15-digit numbers when not allowed), ``check_char``,
+    ``birth_date`` (no real date from 1850 on), ``future_birth`` (after ``as_of``).
+
+    The one resident-ID check: :func:`ric_is_valid` and the quality rule
+    (:mod:`citygov.quality.registry.ric`, which adds the GB/T 2260 division) both ask it."""
+    if RIC18_RE.fullmatch(text):
+        if ric_check_char(text[:17]) != text[17]:
+            return "check_char"
+    elif RIC15_RE.fullmatch(text):
+        if not allow_15_digit:
+            return "fifteen_digit"
+    else:
+        return "format"
+    born = ric_birth_text(text)
+    if born is None:
+        return "birth_date"
+    if as_of is not None and born > (as_of.isoformat() if isinstance(as_of, date) else str(as_of)[:10]):
+        return "future_birth"
+    return None
+
+
 def ric_is_valid(value: object, *, as_of: date | None = None) -> bool:
     """Whether ``value`` is a well-formed 18-character resident ID: 17 digits and the right check
     character (``X`` in either case), with a real birth date (not after ``as_of`` when given).
 
     The division code is not checked against GB/T 2260 here; old 15-digit numbers are not valid.
     """
-    text = _text(value).upper()
-    if not _RIC_RE.match(text) or text[-1] != ric_check_char(text[:17]):
-        return False
-    born = ric_birth_date(text)
-    if born is None or born.year < 1850:
-        return False
-    return as_of is None or born <= as_of
+    return ric_defect(_text(value).upper(), as_of=as_of, allow_15_digit=False) is None
 
 
 # --- organisation code (GB 11714) and unified social credit code (GB 32100-2015) -----------------------
@@ -164,11 +209,20 @@ def _card_digits(text: str) -> str:
     return re.sub(r"[ \-]", "", text.strip())
 
 
+def card_number_defect(digits: str) -> str | None:
+    """What is wrong with a bank card number (GB/T 15694, ISO/IEC 7812) given without its group
+    separators: ``format`` (not 16 to 19 ASCII digits) or ``check_digit`` (the Luhn digit, as
+    ``stdnum.luhn`` computes it), or None. The one card check: :func:`bankcard_is_valid` and the quality
+    rule (:mod:`citygov.quality.registry.bankcard`) ask it."""
+    if not (16 <= len(digits) <= 19 and digits.isascii() and digits.isdigit()):
+        return "format"
+    return None if luhn.is_valid(digits) else "check_digit"
+
+
 def bankcard_is_valid(value: object) -> bool:
     """A bank card number: 16 to 19 digits (spaces or hyphens between groups allowed) with a valid Luhn
     check digit (ISO/IEC 7812, as ``stdnum.luhn`` computes it)."""
-    digits = _card_digits(_text(value))
-    return 16 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits)
+    return card_number_defect(_card_digits(_text(value))) is None
 
 
 # --- personal names ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from citygov.identifiers import USCC_ALPHABET, make_ric, make_uscc
 from citygov.quality import rules, sqlcond
+from citygov.quality.registry import blank, dates, division, mobile, pairs, plate, ric, uscc
 
 AS_OF = "2026-11-28"
 PG_ADMIN_URL = os.environ.get("CITYGOV_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -75,18 +76,18 @@ def _check(engine: sa.Engine) -> None:
         query = sa.select(
             v,
             p,
-            sqlcond.ric_ok(v, dialect, as_of=AS_OF),
-            sqlcond.ric_ok(v, dialect, allow_15_digit=False),
-            sqlcond.ric_birth(v, dialect),
-            sqlcond.ric_male(v, dialect),
-            sqlcond.uscc_ok(v, dialect),
-            sqlcond.mobile_ok(v, dialect),
-            sqlcond.division_ok(v, dialect),
-            sqlcond.division_ok(v, dialect, current_only=True),
-            sqlcond.not_future_ok(v, dialect, reference_date=AS_OF),
-            sqlcond.not_blank_ok(v),
-            sqlcond.id_birth_ok(v, p, dialect),
-            sqlcond.id_gender_ok(v, p, dialect),
+            ric.ric_ok(v, dialect, as_of=AS_OF),
+            ric.ric_ok(v, dialect, allow_15_digit=False),
+            ric.ric_birth_sql(v, dialect),
+            ric.ric_male_sql(v, dialect),
+            uscc.uscc_ok(v, dialect),
+            mobile.mobile_ok(v, dialect),
+            division.division_ok(v, dialect),
+            division.division_ok(v, dialect, current_only=True),
+            dates.not_future_ok(v, dialect, reference_date=AS_OF),
+            blank.not_blank_ok(v),
+            pairs.id_birth_ok(v, p, dialect),
+            pairs.id_gender_ok(v, p, dialect),
         ).where(v.is_not(None))
         rows = conn.execute(query).all()
     assert len(rows) == len(values) - 1
@@ -157,7 +158,7 @@ def test_plate_sql_agrees_with_python(dialect: str) -> None:
         with engine.connect() as conn:
             table.create(conn)
             conn.execute(table.insert(), [{"v": v} for v in PLATES])
-            rows = conn.execute(sa.select(table.c.v, sqlcond.plate_ok(table.c.v, dialect))).all()
+            rows = conn.execute(sa.select(table.c.v, plate.plate_ok(table.c.v, dialect))).all()
     except sa.exc.OperationalError as exc:
         if dialect == "sqlite" or os.environ.get("CITYGOV_REQUIRE_POSTGRES"):
             raise
@@ -206,9 +207,9 @@ def test_typed_date_columns_on_postgresql_agree_with_their_text() -> None:
             conn.execute(table.insert(), rows)
             c = table.c
             got = conn.execute(sa.select(
-                sqlcond.not_future_ok(c.d, "postgresql", reference_date=AS_OF),
-                sqlcond.not_future_ok(c.ts, "postgresql", reference_date=AS_OF),
-                sqlcond.id_birth_ok(c.ric, c.d, "postgresql"),
+                dates.not_future_ok(c.d, "postgresql", reference_date=AS_OF),
+                dates.not_future_ok(c.ts, "postgresql", reference_date=AS_OF),
+                pairs.id_birth_ok(c.ric, c.d, "postgresql"),
             )).all()
         for row, values in zip(got, rows, strict=True):
             assert bool(row[0]) == (rules.future_date_problem(values["d"].isoformat(), reference_date=AS_OF) is None)

@@ -16,7 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from citygov.identifiers import USCC_ALPHABET, make_ric, make_uscc
-from citygov.quality.engine import TextColumn, _session, _SqlText, compile_check, substitute, vector_expected
+from citygov.quality.checks import compile_check, substitute
+from citygov.quality.sqlcond import prepare_connection
+from citygov.quality.tables import SqlText
+from citygov.quality.vector import TextColumn, vector_expected
 
 AS_OF = "2026-11-28"
 
@@ -114,11 +117,11 @@ def test_vectorized_checks_agree_with_sql(sqlite: sa.Engine, index: int) -> None
 
     table = sa.table("vals", sa.column("line", sa.Integer), sa.column("v", sa.Text))
     with sqlite.begin() as conn:
-        _session(conn)
+        prepare_connection(conn)
         conn.exec_driver_sql("CREATE TEMP TABLE vals (line INTEGER, v TEXT)")
         # "" is NULL for the loader (an empty CSV field), as COPY reads it.
         conn.execute(sa.insert(table), [{"line": i, "v": v or None} for i, v in enumerate(values)])
-        sql = _SqlText(conn.dialect, table)
+        sql = SqlText(conn.dialect, table)
         rows = conn.exec_driver_sql(
             f"SELECT line, CASE WHEN {sql.unexpected(check)} THEN 0 ELSE 1 END FROM vals ORDER BY line"
         ).all()

@@ -34,7 +34,7 @@ def row_checks(entry: CatalogEntry, logical_date: date, suites: Path | None = No
     inspection's business; the primary key's uniqueness within the batch is checked by the loader.
     A dataset without a suite has no row expectations. Raises SuiteFileError for a broken suite file.
     """
-    from citygov.quality.engine import compile_check, substitute
+    from citygov.quality.checks import compile_check, substitute
     from citygov.quality.suites import column_masks, load_suite
 
     suite = load_suite(entry.code, suites)
@@ -125,11 +125,11 @@ def expectation_failures(
     checks: SuiteChecks, columns: dict[str, Any], lines: np.ndarray
 ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
     """The suite's row expectations over rows numbered ``lines`` (``columns``: each checked column as a
-    :class:`~citygov.quality.engine.TextColumn` or list of text): which rows pass them all, and for every
+    :class:`~citygov.quality.vector.TextColumn` or list of text): which rows pass them all, and for every
     other row ``(index, reason code, column(s), reason)`` of the first one it fails, in suite order. The
     checks are the quality engine's compiled ones, evaluated vectorized
-    (:func:`~citygov.quality.engine.vector_expected`: a fast accept, the rule itself for everything else)."""
-    from citygov.quality.engine import vector_expected
+    (:func:`~citygov.quality.vector.vector_expected`: a fast accept, the rule itself for everything else)."""
+    from citygov.quality.vector import vector_expected
 
     good = np.ones(len(lines), dtype=bool)
     failures: list[tuple[int, str, str, str]] = []

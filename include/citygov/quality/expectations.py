@@ -1,26 +1,15 @@
 """Domain expectations for Chinese public data, as Great Expectations 1.x custom expectations.
 
-Importing this module registers them with GX; any suite may then use them by type name:
-
-| expectation | GB/T 36344 | checks |
-|---|---|---|
-| ``expect_column_values_to_be_valid_ric`` | 准确性 | resident ID (GB 11643): check character, real birth date not after ``as_of``, known division prefix (retired codes too), 15-digit IDs |
-| ``expect_column_values_to_be_valid_uscc`` | 准确性 | unified social credit code (GB 32100): alphabet, division part, MOD 31 check character |
-| ``expect_column_values_to_be_valid_division_code`` | 规范性 | GB/T 2260 division code (the shipped national table) |
-| ``expect_column_values_to_be_valid_mobile`` | 准确性 | mainland mobile number |
-| ``expect_column_values_to_be_valid_plate`` | 准确性 | mainland number plate (号牌, GA 36), new-energy plates and 挂/学/警 too |
-| ``expect_column_values_to_be_date_not_in_future`` | 准确性 | a date not after ``reference_date`` (the run's logical date) |
-| ``expect_column_values_to_not_be_blank`` | 完整性 | not NULL, not empty, not only spaces |
-| ``expect_column_pair_values_to_match_id_birth_date`` | 一致性 | birth date column agrees with the ID number |
-| ``expect_column_pair_values_to_match_id_gender`` | 一致性 | gender column agrees with the ID number's sequence digit |
-| ``expect_column_values_to_exist_in_base_table`` | 一致性 | every value exists in a base-library table (referential integrity) |
+Importing this module registers them with GX; any suite may then use them by type name. The classes
+are generated from the rule registry (:mod:`citygov.quality.registry`): each rule with a ``gx`` form
+becomes a ``MetricProvider`` whose pandas partial is the rule's Python check and whose SQL partial is the
+rule's SQL form, and an ``Expectation`` with the rule's parameters, dimension and Data Docs sentence.
+Nothing about a check is declared here; the README lists the expectations. Only the referential one is
+written out: its SQL partial reads another table.
 
 A blank value (empty or only spaces) passes the identifier and code expectations, as NULL does: it is
-``expect_column_values_to_not_be_blank``'s finding (完整性), not also an accuracy one.
-
-Each class carries its dimension as ``dimension`` and in ``library_metadata["gbt36344_dimension"]``.
-The row rules live in :mod:`citygov.quality.rules` (pandas) and :mod:`citygov.quality.sqlcond` (SQL),
-shared with the fused validation in :mod:`citygov.quality.engine`.
+``expect_column_values_to_not_be_blank``'s finding (完整性), not also an accuracy one. Each class carries
+its dimension as ``dimension`` and in ``library_metadata["gbt36344_dimension"]``.
 """
 
 from __future__ import annotations
@@ -47,11 +36,12 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
-from great_expectations.util import camel_to_snake
 
-from citygov.expectation_rules import EXPECTATION_RULES
 from citygov.findings import Dimension
-from citygov.quality import rules, sqlcond
+from citygov.quality import registry, sqlcond
+from citygov.quality.cells import text
+from citygov.quality.registry import ExpectationRule as _Rule
+from citygov.quality.registry import Param
 
 _UNEXPECTED_COUNT = SummarizationMetricNameSuffixes.UNEXPECTED_COUNT.value
 
@@ -68,17 +58,8 @@ def _library_metadata(dimension: Dimension, *tags: str) -> dict[str, Any]:
     }
 
 
-def _dimension(class_name: str) -> Dimension:
-    """The expectation's dimension from its rule (one definition: citygov.expectation_rules)."""
-    return EXPECTATION_RULES[camel_to_snake(class_name)].dimension
-
-
 def _dialect(kwargs: dict[str, Any]) -> str:
     return sqlcond.dialect_name(kwargs.get("_sqlalchemy_engine") or kwargs.get("_dialect"))
-
-
-def _ok(series: pd.Series, check: Any) -> pd.Series:
-    return series.map(lambda v: check(v) is None).astype(bool)
 
 
 class _Described:
@@ -107,349 +88,152 @@ class _Described:
         ]
 
 
-# --- resident ID ---------------------------------------------------------------------------------------
-
-
-class ColumnValuesValidRic(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_valid_ric"
-    condition_value_keys = ("as_of", "allow_15_digit", "division_in_birth_year")
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, as_of=None, allow_15_digit=True, division_in_birth_year=False, **kwargs):
-        return _ok(
-            column,
-            lambda v: rules.ric_problem(
-                v, as_of=as_of, allow_15_digit=allow_15_digit, division_in_birth_year=division_in_birth_year
-            ),
-        )
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, as_of=None, allow_15_digit=True, division_in_birth_year=False, **kwargs):
-        return sqlcond.ric_ok(
-            column,
-            _dialect(kwargs),
-            as_of=as_of,
-            allow_15_digit=allow_15_digit,
-            division_in_birth_year=division_in_birth_year,
-        )
-
-
-class ExpectColumnValuesToBeValidRic(_Described, ColumnMapExpectation):
-    """Expect column values to be valid resident ID numbers (居民身份证号码, GB 11643-1999).
-
-    18 characters: 17 digits and the ISO 7064 MOD 11-2 check character; a real birth date, not after
-    ``as_of`` (the run's logical date, usually ``{"$PARAMETER": "logical_date"}``); the first six digits a
-    division code known in GB/T 2260, retired codes included (old IDs keep them). Old 15-digit numbers
-    pass with a real 19xx date and a known division unless ``allow_15_digit`` is False.
-    ``division_in_birth_year`` also requires the code to have been in use in the birth year (what
-    ``stdnum.cn.ric`` does; off by default because IDs are re-issued under a newer code).
-    """
-
-    as_of: str | SuiteParameterDict | None = None
-    allow_15_digit: bool = True
-    division_in_birth_year: bool = False
-
-    map_metric = "column_values.citygov_valid_ric"
-    success_keys = ("mostly", "as_of", "allow_15_digit", "division_in_birth_year")
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应为有效的居民身份证号码 valid resident ID (GB 11643)"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
-    _library_metadata = library_metadata
-
-
-# --- credit code ---------------------------------------------------------------------------------------
-
-
-class ColumnValuesValidUscc(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_valid_uscc"
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, **kwargs):
-        return _ok(column, rules.uscc_problem)
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, **kwargs):
-        return sqlcond.uscc_ok(column, _dialect(kwargs))
-
-
-class ExpectColumnValuesToBeValidUscc(_Described, ColumnMapExpectation):
-    """Expect column values to be unified social credit codes (统一社会信用代码, GB 32100-2015): 18
-    characters of ``0-9 A-H J-N P-R T U W X Y``, a 6-digit division part and the MOD 31 check character."""
-
-    map_metric = "column_values.citygov_valid_uscc"
-    success_keys = ("mostly",)
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应为有效的统一社会信用代码 valid credit code (GB 32100)"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
-    _library_metadata = library_metadata
-
-
-# --- division code -------------------------------------------------------------------------------------
-
-
-class ColumnValuesValidDivision(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_valid_division"
-    condition_value_keys = ("current_only",)
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, current_only=False, **kwargs):
-        return _ok(column, lambda v: rules.division_problem(v, current_only=current_only))
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, current_only=False, **kwargs):
-        return sqlcond.division_ok(column, _dialect(kwargs), current_only=current_only)
-
-
-class ExpectColumnValuesToBeValidDivisionCode(_Described, ColumnMapExpectation):
-    """Expect column values to be GB/T 2260 administrative division codes (行政区划代码) from the shipped
-    national table; retired codes pass unless ``current_only``."""
-
-    current_only: bool = False
-
-    map_metric = "column_values.citygov_valid_division"
-    success_keys = ("mostly", "current_only")
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应为 GB/T 2260 行政区划代码 division code"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "reference data")
-    _library_metadata = library_metadata
-
-
-# --- mobile --------------------------------------------------------------------------------------------
-
-
-class ColumnValuesValidMobile(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_valid_mobile"
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, **kwargs):
-        return _ok(column, rules.mobile_problem)
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, **kwargs):
-        return sqlcond.mobile_ok(column, _dialect(kwargs))
-
-
-class ExpectColumnValuesToBeValidMobile(_Described, ColumnMapExpectation):
-    """Expect column values to be mainland mobile numbers: 11 digits, ``1[3-9]`` then nine digits."""
-
-    map_metric = "column_values.citygov_valid_mobile"
-    success_keys = ("mostly",)
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应为有效的手机号码 valid mobile number"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
-    _library_metadata = library_metadata
-
-
-# --- number plate --------------------------------------------------------------------------------------
-
-
-class ColumnValuesValidPlate(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_valid_plate"
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, **kwargs):
-        return _ok(column, rules.plate_problem)
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, **kwargs):
-        return sqlcond.plate_ok(column, _dialect(kwargs))
-
-
-class ExpectColumnValuesToBeValidPlate(_Described, ColumnMapExpectation):
-    """Expect column values to be mainland number plates (号牌, GA 36): province, issuing letter, an
-    optional dot, then 5 characters (6 on new-energy plates) with a digit among them, the last may be
-    挂 学 警 港 澳 领 (:func:`citygov.quality.rules.plate_problem`)."""
-
-    map_metric = "column_values.citygov_valid_plate"
-    success_keys = ("mostly",)
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应为有效的机动车号牌 valid number plate (GA 36)"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "identifier")
-    _library_metadata = library_metadata
-
-
-# --- dates ---------------------------------------------------------------------------------------------
-
-
-class ColumnValuesDateNotInFuture(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_date_not_in_future"
-    condition_value_keys = ("reference_date",)
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, reference_date=None, **kwargs):
-        return _ok(column, lambda v: rules.future_date_problem(v, reference_date=reference_date))
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, reference_date=None, **kwargs):
-        return sqlcond.not_future_ok(column, _dialect(kwargs), reference_date=reference_date)
-
-
-class ExpectColumnValuesToBeDateNotInFuture(_Described, ColumnMapExpectation):
-    """Expect date or datetime values (``YYYY-MM-DD…`` or ``YYYY/MM/DD…``) not to lie after
-    ``reference_date``, normally ``{"$PARAMETER": "logical_date"}``: a record cannot describe a day that has
-    not happened yet. Values that are no date pass here (a format expectation judges them)."""
-
-    reference_date: str | SuiteParameterDict
-
-    map_metric = "column_values.citygov_date_not_in_future"
-    success_keys = ("mostly", "reference_date")
-    args_keys = ("column", "reference_date")
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 不应晚于 $reference_date date not in the future"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "date")
-    _library_metadata = library_metadata
-
-
-# --- completeness --------------------------------------------------------------------------------------
-
-
-class ColumnValuesNotBlank(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_not_blank"
-    filter_column_isnull = False
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, **kwargs):
-        return column.map(lambda v: rules.not_blank_problem(v) is None).astype(bool)
-
-    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column, **kwargs):
-        return sqlcond.not_blank_ok(column)
-
-
-class ExpectColumnValuesToNotBeBlank(_Described, ColumnMapExpectation):
-    """Expect every value present: not NULL, not an empty string, not only spaces (what a steward means
-    by 必填; GX's ``expect_column_values_to_not_be_null`` lets empty strings through)."""
-
-    map_metric = "column_values.citygov_not_blank"
-    success_keys = ("mostly",)
-    args_keys = ("column",)
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 不应为空 value required"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "completeness")
-    _library_metadata = library_metadata
-
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None):
-        # Like expect_column_values_to_not_be_null: every row is evaluated, NULLs included.
-        result_format = parse_result_format(self._get_result_format(runtime_configuration=runtime_configuration))
-        total = metrics.get("table.row_count") or 0
-        unexpected = metrics.get(f"{self.map_metric}.{_UNEXPECTED_COUNT}") or 0
-        mostly = self._get_success_kwargs().get("mostly")
-        success = True if total == 0 else (total - unexpected) / total >= mostly
-        return _format_map_output(
-            result_format=result_format,
-            success=success,
-            element_count=total,
-            nonnull_count=None,
-            unexpected_count=unexpected,
-            unexpected_list=metrics.get(f"{self.map_metric}.unexpected_values"),
-            unexpected_index_list=metrics.get(f"{self.map_metric}.unexpected_index_list"),
-        )
-
-
-# --- consistency with the ID number ------------------------------------------------------------------------
-
-
-class ColumnPairIdBirthDate(ColumnPairMapMetricProvider):
-    condition_metric_name = "column_pair_values.citygov_id_birth_date"
-    condition_domain_keys = (
-        "batch_id",
-        "table",
-        "column_A",
-        "column_B",
-        "row_condition",
-        "condition_parser",
-        "ignore_row_if",
+def _validate_every_row(self: Any, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None) -> Any:
+    """Like expect_column_values_to_not_be_null: every row is evaluated, NULLs included."""
+    # Like expect_column_values_to_not_be_null: every row is evaluated, NULLs included.
+    result_format = parse_result_format(self._get_result_format(runtime_configuration=runtime_configuration))
+    total = metrics.get("table.row_count") or 0
+    unexpected = metrics.get(f"{self.map_metric}.{_UNEXPECTED_COUNT}") or 0
+    mostly = self._get_success_kwargs().get("mostly")
+    success = True if total == 0 else (total - unexpected) / total >= mostly
+    return _format_map_output(
+        result_format=result_format,
+        success=success,
+        element_count=total,
+        nonnull_count=None,
+        unexpected_count=unexpected,
+        unexpected_list=metrics.get(f"{self.map_metric}.unexpected_values"),
+        unexpected_index_list=metrics.get(f"{self.map_metric}.unexpected_index_list"),
     )
-    condition_value_keys = ()
 
-    @column_pair_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_A, column_B, **kwargs):
-        return pd.Series(
-            [rules.id_birth_problem(a, b) is None for a, b in zip(column_A, column_B, strict=True)],
-            index=column_A.index,
-            dtype=bool,
+
+# --- generated from the registry ---------------------------------------------------------------------
+
+_PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
+_ANNOTATIONS: dict[str, Any] = {
+    "bool": bool,
+    "date": str | SuiteParameterDict | None,
+    "required_date": str | SuiteParameterDict,
+    "values": list[str] | None,
+}
+
+
+def _given(params: tuple[Param, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The rule's parameters as the metric received them; None means the rule's own default."""
+    return {p.name: kwargs[p.name] for p in params if kwargs.get(p.name) is not None}
+
+
+def _metric_provider(rule: _Rule) -> type:
+    gx = rule.gx
+    assert gx is not None and rule.problem is not None and rule.compile is not None
+    problem, params = rule.problem, gx.params
+    names = tuple(p.name for p in params)
+    sql = _sql_form(rule)
+    if gx.args == ("column_A", "column_B"):
+
+        def pair_pandas(cls: Any, column_A: pd.Series, column_B: pd.Series, **kwargs: Any) -> pd.Series:
+            kw = _given(params, kwargs)
+            return pd.Series([problem(a, b, **kw) is None for a, b in zip(column_A, column_B, strict=True)],
+                             index=column_A.index, dtype=bool)
+
+        def pair_sql(cls: Any, column_A: Any, column_B: Any, **kwargs: Any) -> Any:
+            return sql([column_A, column_B], _dialect(kwargs), _given(params, kwargs))
+
+        namespace = {
+            "condition_metric_name": gx.metric, "condition_domain_keys": _PAIR_DOMAIN_KEYS, "condition_value_keys": names,
+            "_pandas": column_pair_condition_partial(engine=PandasExecutionEngine)(pair_pandas),
+            "_sqlalchemy": column_pair_condition_partial(engine=SqlAlchemyExecutionEngine)(pair_sql),
+        }
+        return type(gx.class_name.replace("Expect", "Metric", 1), (ColumnPairMapMetricProvider,), namespace)
+
+    def map_pandas(cls: Any, column: pd.Series, **kwargs: Any) -> pd.Series:
+        kw = _given(params, kwargs)
+        return column.map(lambda v: problem(v, **kw) is None).astype(bool)
+
+    def map_sql(cls: Any, column: Any, **kwargs: Any) -> Any:
+        return sql([column], _dialect(kwargs), _given(params, kwargs))
+
+    namespace = {
+        "condition_metric_name": gx.metric, "condition_value_keys": names,
+        "_pandas": column_condition_partial(engine=PandasExecutionEngine)(map_pandas),
+        "_sqlalchemy": column_condition_partial(engine=SqlAlchemyExecutionEngine)(map_sql),
+    }
+    if gx.every_row:
+        namespace["filter_column_isnull"] = False
+    return type(gx.class_name.replace("Expect", "Metric", 1), (ColumnMapMetricProvider,), namespace)
+
+
+class _Stand:
+    """An expectation-shaped object for a rule's ``compile``: the columns and the given parameters."""
+
+    def __init__(self, columns: list[Any], params: dict[str, Any]) -> None:
+        self.column = self.column_A = "a"
+        self.column_B = "b"
+        self.ignore_row_if = "neither"
+        self.__dict__.update(params)
+
+
+def _sql_form(rule: _Rule) -> Any:
+    """The rule's SQL form over GX's columns: what ``compile`` gives for these parameters."""
+    assert rule.gx is not None and rule.compile is not None
+    defaults = {p.name: p.default for p in rule.gx.params}
+
+    def sql(columns: list[Any], dialect: str, given: dict[str, Any]) -> Any:
+        forms = rule.compile(_Stand(columns, {**defaults, **given}))
+        if forms.sql is None:
+            raise NotImplementedError(f"{rule.type} with these parameters is checked in Python only (pandas)")
+        return forms.sql(columns, dialect)
+
+    return sql
+
+
+def _expectation(rule: _Rule) -> type:
+    gx = rule.gx
+    assert gx is not None
+    pair = gx.args == ("column_A", "column_B")
+    annotations: dict[str, Any] = {p.name: _ANNOTATIONS[p.kind] for p in gx.params}
+    namespace: dict[str, Any] = {p.name: p.default for p in gx.params if p.kind != "required_date"}
+    if pair:
+        annotations["ignore_row_if"] = (
+            Literal["both_values_are_missing", "either_value_is_missing", "neither"] | SuiteParameterDict
         )
-
-    @column_pair_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column_A, column_B, **kwargs):
-        return sqlcond.id_birth_ok(column_A, column_B, _dialect(kwargs))
-
-
-class ExpectColumnPairValuesToMatchIdBirthDate(_Described, ColumnPairMapExpectation):
-    """Expect the birth date in ``column_B`` to equal the one encoded in the ID number in ``column_A``.
-
-    Rows where either side holds no date (an ID of the wrong shape or with no real date, a birth date
-    that is no ``YYYY-MM-DD``) are not judged here: the ID and format expectations report those.
-    """
-
-    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] | SuiteParameterDict = "either_value_is_missing"
-
-    map_metric = "column_pair_values.citygov_id_birth_date"
-    success_keys = ("mostly", "ignore_row_if")
-    args_keys = ("column_A", "column_B")
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column_B 应与 $column_A 中的出生日期一致 birth date agrees with the ID"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "consistency")
-    _library_metadata = library_metadata
+        namespace["ignore_row_if"] = "either_value_is_missing"
+    annotations.update(dimension=ClassVar[Dimension], sentence=ClassVar[str], library_metadata=ClassVar[dict[str, Any]])
+    metadata = _library_metadata(rule.dimension, *gx.tags)
+    namespace.update(
+        __annotations__=annotations,
+        __doc__=gx.doc,
+        __module__=__name__,
+        __qualname__=gx.class_name,
+        map_metric=gx.metric,
+        success_keys=("mostly", *(("ignore_row_if",) if pair else ()), *(p.name for p in gx.params)),
+        args_keys=gx.args,
+        dimension=rule.dimension,
+        sentence=gx.sentence,
+        library_metadata=metadata,
+        _library_metadata=metadata,
+    )
+    if gx.every_row:
+        namespace["_validate"] = _validate_every_row
+    base = ColumnPairMapExpectation if pair else ColumnMapExpectation
+    return type(gx.class_name, (_Described, base), namespace)
 
 
-class ColumnPairIdGender(ColumnPairMapMetricProvider):
-    condition_metric_name = "column_pair_values.citygov_id_gender"
-    condition_domain_keys = ColumnPairIdBirthDate.condition_domain_keys
-    condition_value_keys = ("male_values", "female_values")
-
-    @column_pair_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_A, column_B, male_values=None, female_values=None, **kwargs):
-        male = tuple(male_values or rules.MALE_VALUES)
-        female = tuple(female_values or rules.FEMALE_VALUES)
-        return pd.Series(
-            [
-                rules.id_gender_problem(a, b, male_values=male, female_values=female) is None
-                for a, b in zip(column_A, column_B, strict=True)
-            ],
-            index=column_A.index,
-            dtype=bool,
-        )
-
-    @column_pair_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column_A, column_B, male_values=None, female_values=None, **kwargs):
-        return sqlcond.id_gender_ok(
-            column_A,
-            column_B,
-            _dialect(kwargs),
-            male_values=tuple(male_values or rules.MALE_VALUES),
-            female_values=tuple(female_values or rules.FEMALE_VALUES),
-        )
+_GENERATED = [r for r in registry.all_rules() if r.gx is not None and not r.gx.written_out]
+for _rule in _GENERATED:
+    assert _rule.gx is not None
+    globals()[_rule.gx.class_name.replace("Expect", "Metric", 1)] = _metric_provider(_rule)
+    globals()[_rule.gx.class_name] = _expectation(_rule)
 
 
-class ExpectColumnPairValuesToMatchIdGender(_Described, ColumnPairMapExpectation):
-    """Expect the gender in ``column_B`` to agree with the ID number's sequence digit in ``column_A``
-    (odd male, even female). ``male_values`` / ``female_values`` say how the column writes them
-    (default GB/T 2261.1 codes 1 / 2 and 男 / 女); other values are not judged here."""
+# --- referential integrity (written out: the SQL partial reads another table) ---------------------------
 
-    male_values: list[str] | None = None
-    female_values: list[str] | None = None
-    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] | SuiteParameterDict = "either_value_is_missing"
-
-    map_metric = "column_pair_values.citygov_id_gender"
-    success_keys = ("mostly", "ignore_row_if", "male_values", "female_values")
-    args_keys = ("column_A", "column_B")
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column_B 应与 $column_A 的性别位一致 gender agrees with the ID"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "consistency")
-    _library_metadata = library_metadata
-
-
-# --- referential integrity -----------------------------------------------------------------------------------
+_BASE_RULE = registry.rule_for("expect_column_values_to_exist_in_base_table")
+assert _BASE_RULE is not None and _BASE_RULE.gx is not None
 
 
 class ColumnValuesInBaseTable(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.citygov_in_base_table"
+    condition_metric_name = _BASE_RULE.gx.metric
     condition_value_keys = ("base_entry", "base_column", "base_table", "base_values")
 
     @column_condition_partial(engine=PandasExecutionEngine)
@@ -460,7 +244,7 @@ class ColumnValuesInBaseTable(ColumnMapMetricProvider):
                 "citygov's runner resolves base tables itself"
             )
         allowed = set(base_values)
-        return column.map(lambda v: v in allowed or rules.text(v) == "").astype(bool)
+        return column.map(lambda v: v in allowed or text(v) == "").astype(bool)
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, base_entry=None, base_column=None, base_table=None, base_values=None, **kwargs):
@@ -489,25 +273,17 @@ class ExpectColumnValuesToExistInBaseTable(_Described, ColumnMapExpectation):
     base_table: str | None = None
     base_values: list[Any] | None = pydantic.Field(default=None)
 
-    map_metric = "column_values.citygov_in_base_table"
+    map_metric = _BASE_RULE.gx.metric
     success_keys = ("mostly", "base_entry", "base_column", "base_table", "base_values")
     args_keys = ("column", "base_entry", "base_column")
-    dimension: ClassVar[Dimension] = _dimension(__qualname__)
-    sentence: ClassVar[str] = "$column 应存在于基础库 $base_entry.$base_column exists in the base table"
-    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, "referential integrity")
+    dimension: ClassVar[Dimension] = _BASE_RULE.dimension
+    sentence: ClassVar[str] = _BASE_RULE.gx.sentence
+    library_metadata: ClassVar[dict[str, Any]] = _library_metadata(dimension, *_BASE_RULE.gx.tags)
     _library_metadata = library_metadata
 
 
 CUSTOM_EXPECTATIONS: tuple[type, ...] = (
-    ExpectColumnValuesToBeValidRic,
-    ExpectColumnValuesToBeValidUscc,
-    ExpectColumnValuesToBeValidDivisionCode,
-    ExpectColumnValuesToBeValidMobile,
-    ExpectColumnValuesToBeValidPlate,
-    ExpectColumnValuesToBeDateNotInFuture,
-    ExpectColumnValuesToNotBeBlank,
-    ExpectColumnPairValuesToMatchIdBirthDate,
-    ExpectColumnPairValuesToMatchIdGender,
+    *(globals()[r.gx.class_name] for r in _GENERATED if r.gx is not None),
     ExpectColumnValuesToExistInBaseTable,
 )
 """Every citygov expectation class (all registered with GX on import)."""

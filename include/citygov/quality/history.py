@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import Engine, case, func, select
 
-from citygov.rulebook import describe
+from citygov.quality.registry import label
 from citygov.store import session_scope
 from citygov.store.models_quality import CheckResult, QualityRun
 
@@ -124,7 +124,7 @@ def rule_history(
             dimension[key] = dim
     rules = tuple(
         RuleHistory(
-            rule_id=key[0], column=key[1], dimension=dimension[key], label=describe(key[0]).label,
+            rule_id=key[0], column=key[1], dimension=dimension[key], label=label(key[0]),
             days=tuple(results[key].get(i) or RuleDay(r.logical_date, None, None, None) for i, r in enumerate(ordered)),
         )
         for key in sorted(results, key=lambda k: (order[k], k[1] or ""))

@@ -1,7 +1,7 @@
-"""Compiled fast accepts of the vectorized checks (:mod:`citygov.quality.engine`): one pass per row over
-the fixed-width byte matrix of a :class:`~citygov.quality.engine.TextColumn`, where the NumPy form made
+"""Compiled fast accepts of the vectorized checks (:mod:`citygov.quality.vector`): one pass per row over
+the fixed-width byte matrix of a :class:`~citygov.quality.vector.TextColumn`, where the NumPy form made
 several passes and float64 copies of it. Each returns, per row, whether the value surely passes; the
-engine hands every other value to the rule itself (:mod:`citygov.quality.rules`), so these only decide
+engine hands every other value to the rule itself (its module in :mod:`citygov.quality.registry`), so these only decide
 what is accepted without a closer look. Compiled by numba, cached per installation."""
 
 from __future__ import annotations

@@ -130,9 +130,9 @@ def _words(reason: Any, row: Mapping[str, Any], columns: Sequence[str], config: 
         shown = [str(v) for v in kwargs["value_set"][:8]]
         detail["allowed"] = "、".join(shown) + ("…" if len(kwargs["value_set"]) > 8 else "")
     if problem not in rules.REASONS:
-        from citygov.rulebook import describe
+        from citygov.quality.registry import label
 
-        detail["rule"] = describe(config.get("type")).label
+        detail["rule"] = label(config.get("type"))
     return rules.reason_words(problem, detail)
 
 

@@ -36,10 +36,10 @@ from sqlalchemy import Engine, delete
 
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CatalogEntry
-from citygov.expectation_rules import HIGH_SHARE
 from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, replace_findings
 from citygov.quality import engine as qengine
 from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
+from citygov.quality.registry import HIGH_SHARE
 from citygov.quality.scores import ScoreCard, ScoringPolicy, rescore, validation_not_run
 from citygov.quality.suites import (
     SuiteFileError,

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from citygov.catalog.schema import CatalogEntry, ColumnType, Layer, Sensitivity
-from citygov.expectation_rules import EXPECTATION_RULES
 from citygov.findings import Dimension
 from citygov.identifiers import detect_kind
-from citygov.quality import rules
+from citygov.quality import registry, rules
 from citygov.quality.masking import result_columns, scrub
 from citygov.quality.profile import MAX_ENUM, ColumnProfile, DatasetProfile
 from citygov.settings import project_home
@@ -79,12 +78,12 @@ def gx_context() -> Any:
 
 def dimension_of(expectation: Any) -> Dimension:
     """The GB/T 36344 dimension of an expectation (object or configuration): its ``meta.dimension`` when
-    a steward set one, else its type's (:data:`citygov.expectation_rules.EXPECTATION_RULES`), else 规范性."""
+    a steward set one, else its type's (its rule in :mod:`citygov.quality.registry`), else 规范性."""
     config = expectation.configuration if hasattr(expectation, "configuration") else expectation
     meta = config.meta or {}
     if meta.get("dimension"):
         return Dimension(meta["dimension"])
-    rule = EXPECTATION_RULES.get(config.type)
+    rule = registry.rule_for(config.type)
     return rule.dimension if rule else Dimension.CONFORMITY
 
 
@@ -510,7 +509,7 @@ def draft_suite(
     shares of ``policy``, :class:`DraftPolicy`, by default from the environment) and proposed strict, so a draft does not learn the
     defects: 2 % empty names still get a not-blank rule and the 2 % are findings. Proposed: not-blank
     for key columns and nearly always filled ones, uniqueness of the key, ID numbers / credit codes /
-    mobile numbers / number plates / division codes recognised by shape (old 15-digit IDs and retired division codes
+    mobile numbers / number plates / bank card numbers (each identifier rule's own heuristic) / division codes recognised by shape (old 15-digit IDs and retired division codes
     pass the rules), dates not in the future, ID ↔ birth date / gender, non-negative numbers, fixed-length
     codes, value sets of code columns without their rare values, and references to 基础库 entries (the
     related ones first, then any in ``catalog``) where ``base_check`` finds most values.
@@ -564,19 +563,11 @@ def draft_suite(
             if _share(support) >= policy.not_blank_min:
                 add(ce.ExpectColumnValuesToNotBeBlank(column=name), f"完整 {support[0]} of {support[1]} rows filled", support)
         mask = _MASK_BY_KIND.get(kind or "", "none")
-        if kind == "ric":
-            support = _support(present, lambda v: rules.ric_problem(v) is None)
-            add(ce.ExpectColumnValuesToBeValidRic(column=name, as_of=LOGICAL_DATE), f"身份证号码 ID numbers: {support[0]} of {support[1]} sampled valid", support)
-        elif kind == "uscc":
-            support = _support(present, lambda v: rules.uscc_problem(v) is None)
-            add(ce.ExpectColumnValuesToBeValidUscc(column=name), f"统一社会信用代码 credit codes: {support[0]} of {support[1]} sampled valid", support)
-        elif kind == "mobile":
-            support = _support(present, lambda v: rules.mobile_problem(v) is None)
-            add(ce.ExpectColumnValuesToBeValidMobile(column=name), f"手机号码 mobile numbers: {support[0]} of {support[1]} sampled valid", support)
-        elif kind == "plate":
-            support = _support(present, lambda v: rules.plate_problem(v) is None)
-            add(ce.ExpectColumnValuesToBeValidPlate(column=name), f"号牌 number plates: {support[0]} of {support[1]} sampled valid", support)
-        elif kind is None and not present:
+        for rule in registry.all_rules():  # the identifier kinds' rules draft themselves
+            proposal = rule.draft(present) if kind is not None and rule.draft_kind == kind and rule.draft else None
+            if proposal is not None:
+                add(_expectation_of(rule.type, column=name, **proposal.kwargs), proposal.why, proposal.support)
+        if kind is None and not present:
             # No data to learn from (an empty or missing resource): the catalog's names and types only.
             if name in _DIVISION_NAMES:
                 add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), "行政区划代码 by column name (no data profiled)")
@@ -633,6 +624,13 @@ def draft_suite(
         }
     }
     return gx.ExpectationSuite(name=entry.code, expectations=items, meta=meta)
+
+
+def _expectation_of(expectation_type: str, **kwargs: Any) -> Any:
+    """A GX expectation of a registered type (the custom classes are generated from the registry)."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    return ExpectationConfiguration(type=expectation_type, kwargs=kwargs).to_domain_obj()
 
 
 def _draft_plain(

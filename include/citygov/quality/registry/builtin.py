@@ -1,0 +1,127 @@
+"""GX's built-in expectation types: their words, and the forms the engine computes itself.
+
+Types with a ``compile`` form run in the fused scan (or the file chunks); the others (regex, types,
+column sets…) run through GX's own engine. Drafted in :mod:`citygov.quality.suites` (value sets,
+lengths, ranges, uniqueness of the key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from citygov.findings import Dimension
+from citygov.quality.registry import CheckForms, ExpectationRule
+
+_C, _P, _A, _S = Dimension.CONFORMITY, Dimension.COMPLETENESS, Dimension.ACCURACY, Dimension.CONSISTENCY
+_AT_SOURCE = "在源系统中更正这些记录 correct these records in the source system"
+
+
+def _code(code: str) -> Any:
+    return lambda values: code
+
+
+def _not_null(e: Any) -> CheckForms:
+    return CheckForms(
+        "map", (e.column,), lambda c, d: c[0].is_not(None), lambda c: c[0].notna(),
+        lambda c: ~c[0].null, _code("null"), filter_nulls=False,
+    )
+
+
+def _unique(e: Any) -> CheckForms:
+    return CheckForms("unique", (e.column,), explain=_code("duplicate"))
+
+
+def _compound_unique(e: Any) -> CheckForms:
+    return CheckForms("compound_unique", tuple(e.column_list), explain=_code("duplicate_key"), ignore_row_if=e.ignore_row_if)
+
+
+def _in_set(e: Any) -> CheckForms:
+    if isinstance(e.value_set, dict):  # an unsubstituted parameter: GX resolves it
+        return CheckForms("gx", (e.column,))
+    from citygov.quality import vector
+
+    values = list(e.value_set)
+    return CheckForms(
+        "map", (e.column,), lambda c, d: c[0].in_(list(values)), lambda c: c[0].isin(values), vector.in_set(values),
+        _code("not_in_set"),
+    )
+
+
+def _bounds(e: Any, value: Any, *, strict: bool = True) -> list[Any]:
+    parts = []
+    if e.min_value is not None:
+        parts.append(value > e.min_value if strict and e.strict_min else value >= e.min_value)
+    if e.max_value is not None:
+        parts.append(value < e.max_value if strict and e.strict_max else value <= e.max_value)
+    return parts
+
+
+def _between(e: Any) -> CheckForms:
+    def sql(cols: Sequence[Any], d: str) -> Any:
+        parts = _bounds(e, cols[0])
+        return sa.func.coalesce(sa.and_(*parts), sa.false()) if parts else sa.true()
+
+    def pandas(cols: Sequence[Any]) -> Any:
+        import pandas as pd
+
+        values = pd.to_numeric(cols[0], errors="coerce")
+        ok = values.notna()
+        for part in _bounds(e, values):
+            ok &= part
+        return ok.fillna(False).astype(bool)
+
+    return CheckForms("map", (e.column,), sql, pandas, explain=_code("out_of_range"))
+
+
+def _lengths(e: Any) -> CheckForms:
+    def sql(cols: Sequence[Any], d: str) -> Any:
+        parts = _bounds(e, sa.func.length(sa.cast(cols[0], sa.String)), strict=False)
+        return sa.func.coalesce(sa.and_(*parts), sa.false()) if parts else sa.true()
+
+    def pandas(cols: Sequence[Any]) -> Any:
+        import pandas as pd
+
+        n = cols[0].map(lambda v: len(str(v)))
+        ok = pd.Series(True, index=cols[0].index)
+        for part in _bounds(e, n, strict=False):
+            ok &= part
+        return ok.astype(bool)
+
+    return CheckForms("map", (e.column,), sql, pandas, explain=_code("length"))
+
+
+def _row_count(e: Any) -> CheckForms:
+    return CheckForms("table")
+
+
+RULES = (
+    ExpectationRule("expect_column_values_to_not_be_null", _P, "值为空", "value is null", "补录缺失的值 fill in the missing values",
+                    compile=_not_null, reasons={"null": "值为空 value is NULL"}),
+    ExpectationRule("expect_column_proportion_of_non_null_values_to_be_between", _P, "非空比例不符", "share of non-null values out of range",
+                    "补录缺失的值 fill in the missing values"),
+    ExpectationRule("expect_table_row_count_to_be_between", _P, "记录数不符", "row count out of range",
+                    "核实数据是否缺失或重复加载 check for missing or twice-loaded records", compile=_row_count),
+    ExpectationRule("expect_column_to_exist", _C, "字段缺失", "column missing", "在资源中恢复该字段 restore the column in the resource"),
+    ExpectationRule("expect_table_columns_to_match_set", _C, "字段集合不符", "columns differ from the declared set",
+                    "使资源的字段与信息项一致 make the resource's columns match the 信息项"),
+    ExpectationRule("expect_column_values_to_be_in_set", _C, "取值不在值域内", "value outside the allowed set",
+                    "改用值域（代码表）中的取值 use a value of the code list", compile=_in_set,
+                    reasons={"not_in_set": "不在取值范围内 not one of {allowed}"}),
+    ExpectationRule("expect_column_values_to_match_regex", _C, "格式不符", "value does not match the format", _AT_SOURCE),
+    ExpectationRule("expect_column_value_lengths_to_be_between", _C, "长度不符", "value length out of range", _AT_SOURCE,
+                    compile=_lengths, reasons={"length": "长度不符 length {length}, expected {range}"}),
+    ExpectationRule("expect_column_values_to_be_of_type", _C, "类型不符", "value of the wrong type",
+                    "使字段类型与信息项一致 make the column's type match its 信息项"),
+    ExpectationRule("expect_column_values_to_be_unique", _A, "值重复", "duplicate values", "删除或合并重复的记录 remove or merge the duplicate records",
+                    compile=_unique, reasons={"duplicate": "重复 value occurs more than once"}),
+    ExpectationRule("expect_compound_columns_to_be_unique", _A, "组合键重复", "duplicate compound keys",
+                    "删除或合并重复的记录 remove or merge the duplicate records", compile=_compound_unique,
+                    reasons={"duplicate_key": "组合重复 combination of values occurs more than once"}),
+    ExpectationRule("expect_column_values_to_be_between", _A, "取值超出范围", "value out of range", _AT_SOURCE, compile=_between,
+                    reasons={"out_of_range": "超出范围 out of range, expected {range}"}),
+    ExpectationRule("expect_column_pair_values_to_be_equal", _S, "两字段不一致", "the two columns differ", _AT_SOURCE),
+    ExpectationRule("expect_column_pair_values_a_to_be_greater_than_b", _S, "两字段大小关系不符", "column A not greater than column B", _AT_SOURCE),
+)

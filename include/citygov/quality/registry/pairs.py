@@ -1,0 +1,131 @@
+"""Consistency with the ID number: ``expect_column_pair_values_to_match_id_birth_date`` and
+``expect_column_pair_values_to_match_id_gender``.
+
+Drafted for an ID column (:mod:`.ric`) beside a birth-date or gender column in
+:func:`citygov.quality.suites.draft_suite`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from citygov.findings import Dimension
+from citygov.quality import sqlcond
+from citygov.quality.cells import FEMALE_VALUES, MALE_VALUES, date_text, text
+from citygov.quality.registry import CheckForms, ExpectationRule, GxForm, Param, pair_forms
+from citygov.quality.registry.dates import date_text_sql
+from citygov.quality.registry.ric import ric_birth, ric_birth_sql, ric_male, ric_male_sql
+from citygov.quality.sqlcond import never_null
+
+BIRTH_TYPE = "expect_column_pair_values_to_match_id_birth_date"
+GENDER_TYPE = "expect_column_pair_values_to_match_id_gender"
+
+
+def id_birth_problem(id_value: object, birth_value: object) -> str | None:
+    """``mismatch`` when both the ID number and the birth-date cell hold a date and they differ."""
+    born = ric_birth(id_value)
+    day = date_text(birth_value)
+    return "mismatch" if born is not None and day is not None and born != day else None
+
+
+def id_gender_problem(
+    id_value: object,
+    gender_value: object,
+    *,
+    male_values: Collection[str] = MALE_VALUES,
+    female_values: Collection[str] = FEMALE_VALUES,
+) -> str | None:
+    """``mismatch`` when the gender cell says the opposite of the ID number's sequence digit; values
+    that are neither male nor female pass (a value-set expectation judges those)."""
+    male = ric_male(id_value)
+    g = text(gender_value)
+    if male is None:
+        return None
+    if male and g in set(female_values):
+        return "mismatch"
+    if not male and g in set(male_values):
+        return "mismatch"
+    return None
+
+
+def id_birth_ok(id_column: ColumnElement[Any], birth_column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """SQL for :func:`id_birth_problem` is None."""
+    born = ric_birth_sql(id_column, dialect)
+    day = date_text_sql(birth_column, dialect)
+    return never_null(sa.or_(born.is_(None), day.is_(None), born == day))
+
+
+def id_gender_ok(
+    id_column: ColumnElement[Any],
+    gender_column: ColumnElement[Any],
+    dialect: str,
+    *,
+    male_values: Collection[str] = MALE_VALUES,
+    female_values: Collection[str] = FEMALE_VALUES,
+) -> ColumnElement[bool]:
+    """SQL for :func:`id_gender_problem` is None."""
+    male = ric_male_sql(id_column, dialect)
+    g = sqlcond.as_text(gender_column)
+    wrong = sa.or_(sa.and_(male == 1, g.in_(list(female_values))), sa.and_(male == 0, g.in_(list(male_values))))
+    return never_null(sa.not_(sa.func.coalesce(wrong, sa.false())))
+
+
+def gender_values(e: Any) -> dict[str, tuple[str, ...]]:
+    """How an expectation's gender column writes male and female (GB/T 2261.1 and 男/女 by default)."""
+    return {
+        "male_values": tuple(getattr(e, "male_values", None) or MALE_VALUES),
+        "female_values": tuple(getattr(e, "female_values", None) or FEMALE_VALUES),
+    }
+
+
+def _birth(e: Any) -> CheckForms:
+    return pair_forms(e, "id_birth", id_birth_problem, id_birth_ok)
+
+
+def _gender(e: Any) -> CheckForms:
+    return pair_forms(e, "id_gender", id_gender_problem, id_gender_ok, **gender_values(e))
+
+
+_PAIR = ("column_A", "column_B")
+
+RULES = (
+    ExpectationRule(
+        BIRTH_TYPE, Dimension.CONSISTENCY, "出生日期与身份证不符", "birth date disagrees with the ID",
+        "以证件为准更正出生日期或身份证号码 correct the birth date or the ID number, as the document says",
+        compile=_birth,
+        problem=id_birth_problem,
+        reasons={"id_birth.mismatch": "出生日期与身份证不符 birth date {other} does not match the ID number"},
+        gx=GxForm(
+            "ExpectColumnPairValuesToMatchIdBirthDate", "column_pair_values.citygov_id_birth_date",
+            "$column_B 应与 $column_A 中的出生日期一致 birth date agrees with the ID",
+            """Expect the birth date in ``column_B`` to equal the one encoded in the ID number in ``column_A``.
+
+    Rows where either side holds no date (an ID of the wrong shape or with no real date, a birth date
+    that is no ``YYYY-MM-DD``) are not judged here: the ID and format expectations report those.
+    """,
+            tags=("consistency",),
+            args=_PAIR,
+        ),
+    ),
+    ExpectationRule(
+        GENDER_TYPE, Dimension.CONSISTENCY, "性别与身份证不符", "gender disagrees with the ID",
+        "以证件为准更正性别或身份证号码 correct the gender or the ID number, as the document says",
+        compile=_gender,
+        problem=id_gender_problem,
+        reasons={"id_gender.mismatch": "性别与身份证不符 gender {other} does not match the ID number"},
+        gx=GxForm(
+            "ExpectColumnPairValuesToMatchIdGender", "column_pair_values.citygov_id_gender",
+            "$column_B 应与 $column_A 的性别位一致 gender agrees with the ID",
+            """Expect the gender in ``column_B`` to agree with the ID number's sequence digit in ``column_A``
+    (odd male, even female). ``male_values`` / ``female_values`` say how the column writes them
+    (default GB/T 2261.1 codes 1 / 2 and 男 / 女); other values are not judged here.""",
+            tags=("consistency",),
+            params=(Param("male_values", None, "values"), Param("female_values", None, "values")),
+            args=_PAIR,
+        ),
+    ),
+)
