@@ -39,17 +39,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select, text
+from sqlalchemy import Engine, func, select, text
 
 from citygov.catalog.schema import OpenAttr
-from citygov.disputes.queue import UNASSIGNED, jsonable
-from citygov.disputes.states import CLOSED, RESOLUTIONS, STAGE_OF, Status
+from citygov.disputes.figures import dispute_counts, end_of_day, resolutions
+from citygov.disputes.queue import jsonable
 from citygov.quality.history import DatasetRuleHistory, rule_history
 from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow, CensusSnapshot, DatasetScore
-from citygov.store.models_disputes import Dispute, DisputeEvent
 
 SHARE_LOG_CONN_ID = "exchange_platform"
 """Connection of the exchange platform's database holding the share-request log."""
@@ -381,7 +380,7 @@ def open_rate(engine: Engine, conn: ConnectionInfo | None, as_of: date) -> Kpi:
 
     def current(withdrawn: datetime | None, day: date) -> bool:
         """Not withdrawn by the end of ``day`` (an entry withdrawn since still counted then)."""
-        return withdrawn is None or _moment(day, None) <= (
+        return withdrawn is None or end_of_day(day) <= (
             withdrawn.replace(tzinfo=UTC) if withdrawn.tzinfo is None else withdrawn)
 
     def at(day: date) -> tuple[int, int, list[str]]:
@@ -434,111 +433,21 @@ def quality_score(engine: Engine, as_of: date) -> Kpi:
 # --- disputes --------------------------------------------------------------------------------------------
 
 
-def _moment(as_of: date, now: datetime | None) -> datetime:
-    """The end of ``as_of`` in the city (midnight after it), or ``now`` when that comes first, in UTC."""
-    end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=CITY_TZ).astimezone(UTC)
-    if now is None:
-        return end
-    present = (now.replace(tzinfo=UTC) if now.tzinfo is None else now).astimezone(UTC)
-    return min(end, present)
-
-
-def _disputes_at(moment: datetime) -> Any:
-    """Every item that existed at ``moment`` as it stood then (a subquery: ``id``, ``unit``, ``status``,
-    ``due``), rebuilt from the event log in SQL with window functions, never from the items' current rows:
-
-    - **status**: the ``to_status`` of the item's last event before ``moment`` (items without one did not
-      exist yet);
-    - **due**: the ``new_due_date`` of the last event before ``moment`` that set a deadline (the deadline
-      running in that status, extensions and recounts included);
-    - **unit**: the responsible unit then: the ``from`` of the first reassignment after ``moment``, or the
-      item's unit now when there was none since.
-    """
-    at_or_before = DisputeEvent.at < moment
-    latest = (DisputeEvent.at.desc(), DisputeEvent.id.desc())
-    status = select(
-        DisputeEvent.dispute_id, DisputeEvent.to_status,
-        func.row_number().over(partition_by=DisputeEvent.dispute_id, order_by=latest).label("n"),
-    ).where(at_or_before, DisputeEvent.to_status.is_not(None)).subquery()
-    new_due = DisputeEvent.details["new_due_date"].as_string()
-    due = select(
-        DisputeEvent.dispute_id, new_due.label("due"),
-        func.row_number().over(partition_by=DisputeEvent.dispute_id, order_by=latest).label("n"),
-    ).where(at_or_before, new_due.is_not(None)).subquery()
-    reassigned = select(
-        DisputeEvent.dispute_id, DisputeEvent.details["from"].as_string().label("unit"),
-        func.row_number().over(partition_by=DisputeEvent.dispute_id,
-                               order_by=(DisputeEvent.at, DisputeEvent.id)).label("n"),
-    ).where(DisputeEvent.at >= moment, DisputeEvent.action == "reassign").subquery()
-    unit = case((reassigned.c.dispute_id.is_not(None), reassigned.c.unit), else_=Dispute.responsible_unit)
-    return (
-        select(Dispute.id, unit.label("unit"), status.c.to_status.label("status"), due.c.due)
-        .join(status, and_(status.c.dispute_id == Dispute.id, status.c.n == 1))
-        .outerjoin(due, and_(due.c.dispute_id == Dispute.id, due.c.n == 1))
-        .outerjoin(reassigned, and_(reassigned.c.dispute_id == Dispute.id, reassigned.c.n == 1))
-        .subquery()
-    )
-
-
-def _resolution_events(engine: Engine, moment: datetime) -> list[tuple[int, datetime, bool]]:
-    """(dispute id, when, within deadline) of every resolution before ``moment``, as :func:`dispute_kpis`
-    counts them."""
-    targets = [s.value for s in RESOLUTIONS] + [Status.VERIFIED.value]
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(DisputeEvent.dispute_id, DisputeEvent.at, DisputeEvent.details).where(
-                DisputeEvent.at < moment,
-                DisputeEvent.to_status.in_(targets),
-                or_(DisputeEvent.from_status.is_(None), DisputeEvent.from_status != DisputeEvent.to_status),
-            )
-        ).all()
-    return [(i, at, bool(d.get("on_time"))) for i, at, d in rows if "on_time" in (d or {})]
-
-
-def dispute_counts(engine: Engine, now: datetime) -> dict[str, dict[str, int]]:
-    """Per responsible unit (``未定责`` for none): total, open and overdue items as they stood at ``now``,
-    rebuilt from the event log (:func:`_disputes_at`) in one grouped query.
-
-    Overdue: a deadline runs in the status then (待受理, 已受理, 核实中) and the midnight after its due
-    day had come by ``now``."""
-    moment = (now.replace(tzinfo=UTC) if now.tzinfo is None else now).astimezone(UTC)
-    # A deadline ends at the midnight (city time) after its due day: by ``moment`` that midnight has come
-    # for every due day before the city's day of ``moment``.
-    last_overdue_day = moment.astimezone(CITY_TZ).date() - timedelta(days=1)
-    states = _disputes_at(moment)
-    open_ = states.c.status.not_in([s.value for s in CLOSED])
-    overdue = and_(states.c.status.in_([s.value for s in STAGE_OF]), states.c.due.is_not(None),
-                   states.c.due <= last_overdue_day.isoformat())
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(states.c.unit, func.count(), func.sum(case((open_, 1), else_=0)),
-                   func.sum(case((overdue, 1), else_=0)))
-            .group_by(states.c.unit)
-        ).all()
-    out: dict[str, dict[str, int]] = {}
-    for u, t, o, d in rows:  # a unit of None and one named 未定责 are one line
-        line = out.setdefault(u or UNASSIGNED, {"total": 0, "open": 0, "overdue": 0})
-        line["total"] += int(t)
-        line["open"] += int(o or 0)
-        line["overdue"] += int(d or 0)
-    return out
-
-
 def dispute_figures(engine: Engine, as_of: date, *, now: datetime | None = None) -> DisputeFigures:
     """Open, overdue and resolved-within-deadline for the city as they stood at the end of ``as_of`` (or at
-    ``now`` when that comes first), rebuilt from the event log: items raised later do not count, and an
-    item counts in the status and under the deadline it had then. Resolutions are all those made up to
-    then; the trend gives the share within deadline per month of resolution. At a moment after every
-    event these are :func:`citygov.disputes.dispute_kpis`'s counts (which read the items' current rows)."""
-    moment = _moment(as_of, now)
+    ``now`` when that comes first), from :mod:`citygov.disputes.figures` (the event log replayed to that
+    moment, as the queue's own :func:`~citygov.disputes.dispute_kpis` is): items raised later do not count,
+    and an item counts in the status and under the deadline it had then. Resolutions are all those made up
+    to then; the trend gives the share within deadline per month of resolution."""
+    moment = end_of_day(as_of, now)
     counts = dispute_counts(engine, moment)
-    events = _resolution_events(engine, moment)
+    done = resolutions(engine, moment)
     by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for _id, at, on_time in events:
-        stamp = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(CITY_TZ)
-        by_month[stamp.strftime("%Y-%m")][0] += 1
-        by_month[stamp.strftime("%Y-%m")][1] += on_time
-    resolved, within = len(events), sum(1 for e in events if e[2])
+    for r in done:
+        month = r.at.astimezone(CITY_TZ).strftime("%Y-%m")
+        by_month[month][0] += 1
+        by_month[month][1] += r.on_time
+    resolved, within = len(done), sum(1 for r in done if r.on_time)
     trend = [TrendPoint(m, _month_end(m) if m != as_of.strftime("%Y-%m") else as_of,
                         _ratio(by_month[m][1], by_month[m][0]), by_month[m][1], by_month[m][0])
              for m in _months(as_of) if m in by_month]
@@ -595,7 +504,7 @@ def department_league(engine: Engine, as_of: date, *, now: datetime | None = Non
     from citygov.quality.scores import load_policy
 
     policy = load_policy()
-    moment = _moment(as_of, now)
+    moment = end_of_day(as_of, now)
     with session_scope(engine) as session:
         day = session.scalar(select(func.max(DatasetScore.logical_date)).where(DatasetScore.logical_date <= as_of))
         census_on = session.scalar(

@@ -30,6 +30,7 @@ from citygov.disputes.errors import (
     UnknownActor,
     VersionConflict,
 )
+from citygov.disputes.figures import dispute_kpis
 from citygov.disputes.queue import (
     BULK_ACTIONS,
     SORTS,
@@ -46,7 +47,6 @@ from citygov.disputes.queue import (
     bulk_act,
     comment,
     dispute_assignees,
-    dispute_kpis,
     dispute_rules,
     dispute_units,
     escalate_overdue,

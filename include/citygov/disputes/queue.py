@@ -1,5 +1,6 @@
 """The dispute queue's operations: what people do (raise, transition, reassign, extend, flag), what the
-SLA run does (escalate), and what everyone reads (list, show, flags, KPIs, the audit trail).
+SLA run does (escalate), and what everyone reads (list, show, flags, the audit trail); the KPIs are
+:mod:`citygov.disputes.figures`.
 
 Every operation is one transaction: it validates everything first and changes nothing when it refuses
 (a :class:`~citygov.disputes.errors.DisputeError` says why). Items carry a version; an operation given
@@ -1250,79 +1251,3 @@ def escalate_overdue(engine: Engine, *, now: datetime, policy: DeadlinePolicy | 
 def _calendar_knows(day: date | None) -> bool:
     return day is not None and is_workday(day)[1]
 
-
-# --- KPIs ----------------------------------------------------------------------------------------------
-
-
-def dispute_kpis(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
-    """Dispute-handling KPIs, for the city and per responsible unit.
-
-    - open / overdue items (open: not 已核验 or 已归档; overdue: a running deadline has passed);
-    - share resolved within deadline: resolutions (已更正, 维持原数据, 驳回, or a passing check while a
-      deadline ran) made by their deadline / all resolutions;
-    - mean hours to accept (entering 待受理 → 已受理) and to resolve (已受理 → resolution).
-
-    Computed from the append-only event log, so every cycle of a reopened item counts.
-    """
-    moment = _now(now)
-    with session_scope(engine) as session:
-        items = {d.id: d for d in session.scalars(select(Dispute))}
-        events = list(session.scalars(select(DisputeEvent).order_by(DisputeEvent.dispute_id, DisputeEvent.id)))
-        views = {i: _view(d, moment) for i, d in items.items()}
-
-    def blank() -> dict[str, Any]:
-        return {"total": 0, "open": 0, "overdue": 0, "resolved": 0, "resolved_within_deadline": 0,
-                "_accept": [], "_resolve": []}
-
-    city = blank()
-    units: dict[str, dict[str, Any]] = defaultdict(blank)
-    by_status: dict[str, int] = defaultdict(int)
-    for view in views.values():
-        unit = units[view.responsible_unit or UNASSIGNED]
-        by_status[view.status] += 1
-        for bucket in (city, unit):
-            bucket["total"] += 1
-            bucket["open"] += Status(view.status) not in CLOSED
-            bucket["overdue"] += view.overdue
-    pending_since: dict[int, datetime] = {}
-    accepted_since: dict[int, datetime] = {}
-    for e in events:
-        at = _utc(e.at)
-        unit = units[items[e.dispute_id].responsible_unit or UNASSIGNED]
-        if e.to_status == Status.PENDING.value and e.from_status != Status.PENDING.value:
-            pending_since[e.dispute_id] = at  # type: ignore[assignment]
-        elif e.to_status == Status.ACCEPTED.value and e.from_status == Status.PENDING.value:
-            start = pending_since.pop(e.dispute_id, None)
-            if start:
-                for bucket in (city, unit):
-                    bucket["_accept"].append((at - start).total_seconds() / 3600)  # type: ignore[operator]
-            accepted_since[e.dispute_id] = at  # type: ignore[assignment]
-        if e.to_status and e.from_status != e.to_status and "on_time" in (e.details or {}) and (
-            e.to_status in {s.value for s in RESOLUTIONS} or e.to_status == Status.VERIFIED.value
-        ):
-            on_time = e.details.get("on_time")
-            start = accepted_since.pop(e.dispute_id, None)
-            for bucket in (city, unit):
-                bucket["resolved"] += 1
-                bucket["resolved_within_deadline"] += bool(on_time)
-                if start:
-                    bucket["_resolve"].append((at - start).total_seconds() / 3600)  # type: ignore[operator]
-
-    def finish(bucket: dict[str, Any]) -> dict[str, Any]:
-        accept, resolve = bucket.pop("_accept"), bucket.pop("_resolve")
-        bucket["share_resolved_within_deadline"] = (
-            round(bucket["resolved_within_deadline"] / bucket["resolved"], 4) if bucket["resolved"] else None
-        )
-        bucket["mean_hours_to_accept"] = round(sum(accept) / len(accept), 2) if accept else None
-        bucket["mean_hours_to_resolve"] = round(sum(resolve) / len(resolve), 2) if resolve else None
-        return bucket
-
-    city_out = finish(city)
-    return {
-        "as_of": _city(moment).isoformat(),  # type: ignore[union-attr]
-        "city": city_out,
-        "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
-        "open_by_department": {u: b["open"] for u, b in sorted(units.items()) if b["open"]},
-        "overdue_by_department": {u: b["overdue"] for u, b in sorted(units.items()) if b["overdue"]},
-        "by_department": {u: finish(b) for u, b in sorted(units.items())},
-    }
