@@ -159,9 +159,3 @@ def present_keys(key_columns: Sequence[str], available: Collection[str]) -> list
     """The key columns when the source has every one of them, else none."""
     keys = [k for k in key_columns if k]
     return keys if keys and all(k in available for k in keys) else []
-
-
-def describe_error(exc: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,10 +13,10 @@ compiled by :mod:`citygov.quality.checks`; vectorized verdicts are :mod:`citygov
 
 from __future__ import annotations
 
-from citygov.quality.checks import BaseLookup, ValidationError, describe_error
+from citygov.quality.checks import BaseLookup, ValidationError
 from citygov.quality.file_checks import validate_file
 from citygov.quality.files import iter_chunks
 from citygov.quality.results import result_json
 from citygov.quality.tables import validate_table
 
-__all__ = ["BaseLookup", "ValidationError", "describe_error", "iter_chunks", "result_json", "validate_file", "validate_table"]
+__all__ = ["BaseLookup", "ValidationError", "iter_chunks", "result_json", "validate_file", "validate_table"]

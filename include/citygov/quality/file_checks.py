@@ -22,7 +22,6 @@ from citygov.quality.checks import (
     Check,
     ValidationError,
     compile_check,
-    describe_error,
     native_types,
     present_keys,
     substitute,
@@ -30,6 +29,7 @@ from citygov.quality.checks import (
 from citygov.quality.files import CHUNK_ROWS, iter_chunks
 from citygov.quality.results import build_result, suite_result
 from citygov.quality.vector import keep_frame
+from citygov.sources.base import describe_error
 
 
 def validate_file(

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from citygov.inventory import ident
 from citygov.quality.checks import RESULT_FORMAT
+from citygov.sources.database import ident
 
 
 def gx_validate_table(source: Engine, table: str, expectations: list[Any], parameters: Mapping[str, Any],

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from citygov.inventory import ident
 from citygov.quality import sqlcond
 from citygov.quality.cells import text
 from citygov.quality.checks import (
@@ -38,12 +37,13 @@ from citygov.quality.checks import (
     Check,
     ValidationError,
     compile_check,
-    describe_error,
     present_keys,
     substitute,
 )
 from citygov.quality.gx_fallback import gx_validate_table
 from citygov.quality.results import attach_rows, build_result, rows_from_gx, suite_result
+from citygov.sources.base import describe_error
+from citygov.sources.database import ident
 
 
 def validate_table(
