@@ -416,7 +416,6 @@ def draft_rule_of_finding(suite: Any, expectation: str, column: str | None) -> i
 
 # --- drafting ----------------------------------------------------------------------------------------------
 
-_DIVISION_NAMES = {"xzqdm", "ssxq", "qxdm", "hjdqdm", "qcddm", "qrddm", "cbdq", "djjg", "所属区县", "行政区划代码"}
 _BIRTH_NAMES = {"csrq", "出生日期", "birth_date", "birthday"}
 _GENDER_NAMES = {"xb", "性别", "gender", "sex"}
 _PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
@@ -477,12 +476,6 @@ class DraftPolicy:
                     raise ValueError(f"{DRAFT_ENV_PREFIX}{f.name.upper()}={raw!r} is not a number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-def _support(values: Sequence[Any], ok: Callable[[Any], bool]) -> tuple[int, int]:
-    """(values that pass ``ok``, non-empty values) of a sample."""
-    present = [v for v in values if v is not None and rules.text(v) != ""]
-    return sum(1 for v in present if ok(v)), len(present)
 
 
 def _pair_support(a: Sequence[Any], b: Sequence[Any], problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[int, int]:
@@ -567,15 +560,18 @@ def draft_suite(
             proposal = rule.draft(present) if kind is not None and rule.draft_kind == kind and rule.draft else None
             if proposal is not None:
                 add(_expectation_of(rule.type, column=name, **proposal.kwargs), proposal.why, proposal.support)
-        if kind is None and not present:
-            # No data to learn from (an empty or missing resource): the catalog's names and types only.
-            if name in _DIVISION_NAMES:
-                add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), "行政区划代码 by column name (no data profiled)")
-            elif letter in (ColumnType.DATE, ColumnType.DATETIME):
-                add(ce.ExpectColumnValuesToBeDateNotInFuture(column=name, reference_date=LOGICAL_DATE), "日期 declared D/T (no data profiled)")
-        elif kind is None:
-            _draft_plain(name, p, letter, present, profile.rows, policy, add)
-            if sensitive and letter is ColumnType.STRING and name not in pk and not any(
+        if kind is None:
+            # the rules' own heuristics first (division codes, dates; with no data, by name and type only)
+            plain = registry.PlainColumn(name, letter, present, policy.kind_min)
+            for rule in registry.plain_drafters():
+                proposal = rule.draft_plain(plain)  # type: ignore[misc]
+                if proposal is not None:
+                    add(_expectation_of(rule.type, column=name, **proposal.kwargs), proposal.why, proposal.support)
+                    break
+            else:
+                if present:
+                    _draft_plain(name, p, letter, present, profile.rows, policy, add)
+            if present and sensitive and letter is ColumnType.STRING and name not in pk and not any(
                 getattr(e, "column", None) == name and e.expectation_type != "expect_column_values_to_not_be_blank" for e in items
             ):
                 mask = "redact"
@@ -642,21 +638,10 @@ def _draft_plain(
     policy: DraftPolicy,
     add: Callable[..., None],
 ) -> None:
-    """The rule of a column that holds no identifier kind: division codes, dates, numbers, value sets or
-    fixed-length codes, the first that most of its values keep."""
+    """The built-in rule of a column that holds no identifier kind and that no rule's own heuristic took:
+    non-negative numbers, value sets or fixed-length codes, the first that most of its values keep."""
     import great_expectations as gx
 
-    from citygov.quality import expectations as ce
-
-    division = _support(present, lambda v: rules.division_problem(v) is None)
-    shaped = _share(_support(present, lambda v: len(rules.text(v)) == 6 and rules.text(v).isdigit()))
-    if (name in _DIVISION_NAMES and shaped >= policy.kind_min) or _share(division) >= policy.kind_min:
-        add(ce.ExpectColumnValuesToBeValidDivisionCode(column=name), f"行政区划代码 division codes: {division[0]} of {division[1]} sampled known", division)
-        return
-    dates = _support(present, lambda v: rules.date_text(v) is not None)
-    if letter in (ColumnType.DATE, ColumnType.DATETIME) or _share(dates) >= policy.kind_min:
-        add(ce.ExpectColumnValuesToBeDateNotInFuture(column=name, reference_date=LOGICAL_DATE), f"日期 dates cannot lie in the future ({dates[0]} of {dates[1]} sampled are dates)", dates)
-        return
     numbers = [n for n in (_number(v) for v in present) if n is not None]
     if letter is ColumnType.NUMBER and present and len(numbers) / len(present) >= policy.kind_min:
         support = (sum(1 for n in numbers if n >= 0), len(present))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from citygov.catalog.schema import ColumnType
 from citygov.findings import Dimension, Rule
 
 HIGH_SHARE = 0.10
@@ -107,6 +108,19 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class PlainColumn:
+    """A column no identifier kind names, as a drafting heuristic sees it."""
+
+    name: str
+    declared: ColumnType
+    """Its 信息项 type (or the profile's guess when the catalog does not declare it)."""
+    present: Sequence[Any]
+    """Its sampled non-empty values; empty when no data could be profiled (catalog only)."""
+    kind_min: float
+    """Share of values that must look like the rule's kind (:class:`citygov.quality.suites.DraftPolicy`)."""
+
+
+@dataclass(frozen=True)
 class ExpectationRule:
     """One expectation type: its words, dimension and forms (see the module docstring)."""
 
@@ -128,6 +142,11 @@ class ExpectationRule:
     """The column kind (:func:`citygov.identifiers.detect_kind`) this rule is drafted for."""
     draft: Callable[[Sequence[Any]], Proposal | None] | None = None
     """Drafting heuristic for a column of ``draft_kind``: the sampled non-empty values -> a proposal."""
+    draft_plain: Callable[[PlainColumn], Proposal | None] | None = None
+    """Drafting heuristic for a column of no identifier kind (division codes, dates), asked in
+    ``draft_rank`` order before drafting's own built-in heuristics (numbers, value sets, lengths); the
+    first proposal is the column's rule."""
+    draft_rank: int = 0
 
     @property
     def rule(self) -> Rule:
@@ -164,6 +183,11 @@ def label(expectation_type: str | None) -> str:
     :attr:`citygov.rulebook.RuleText.label`); an unknown type is titled by itself."""
     rule = rule_for(expectation_type)
     return f"{rule.title_zh} {rule.title_en}" if rule is not None else (expectation_type or "-")
+
+
+def plain_drafters() -> list[ExpectationRule]:
+    """The rules with a heuristic for columns of no identifier kind, in the order they are asked."""
+    return sorted((r for r in _rules().values() if r.draft_plain is not None), key=lambda r: r.draft_rank)
 
 
 def native_types() -> tuple[str, ...]:
@@ -237,6 +261,11 @@ def column_rule(
 def support(values: Sequence[Any], problem: Callable[[Any], str | None]) -> tuple[int, int]:
     """(values the check finds no problem with, values) of a drafting sample."""
     return sum(1 for v in values if problem(v) is None), len(values)
+
+
+def share(evidence: tuple[int, int]) -> float:
+    """The share of a (satisfied, of) drafting evidence; 0 for no values."""
+    return evidence[0] / evidence[1] if evidence[1] else 0.0
 
 
 def draft_valid(problem: Callable[[Any], str | None], words: str, **kwargs: Any) -> Callable[[Sequence[Any]], Proposal]:

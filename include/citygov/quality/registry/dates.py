@@ -1,6 +1,6 @@
 """Dates not in the future: ``expect_column_values_to_be_date_not_in_future``.
 
-Drafted for date-like columns in :func:`citygov.quality.suites.draft_suite`. Also the SQL reading of a
+Drafted for a column of no identifier kind declared D/T or whose values are mostly dates. Also the SQL reading of a
 date-like cell (:func:`date_text_sql`), which the ID ↔ birth date rule (:mod:`.pairs`) compares.
 """
 
@@ -13,10 +13,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from citygov.catalog.schema import ColumnType
 from citygov.findings import Dimension
 from citygov.quality import sqlcond
 from citygov.quality.cells import date_text, iso
-from citygov.quality.registry import CheckForms, ExpectationRule, GxForm, Param, map_forms
+from citygov.quality.registry import (
+    LOGICAL_DATE,
+    CheckForms,
+    ExpectationRule,
+    GxForm,
+    Param,
+    PlainColumn,
+    Proposal,
+    map_forms,
+    share,
+    support,
+)
 from citygov.quality.sqlcond import DIGIT, matches, never_null
 
 TYPE = "expect_column_values_to_be_date_not_in_future"
@@ -81,6 +93,20 @@ def _compile(e: Any) -> CheckForms:
     return map_forms(e, "date", future_date_problem, not_future_ok, vector=fast_accept(ref), reference_date=ref)
 
 
+_DECLARED_DATES = (ColumnType.DATE, ColumnType.DATETIME)
+
+
+def _draft(column: PlainColumn) -> Proposal | None:
+    if not column.present:
+        declared = column.declared in _DECLARED_DATES
+        return Proposal({"reference_date": LOGICAL_DATE}, "日期 declared D/T (no data profiled)") if declared else None
+    dates = support(column.present, lambda v: None if date_text(v) is not None else "no date")
+    if column.declared in _DECLARED_DATES or share(dates) >= column.kind_min:
+        why = f"日期 dates cannot lie in the future ({dates[0]} of {dates[1]} sampled are dates)"
+        return Proposal({"reference_date": LOGICAL_DATE}, why, dates)
+    return None
+
+
 RULES = (
     ExpectationRule(
         TYPE, Dimension.ACCURACY, "日期晚于当日", "date in the future", "更正录入错误的日期 correct the mistyped dates",
@@ -97,5 +123,7 @@ RULES = (
             params=(Param("reference_date", None, "required_date"),),
             args=("column", "reference_date"),
         ),
+        draft_plain=_draft,
+        draft_rank=20,
     ),
 )

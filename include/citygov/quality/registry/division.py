@@ -1,7 +1,7 @@
 """GB/T 2260 division codes (行政区划代码): ``expect_column_values_to_be_valid_division_code``.
 
-Drafted by the column's name or its values in :func:`citygov.quality.suites.draft_suite` (no identifier
-kind names a division column).
+Drafted for a column of no identifier kind whose values are mostly known codes, or whose name says it
+holds division codes (:data:`DIVISION_NAMES`) and whose values are mostly six digits (or that has no data).
 """
 
 from __future__ import annotations
@@ -17,10 +17,22 @@ from citygov.findings import Dimension
 from citygov.quality import sqlcond
 from citygov.quality.cells import text
 from citygov.quality.reference import current_division_codes, known_division_codes
-from citygov.quality.registry import CheckForms, ExpectationRule, GxForm, Param, map_forms
+from citygov.quality.registry import (
+    CheckForms,
+    ExpectationRule,
+    GxForm,
+    Param,
+    PlainColumn,
+    Proposal,
+    map_forms,
+    share,
+    support,
+)
 from citygov.quality.sqlcond import DIGIT, in_divisions, matches, never_null
 
 TYPE = "expect_column_values_to_be_valid_division_code"
+DIVISION_NAMES = frozenset({"xzqdm", "ssxq", "qxdm", "hjdqdm", "qcddm", "qrddm", "cbdq", "djjg", "所属区县", "行政区划代码"})
+"""Column names that say a column holds division codes."""
 _DIVISION = re.compile(r"[0-9]{6}")
 
 
@@ -60,6 +72,16 @@ def _compile(e: Any) -> CheckForms:
     return map_forms(e, "division", division_problem, division_ok, vector=fast_accept(cur), current_only=cur)
 
 
+def _draft(column: PlainColumn) -> Proposal | None:
+    if not column.present:
+        return Proposal({}, "行政区划代码 by column name (no data profiled)") if column.name in DIVISION_NAMES else None
+    known = support(column.present, division_problem)
+    shaped = support(column.present, lambda v: None if len(text(v)) == 6 and text(v).isdigit() else "shape")
+    if (column.name in DIVISION_NAMES and share(shaped) >= column.kind_min) or share(known) >= column.kind_min:
+        return Proposal({}, f"行政区划代码 division codes: {known[0]} of {known[1]} sampled known", known)
+    return None
+
+
 RULES = (
     ExpectationRule(
         TYPE, Dimension.CONFORMITY, "行政区划代码无效", "invalid division code",
@@ -79,5 +101,7 @@ RULES = (
             tags=("reference data",),
             params=(Param("current_only", False),),
         ),
+        draft_plain=_draft,
+        draft_rank=10,
     ),
 )
