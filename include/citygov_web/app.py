@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citygov import disputes as dq
 from citygov import kpis as core
+from citygov import scorecards
 from citygov.bounds import PAGE_MAX, OutOfBounds, parse_day, quoted
 from citygov.catalog.queries import catalogued_codes
 from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
@@ -209,15 +210,15 @@ def create_app(
         date_: Annotated[str | None, Query(alias="date")] = None,
     ) -> HTMLResponse:
         day = as_of(date_)
-        total, rows = core.dataset_table(store(), day, department=department or None,
-                                         limit=DATASET_PAGE_SIZE, offset=(page - 1) * DATASET_PAGE_SIZE)
+        total, rows = scorecards.dataset_table(store(), day, department=department or None,
+                                               limit=DATASET_PAGE_SIZE, offset=(page - 1) * DATASET_PAGE_SIZE)
         return render(request, "datasets.html", user, rows=rows, total=total, page=page, day=day,
                       department=department or "", pages=max(1, -(-total // DATASET_PAGE_SIZE)))
 
     @app.get("/datasets/{code}", response_class=HTMLResponse)
     def scorecard(request: Request, user: Viewer, code: str, done: str | None = None) -> HTMLResponse:
         engine = store()
-        card = core.dataset_scorecard(engine, code)
+        card = scorecards.dataset_scorecard(engine, code)
         if card is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"dataset {quoted(code)} is neither catalogued nor scored")
         items = dq.page_disputes(engine, dataset=code, limit=PAGE_SIZE)

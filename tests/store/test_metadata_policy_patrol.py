@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from citygov.catalog.importer import import_catalog
 from citygov.disputes import list_disputes, route_findings
 from citygov.findings import load_findings
-from citygov.kpis import dataset_scorecard
 from citygov.patrol import patrol_batch
+from citygov.scorecards import dataset_scorecard
 from citygov_web.app import _templates
 from citygov_web.auth import PageUser
 from tests.catalog_files import GOOD_ROWS, write_catalog

@@ -20,10 +20,11 @@ from citygov.catalog.importer import import_catalog
 from citygov.cli import main as govern
 from citygov.disputes import list_disputes, route_findings
 from citygov.findings import load_findings
-from citygov.kpis import dataset_scorecard, dataset_table, department_league, quality_score
+from citygov.kpis import department_league, quality_score
 from citygov.patrol import patrol_batch
 from citygov.quality.scores import load_scores
 from citygov.quality.suites import write_suite
+from citygov.scorecards import dataset_scorecard, dataset_table
 from citygov.sources import connections_from_file
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow

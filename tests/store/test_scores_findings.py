@@ -160,7 +160,7 @@ def test_the_census_and_the_patrol_report_none_of_the_pipelines_own_objects(chai
 
 
 def test_the_scorecard_says_how_its_score_is_made(chain) -> None:  # type: ignore[no-untyped-def]
-    from citygov.kpis import dataset_scorecard
+    from citygov.scorecards import dataset_scorecard
     from citygov_web.app import _templates
     from citygov_web.auth import PageUser
 
@@ -197,8 +197,8 @@ def test_a_finding_stored_after_the_scores_reaches_them_on_the_next_rescoring(ch
 
 def test_the_scorecard_names_each_failing_expectation_in_words_with_its_code(chain) -> None:  # type: ignore[no-untyped-def]
     from citygov.catalog.queries import load_entries
-    from citygov.kpis import dataset_scorecard
     from citygov.rulebook import describe
+    from citygov.scorecards import dataset_scorecard
     from citygov_web.app import _templates
     from citygov_web.auth import PageUser
 
