@@ -416,8 +416,6 @@ def draft_rule_of_finding(suite: Any, expectation: str, column: str | None) -> i
 
 # --- drafting ----------------------------------------------------------------------------------------------
 
-_BIRTH_NAMES = {"csrq", "出生日期", "birth_date", "birthday"}
-_GENDER_NAMES = {"xb", "性别", "gender", "sex"}
 _PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
 """Years and months (统计期 2026-10): an enumeration of those only holds until next month."""
 _MASK_BY_KIND = {"ric": "ric", "mobile": "mobile", "name": "name", "uscc": "uscc", "plate": "plate", "bankcard": "bankcard"}
@@ -476,11 +474,6 @@ class DraftPolicy:
                     raise ValueError(f"{DRAFT_ENV_PREFIX}{f.name.upper()}={raw!r} is not a number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-def _pair_support(a: Sequence[Any], b: Sequence[Any], problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[int, int]:
-    pairs = [(x, y) for x, y in zip(a, b, strict=False) if x is not None and y is not None and judged(x, y)]
-    return sum(1 for x, y in pairs if problem(x, y) is None), len(pairs)
 
 
 def _share(support: tuple[int, int]) -> float:
@@ -579,22 +572,15 @@ def draft_suite(
 
     for ric in [n for n in names if kinds.get(n) == "ric"]:
         for name in names:
-            p = cols[name]
             if name == ric or kinds.get(name) is not None:
                 continue
-            if name.lower() in _BIRTH_NAMES or name in _BIRTH_NAMES or rules.date_text(next((v for v in p.sample if v), None)) is not None:
-                support = _pair_support(cols[ric].sample, p.sample, rules.id_birth_problem, lambda a, b: rules.ric_birth(a) is not None and rules.date_text(b) is not None)
-                if support[1] and _share(support) >= policy.pair_min:
-                    add(ce.ExpectColumnPairValuesToMatchIdBirthDate(column_A=ric, column_B=name), f"出生日期与身份证一致 {support[0]} of {support[1]} sampled rows agree", support)
-                    if sensitive:
-                        masks[name]["mask"] = "birthdate"
-            if name.lower() in _GENDER_NAMES or name in _GENDER_NAMES:
-                support = _pair_support(
-                    cols[ric].sample, p.sample, rules.id_gender_problem,
-                    lambda a, b: rules.ric_male(a) is not None and rules.text(b) in (*rules.MALE_VALUES, *rules.FEMALE_VALUES),
-                )
-                if support[1] and _share(support) >= policy.pair_min:
-                    add(ce.ExpectColumnPairValuesToMatchIdGender(column_A=ric, column_B=name), f"性别与身份证一致 {support[0]} of {support[1]} sampled rows agree", support)
+            pair = registry.IdPair(ric, cols[ric].sample, name, cols[name].sample, policy.pair_min)
+            for rule in registry.pair_drafters():  # the consistency rules' own heuristics
+                proposal = rule.draft_pair(pair)  # type: ignore[misc]
+                if proposal is not None:
+                    add(_expectation_of(rule.type, **proposal.kwargs), proposal.why, proposal.support)
+                    if sensitive and proposal.other_mask:
+                        masks[name]["mask"] = proposal.other_mask
 
     if catalog and base_check is not None:
         for name, base, key, support in _references(entry, names, cols, kinds, catalog, base_check, policy):

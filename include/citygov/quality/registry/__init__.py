@@ -105,6 +105,8 @@ class Proposal:
     why: str
     support: tuple[int, int] | None = None
     """(values that keep the rule, values looked at) in the sample."""
+    other_mask: str | None = None
+    """A pair rule's: how a sensitive dataset masks ``column_B`` in samples (``birthdate``)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,19 @@ class PlainColumn:
     """Its sampled non-empty values; empty when no data could be profiled (catalog only)."""
     kind_min: float
     """Share of values that must look like the rule's kind (:class:`citygov.quality.suites.DraftPolicy`)."""
+
+
+@dataclass(frozen=True)
+class IdPair:
+    """An ID-number column and another column of no identifier kind, as a pair rule's drafting heuristic
+    sees them (the two samples are of the same rows)."""
+
+    id_column: str
+    id_sample: Sequence[Any]
+    name: str
+    sample: Sequence[Any]
+    pair_min: float
+    """Share of the judged rows that must agree (:class:`citygov.quality.suites.DraftPolicy`)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,8 @@ class ExpectationRule:
     ``draft_rank`` order before drafting's own built-in heuristics (numbers, value sets, lengths); the
     first proposal is the column's rule."""
     draft_rank: int = 0
+    draft_pair: Callable[[IdPair], Proposal | None] | None = None
+    """Drafting heuristic for an ID-number column beside another column (consistency rules)."""
 
     @property
     def rule(self) -> Rule:
@@ -188,6 +205,11 @@ def label(expectation_type: str | None) -> str:
 def plain_drafters() -> list[ExpectationRule]:
     """The rules with a heuristic for columns of no identifier kind, in the order they are asked."""
     return sorted((r for r in _rules().values() if r.draft_plain is not None), key=lambda r: r.draft_rank)
+
+
+def pair_drafters() -> list[ExpectationRule]:
+    """The rules with a heuristic for an ID-number column beside another column."""
+    return [r for r in _rules().values() if r.draft_pair is not None]
 
 
 def native_types() -> tuple[str, ...]:

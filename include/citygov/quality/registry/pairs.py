@@ -1,13 +1,13 @@
 """Consistency with the ID number: ``expect_column_pair_values_to_match_id_birth_date`` and
 ``expect_column_pair_values_to_match_id_gender``.
 
-Drafted for an ID column (:mod:`.ric`) beside a birth-date or gender column in
-:func:`citygov.quality.suites.draft_suite`.
+Drafted for an ID column (:mod:`.ric`) beside a birth-date column (by name or dates in it) or a gender
+column (by name) when most sampled rows that both sides let judge agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,13 +16,26 @@ from sqlalchemy.sql.elements import ColumnElement
 from citygov.findings import Dimension
 from citygov.quality import sqlcond
 from citygov.quality.cells import FEMALE_VALUES, MALE_VALUES, date_text, text
-from citygov.quality.registry import CheckForms, ExpectationRule, GxForm, Param, pair_forms
+from citygov.quality.registry import (
+    CheckForms,
+    ExpectationRule,
+    GxForm,
+    IdPair,
+    Param,
+    Proposal,
+    pair_forms,
+    share,
+)
 from citygov.quality.registry.dates import date_text_sql
 from citygov.quality.registry.ric import ric_birth, ric_birth_sql, ric_male, ric_male_sql
 from citygov.quality.sqlcond import never_null
 
 BIRTH_TYPE = "expect_column_pair_values_to_match_id_birth_date"
 GENDER_TYPE = "expect_column_pair_values_to_match_id_gender"
+BIRTH_NAMES = frozenset({"csrq", "出生日期", "birth_date", "birthday"})
+"""Column names that say a column holds birth dates."""
+GENDER_NAMES = frozenset({"xb", "性别", "gender", "sex"})
+"""Column names that say a column holds genders."""
 
 
 def id_birth_problem(id_value: object, birth_value: object) -> str | None:
@@ -90,6 +103,34 @@ def _gender(e: Any) -> CheckForms:
     return pair_forms(e, "id_gender", id_gender_problem, id_gender_ok, **gender_values(e))
 
 
+def _agreement(pair: IdPair, problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[int, int]:
+    rows = [(x, y) for x, y in zip(pair.id_sample, pair.sample, strict=False) if x is not None and y is not None and judged(x, y)]
+    return sum(1 for x, y in rows if problem(x, y) is None), len(rows)
+
+
+def _named(pair: IdPair, names: frozenset[str]) -> bool:
+    return pair.name.lower() in names or pair.name in names
+
+
+def _draft_birth(pair: IdPair) -> Proposal | None:
+    if not (_named(pair, BIRTH_NAMES) or date_text(next((v for v in pair.sample if v), None)) is not None):
+        return None
+    s = _agreement(pair, id_birth_problem, lambda a, b: ric_birth(a) is not None and date_text(b) is not None)
+    if not s[1] or share(s) < pair.pair_min:
+        return None
+    why = f"出生日期与身份证一致 {s[0]} of {s[1]} sampled rows agree"
+    return Proposal({"column_A": pair.id_column, "column_B": pair.name}, why, s, other_mask="birthdate")
+
+
+def _draft_gender(pair: IdPair) -> Proposal | None:
+    if not _named(pair, GENDER_NAMES):
+        return None
+    s = _agreement(pair, id_gender_problem, lambda a, b: ric_male(a) is not None and text(b) in (*MALE_VALUES, *FEMALE_VALUES))
+    if not s[1] or share(s) < pair.pair_min:
+        return None
+    return Proposal({"column_A": pair.id_column, "column_B": pair.name}, f"性别与身份证一致 {s[0]} of {s[1]} sampled rows agree", s)
+
+
 _PAIR = ("column_A", "column_B")
 
 RULES = (
@@ -110,6 +151,7 @@ RULES = (
             tags=("consistency",),
             args=_PAIR,
         ),
+        draft_pair=_draft_birth,
     ),
     ExpectationRule(
         GENDER_TYPE, Dimension.CONSISTENCY, "性别与身份证不符", "gender disagrees with the ID",
@@ -127,5 +169,6 @@ RULES = (
             params=(Param("male_values", None, "values"), Param("female_values", None, "values")),
             args=_PAIR,
         ),
+        draft_pair=_draft_gender,
     ),
 )
