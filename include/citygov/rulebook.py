@@ -1,8 +1,8 @@
 """Every rule in words: one lookup from a stored rule id to its titles, how to fix, dimension and severity.
 
 Rules are defined where they belong: the pipeline's (census, patrol, quality's own, backflow, catalog
-import, consumers' claims) in :data:`citygov.findings.RULES`, expectation types in
-:data:`citygov.expectation_rules.EXPECTATION_RULES`. Queue titles, pages, Data Docs, exports and
+import, consumers' claims) in :data:`citygov.findings.RULES`, expectation types each in its module of
+:mod:`citygov.quality.registry` (gathered in :data:`citygov.expectation_rules.EXPECTATION_RULES`). Queue titles, pages, Data Docs, exports and
 notifications read them through :func:`describe`, so a rule's words are written once. The rule id stays
 visible beside its title as a code. No GX import: cheap enough for every page.
 """

@@ -1,4 +1,4 @@
-"""The vectorized conditions (:func:`citygov.quality.engine.vector_expected`) agree with the SQL conditions
+"""The vectorized conditions (:func:`citygov.quality.vector.vector_expected`) agree with the SQL conditions
 value for value, on generated good and bad IDs, credit codes, division codes, dates, value sets and
 blanks, and their NumPy fast accept only accepts values the rules accept.
 

@@ -13,8 +13,10 @@ Public entry points (every shell — DAG, ``govern``, web API — calls these):
 - :func:`citygov.quality.docs.build_data_docs` — a date's GX Data Docs site from stored, masked results
   (one site per date, kept ``CITYGOV_DATA_DOCS_KEEP_DAYS``).
 
-The domain expectations live in :mod:`citygov.quality.expectations` (registered with GX on import),
-their row rules in :mod:`citygov.quality.rules` (Python) and :mod:`citygov.quality.sqlcond` (SQL).
+Every expectation type is one module of :mod:`citygov.quality.registry` (words, dimension, its Python,
+SQL and vectorized forms, its GX form and its drafting heuristic); :mod:`citygov.quality.expectations`
+generates the GX classes from it (registered with GX on import), :mod:`citygov.quality.checks` compiles
+a suite from it for the engine (:mod:`~citygov.quality.tables`, :mod:`~citygov.quality.file_checks`).
 Nothing here imports Airflow; GX is imported only when a function needs it (it takes seconds).
 """
 

@@ -12,7 +12,9 @@ dimension, and its forms —
   by GX's own engine;
 - ``gx``: how :mod:`citygov.quality.expectations` generates the GX ``Expectation`` and
   ``MetricProvider`` classes (their partials call ``problem`` and the SQL form, nothing is re-declared);
-- ``draft``: the drafting heuristic :func:`citygov.quality.suites.draft_suite` asks.
+- its drafting heuristic, which :func:`citygov.quality.suites.draft_suite` asks: ``draft`` for a column of
+  its identifier kind (``draft_kind``), ``draft_plain`` for a column of no kind (division codes, dates),
+  ``draft_pair`` for an ID-number column beside another (the consistency rules).
 
 Modules are found by listing this package: adding a rule is adding a module (README, "Extending").
 Nothing here imports GX, so :mod:`citygov.rulebook` (pages) reads the words cheaply.
