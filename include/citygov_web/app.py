@@ -36,7 +36,8 @@ from citygov.disputes.locate import LocatedRecord, locate_record, may_locate
 from citygov.disputes.recheck import may_recheck, recheck
 from citygov.disputes.states import Role, Status, allowed_targets, may_transition
 from citygov.identifiers import scrub
-from citygov.quality.suites import SuiteFileError, review_suite, suite_review
+from citygov.quality.review import review_suite, suite_review
+from citygov.quality.suites import SuiteFileError
 from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
 from citygov_web import charts

@@ -15,8 +15,9 @@ from citygov import disputes as dq
 from citygov.catalog.importer import import_catalog
 from citygov.demo import DEFAULT_AS_OF
 from citygov.disputes import Status
+from citygov.quality.review import review_suite, rule_label
 from citygov.quality.runner import inspect_batch
-from citygov.quality.suites import load_suite, review_suite, rule_label
+from citygov.quality.suites import load_suite
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import session_scope

@@ -239,8 +239,9 @@ def test_suites_drafted_from_the_data_alone_find_exactly_the_planted_defects(cit
     with its count, and nothing else."""
     from citygov.catalog.queries import load_entries
     from citygov.quality.drafting import draft_entry_suite
+    from citygov.quality.review import is_draft
     from citygov.quality.runner import BaseTables
-    from citygov.quality.suites import is_draft, write_suite
+    from citygov.quality.suites import write_suite
 
     url = f"sqlite:///{tmp_path / 'governance.db'}"
     upgrade(url)

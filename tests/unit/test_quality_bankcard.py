@@ -207,8 +207,8 @@ def test_a_card_column_is_drafted_with_the_rule(tmp_path: Path) -> None:
         ShareType,
         UpdateCycle,
     )
+    from citygov.quality.drafting import DraftPolicy, draft_suite
     from citygov.quality.profile import profile_table
-    from citygov.quality.suites import DraftPolicy, draft_suite
 
     cards = [_card(f"622202{i:012d}") for i in range(40)] + [_wrong(GOOD)]
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'holders.db'}")

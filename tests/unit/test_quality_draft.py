@@ -24,7 +24,9 @@ from citygov.catalog.schema import (
 )
 from citygov.cli import main
 from citygov.identifiers import make_ric, make_uscc
+from citygov.quality import drafting as qd
 from citygov.quality import engine as qengine
+from citygov.quality import review as qr
 from citygov.quality import suites as qs
 from citygov.quality.profile import profile_table
 
@@ -126,12 +128,12 @@ def _base_check(engine: sa.Engine) -> Any:
     return check
 
 
-def _draft(engine: sa.Engine, policy: qs.DraftPolicy | None = None) -> Any:
-    return qs.draft_suite(ENTRY, profile_table(engine, "cb"), catalog=[BASE, ENTRY], base_check=_base_check(engine), policy=policy or qs.DraftPolicy())
+def _draft(engine: sa.Engine, policy: qd.DraftPolicy | None = None) -> Any:
+    return qd.draft_suite(ENTRY, profile_table(engine, "cb"), catalog=[BASE, ENTRY], base_check=_base_check(engine), policy=policy or qd.DraftPolicy())
 
 
 def _rules(suite: Any) -> dict[str, Any]:
-    return {qs.rule_label(e): e for e in suite.expectations}
+    return {qr.rule_label(e): e for e in suite.expectations}
 
 
 @pytest.mark.parametrize("engine", ["fused", "gx"])
@@ -169,7 +171,7 @@ def test_a_file_source_drafts_the_same_rules_and_finds_the_same_rows(city: sa.En
     path = tmp_path / "cb.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([header, *[["" if v is None else v for v in row] for row in rows]])
-    from_file = qs.draft_suite(ENTRY, profile_file(path), catalog=[BASE, ENTRY], base_check=_base_check(city))
+    from_file = qd.draft_suite(ENTRY, profile_file(path), catalog=[BASE, ENTRY], base_check=_base_check(city))
     assert set(_rules(from_file)) == set(_rules(_draft(city)))
     result, count = qengine.validate_file(path, from_file, parameters={"logical_date": DAY.isoformat()}, base_lookup=_base_check(city))
     assert count == ROWS
@@ -191,13 +193,13 @@ def test_old_320703_ids_that_stdnum_refuses_are_valid(city: sa.Engine) -> None:
 
 def test_each_drafted_rule_records_its_evidence_and_the_draft(city: sa.Engine) -> None:
     suite = _draft(city)
-    assert qs.is_draft(suite)
+    assert qr.is_draft(suite)
     draft = suite.meta["citygov"]["draft"]
     assert draft["policy"] == {
         "not_blank_min": 0.95, "kind_min": 0.8, "pair_min": 0.9, "reference_min": 0.9,
         "value_set_max_distinct": 12, "value_set_rare": 0.01,
     }
-    assert qs.draft_rules(suite) == list(range(1, len(suite.expectations) + 1))
+    assert qr.draft_rules(suite) == list(range(1, len(suite.expectations) + 1))
     rules = _rules(suite)
     assert rules["expect_column_values_to_not_be_blank:xm"].meta["support"] == {"satisfied": 980, "of": 1000, "share": 0.98}
     assert rules["expect_column_values_to_be_valid_ric:sfzhm"].meta["support"] == {"satisfied": 965, "of": 995, "share": 0.9698}
@@ -213,30 +215,30 @@ def test_each_drafted_rule_records_its_evidence_and_the_draft(city: sa.Engine) -
 @pytest.mark.parametrize(
     ("policy", "gone"),
     [
-        (qs.DraftPolicy(not_blank_min=0.99), "expect_column_values_to_not_be_blank:xm"),
-        (qs.DraftPolicy(reference_min=0.995), "expect_column_values_to_exist_in_base_table:dwdm"),
-        (qs.DraftPolicy(value_set_max_distinct=4), "expect_column_values_to_be_in_set:cblx"),
-        (qs.DraftPolicy(kind_min=0.999), "expect_column_values_to_be_valid_mobile:sjhm"),
+        (qd.DraftPolicy(not_blank_min=0.99), "expect_column_values_to_not_be_blank:xm"),
+        (qd.DraftPolicy(reference_min=0.995), "expect_column_values_to_exist_in_base_table:dwdm"),
+        (qd.DraftPolicy(value_set_max_distinct=4), "expect_column_values_to_be_in_set:cblx"),
+        (qd.DraftPolicy(kind_min=0.999), "expect_column_values_to_be_valid_mobile:sjhm"),
     ],
     ids=["not_blank_min", "reference_min", "value_set_max_distinct", "kind_min"],
 )
-def test_thresholds_change_the_outcome(city: sa.Engine, policy: qs.DraftPolicy, gone: str) -> None:
+def test_thresholds_change_the_outcome(city: sa.Engine, policy: qd.DraftPolicy, gone: str) -> None:
     assert gone not in _rules(_draft(city, policy))
 
 
 def test_a_looser_value_set_keeps_the_rare_value_and_a_lower_bar_adds_not_blank(city: sa.Engine) -> None:
-    rules = _rules(_draft(city, qs.DraftPolicy(value_set_rare=0.001, not_blank_min=0.1)))
+    rules = _rules(_draft(city, qd.DraftPolicy(value_set_rare=0.001, not_blank_min=0.1)))
     assert "99" in rules["expect_column_values_to_be_in_set:cblx"].configuration.kwargs["value_set"]
     assert "expect_column_values_to_not_be_blank:bz" in rules
 
 
 def test_the_policy_reads_the_environment_and_refuses_nonsense() -> None:
-    policy = qs.DraftPolicy.from_env({"CITYGOV_DRAFT_NOT_BLANK_MIN": "0.9", "CITYGOV_DRAFT_VALUE_SET_MAX_DISTINCT": "20"}, kind_min=0.7)
+    policy = qd.DraftPolicy.from_env({"CITYGOV_DRAFT_NOT_BLANK_MIN": "0.9", "CITYGOV_DRAFT_VALUE_SET_MAX_DISTINCT": "20"}, kind_min=0.7)
     assert (policy.not_blank_min, policy.value_set_max_distinct, policy.kind_min, policy.reference_min) == (0.9, 20, 0.7, 0.9)
     with pytest.raises(ValueError, match="CITYGOV_DRAFT_KIND_MIN='most' is not a number"):
-        qs.DraftPolicy.from_env({"CITYGOV_DRAFT_KIND_MIN": "most"})
+        qd.DraftPolicy.from_env({"CITYGOV_DRAFT_KIND_MIN": "most"})
     with pytest.raises(ValueError, match="not_blank_min must be a share between 0 and 1"):
-        qs.DraftPolicy(not_blank_min=95)
+        qd.DraftPolicy(not_blank_min=95)
 
 
 # --- review on the command line -------------------------------------------------------------------------------
@@ -272,7 +274,7 @@ def test_a_steward_drops_loosens_and_accepts_a_draft(city: sa.Engine, tmp_path: 
     assert main(["suites", "accept", "CB", "--by", "王审核", *args]) == 0
     assert "accepted CB" in capsys.readouterr().out
     accepted = qs.read_suite(path)
-    assert not qs.is_draft(accepted) and qs.draft_rules(accepted) == []
+    assert not qr.is_draft(accepted) and qr.draft_rules(accepted) == []
     assert accepted.meta["citygov"]["accepted"]["by"] == "王审核"
     assert all(e.meta.get("support") or e.meta.get("drafted") for e in accepted.expectations)  # the evidence stays
 
@@ -286,6 +288,6 @@ def test_suites_check_lists_the_drafts(city: sa.Engine, tmp_path: Path, capsys: 
     qs.write_suite(_draft(city), folder)
     accepted = _draft(city)
     accepted.name = "CB2"
-    qs.write_suite(qs.accept_suite(accepted), folder)
+    qs.write_suite(qr.accept_suite(accepted), folder)
     assert main(["--db", url, "suites", "check", "--suites", str(folder), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["drafts"] == ["CB"]

@@ -21,6 +21,7 @@ from citygov.catalog.schema import (
 )
 from citygov.findings import Dimension
 from citygov.identifiers import make_ric
+from citygov.quality import drafting as qd
 from citygov.quality import suites as qs
 from citygov.quality.masking import MASK_KINDS
 from citygov.quality.profile import profile_table
@@ -98,7 +99,7 @@ def test_draft_suggests_what_the_data_keeps(tmp_path: Path) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE people (sfzhm TEXT, xm TEXT, csrq DATE, xb TEXT, xzqdm TEXT, dz TEXT)"))
         conn.execute(sa.text("INSERT INTO people VALUES (:sfzhm, :xm, :csrq, :xb, :xzqdm, :dz)"), rows)
-    suite = qs.draft_suite(_entry(), profile_table(engine, "people"))
+    suite = qd.draft_suite(_entry(), profile_table(engine, "people"))
     engine.dispose()
     types = {(e.expectation_type, getattr(e, "column", None) or getattr(e, "column_B", None)) for e in suite.expectations}
     assert ("expect_column_values_to_be_unique", "sfzhm") in types

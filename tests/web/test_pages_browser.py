@@ -30,8 +30,9 @@ import pytest
 from citygov import disputes as dq
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.quality.masking import find_unmasked
+from citygov.quality.review import rule_label
 from citygov.quality.rules import REASONS
-from citygov.quality.suites import load_suite, rule_label
+from citygov.quality.suites import load_suite
 from citygov.store import engine_for, upgrade
 from tests.api_server import running_api_server
 from tests.suite_files import mark_draft

@@ -109,9 +109,9 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
 
 def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.catalog.queries import load_entries
-    from citygov.quality.drafting import draft_entry_suite
+    from citygov.quality.drafting import DraftPolicy, draft_entry_suite
     from citygov.quality.runner import BaseTables
-    from citygov.quality.suites import DraftPolicy, suite_path, suite_to_dict, write_suite
+    from citygov.quality.suites import suite_path, suite_to_dict, write_suite
 
     try:
         policy = DraftPolicy.from_env(
@@ -156,7 +156,8 @@ def _suites_draft(args: argparse.Namespace, common: ModuleType) -> int:
 
 
 def _suites_edit(args: argparse.Namespace, common: ModuleType, action: str) -> int:
-    from citygov.quality.suites import SuiteFileError, review_suite
+    from citygov.quality.review import review_suite
+    from citygov.quality.suites import SuiteFileError
 
     try:
         done = review_suite(
@@ -173,7 +174,8 @@ def _suites_edit(args: argparse.Namespace, common: ModuleType, action: str) -> i
 
 def _suites_check(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.catalog.queries import load_entries
-    from citygov.quality.suites import SuiteFileError, is_draft, read_suite, suites_dir
+    from citygov.quality.review import is_draft
+    from citygov.quality.suites import SuiteFileError, read_suite, suites_dir
 
     folder = suites_dir(args.suites)
     codes = {e.code for e in load_entries(common.engine(args))}

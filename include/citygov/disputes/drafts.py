@@ -35,13 +35,8 @@ from citygov.disputes.queue import (
 )
 from citygov.disputes.states import CLOSED, RESOLUTIONS, Status, check_transition
 from citygov.disputes.workdays import DeadlinePolicy
-from citygov.quality.suites import (
-    SuiteFileError,
-    draft_rule_of_finding,
-    load_suite,
-    review_suite,
-    rule_label,
-)
+from citygov.quality.review import draft_rule_of_finding, review_suite, rule_label
+from citygov.quality.suites import SuiteFileError, load_suite
 
 DROP_ACTION = "drop_rule"
 """The event of a steward dropping an item's draft rule (with the moves it caused)."""

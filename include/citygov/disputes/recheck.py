@@ -57,8 +57,9 @@ from citygov.identifiers import mask_text, scrub
 from citygov.inventory import inspect_source
 from citygov.patrol import SAMPLE_ROWS, check_entry, check_metadata
 from citygov.quality.masking import result_columns
+from citygov.quality.review import finding_column
 from citygov.quality.runner import BaseTables, CheckOutcome, ConnectionResolver, findings_for, validate_entry
-from citygov.quality.suites import SuiteFileError, finding_column, load_suite
+from citygov.quality.suites import SuiteFileError, load_suite
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow
 

@@ -5,8 +5,10 @@ Public entry points (every shell — DAG, ``govern``, web API — calls these):
 
 - :func:`citygov.quality.runner.inspect_batch` — validate a batch of catalog entries for a logical date
   and store masked runs, check results, findings (origin ``quality``) and scores;
-- :func:`citygov.quality.suites.draft_suite` — suggest a suite from a catalog entry and a profile
-  (:func:`citygov.quality.profile.profile_table` / ``profile_file``); ``load_suite`` / ``write_suite``;
+- :func:`citygov.quality.drafting.draft_suite` — suggest a suite from a catalog entry and a profile
+  (:func:`citygov.quality.profile.profile_table` / ``profile_file``); suite files are
+  :mod:`citygov.quality.suites` (``load_suite`` / ``write_suite``), a steward's review of a draft
+  :mod:`citygov.quality.review`;
 - :func:`citygov.quality.engine.validate_table` / ``validate_file`` — one suite against one table or file;
 - :func:`citygov.quality.scores.load_scores` — dataset, department and city scores, with history;
 - :func:`citygov.quality.history.rule_history` — each rule's failing rows and pass/fail per date;

@@ -40,15 +40,9 @@ from citygov.findings import RULES, Dimension, FindingRecord, Rule, Severity, re
 from citygov.quality import engine as qengine
 from citygov.quality.masking import mask_suite_result, result_columns, row_samples, scrub
 from citygov.quality.registry import HIGH_SHARE
+from citygov.quality.review import finding_column
 from citygov.quality.scores import ScoreCard, ScoringPolicy, rescore, validation_not_run
-from citygov.quality.suites import (
-    SuiteFileError,
-    column_masks,
-    dimension_of,
-    finding_column,
-    load_suite,
-    suites_dir,
-)
+from citygov.quality.suites import SuiteFileError, column_masks, dimension_of, load_suite, suites_dir
 from citygov.sources import ConnectionInfo, Source, open_source
 from citygov.sources.base import describe_error
 from citygov.sources.database import ident

@@ -12,7 +12,7 @@ dimension, and its forms —
   by GX's own engine;
 - ``gx``: how :mod:`citygov.quality.expectations` generates the GX ``Expectation`` and
   ``MetricProvider`` classes (their partials call ``problem`` and the SQL form, nothing is re-declared);
-- its drafting heuristic, which :func:`citygov.quality.suites.draft_suite` asks: ``draft`` for a column of
+- its drafting heuristic, which :func:`citygov.quality.drafting.draft_suite` asks: ``draft`` for a column of
   its identifier kind (``draft_kind``), ``draft_plain`` for a column of no kind (division codes, dates),
   ``draft_pair`` for an ID-number column beside another (the consistency rules).
 
@@ -121,7 +121,7 @@ class PlainColumn:
     present: Sequence[Any]
     """Its sampled non-empty values; empty when no data could be profiled (catalog only)."""
     kind_min: float
-    """Share of values that must look like the rule's kind (:class:`citygov.quality.suites.DraftPolicy`)."""
+    """Share of values that must look like the rule's kind (:class:`citygov.quality.drafting.DraftPolicy`)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class IdPair:
     name: str
     sample: Sequence[Any]
     pair_min: float
-    """Share of the judged rows that must agree (:class:`citygov.quality.suites.DraftPolicy`)."""
+    """Share of the judged rows that must agree (:class:`citygov.quality.drafting.DraftPolicy`)."""
 
 
 @dataclass(frozen=True)
