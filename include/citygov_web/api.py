@@ -36,6 +36,7 @@ SQLite store), as for the DAGs and the pages (:mod:`citygov_web.airflow_env`).
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes defined
 # inside create_api().
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -55,8 +56,10 @@ from citygov.bounds import ID_MAX, ID_MIN
 from citygov.disputes.locate import LocatedRecord, locate_record
 from citygov.disputes.queue import BULK_MAX, EVIDENCE_MAX, KEY_MAX, NOTE_MAX
 from citygov.disputes.recheck import RecheckResult, recheck
+from citygov.store import StoreOutOfDate
 from citygov_web.auth import cross_site_refusal, is_allowed, refusal
 from citygov_web.problems import (
+    STORE_OUT_OF_DATE,
     ErrorReply,
     Refusal,
     allowed_methods,
@@ -66,6 +69,8 @@ from citygov_web.problems import (
     nul_refusal,
     summary,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _requires(method: Literal["GET", "POST"]):  # type: ignore[no-untyped-def]
@@ -209,6 +214,11 @@ def create_api(store: Callable[[], Engine], resolve: Callable[[str], Any], url_p
         if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
             headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
         return reply(exc.status_code, ErrorReply(code=error_code(exc, exc.status_code), detail=str(exc.detail)), headers)
+
+    @app.exception_handler(StoreOutOfDate)
+    async def out_of_date(_request: Request, exc: StoreOutOfDate) -> JSONResponse:
+        log.error("dispute API: %s", exc)
+        return reply(status.HTTP_503_SERVICE_UNAVAILABLE, ErrorReply(code="store_out_of_date", detail=STORE_OUT_OF_DATE))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

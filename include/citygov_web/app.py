@@ -13,6 +13,7 @@ an excerpt of the input.
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes.
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -40,9 +41,10 @@ from citygov.quality.review import review_suite, suite_review
 from citygov.quality.suites import SuiteFileError
 from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
+from citygov.store import StoreOutOfDate
 from citygov_web import charts
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
-from citygov_web.problems import allowed_methods, field_problems, nul_refusal, summary
+from citygov_web.problems import STORE_OUT_OF_DATE, allowed_methods, field_problems, nul_refusal, summary
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -89,6 +91,8 @@ LEAGUE_SORTS: dict[str, Callable[[core.DepartmentRow], Any]] = {
     "open": lambda r: r.open_disputes,
     "overdue": lambda r: r.overdue_disputes,
 }
+
+log = logging.getLogger(__name__)
 
 
 def _pct(value: float | None, digits: int = 2) -> str:
@@ -169,6 +173,11 @@ def create_app(
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         message = summary(field_problems(exc.errors()))
         return render(request, "error.html", None, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, message=message)
+
+    @app.exception_handler(StoreOutOfDate)
+    async def out_of_date(request: Request, exc: StoreOutOfDate) -> Response:
+        log.error("pages: %s", exc)  # the store's address for the operator, not for every reader of the page
+        return render(request, "error.html", None, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, message=STORE_OUT_OF_DATE)
 
     def render(request: Request, template: str, user: PageUser | None, *, status_code: int = 200, **context: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "").rstrip("/")

@@ -117,3 +117,12 @@ def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
+
+
+STORE_OUT_OF_DATE = (
+    "治理库的结构版本与本版本 citygov 不符 the governance store's schema does not match this version of citygov: "
+    "an administrator must run `govern store upgrade` (or `make init`) and reload"
+)
+"""What a page or the API answers (503) while the store is at another schema revision
+(:class:`citygov.store.StoreOutOfDate`); the store's address goes to the server log only."""
+
