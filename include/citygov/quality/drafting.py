@@ -15,8 +15,6 @@ the draft came from.
 from __future__ import annotations
 
 import os
-import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -25,7 +23,6 @@ from typing import Any
 from citygov.catalog.schema import CatalogEntry, ColumnType, Layer, Sensitivity
 from citygov.identifiers import detect_kind
 from citygov.quality import registry, rules
-from citygov.quality.masking import scrub
 from citygov.quality.profile import MAX_ENUM, ColumnProfile, DatasetProfile
 from citygov.quality.suites import dimension_of, register_expectations
 from citygov.sources import ConnectionInfo, open_source
@@ -81,8 +78,6 @@ def draft_entry_suite(
     return DraftedSuite(entry.code, suite, profile.rows, unreadable)
 
 
-_PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
-"""Years and months (统计期 2026-10): an enumeration of those only holds until next month."""
 _MASK_BY_KIND = {"ric": "ric", "mobile": "mobile", "name": "name", "uscc": "uscc", "plate": "plate", "bankcard": "bankcard"}
 
 DRAFT_ENV_PREFIX = "CITYGOV_DRAFT_"
@@ -220,15 +215,16 @@ def draft_suite(
                 add(_expectation_of(rule.type, column=name, **proposal.kwargs), proposal.why, proposal.support)
         if kind is None:
             # the rules' own heuristics first (division codes, dates; with no data, by name and type only)
-            plain = registry.PlainColumn(name, letter, present, policy.kind_min)
-            for rule in registry.plain_drafters():
+            plain = registry.PlainColumn(
+                name, letter, present, policy.kind_min, rows=profile.rows, distinct=p.distinct, blanks=p.blanks,
+                enum_counts=p.enum_counts or ({v: 0 for v in p.enum_values} if p.enum_values else {}),
+                value_set_max_distinct=policy.value_set_max_distinct, value_set_rare=policy.value_set_rare,
+            )
+            for rule in registry.plain_drafters():  # the domain rules' heuristics, then the built-in types'
                 proposal = rule.draft_plain(plain)  # type: ignore[misc]
                 if proposal is not None:
                     add(_expectation_of(rule.type, column=name, **proposal.kwargs), proposal.why, proposal.support)
                     break
-            else:
-                if present:
-                    _draft_plain(name, p, letter, present, profile.rows, policy, add)
             if present and sensitive and letter is ColumnType.STRING and name not in pk and not any(
                 getattr(e, "column", None) == name and e.expectation_type != "expect_column_values_to_not_be_blank" for e in items
             ):
@@ -278,57 +274,6 @@ def _expectation_of(expectation_type: str, **kwargs: Any) -> Any:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     return ExpectationConfiguration(type=expectation_type, kwargs=kwargs).to_domain_obj()
-
-
-def _draft_plain(
-    name: str,
-    p: ColumnProfile,
-    letter: ColumnType,
-    present: list[Any],
-    rows: int,
-    policy: DraftPolicy,
-    add: Callable[..., None],
-) -> None:
-    """The built-in rule of a column that holds no identifier kind and that no rule's own heuristic took:
-    non-negative numbers, value sets or fixed-length codes, the first that most of its values keep."""
-    import great_expectations as gx
-
-    numbers = [n for n in (_number(v) for v in present) if n is not None]
-    if letter is ColumnType.NUMBER and present and len(numbers) / len(present) >= policy.kind_min:
-        support = (sum(1 for n in numbers if n >= 0), len(present))
-        if _share(support) >= policy.kind_min:
-            add(gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=0), f"非负数 {support[0]} of {support[1]} sampled non-negative numbers", support)
-        return
-    counts = p.enum_counts or ({v: 0 for v in p.enum_values} if p.enum_values else {})
-    if (
-        letter is ColumnType.STRING and 2 <= len(counts) <= policy.value_set_max_distinct
-        and rows >= 5 * len(counts) and not any(_PERIOD.match(v) for v in counts)
-    ):
-        total = sum(counts.values())
-        # a blank is the not-blank rule's to judge, not the value set's
-        kept = sorted(v for v, n in counts.items() if not total or not v.strip() or n >= policy.value_set_rare * total)
-        support = (sum(counts[v] for v in kept), total) if total else (0, 0)
-        left = len(counts) - len(kept)
-        why = f"枚举 {len(kept)} values hold {support[0]} of {support[1]} rows" + (f"; {left} rare value(s) left out" if left else "")
-        add(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=scrub(kept)), why, support if total else None)
-        return
-    lengths = Counter(len(rules.text(v)) for v in present)
-    # A blank (spaces) value would break the length rule as well as not-blank: one defect counted twice.
-    if letter is ColumnType.STRING and lengths and p.blanks == 0 and p.distinct > 1 and all(rules.text(v).isascii() for v in present):
-        length, n = lengths.most_common(1)[0]
-        if length >= 2 and n / len(present) >= policy.kind_min:
-            add(
-                gx.expectations.ExpectColumnValueLengthsToBeBetween(column=name, min_value=length, max_value=length),
-                f"定长编码 {n} of {len(present)} sampled values have {length} characters",
-                (n, len(present)),
-            )
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _references(

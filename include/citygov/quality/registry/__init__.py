@@ -122,6 +122,17 @@ class PlainColumn:
     """Its sampled non-empty values; empty when no data could be profiled (catalog only)."""
     kind_min: float
     """Share of values that must look like the rule's kind (:class:`citygov.quality.drafting.DraftPolicy`)."""
+    rows: int = 0
+    """Rows profiled (the whole table, not only the sample)."""
+    distinct: int = 0
+    blanks: int = 0
+    """Values of only spaces in the profile."""
+    enum_counts: Mapping[str, int] = field(default_factory=dict)
+    """Each value's rows when the column has few distinct values (the profile's enumeration), else empty."""
+    value_set_max_distinct: int = 12
+    """At most this many distinct values make a text column a code column (DraftPolicy)."""
+    value_set_rare: float = 0.01
+    """A value held by fewer than this share of rows is left out of a value set (DraftPolicy)."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +171,9 @@ class ExpectationRule:
     draft: Callable[[Sequence[Any]], Proposal | None] | None = None
     """Drafting heuristic for a column of ``draft_kind``: the sampled non-empty values -> a proposal."""
     draft_plain: Callable[[PlainColumn], Proposal | None] | None = None
-    """Drafting heuristic for a column of no identifier kind (division codes, dates), asked in
-    ``draft_rank`` order before drafting's own built-in heuristics (numbers, value sets, lengths); the
-    first proposal is the column's rule."""
+    """Drafting heuristic for a column of no identifier kind, asked in ``draft_rank`` order: the domain
+    rules' first (division codes, dates), then the built-in GX types' (non-negative numbers, value sets,
+    fixed-length codes; :mod:`citygov.quality.registry.builtin`); the first proposal is the column's rule."""
     draft_rank: int = 0
     draft_pair: Callable[[IdPair], Proposal | None] | None = None
     """Drafting heuristic for an ID-number column beside another column (consistency rules)."""

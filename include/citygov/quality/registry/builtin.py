@@ -1,19 +1,26 @@
 """GX's built-in expectation types: their words, and the forms the engine computes itself.
 
 Types with a ``compile`` form run in the fused scan (or the file chunks); the others (regex, types,
-column sets…) run through GX's own engine. Drafted in :mod:`citygov.quality.suites` (value sets,
-lengths, ranges, uniqueness of the key).
+column sets…) run through GX's own engine. Three carry a drafting heuristic for a column of no identifier
+kind, asked after the domain rules' (:func:`citygov.quality.drafting.draft_suite`): non-negative numbers,
+value sets of code columns, fixed-length codes — the first that most of the column's values keep. The key's
+completeness and uniqueness and references to 基础库 entries are drafted from the catalog, not from values.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from citygov.catalog.schema import ColumnType
 from citygov.findings import Dimension
-from citygov.quality.registry import CheckForms, ExpectationRule
+from citygov.identifiers import scrub
+from citygov.quality.cells import text
+from citygov.quality.registry import CheckForms, ExpectationRule, PlainColumn, Proposal
 
 _C, _P, _A, _S = Dimension.CONFORMITY, Dimension.COMPLETENESS, Dimension.ACCURACY, Dimension.CONSISTENCY
 _AT_SOURCE = "在源系统中更正这些记录 correct these records in the source system"
@@ -97,6 +104,62 @@ def _row_count(e: Any) -> CheckForms:
     return CheckForms("table")
 
 
+# --- drafting ---------------------------------------------------------------------------------------------
+
+_PERIOD = re.compile(r"^[0-9]{4}([-/年][0-9]{1,2}月?)?$")
+"""Years and months (统计期 2026-10): an enumeration of those only holds until next month."""
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _draft_non_negative(c: PlainColumn) -> Proposal | None:
+    """A number column most of whose sampled values are numbers ≥ 0."""
+    numbers = [n for n in (_number(v) for v in c.present) if n is not None]
+    if c.declared is not ColumnType.NUMBER or not c.present or len(numbers) / len(c.present) < c.kind_min:
+        return None
+    support = (sum(1 for n in numbers if n >= 0), len(c.present))
+    if support[0] / support[1] < c.kind_min:
+        return None
+    return Proposal({"min_value": 0}, f"非负数 {support[0]} of {support[1]} sampled non-negative numbers", support)
+
+
+def _draft_value_set(c: PlainColumn) -> Proposal | None:
+    """A text column of a few distinct values (not years or months), each common enough, is a code column:
+    its values are the set; values rarer than ``value_set_rare`` are left out (their rows become findings)."""
+    counts = dict(c.enum_counts)
+    if (
+        not c.present or c.declared is not ColumnType.STRING or not 2 <= len(counts) <= c.value_set_max_distinct
+        or c.rows < 5 * len(counts) or any(_PERIOD.match(v) for v in counts)
+    ):
+        return None
+    total = sum(counts.values())
+    # a blank is the not-blank rule's to judge, not the value set's
+    kept = sorted(v for v, n in counts.items() if not total or not v.strip() or n >= c.value_set_rare * total)
+    support = (sum(counts[v] for v in kept), total) if total else (0, 0)
+    left = len(counts) - len(kept)
+    why = f"枚举 {len(kept)} values hold {support[0]} of {support[1]} rows" + (f"; {left} rare value(s) left out" if left else "")
+    return Proposal({"value_set": scrub(kept)}, why, support if total else None)
+
+
+def _draft_fixed_length(c: PlainColumn) -> Proposal | None:
+    """An ASCII text column most of whose sampled values have one length of 2 or more characters."""
+    # A blank (spaces) value would break the length rule as well as not-blank: one defect counted twice.
+    if not c.present or c.declared is not ColumnType.STRING or c.blanks != 0 or c.distinct <= 1:
+        return None
+    if not all(text(v).isascii() for v in c.present):
+        return None
+    length, n = Counter(len(text(v)) for v in c.present).most_common(1)[0]
+    if length < 2 or n / len(c.present) < c.kind_min:
+        return None
+    return Proposal({"min_value": length, "max_value": length}, f"定长编码 {n} of {len(c.present)} sampled values have {length} characters",
+                    (n, len(c.present)))
+
+
 RULES = (
     ExpectationRule("expect_column_values_to_not_be_null", _P, "值为空", "value is null", "补录缺失的值 fill in the missing values",
                     compile=_not_null, reasons={"null": "值为空 value is NULL"}),
@@ -109,10 +172,11 @@ RULES = (
                     "使资源的字段与信息项一致 make the resource's columns match the 信息项"),
     ExpectationRule("expect_column_values_to_be_in_set", _C, "取值不在值域内", "value outside the allowed set",
                     "改用值域（代码表）中的取值 use a value of the code list", compile=_in_set,
-                    reasons={"not_in_set": "不在取值范围内 not one of {allowed}"}),
+                    reasons={"not_in_set": "不在取值范围内 not one of {allowed}"}, draft_plain=_draft_value_set, draft_rank=110),
     ExpectationRule("expect_column_values_to_match_regex", _C, "格式不符", "value does not match the format", _AT_SOURCE),
     ExpectationRule("expect_column_value_lengths_to_be_between", _C, "长度不符", "value length out of range", _AT_SOURCE,
-                    compile=_lengths, reasons={"length": "长度不符 length {length}, expected {range}"}),
+                    compile=_lengths, reasons={"length": "长度不符 length {length}, expected {range}"},
+                    draft_plain=_draft_fixed_length, draft_rank=120),
     ExpectationRule("expect_column_values_to_be_of_type", _C, "类型不符", "value of the wrong type",
                     "使字段类型与信息项一致 make the column's type match its 信息项"),
     ExpectationRule("expect_column_values_to_be_unique", _A, "值重复", "duplicate values", "删除或合并重复的记录 remove or merge the duplicate records",
@@ -121,7 +185,8 @@ RULES = (
                     "删除或合并重复的记录 remove or merge the duplicate records", compile=_compound_unique,
                     reasons={"duplicate_key": "组合重复 combination of values occurs more than once"}),
     ExpectationRule("expect_column_values_to_be_between", _A, "取值超出范围", "value out of range", _AT_SOURCE, compile=_between,
-                    reasons={"out_of_range": "超出范围 out of range, expected {range}"}),
+                    reasons={"out_of_range": "超出范围 out of range, expected {range}"},
+                    draft_plain=_draft_non_negative, draft_rank=100),
     ExpectationRule("expect_column_pair_values_to_be_equal", _S, "两字段不一致", "the two columns differ", _AT_SOURCE),
     ExpectationRule("expect_column_pair_values_a_to_be_greater_than_b", _S, "两字段大小关系不符", "column A not greater than column B", _AT_SOURCE),
 )
