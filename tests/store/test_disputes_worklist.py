@@ -9,7 +9,7 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from citygov import disputes as dq
 from citygov.catalog.importer import import_catalog
@@ -21,7 +21,7 @@ from citygov.quality.runner import inspect_batch
 from citygov.settings import CITY_TZ
 from citygov.sources import connections_from_file
 from citygov.store import session_scope
-from citygov.store.models_disputes import DisputeEvent
+from citygov.store.models_disputes import Dispute, DisputeEvent
 
 SUITES = Path(__file__).resolve().parents[2] / "expectations"
 GAJ, MZJ = "连云港市公安局", "连云港市民政局"
@@ -59,7 +59,9 @@ def _events(engine: Engine, action: str) -> dict[int, int]:
 
 
 def test_sorting_and_filtering_by_rule_and_severity(queue: Engine) -> None:
-    claim = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="数据有误").dispute  # no severity
+    claim = dq.raise_dispute(queue, dataset=PERSON, by="citizen", claim="数据有误").dispute
+    with session_scope(queue) as session:  # an item stored before claims were classified: no severity
+        session.execute(update(Dispute).where(Dispute.id == claim.id).values(severity=None))
     every = dq.list_disputes(queue)
     assert {i.rule_id for i in every} >= {RIC, "expect_column_values_to_be_unique", "consumer.claim"}
     ranks = {"high": 0, "medium": 1, "low": 2}
