@@ -349,8 +349,12 @@ MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9]{9})(?![0-9])")
 """A mobile number inside text."""
 PLATE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9])({_PLATE_BODY})(?![A-Za-z0-9])")
 """A number plate inside text."""
-BANKCARD_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{16,19}|[0-9]{4}(?:[ \-][0-9]{4}){3}(?:[ \-]?[0-9]{1,3})?)(?![0-9])")
-"""A card-number-shaped run of digits inside text (masked only when its Luhn digit is right)."""
+BANKCARD_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)([0-9]{16,19}|[0-9]{4}(?:[ \-][0-9]{4}){3}(?:[ \-]?[0-9]{1,3})?)(?![0-9A-Za-z])"
+)
+"""A card-number-shaped run of digits inside text (masked only when its Luhn digit is right). Not part of a
+longer Latin token: the hyphenated groups of a UUID (``0198ab12-2054-7751-8789-0387c0ffee12``, as in task
+logs and run ids) are not a card number."""
 
 
 def mask_text(text: str) -> str:
