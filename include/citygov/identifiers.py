@@ -345,8 +345,8 @@ USCC_IN_TEXT = re.compile(
     rf"(?<![0-9A-Za-z])([{_USCC_CHARS}]{{2}}[0-9]{{6}}[{_USCC_CHARS}]{{10}})(?![0-9A-Za-z])"
 )
 """A credit-code-shaped token inside text."""
-MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9]{9})(?![0-9])")
-"""A mobile number inside text."""
+MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?<![0-9]\.)(1[3-9][0-9]{9})(?![0-9])(?!\.[0-9])")
+"""A mobile number inside text; not the digits of a decimal number (0.18334850409, a duration in a log)."""
 PLATE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9])({_PLATE_BODY})(?![A-Za-z0-9])")
 """A number plate inside text."""
 BANKCARD_IN_TEXT = re.compile(
@@ -357,16 +357,32 @@ longer Latin token: the hyphenated groups of a UUID (``0198ab12-2054-7751-8789-0
 logs and run ids) are not a card number."""
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def in_hex_token(m: re.Match[str]) -> bool:
+    """Whether a match lies inside a hexadecimal identifier (a UUID's group, a fingerprint, a hash: at least
+    12 hex characters with a letter a–f among them): such digits are not an ID or mobile number."""
+    text, start, end = m.string, m.start(1), m.end(1)
+    while start > 0 and text[start - 1].isascii() and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isascii() and text[end].isalnum():
+        end += 1
+    token = text[start:end]
+    return len(token) >= 12 and set(token) <= _HEX and not token.isdigit()
+
+
 def mask_text(text: str) -> str:
     """``text`` with every ID number, credit code, mobile number, number plate and bank card number (by
     its Luhn digit) in it masked (free text, messages, JSON dumps). Names inside free text cannot be
-    recognised reliably and are left as they are."""
-    text = RIC_IN_TEXT.sub(lambda m: mask_ric(m.group(1)), text)
+    recognised reliably and are left as they are; digits inside a hexadecimal identifier
+    (:func:`in_hex_token`) are not personal data."""
+    text = RIC_IN_TEXT.sub(lambda m: m.group(1) if in_hex_token(m) else mask_ric(m.group(1)), text)
     text = USCC_IN_TEXT.sub(lambda m: mask_uscc(m.group(1)), text)
     text = BANKCARD_IN_TEXT.sub(
         lambda m: mask_bankcard(m.group(1)) if bankcard_is_valid(m.group(1)) else m.group(1), text
     )
-    text = MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group(1)), text)
+    text = MOBILE_IN_TEXT.sub(lambda m: m.group(1) if in_hex_token(m) else mask_mobile(m.group(1)), text)
     return PLATE_IN_TEXT.sub(lambda m: mask_plate(m.group(1)), text)
 
 

@@ -32,6 +32,7 @@ from citygov.identifiers import (  # noqa: F401
     RIC_IN_TEXT,
     USCC_IN_TEXT,
     bankcard_is_valid,
+    in_hex_token,
     mask_key_part,
     mask_value,
     scrub,
@@ -220,6 +221,8 @@ def find_unmasked(text: str, *, organisations: bool = True) -> list[str]:
     code, e.g. a department's own, is public): what is left is personal."""
     found: list[str] = []
     for m in RIC_IN_TEXT.finditer(text):
+        if in_hex_token(m):
+            continue
         token = m.group(1).upper()
         month, day = (token[10:12], token[12:14]) if len(token) == 18 else (token[8:10], token[10:12])
         century_ok = len(token) == 15 or token[6:8] in {"18", "19", "20"}
@@ -227,7 +230,7 @@ def find_unmasked(text: str, *, organisations: bool = True) -> list[str]:
             found.append(token)
     if organisations:
         found.extend(m.group(1) for m in USCC_IN_TEXT.finditer(text) if m.group(1).upper() not in found)
-    found.extend(m.group(1) for m in MOBILE_IN_TEXT.finditer(text))
+    found.extend(m.group(1) for m in MOBILE_IN_TEXT.finditer(text) if not in_hex_token(m))
     found.extend(m.group(1) for m in BANKCARD_IN_TEXT.finditer(text) if bankcard_is_valid(m.group(1)))
     found.extend(m.group(1) for m in PLATE_IN_TEXT.finditer(text))
     return found
