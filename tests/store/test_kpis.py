@@ -103,6 +103,14 @@ def test_kpis_equal_what_the_demo_city_planted(store: Engine, store_url: str, ci
     assert printed["kpis"] == core["kpis"]
     assert printed["kpis"]["open_rate"]["value"] == want["open_rate"]["value"]
     assert [d["department"] for d in printed["departments"]] == [r.department for r in department_league(store, DAY)]
+    # In words, each figure names its period, as the dashboard does.
+    assert govern(["--db", store_url, "kpis", "--date", DAY.isoformat(), "--connections", str(city / "connections.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sharing = next(line for line in lines if "按需共享率" in line)
+    assert f"[累计 all time up to {DAY.isoformat()}]" in sharing
+    coverage = next(line for line in lines if "目录覆盖率" in line)
+    assert f"[截至 {core['kpis']['catalog_coverage']['as_of']} as of" in coverage
+    assert "open, " in next(line for line in lines if "异议" in line) and f"[截至 {DAY.isoformat()} 日终" in "\n".join(lines)
 
 
 def test_kpi_sources_as_of_a_day_and_when_missing(store: Engine, city: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from types import ModuleType
+from typing import Any
 
 
 def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  # type: ignore[type-arg]
@@ -45,14 +46,24 @@ def _kpis(args: argparse.Namespace, common: ModuleType) -> int:
         else:
             shown = f"{k.value:.2%} ({k.numerator}/{k.denominator})"
         target = f"  target {k.target:.0%} {'met' if k.met else 'NOT met'}" if k.target is not None and k.value is not None else ""
-        print(f"  {k.name} {k.name_en}: {shown}{target}")
+        period = f"  [{_period(k, day)}]" if k.value is not None else ""
+        print(f"  {k.name} {k.name_en}: {shown}{target}{period}")
     d = result.disputes
     share = f"{d.share_resolved_within_deadline:.2%}" if d.share_resolved_within_deadline is not None else "n/a"
-    print(f"  异议 disputes: {d.open} open, {d.overdue} overdue; resolved within deadline {share} "
-          f"({d.resolved_within_deadline}/{d.resolved})")
+    print(f"  异议 disputes: {d.open} open, {d.overdue} overdue [截至 {day.isoformat()} 日终 at the end of the day]; "
+          f"resolved within deadline {share} ({d.resolved_within_deadline}/{d.resolved}) [累计 all time up to the day]")
     for r in league or []:
         score = f"{r.score:6.2f} {r.grade}" if r.score is not None else "     -"
         cov = f"{r.coverage:.0%}" if r.coverage is not None else "-"
         print(f"  {r.rank or '-':>3} {r.department:<28} {score}  coverage {cov}  open {r.open_disputes} "
               f"overdue {r.overdue_disputes}")
     return common.EXIT_OK
+
+
+def _period(k: Any, day: Any) -> str:
+    """What a figure covers, as the dashboard says it: cumulative up to the day, or the state on a day
+    (the census's or the scoring day's when the figure comes from one)."""
+    if k.period == "cumulative":
+        return f"累计 all time up to {day.isoformat()}"
+    on = k.as_of or day
+    return f"截至 {on.isoformat()} as of" + ("" if on == day else f" (the latest data on or before {day.isoformat()})")
