@@ -74,3 +74,15 @@ def test_an_id_out_of_range_is_a_clear_error_before_the_store_is_opened(
 def test_an_id_in_range_still_reaches_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", f"sqlite:///{tmp_path / 'governance.db'}", "disputes", "show", str(ID_MAX)]) == 2
     assert f"dispute {ID_MAX} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["quality", "docs"], ["quality", "run"]])
+def test_a_bad_data_docs_retention_is_a_clear_error_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("CITYGOV_DATA_DOCS_KEEP_DAYS", "a month")
+    db = tmp_path / "store.db"
+    assert main(["--db", f"sqlite:///{db}", *command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: CITYGOV_DATA_DOCS_KEEP_DAYS='a month'") and "Traceback" not in err
+    assert not db.exists()  # refused before the store was opened

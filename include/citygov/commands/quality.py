@@ -222,6 +222,8 @@ def _quality_run(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.quality.runner import inspect_batch, plan_batches
     from citygov.quality.scores import load_policy
 
+    if not args.no_docs and not _docs_settings_ok():
+        return common.EXIT_ERROR
     engine = common.engine(args)
     resolve = common.resolver(args)
     day = common.parse_date(args.date)
@@ -271,6 +273,8 @@ def _quality_run(args: argparse.Namespace, common: ModuleType) -> int:
 def _quality_docs(args: argparse.Namespace, common: ModuleType) -> int:
     from citygov.quality.docs import UnmaskedDataError, build_data_docs
 
+    if not _docs_settings_ok():
+        return common.EXIT_ERROR
     try:
         report = build_data_docs(common.engine(args), args.out, logical_date=common.parse_date(args.date) if args.date else None, suites=args.suites)
     except UnmaskedDataError as exc:
@@ -382,3 +386,15 @@ def _shown(rollup: dict[str, Any]) -> str:
 def _unscored(rollup: dict[str, Any]) -> str:
     return f", {rollup['not_scored']} not scored" if rollup["not_scored"] else ""
 
+
+def _docs_settings_ok() -> bool:
+    """Whether the Data Docs settings can be used (``CITYGOV_DATA_DOCS_KEEP_DAYS``); if not, says why on
+    stderr, before anything is validated or built."""
+    from citygov.quality.docs import keep_days
+
+    try:
+        keep_days()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
