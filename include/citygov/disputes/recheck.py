@@ -56,8 +56,7 @@ from citygov.findings import FindingRecord
 from citygov.identifiers import mask_text, scrub
 from citygov.inventory import inspect_source
 from citygov.patrol import SAMPLE_ROWS, check_entry, check_metadata
-from citygov.quality.masking import result_columns
-from citygov.quality.review import finding_column
+from citygov.quality.review import rule_of_finding
 from citygov.quality.runner import BaseTables, CheckOutcome, ConnectionResolver, findings_for, validate_entry
 from citygov.quality.suites import SuiteFileError, load_suite
 from citygov.store import session_scope
@@ -220,11 +219,8 @@ def _rule_suite(code: str, rule_id: str, column: str | None, suites: Path | str 
         raise InvalidInput(f"the suite of {code} cannot be read: {exc}") from None
     if suite is None:
         raise InvalidInput(f"{code} has no suite file: nothing to re-check (govern suites draft {code})")
-    suite.expectations = [
-        e for e in suite.expectations
-        if e.expectation_type == rule_id
-        and finding_column(rule_id, result_columns(e.configuration.kwargs)) == column
-    ][:1]
+    number = rule_of_finding(suite, rule_id, column)
+    suite.expectations = [] if number is None else [suite.expectations[number - 1]]
     if not suite.expectations:
         raise InvalidInput(
             f"the suite of {code} no longer has the rule {rule_id}{f' on {column}' if column else ''}: "

@@ -241,14 +241,20 @@ def finding_column(expectation: str, columns: Sequence[str | None]) -> str | Non
     return ",".join(columns)
 
 
-def draft_rule_of_finding(suite: Any, expectation: str, column: str | None) -> int | None:
-    """The 1-based number of the draft rule of ``suite`` a quality finding (rule id ``expectation``,
-    ``column``) comes from, or None when that rule is not (or no longer) a draft rule of the suite."""
+def rule_of_finding(suite: Any, expectation: str, column: str | None, *, draft_only: bool = False) -> int | None:
+    """The 1-based number of the rule of ``suite`` a quality finding (rule id ``expectation``, ``column``)
+    comes from, or None when the suite no longer has it (with ``draft_only``: not as a draft rule)."""
     for number, e in enumerate(suite.expectations, start=1):
-        if e.expectation_type != expectation or not (e.configuration.meta or {}).get("draft"):
+        if e.expectation_type != expectation or (draft_only and not (e.configuration.meta or {}).get("draft")):
             continue
         if finding_column(expectation, result_columns(e.configuration.kwargs)) == column:
             return number
     return None
+
+
+def draft_rule_of_finding(suite: Any, expectation: str, column: str | None) -> int | None:
+    """The 1-based number of the draft rule of ``suite`` a quality finding (rule id ``expectation``,
+    ``column``) comes from, or None when that rule is not (or no longer) a draft rule of the suite."""
+    return rule_of_finding(suite, expectation, column, draft_only=True)
 
 
