@@ -38,21 +38,26 @@ class TextColumn:
         self._init(lengths, matrix, values)
 
     @classmethod
-    def from_buffer(cls, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> TextColumn:
+    def from_buffer(cls, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *,
+                    null: np.ndarray | None = None, values: Sequence[Any] | None = None) -> TextColumn:
         """The fields ``buffer[starts[i] : starts[i] + lengths[i]]`` of a UTF-8 buffer (uint8 array that
         extends at least 64 bytes past its last field). The matrix bytes past a value's length are
-        whatever follows it in the buffer: ``fixed`` and ``prefix`` never reach them."""
+        whatever follows it in the buffer: ``fixed`` and ``prefix`` never reach them.
+
+        ``null`` (default: the empty fields) tells NULL from empty text (a database's ``''``);
+        ``values`` gives a row's value as the source holds it (a number, a date) for the rule to judge,
+        instead of the decoded text."""
         self = cls.__new__(cls)
         lengths = np.asarray(lengths, dtype=np.int64)
         width = max(min(int(lengths.max(initial=0)), _FIXED_MAX), 1)
         matrix = np.lib.stride_tricks.sliding_window_view(buffer, width)[starts]
-        self._init(lengths, matrix, _Decoded(buffer, starts, lengths))
+        self._init(lengths, matrix, values if values is not None else _Decoded(buffer, starts, lengths), null)
         return self
 
-    def _init(self, lengths: np.ndarray, matrix: np.ndarray, values: Sequence[str | None]) -> None:
+    def _init(self, lengths: np.ndarray, matrix: np.ndarray, values: Sequence[Any], null: np.ndarray | None = None) -> None:
         self.values = values
         self.lengths = lengths
-        self.null = lengths == 0
+        self.null = lengths == 0 if null is None else np.asarray(null, dtype=bool)
         self.codes = matrix
         self._short = lengths <= matrix.shape[1]
 

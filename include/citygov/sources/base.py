@@ -17,7 +17,11 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from sqlalchemy import Engine
 
 from citygov.catalog.schema import ColumnType
+from citygov.sources.blocks import TextBlock
 from citygov.sources.connection import ConnectionInfo
+
+BLOCK_ROWS = 65_536
+"""Rows per block of :meth:`Source.read_blocks` (a few MB of text: bounded memory, few Python calls)."""
 
 CHUNK_ROWS = 50_000
 """Rows per chunk read from a source: bounded memory whatever the resource's size."""
@@ -115,6 +119,14 @@ class Source(Protocol):
         NULL), a file's text (``""`` for an empty cell). A column the resource lacks raises
         :class:`MissingColumns` where the kind knows it up front (files), else the driver's error while
         reading (databases)."""
+
+    def read_blocks(
+        self, location: str, *, columns: list[str], block_rows: int = BLOCK_ROWS
+    ) -> tuple[list[str], Iterator[TextBlock]]:
+        """``columns`` of a resource as blocks of at most ``block_rows`` rows of text
+        (:class:`citygov.sources.blocks.TextBlock`), streamed with the fastest reader the kind has, for
+        the streaming quality engine. Same rows, in the same order, as :meth:`read`; a file's empty cell
+        is NULL. A column the resource lacks raises :class:`MissingColumns` (or the driver's error)."""
 
     def sql_engine(self) -> Engine | None:
         """An SQLAlchemy engine on the source when it speaks SQL (checks and profiles are then pushed down
