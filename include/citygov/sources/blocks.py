@@ -49,6 +49,9 @@ class TextBlock:
     """Per column, how its text becomes the source's value (None: it is text)."""
     first_line: int | None = None
     """The file line of the block's first row (1 = the header line; files only), else None."""
+    lines: np.ndarray | None = None
+    """int64 ``(rows,)``: each row's file line (1 = the header line; lines as Python's universal newlines
+    count them, a record spanning lines at its first) when the reader knows them (files), else None."""
 
     def index(self, name: str) -> int:
         return self.columns.index(name)
