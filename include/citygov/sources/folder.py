@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from sqlalchemy import Engine
 
 from citygov.catalog.reader import CatalogFileError, detect_encoding
 from citygov.catalog.reader import _cell_text as cell_text
-from citygov.sources.base import CHUNK_ROWS, MissingColumns, ObservedColumn, Resource, Rows, describe_error
+from citygov.sources.base import (
+    BLOCK_ROWS,
+    CHUNK_ROWS,
+    MissingColumns,
+    ObservedColumn,
+    Resource,
+    Rows,
+    describe_error,
+)
+from citygov.sources.blocks import TextBlock, pack_rows
 from citygov.sources.connection import FOLDER_TYPES, ConnectionInfo
+from citygov.sources.csvblocks import CsvFile
 from citygov.sources.values import infer_letter, parse_datetime
 
 FILE_SUFFIXES = {".csv", ".xlsx", ".xlsm", ".txt", ".tsv"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 SAMPLE_ROWS = 200
 """Values per column read to infer file column types and identifier kinds."""
 DESCRIBE_CHUNK_ROWS = 5_000
@@ -114,6 +126,43 @@ class FolderSource:
         positions = [header.index(c) for c in columns]
         return list(columns), ([[row[i] for i in positions] for row in chunk] for chunk in chunks)
 
+    def read_blocks(
+        self, location: str, *, columns: list[str], block_rows: int = BLOCK_ROWS
+    ) -> tuple[list[str], Iterator[TextBlock]]:
+        """The rows of :meth:`read` (``empty=None``: an empty cell is NULL), each block's and row's file line
+        set (``first_line``, ``lines``; a workbook's sheet row). A CSV or TSV file's bytes are split by a
+        compiled kernel (:mod:`citygov.sources.csvblocks`; a non-UTF-8 file transcoded as it is read,
+        quoted records parsed by :mod:`csv`); a workbook's rows are packed. A column the header lacks
+        raises :class:`MissingColumns` before any row is read."""
+        path = self.conn.file(location)
+
+        def positions(header: list[str]) -> list[int]:
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise MissingColumns(
+                    f"{location} has no column {', '.join(missing)} (its header: {', '.join(header)})"
+                )
+            return [header.index(c) for c in columns]
+
+        if path.suffix.lower() in XLSX_SUFFIXES:
+            header, numbered = _xlsx_rows(path)
+            try:
+                where = positions(header)
+            except MissingColumns:
+                numbered.close()
+                raise
+            return list(columns), _packed_blocks(list(columns), where, numbered, block_rows)
+        csv_file = CsvFile.open(path, _file_encoding(path))
+        try:
+            delimiter, header = _header_of(csv_file.first, path)
+            where = positions(header)
+        except BaseException:
+            csv_file.close()
+            raise
+        return list(columns), csv_file.blocks(
+            list(columns), where, delimiter=delimiter, width=len(header), block_rows=block_rows
+        )
+
     def sql_engine(self) -> Engine | None:
         return None
 
@@ -146,25 +195,14 @@ def read_file_chunks(
 
 def read_table_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     """Open a CSV or XLSX file as a header and an iterator of text rows (streamed, bounded memory)."""
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+    if path.suffix.lower() in XLSX_SUFFIXES:
         return _xlsx_table(path)
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
-        longer = bool(handle.read(1))
+    handle = path.open("r", encoding=_file_encoding(path), newline="")
     try:
-        encoding = detect_encoding(head, partial=longer)  # the head may end inside a character
-    except CatalogFileError as exc:
-        raise ValueError(f"{path.name}: {exc}") from exc
-    if encoding in {"gbk"}:
-        encoding = "gb18030"  # a later chunk may hold a character only GB18030 has
-    handle = path.open("r", encoding=encoding, newline="")
-    first = handle.readline()
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
-    if not header:
+        delimiter, header = _header_of(handle.readline(), path)
+    except BaseException:
         handle.close()
-        raise ValueError(f"{path.name}: the file is empty")
-    header = [h.replace("\ufeff", "").strip() for h in header]
+        raise
 
     def rows() -> Iterator[list[str]]:
         with handle:
@@ -175,11 +213,41 @@ def read_table_file(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     return header, rows()
 
 
+def _file_encoding(path: Path) -> str:
+    """A text file's encoding, detected from its first 64 KiB (GBK read as its superset GB18030: a later
+    part may hold a character only GB18030 has)."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+        longer = bool(handle.read(1))
+    try:
+        encoding = detect_encoding(head, partial=longer)  # the head may end inside a character
+    except CatalogFileError as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    return "gb18030" if encoding == "gbk" else encoding
+
+
+def _header_of(first: str, path: Path) -> tuple[str, list[str]]:
+    """The delimiter (a tab when the first line has one and no comma) and the header of a text file whose
+    first line is ``first``: cells stripped, a BOM removed."""
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    if not header:
+        raise ValueError(f"{path.name}: the file is empty")
+    return delimiter, [h.replace("\ufeff", "").strip() for h in header]
+
+
 def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+    header, numbered = _xlsx_rows(path)
+    return header, (texts for _, texts in numbered)
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], Generator[tuple[int, list[str]]]]:
+    """A workbook's first sheet as its header (row 1; empty trailing cells dropped) and its non-blank rows
+    as text, each with its sheet row number. The workbook closes when the rows are done or closed."""
     from openpyxl import load_workbook
 
     workbook = load_workbook(path, read_only=True, data_only=True)
-    iterator = workbook.worksheets[0].iter_rows(values_only=True)
+    iterator = workbook.worksheets[0].iter_rows(values_only=True)  # a row per sheet row, gaps as empty rows
     first = next(iterator, None)
     if first is None:
         workbook.close()
@@ -188,13 +256,36 @@ def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[str]]]:
     while header and not header[-1]:
         header.pop()
 
-    def rows() -> Iterator[list[str]]:
+    def rows() -> Generator[tuple[int, list[str]]]:
         try:
-            for values in iterator:
+            for line, values in enumerate(iterator, start=2):
                 texts = [cell_text(v) for v in values]
                 if any(t.strip() for t in texts):
-                    yield texts
+                    yield line, texts
         finally:
             workbook.close()
 
     return header, rows()
+
+
+def _packed_blocks(
+    columns: list[str], positions: list[int], numbered: Iterator[tuple[int, list[str]]], block_rows: int
+) -> Iterator[TextBlock]:
+    """``columns`` (at header ``positions``) of numbered text rows packed into blocks of ``block_rows``
+    (an empty cell, or one the row is too short to have, NULL)."""
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    for line, values in numbered:
+        rows.append([values[p] if p < len(values) else None for p in positions])
+        lines.append(line)
+        if len(rows) >= block_rows:
+            yield _packed(columns, rows, lines)
+            rows, lines = [], []
+    if rows:
+        yield _packed(columns, rows, lines)
+
+
+def _packed(columns: list[str], rows: list[list[str | None]], lines: list[int]) -> TextBlock:
+    block = pack_rows(columns, rows, empty_is_null=True, first_line=lines[0])
+    block.lines = np.asarray(lines, dtype=np.int64)
+    return block

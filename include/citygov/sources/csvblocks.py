@@ -1,0 +1,425 @@
+"""A CSV or TSV file's columns as :class:`~citygov.sources.blocks.TextBlock` s, split by a compiled kernel.
+
+The file is read as UTF-8 bytes (a UTF-8 file as it is, any other encoding transcoded a few MB at a time),
+a few MB per read, and each read cut after its last line break. :func:`split_plain` splits the lines into
+the asked columns' field starts and lengths in one pass over the bytes (checking the UTF-8 and which rows
+are blank as it goes), so a block's buffer is the bytes as read and no value becomes a Python object. The
+kernel stops at a line holding a double quote or a lone carriage return: there CSV quoting (a field with a
+delimiter, a line break or a doubled quote inside) may apply, so the records from that line up to a record
+boundary a little further on (:func:`record_end`) are parsed by Python's :mod:`csv` module — the reader
+:func:`citygov.sources.folder.read_table_file` uses — and packed with :func:`pack_rows`; then the kernel
+takes over again.
+
+The rows are exactly those of :func:`citygov.sources.folder.read_file_chunks` with ``empty=None``: blank
+rows (every cell whitespace, as ``str.strip`` sees it) skipped, short rows padded with NULL, cells beyond
+the header dropped, an empty cell NULL, values not stripped. Each row also carries its file line (the header
+is line 1; lines as Python's universal newlines count them).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from numba import njit
+
+from citygov.sources.blocks import PAD, TextBlock, pack_rows
+
+READ_BYTES = 4 << 20
+"""Bytes read (or transcoded) at a time: large enough that a Python step per read costs nothing."""
+QUOTED_WINDOW = 1 << 16
+"""Bytes of records handed to :mod:`csv` at a time after a quote: a few lines around a quoted field, or
+steady 64 KiB steps through a file where every field is quoted."""
+FAST_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
+"""Encodings whose bytes are split as they are read; others are transcoded to UTF-8 first."""
+
+_DONE, _FULL, _QUOTED, _BAD_UTF8 = 0, 1, 2, 3
+"""What stopped :func:`split_plain`: the end of its bytes, its row capacity, a line for :mod:`csv`, an
+invalid UTF-8 sequence."""
+
+
+@njit(cache=True, nogil=True)
+def _utf8_length(buf: np.ndarray, i: int, hi: int) -> int:
+    """Bytes of the UTF-8 sequence starting at ``buf[i]`` (≥ 0x80), or 0 when it is not valid UTF-8 as
+    Python's strict decoder sees it (overlong forms, surrogates and code points past U+10FFFF refused)."""
+    b = buf[i]
+    if 0xC2 <= b <= 0xDF:
+        n, low, high = 2, 0x80, 0xBF
+    elif b == 0xE0:
+        n, low, high = 3, 0xA0, 0xBF
+    elif 0xE1 <= b <= 0xEC or 0xEE <= b <= 0xEF:
+        n, low, high = 3, 0x80, 0xBF
+    elif b == 0xED:
+        n, low, high = 3, 0x80, 0x9F
+    elif b == 0xF0:
+        n, low, high = 4, 0x90, 0xBF
+    elif 0xF1 <= b <= 0xF3:
+        n, low, high = 4, 0x80, 0xBF
+    elif b == 0xF4:
+        n, low, high = 4, 0x80, 0x8F
+    else:
+        return 0
+    if i + n > hi or not low <= buf[i + 1] <= high:
+        return 0
+    for j in range(i + 2, i + n):
+        if not 0x80 <= buf[j] <= 0xBF:
+            return 0
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _wide_space(buf: np.ndarray, i: int, n: int) -> bool:
+    """Whether the ``n``-byte UTF-8 character at ``buf[i]`` is whitespace to ``str.strip`` (U+0085, U+00A0,
+    U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000)."""
+    b0 = buf[i]
+    if n == 2:
+        return b0 == 0xC2 and (buf[i + 1] == 0x85 or buf[i + 1] == 0xA0)
+    if n != 3:
+        return False
+    b1, b2 = buf[i + 1], buf[i + 2]
+    if b0 == 0xE1:
+        return b1 == 0x9A and b2 == 0x80
+    if b0 == 0xE2:
+        if b1 == 0x80:
+            return b2 <= 0x8A or b2 == 0xA8 or b2 == 0xA9 or b2 == 0xAF
+        return b1 == 0x81 and b2 == 0x9F
+    return b0 == 0xE3 and b1 == 0x80 and b2 == 0x80
+
+
+@njit(cache=True, nogil=True)
+def split_plain(buf: np.ndarray, lo: int, hi: int, delim: int, width: int, asked: np.ndarray, capacity: int):  # noqa: ANN201
+    """Split the lines of ``buf[lo:hi]`` (UTF-8; ``hi`` just past a ``\\n`` or the end of the file) at
+    every ``delim`` byte, for as long as each line is one record: no double quote, no carriage return but
+    the one of a ``\\r\\n``.
+
+    Returns per kept row (at most ``capacity``) and asked column the field's start in ``buf`` and its
+    length (0: empty, hence NULL; also for a column the row is too short to have), the row's line (0 =
+    the line at ``lo``), how many rows were kept, where it stopped (a line start), how many lines it
+    passed, and why it stopped (``_DONE``, ``_FULL``, ``_QUOTED``: the line at the stop needs :mod:`csv`,
+    ``_BAD_UTF8``: that line is not valid UTF-8). A row whose every cell is whitespace is passed, not kept.
+    ``asked[j]`` is the header position of asked column ``j`` (< ``width``).
+    """
+    k = asked.shape[0]
+    starts = np.empty((capacity, k), np.int64)
+    lengths = np.empty((capacity, k), np.int64)
+    lines = np.empty(capacity, np.int64)
+    fs = np.zeros(width, np.int64)
+    fl = np.zeros(width, np.int64)
+    r, line, pos = 0, 0, lo
+    while pos < hi:
+        if r == capacity:
+            return starts, lengths, lines, r, pos, line, _FULL
+        field, begin, content = 0, pos, False
+        i, stop, after = pos, hi, hi
+        while i < hi:
+            b = buf[i]
+            if b < 0x80:
+                if b == 10:
+                    stop, after = i, i + 1
+                    break
+                if b == delim:
+                    if field < width:
+                        fs[field], fl[field] = begin, i - begin
+                    field += 1
+                    begin = i + 1
+                elif b == 34:
+                    return starts, lengths, lines, r, pos, line, _QUOTED
+                elif b == 13:
+                    if i + 1 < hi and buf[i + 1] == 10:
+                        stop, after = i, i + 2
+                        break
+                    return starts, lengths, lines, r, pos, line, _QUOTED
+                elif not content:
+                    content = not (b == 32 or 9 <= b <= 13 or 28 <= b <= 31)
+                i += 1
+            else:
+                n = _utf8_length(buf, i, hi)
+                if n == 0:
+                    return starts, lengths, lines, r, pos, line, _BAD_UTF8
+                if not content:
+                    content = not _wide_space(buf, i, n)
+                i += n
+        if field < width:
+            fs[field], fl[field] = begin, stop - begin
+            for f in range(field + 1, width):
+                fl[f] = 0
+        if content:
+            for j in range(k):
+                p = asked[j]
+                starts[r, j] = fs[p]
+                lengths[r, j] = fl[p]
+            lines[r] = line
+            r += 1
+        line += 1
+        pos = after
+    return starts, lengths, lines, r, pos, line, _DONE
+
+
+@njit(cache=True, nogil=True)
+def record_end(buf: np.ndarray, lo: int, hi: int, delim: int) -> int:
+    """Just past the last ``\\n`` of ``buf[lo:hi]`` that ends a record (``lo`` starting one), or -1 when
+    none does: the states of Python's :mod:`csv` reader (excel dialect: a quote opens a quoted field only
+    at the field's start, ``""`` inside one is a quote, text after its closing quote joins the field), of
+    which only "inside a quoted field" keeps a line break from ending the record."""
+    state = 0  # 0: a field's start, 1: in an unquoted field, 2: in a quoted field, 3: a quote in one
+    last = -1
+    for i in range(lo, hi):
+        b = buf[i]
+        if state == 2:
+            if b == 34:
+                state = 3
+            continue
+        if state == 3 and b == 34:
+            state = 2
+        elif b == 10:
+            state = 0
+            last = i + 1
+        elif b == 13 or b == delim:
+            state = 0
+        elif state == 0 and b == 34:
+            state = 2
+        else:
+            state = 1
+    return last
+
+
+@njit(cache=True, nogil=True)
+def last_newline(buf: np.ndarray, lo: int, hi: int) -> int:
+    """The position of the last ``\\n`` in ``buf[lo:hi]``, or -1."""
+    for i in range(hi - 1, lo - 1, -1):
+        if buf[i] == 10:
+            return i
+    return -1
+
+
+class Utf8Reader:
+    """A text file's bytes as UTF-8: read as they are when the file is UTF-8 (a BOM dropped), else decoded
+    with ``encoding`` and encoded again as they are read."""
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self.name = path.name
+        self._handle: BinaryIO = path.open("rb")
+        self._decoder = None if encoding in FAST_ENCODINGS else codecs.getincrementaldecoder(encoding)()
+        self._spill = b""
+        self._ended = False
+        if encoding in FAST_ENCODINGS and self._handle.read(3) != codecs.BOM_UTF8:
+            self._handle.seek(0)
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the file goes; fewer bytes than asked only at its end."""
+        want, got = len(view), 0
+        if self._decoder is None:
+            while got < want:
+                n = self._handle.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            return got
+        while got < want:
+            if not self._spill:
+                if self._ended:
+                    break
+                raw = self._handle.read(max(want - got, 1 << 16))
+                self._ended = not raw
+                self._spill = self._decoder.decode(raw, final=self._ended).encode("utf-8")
+                continue
+            n = min(want - got, len(self._spill))
+            view[got : got + n] = self._spill[:n]
+            self._spill = self._spill[n:]
+            got += n
+        return got
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class CsvFile:
+    """A CSV or TSV file open for :meth:`blocks`, its first line read (the caller makes it the header)."""
+
+    reader: Utf8Reader
+    first: str
+    """The first line as ``readline`` gives it (line break included)."""
+    rest: np.ndarray
+    """The bytes read past the first line (UTF-8)."""
+    ended: bool
+    """Whether ``rest`` holds the whole rest of the file."""
+
+    @classmethod
+    def open(cls, path: Path, encoding: str) -> CsvFile:
+        reader = Utf8Reader(path, encoding)
+        try:
+            head = np.empty(0, np.uint8)
+            ended = False
+            while True:
+                more = np.empty(max(len(head), 1 << 16), np.uint8)
+                got = reader.readinto(memoryview(more))
+                head = np.concatenate([head, more[:got]])
+                ended = got < len(more)
+                # the line ends at the first \n or \r (with the \n of a \r\n), as readline(newline="") has it
+                breaks = np.flatnonzero((head == 10) | (head == 13))
+                cut = int(breaks[0]) + 1 if breaks.size else -1
+                if cut > 0 and head[cut - 1] == 13 and cut == len(head) and not ended:
+                    continue  # a \n may follow the \r in the next read
+                if cut > 0 and head[cut - 1] == 13 and cut < len(head) and head[cut] == 10:
+                    cut += 1
+                if cut > 0 or ended:
+                    cut = cut if cut > 0 else len(head)
+                    break
+            first = head[:cut].tobytes().decode("utf-8")
+        except BaseException:
+            reader.close()
+            raise
+        return cls(reader, first, head[cut:], ended)
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def blocks(self, columns: list[str], positions: list[int], *, delimiter: str, width: int,
+               block_rows: int) -> Iterator[TextBlock]:
+        """``columns`` (at header ``positions`` of a header ``width`` wide) of the rows after the first
+        line, in blocks of ``block_rows`` rows (the last one fewer), each row's file line in the block's
+        ``lines``. Closes the file when done."""
+        asked = np.asarray(positions, dtype=np.int64)
+        delim = ord(delimiter)
+        out = _Assembler(list(columns), block_rows)
+        pending, ended, line = self.rest, self.ended, 2
+        want, line_bytes = READ_BYTES, 0.0
+        try:
+            while True:
+                size = len(pending) + (0 if ended else want)
+                buf = np.empty(size + PAD, np.uint8)
+                buf[: len(pending)] = pending
+                end = len(pending)
+                if not ended:
+                    got = self.reader.readinto(memoryview(buf)[end:size])
+                    ended, end = got < want, end + got
+                buf[end:] = 0
+                hi = end if ended else last_newline(buf, 0, end) + 1
+                if not line_bytes:
+                    sample = buf[: min(hi, 1 << 16)]
+                    line_bytes = max(len(sample) / max(int(np.count_nonzero(sample == 10)), 1), 2.0)
+                pos = 0
+                while pos < hi:
+                    capacity = int((hi - pos) / line_bytes * 1.1) + 64
+                    starts, lengths, lines, r, stop, passed, why = split_plain(
+                        buf, pos, hi, delim, width, asked, capacity
+                    )
+                    yield from out.add(buf, starts[:r], lengths[:r], lines[:r] + line)
+                    if passed:
+                        line_bytes = max((stop - pos) / passed, 2.0)
+                    line, pos = line + passed, stop
+                    if why == _BAD_UTF8:
+                        raise _bad_utf8(buf, pos, hi, line, self.reader.name)
+                    if why != _QUOTED:
+                        continue
+                    cut = record_end(buf, pos, min(pos + QUOTED_WINDOW, hi), delim)
+                    if cut < 0 and pos + QUOTED_WINDOW < hi:
+                        cut = record_end(buf, pos, hi, delim)
+                    if cut < 0:
+                        if not ended:
+                            break  # the record goes on past these bytes: read it whole next time
+                        cut = hi
+                    block, passed = _parse_records(buf[pos:cut], columns, positions, delimiter, line)
+                    if block is not None:
+                        yield from out.add(block.buffer, block.starts, block.lengths, block.lines)
+                    line, pos = line + passed, cut
+                if ended:
+                    break
+                pending = buf[pos:end]
+                want = want * 2 if pos == 0 else READ_BYTES  # a record longer than a read: read more
+            yield from out.finish()
+        finally:
+            self.close()
+
+
+def _parse_records(raw: np.ndarray, columns: list[str], positions: list[int], delimiter: str,
+                   line: int) -> tuple[TextBlock | None, int]:
+    """Whole records (their bytes; the first starting at file line ``line``) parsed by :mod:`csv` as
+    :func:`citygov.sources.folder.read_table_file` parses them; the non-blank ones packed, with their lines.
+    Also returns how many lines they span."""
+    reader = csv.reader(io.StringIO(raw.tobytes().decode("utf-8"), newline=""), delimiter=delimiter)
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    while True:
+        before = reader.line_num
+        values = next(reader, None)
+        if values is None:
+            break
+        if any(v.strip() for v in values):
+            rows.append([values[p] if p < len(values) else None for p in positions])
+            lines.append(line + before)
+    if not rows:
+        return None, reader.line_num
+    block = pack_rows(columns, rows, empty_is_null=True, first_line=lines[0])
+    block.lines = np.asarray(lines, dtype=np.int64)
+    return block, reader.line_num
+
+
+def _bad_utf8(buf: np.ndarray, pos: int, hi: int, line: int, name: str) -> UnicodeDecodeError:
+    """The decoding error of the first line at or after ``pos`` (file line ``line``) that is not UTF-8."""
+    text = buf[pos:hi].tobytes()
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line += text.count(b"\n", 0, exc.start)
+        return UnicodeDecodeError(
+            "utf-8", exc.object, exc.start, exc.end, f"{exc.reason} ({name} line {line}: not UTF-8 from there on)"
+        )
+    return UnicodeDecodeError("utf-8", text, 0, 1, f"{name} line {line}: not UTF-8")
+
+
+class _Assembler:
+    """Rows from splits of consecutive reads, regrouped into blocks of exactly ``block_rows`` rows (the last
+    one fewer). A block within one read shares its buffer; one across reads gets its rows' bytes copied."""
+
+    def __init__(self, columns: list[str], block_rows: int) -> None:
+        self.columns = columns
+        self.block_rows = max(block_rows, 1)
+        self.held: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def add(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, lines: np.ndarray) -> Iterator[TextBlock]:
+        at, n = 0, len(lines)
+        while at < n:
+            take = min(self.block_rows - self.count, n - at)
+            self.held.append((buffer, starts[at : at + take], lengths[at : at + take], lines[at : at + take]))
+            self.count += take
+            at += take
+            if self.count == self.block_rows:
+                yield self._block()
+
+    def finish(self) -> Iterator[TextBlock]:
+        if self.count:
+            yield self._block()
+
+    def _block(self) -> TextBlock:
+        if len(self.held) == 1:
+            buffer, starts, lengths, lines = self.held[0]
+        else:
+            parts: list[np.ndarray] = []
+            moved: list[np.ndarray] = []
+            at = 0
+            for piece, s, n, _ in self.held:
+                used = n > 0
+                lo = int(s[used].min()) if used.any() else 0
+                hi = int((s + n)[used].max()) if used.any() else 0
+                parts.append(piece[lo:hi])
+                moved.append(np.where(used, s - lo + at, 0))
+                at += hi - lo
+            buffer = np.concatenate([*parts, np.zeros(PAD, np.uint8)])
+            starts = np.concatenate(moved)
+            lengths = np.concatenate([n for _, _, n, _ in self.held])
+            lines = np.concatenate([ln for _, _, _, ln in self.held])
+        self.held, rows, self.count = [], self.count, 0
+        width = len(self.columns)
+        return TextBlock(
+            list(self.columns), rows, buffer, starts, lengths, lengths == 0, [], [None] * width,
+            int(lines[0]), lines=lines,
+        )
