@@ -7,8 +7,11 @@ validates every published dataset with its Great Expectations suite (`expectatio
 - **Domain expectations** (GB 11643 ID numbers, GB 32100 credit codes, GB/T 2260 division codes, mobile
   numbers, dates not in the future, ID ↔ birth date / gender, referential integrity to 基础库) and GX's
   built-in ones, each with its GB/T 36344 dimension.
-- **Where the data is**: database tables are validated in SQL (the suite compiled into one aggregate scan,
-  or GX's own SQL engine with param `engine=gx`); files in pandas chunks of bounded size.
+- **Engines** (param `engine`, default `auto`): `stream` reads only the checked columns (PostgreSQL binary
+  COPY, a CSV's bytes) and checks them in the worker with compiled rules, so a department's database only
+  reads; `fused` compiles the suite into one aggregate SQL scan; `gx` is GX's own SQL engine. `auto` picks
+  per source kind what `make bench` measured faster there (PostgreSQL: stream; SQLite: fused). Files
+  always stream, in blocks of bounded size.
 - **Masked**: every failing sample (ID 320706********1234, mobile 138****8000, name 张*, credit code
   913207********123X) is masked before it is stored or rendered.
 - **Findings**: each failed expectation is a `quality` finding (rule id = expectation type) for the
@@ -45,7 +48,8 @@ from citygov_airflow import DEFAULT_ARGS, PATROL, QUALITY, TIMEZONE
     params={
         "batch_size": Param(50, type="integer", minimum=1, description="catalog entries per mapped task"),
         "date": Param(None, type=["null", "string"], description="logical date YYYY-MM-DD (default: the patrol's)"),
-        "engine": Param("fused", enum=["fused", "gx"], description="SQL validation: fused scan or GX's engine"),
+        "engine": Param("auto", enum=["auto", "stream", "fused", "gx"],
+                        description="auto (per source kind), stream (read, check in the worker), fused (one SQL scan), gx (GX's SQL engine)"),
         "docs_dir": Param(None, type=["null", "string"], description="Data Docs folder (default data/data_docs)"),
     },
 )

@@ -77,7 +77,9 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--codes", nargs="+", metavar="CODE", help="only these catalog entries")
     p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--engine", choices=["fused", "gx"], default="fused", help="SQL validation engine")
+    p.add_argument("--engine", choices=["auto", "stream", "fused", "gx"], default="auto",
+                   help="auto (default: what the benchmark measured faster for the source kind), stream (read the "
+                        "checked columns, check in the worker), fused (one SQL scan), gx (GX's SQL engine)")
     p.add_argument("--suites", help="suite folder")
     p.add_argument("--policy", help="scoring policy JSON (weights, grades)")
     p.add_argument("--docs", help="build Data Docs into this folder (default data/data_docs)")

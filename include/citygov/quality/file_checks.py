@@ -1,35 +1,32 @@
-"""Validating a CSV/XLSX file: the suite's checks over bounded pandas chunks, with GX's results.
+"""Validating a resource that has no SQL (a CSV/XLSX file, any source kind without an engine): the suite's
+checks by the streaming engine (:mod:`citygov.quality.stream`) over the blocks the source reads, with
+GX's results.
 
-Each chunk is checked with the rules' pandas forms (the same per-value checks the custom expectations'
-pandas partials use); uniqueness and referential checks count distinct values across chunks. Types no
-rule compiles are reported as not evaluated (an error in their result) rather than guessed.
+Files go through the same compiled forms as database tables (a CSV's bytes split by a compiled kernel,
+each rule's fast accept, the rule itself for what it leaves), uniqueness by hashing, references by
+counting the distinct values and looking them up in the base table. Types no rule compiles are reported
+as not evaluated (an error in their result) rather than guessed.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from citygov.quality.cells import text
 from citygov.quality.checks import (
-    REF_BATCH,
-    SAMPLE_SIZE,
     BaseLookup,
-    Check,
     ValidationError,
     compile_check,
     native_types,
     present_keys,
     substitute,
 )
-from citygov.quality.files import CHUNK_ROWS, iter_chunks
 from citygov.quality.results import build_result, suite_result
-from citygov.quality.vector import keep_frame
-from citygov.sources.base import describe_error
+from citygov.quality.stream import ReadBlocks, stream_checks
+from citygov.sources.base import BLOCK_ROWS, MissingColumns, Source, describe_error
+from citygov.sources.blocks import TextBlock, pack_rows
+from citygov.sources.folder import read_file_chunks, read_table_file
 
 
 def validate_file(
@@ -38,153 +35,94 @@ def validate_file(
     *,
     parameters: Mapping[str, Any] | None = None,
     base_lookup: BaseLookup | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = BLOCK_ROWS,
     meta: dict[str, Any] | None = None,
     key_columns: Sequence[str] = (),
 ) -> tuple[Any, int]:
-    """Validate a CSV/XLSX file with ``suite`` in chunks of ``chunk_rows`` rows; returns (result, rows).
+    """Validate a CSV/XLSX file with ``suite``, read in blocks of ``chunk_rows`` rows; returns (result, rows).
 
-    Memory is bounded by the chunk plus, for uniqueness and referential checks, one counter of the
-    distinct values of their columns (and, when they fail, a second pass for the keys of the sampled
-    rows). Expectation types no rule compiles are reported as not evaluated (an error in their
-    result) rather than guessed. ``key_columns`` as in :func:`validate_table`.
+    Memory is bounded by the blocks plus, for uniqueness checks, 8 bytes a row up to a budget (then
+    spilled to disk) and, for referential checks, the distinct values of their column. ``key_columns``
+    as in :func:`citygov.quality.tables.validate_table`.
     """
-    parameters = dict(parameters or {})
+    path = Path(path)
+    where = f"file {path.name}"
     try:
-        header, chunks = iter_chunks(Path(path), chunk_rows)
+        header = file_header(path)
     except Exception as exc:
-        raise ValidationError(f"file {Path(path).name} cannot be read: {describe_error(exc)}") from exc
+        raise ValidationError(f"{where} cannot be read: {describe_error(exc)}") from exc
+    return validate_blocks(
+        header, lambda names: file_blocks(path, names, chunk_rows), suite, where=where, parameters=parameters,
+        base_lookup=base_lookup, key_columns=key_columns,
+        info={"engine": "stream", "file": path.name, "block_rows": chunk_rows, **(meta or {})},
+    )
+
+
+def validate_resource(
+    source: Source,
+    location: str,
+    header: Sequence[str],
+    suite: Any,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    base_lookup: BaseLookup | None = None,
+    meta: dict[str, Any] | None = None,
+    key_columns: Sequence[str] = (),
+) -> tuple[Any, int]:
+    """Validate a resource of any source kind through :meth:`Source.read_blocks` (``header``: its
+    columns, as the source describes them)."""
+    return validate_blocks(
+        header, lambda names: source.read_blocks(location, columns=names)[1], suite,
+        where=f"{source.kind} resource {location}", parameters=parameters, base_lookup=base_lookup,
+        key_columns=key_columns, info={"engine": "stream", "location": location, **(meta or {})},
+    )
+
+
+def validate_blocks(
+    header: Sequence[str],
+    read: ReadBlocks,
+    suite: Any,
+    *,
+    where: str,
+    parameters: Mapping[str, Any] | None = None,
+    base_lookup: BaseLookup | None = None,
+    key_columns: Sequence[str] = (),
+    info: dict[str, Any] | None = None,
+) -> tuple[Any, int]:
+    """The suite's checks over the blocks ``read`` gives of a resource with columns ``header``."""
+    parameters = dict(parameters or {})
     checks = [compile_check(substitute(e, parameters)) for e in suite.expectations]
     for check in checks:
         missing = [c for c in check.columns if c and c not in header]
         if missing:
-            check.error = f"column {', '.join(missing)} is not in file {Path(path).name}"
+            check.error = f"column {', '.join(missing)} is not in {where}"
         elif check.kind == "gx":
             check.error = f"{check.type} is not supported on files (supported: {', '.join(native_types())})"
     live = [c for c in checks if c.error is None]
     keys = present_keys(key_columns, header)
-    counters: dict[int, Counter[Any]] = {id(c): Counter() for c in live if c.kind in {"unique", "compound_unique", "ref"}}
-    row_count = 0
     try:
-        for frame in chunks:
-            row_count += len(frame)
-            for check in live:
-                _pandas_chunk(check, frame, counters.get(id(check)), keys)
+        row_count = stream_checks(live, read, keys, base_lookup=base_lookup)
+    except ValidationError:
+        raise
     except Exception as exc:
-        raise ValidationError(f"file {Path(path).name} cannot be read: {describe_error(exc)}") from exc
-    wanted: dict[int, dict[tuple[Any, ...], int]] = {id(c): {} for c in live}
-    for check in live:
-        counter = counters.get(id(check))
-        if counter is None:
-            continue
-        if check.kind in {"unique", "compound_unique"}:
-            for value, n in counter.items():
-                if n > 1:
-                    check.unexpected += n
-                    sample = value if check.kind == "unique" else dict(zip(check.columns, value, strict=True))
-                    if len(check.samples) < SAMPLE_SIZE:
-                        wanted[id(check)][value if check.kind == "compound_unique" else (value,)] = n
-                    check.samples.extend([sample] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
-        else:
-            try:
-                wanted[id(check)] = _pandas_ref(check, counter, base_lookup)
-            except Exception as exc:
-                check.error = describe_error(exc)
-    if any(wanted.values()):
-        try:
-            _file_rows_of(Path(path), chunk_rows, [c for c in live if wanted.get(id(c))], wanted, keys)
-        except Exception as exc:
-            raise ValidationError(f"file {Path(path).name} cannot be read: {describe_error(exc)}") from exc
+        raise ValidationError(f"{where} cannot be read: {describe_error(exc)}") from exc
     results = [build_result(c, row_count, keys) for c in checks]
-    info = {"engine": "pandas-chunks", "file": Path(path).name, "chunk_rows": chunk_rows, **(meta or {})}
-    return suite_result(suite, results, info, parameters), row_count
+    return suite_result(suite, results, dict(info or {}), parameters), row_count
 
 
-def _file_rows_of(path: Path, chunk_rows: int, checks: list[Check], wanted: Mapping[int, Mapping[tuple[Any, ...], int]],
-                  keys: Sequence[str]) -> None:
-    """A second pass over a file for the rows (with their keys) holding the sampled failing values of
-    uniqueness and referential checks, until each check has :data:`SAMPLE_SIZE` rows."""
-    _, chunks = iter_chunks(path, chunk_rows)
-    for frame in chunks:
-        for check in checks:
-            values = wanted[id(check)]
-            if len(check.rows) >= SAMPLE_SIZE:
-                continue
-            hit = frame[check.columns[0]].isin([v[0] for v in values])
-            for _, row in frame[hit].iterrows():
-                combo = tuple(row[c] for c in check.columns)
-                if combo in values and len(check.rows) < SAMPLE_SIZE:
-                    check.add_row([row[k] for k in keys] if keys else None, combo, count=values[combo])
-        if all(len(c.rows) >= SAMPLE_SIZE for c in checks):
-            return
+def file_header(path: Path) -> list[str]:
+    header, rows = read_table_file(path)
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+    return header
 
 
-def _frame_keys(frame: pd.DataFrame, keys: Sequence[str], index: pd.Index) -> list[tuple[Any, ...] | None]:
-    if not keys:
-        return [None] * len(index)
-    return list(frame.loc[index, list(keys)].itertuples(index=False, name=None))
-
-
-def _pandas_chunk(check: Check, frame: pd.DataFrame, counter: Counter[Any] | None, keys: Sequence[str] = ()) -> None:
-    cols = [frame[c] for c in check.columns]
-    if check.kind == "map":
-        data = cols[0]
-        if check.filter_nulls:
-            present = data.notna()
-            check.evaluated += int(present.sum())
-            sub = [data[present]]
-        else:
-            check.evaluated += len(data)
-            sub = [data]
-        if len(sub[0]) == 0:
-            return
-        bad = ~check.pandas(sub).astype(bool)
-        check.unexpected += int(bad.sum())
-        failing = sub[0][bad].head(SAMPLE_SIZE - len(check.samples))
-        for value, key in zip(failing, _frame_keys(frame, keys, failing.index), strict=True):
-            check.samples.append(value)
-            check.add_row(key, (value,))
-    elif check.kind == "pair":
-        keep = keep_frame(cols, check.ignore_row_if)
-        check.evaluated += int(keep.sum())
-        sub = [c[keep] for c in cols]
-        if len(sub[0]) == 0:
-            return
-        bad = ~check.pandas(sub).astype(bool)
-        check.unexpected += int(bad.sum())
-        room = SAMPLE_SIZE - len(check.samples)
-        a, b = sub[0][bad].head(room), sub[1][bad].head(room)
-        for pair, key in zip(zip(a, b, strict=True), _frame_keys(frame, keys, a.index), strict=True):
-            check.samples.append(pair)
-            check.add_row(key, pair)
-    elif check.kind == "unique" or check.kind == "ref":
-        present = cols[0].notna()
-        check.evaluated += int(present.sum())
-        assert counter is not None
-        counter.update(cols[0][present].tolist())
-    elif check.kind == "compound_unique":
-        keep = keep_frame(cols, check.ignore_row_if)
-        check.evaluated += int(keep.sum())
-        assert counter is not None
-        counter.update(zip(*[c[keep].tolist() for c in cols], strict=True))
-
-
-def _pandas_ref(check: Check, counter: Counter[Any], base_lookup: BaseLookup | None) -> dict[tuple[Any, ...], int]:
-    """Count the values not found in the base table; returns the sampled ones with their row counts."""
-    e = check.expectation
-    sampled: dict[tuple[Any, ...], int] = {}
-    if base_lookup is None:
-        raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
-    values = [v for v in counter if text(v) != ""]  # a blank is the not-blank rule's
-    for start in range(0, len(values), REF_BATCH):
-        batch = values[start : start + REF_BATCH]
-        found = base_lookup(e.base_entry, e.base_column, batch)
-        for value in batch:
-            if value not in found:
-                n = counter[value]
-                check.unexpected += n
-                if len(check.samples) < SAMPLE_SIZE:
-                    sampled[(value,)] = n
-                check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
-    return sampled
-
+def file_blocks(path: Path, names: list[str], block_rows: int) -> Iterator[TextBlock]:
+    header, chunks = read_file_chunks(path, block_rows, empty=None)
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise MissingColumns(f"column {', '.join(missing)} is not in file {path.name}")
+    at = [header.index(n) for n in names]
+    for chunk in chunks:
+        yield pack_rows(names, [[row[j] for j in at] for row in chunk], empty_is_null=True)

@@ -2,7 +2,8 @@
 
 :func:`inspect_batch` is the one entry point the DAG's mapped tasks and ``govern quality run`` call.
 For each entry it loads the suite file, validates the source (database tables in SQL where the data
-is, files in bounded pandas chunks; :mod:`citygov.quality.engine`), masks every sample, and stores:
+is or streamed to the worker, files in bounded blocks; :mod:`citygov.quality.engine`), masks every sample,
+and stores:
 
 - a ``QualityRun`` per entry and logical date with the masked GX validation result, and a
   ``CheckResult`` per expectation (rerunning the date replaces both);
@@ -217,7 +218,7 @@ def validate_entry(
     logical_date: date,
     *,
     base_lookup: qengine.BaseLookup | None = None,
-    engine: str = "fused",
+    engine: str = "auto",
 ) -> DatasetQuality:
     """Validate one entry's source with its suite and mask the result (nothing is stored here)."""
     out = DatasetQuality(entry_code=entry.code, department=entry.provider, status="error", suite_name=suite.name)
@@ -246,17 +247,20 @@ def validate_entry(
                     sql, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta,
                     key_columns=entry.primary_key,
                 )
-                out.engine = engine
             elif path is not None:
                 result, rows = qengine.validate_file(
                     path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta,
                     key_columns=entry.primary_key,
                 )
-                out.engine = "pandas-chunks"
-            else:
-                out.status = "unreachable"
-                out.error = f"a {source.kind} source has neither SQL nor files: the quality engine cannot read it"
-                return out
+            else:  # any other kind: its own block reader
+                described = source.describe(entry.location, "file", count_rows=False)
+                if described.error:
+                    raise qengine.ValidationError(f"{entry.location} cannot be read: {described.error}")
+                result, rows = qengine.validate_resource(
+                    source, entry.location, [c.name for c in described.columns], suite, parameters=parameters,
+                    base_lookup=base_lookup, meta=meta, key_columns=entry.primary_key,
+                )
+            out.engine = str((result.meta or {}).get("engine") or engine)
     except qengine.ValidationError as exc:
         out.status, out.error = "unreachable", str(exc)
         return out
@@ -400,13 +404,14 @@ def inspect_batch(
     logical_date: date,
     *,
     suites: Path | str | None = None,
-    engine: str = "fused",
+    engine: str = "auto",
     policy: ScoringPolicy | None = None,
 ) -> QualityReport:
     """Inspect the catalog entries ``codes`` for ``logical_date`` and store runs, findings and scores.
 
     ``suites`` is the folder of suite files (default :func:`citygov.quality.suites.suites_dir`);
-    ``engine`` ``fused`` (default) or ``gx`` for database sources. Idempotent for a date: runs, check
+    ``engine``: ``auto`` (default), ``stream``, ``fused`` or ``gx`` for database sources
+    (:func:`citygov.quality.tables.validate_table`); other sources always stream. Idempotent for a date: runs, check
     results, findings and scores of these entries for the date are replaced.
     """
     codes = list(codes)

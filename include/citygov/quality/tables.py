@@ -53,7 +53,7 @@ def validate_table(
     *,
     parameters: Mapping[str, Any] | None = None,
     base_lookup: BaseLookup | None = None,
-    engine: str = "fused",
+    engine: str = "auto",
     meta: dict[str, Any] | None = None,
     key_columns: Sequence[str] = (),
 ) -> tuple[Any, int]:
@@ -62,13 +62,19 @@ def validate_table(
     ``key_columns`` (the dataset's 主键) name each failing row in the results' samples; a key column the
     table lacks means no key at all (a row is never named by part of its key).
 
-    ``engine="fused"`` (default) computes natively supported expectations in one aggregate query plus
+    ``engine="auto"`` (default) runs what :func:`choose_engine` picks for the dialect; ``engine="stream"``
+    reads the checked columns and computes the checks in the worker (:mod:`citygov.quality.stream`);
+    ``engine="fused"`` computes natively supported expectations in one aggregate query plus
     what uniqueness, referential checks and samples need; ``engine="gx"`` runs every expectation through
     GX's ``SqlAlchemyExecutionEngine`` except referential checks against a base table in another
     database, which GX cannot reach. Raises :class:`ValidationError` when the table cannot be read.
     """
     parameters = dict(parameters or {})
     dialect = source.dialect.name
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "auto":
+        engine = choose_engine(dialect)
     try:
         columns = {c["name"]: c for c in sa.inspect(source).get_columns(table)}
     except Exception as exc:
@@ -76,7 +82,7 @@ def validate_table(
     keys = present_keys(key_columns, columns)
     target = sa.table(ident(table), *[sa.column(ident(name), info["type"]) for name, info in columns.items()])
     checks = [compile_check(substitute(e, parameters)) for e in suite.expectations]
-    if engine == "gx" or dialect not in sqlcond.SUPPORTED_DIALECTS:
+    if engine == "gx" or (engine == "fused" and dialect not in sqlcond.SUPPORTED_DIALECTS):
         for check in checks:
             # GX cannot reach a base table in another database (no base_table given): those lookups
             # stay citygov's.
@@ -86,25 +92,13 @@ def validate_table(
         missing = [c for c in check.columns if c and c not in columns]
         if missing and check.kind != "gx":
             check.error = f"column {', '.join(missing)} is not in table {table}"
+    live = [c for c in checks if c.error is None]
     with source.connect() as conn:
         sqlcond.prepare_connection(conn)
-        row_count = _fused_scan(conn, target, [c for c in checks if c.error is None], dialect)
-        for check in checks:
-            if check.error is not None:
-                continue
-            try:
-                if check.kind == "unique":
-                    _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
-                elif check.kind == "compound_unique":
-                    _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
-                elif check.kind == "ref":
-                    _sql_ref(conn, target, check, base_lookup, keys)
-            except Exception as exc:  # one broken check must not sink the others
-                conn.rollback()
-                sqlcond.prepare_connection(conn)
-                check.error = describe_error(exc)
-        _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None],
-                     dialect, keys)
+        if engine == "stream":
+            row_count = _streamed(source, conn, table, target, live, base_lookup, keys)
+        else:
+            row_count = _fused(conn, target, live, dialect, base_lookup, keys)
     results: list[Any] = [None] * len(checks)
     gx_checks = [i for i, c in enumerate(checks) if c.kind == "gx" and c.error is None]
     if gx_checks:
@@ -118,6 +112,69 @@ def validate_table(
             results[i] = build_result(check, row_count, keys)
     info = {"engine": engine, "dialect": dialect, "table": table, **(meta or {})}
     return suite_result(suite, results, info, parameters), row_count
+
+
+ENGINES = ("auto", "stream", "fused", "gx")
+"""``engine=`` of :func:`validate_table`: ``auto`` chooses by dialect (:data:`AUTO_ENGINE`)."""
+
+AUTO_ENGINE = {"postgresql": "stream", "sqlite": "fused"}
+"""What ``auto`` runs on each dialect, as ``make bench`` measured it (README, "Benchmarks"): on
+PostgreSQL the streaming engine takes about what reading the checked columns takes and spares the
+server the checks' CPU; on SQLite (a local file, the checks run in-process either way) one fused query
+per small table costs less than reading it out. Other dialects stream (their rows through the driver)."""
+
+
+def choose_engine(dialect: str) -> str:
+    """The engine ``auto`` runs on ``dialect``."""
+    return AUTO_ENGINE.get(dialect, "stream")
+
+
+def _streamed(source: Engine, conn: sa.Connection, table: str, target: sa.TableClause, checks: list[Check],
+              base_lookup: BaseLookup | None, keys: Sequence[str]) -> int:
+    """The checks computed by the streaming engine over the table's columns; references to a base table
+    go to SQL (a grouped read, which the database does well)."""
+    from citygov.quality.stream import ROW_KINDS, stream_checks
+    from citygov.sources.base import MissingColumns
+    from citygov.sources.database import table_blocks
+
+    def sql_ref(check: Check) -> None:
+        try:
+            _sql_ref(conn, target, check, base_lookup, keys)
+        except Exception as exc:  # one broken check must not sink the others
+            conn.rollback()
+            sqlcond.prepare_connection(conn)
+            check.error = describe_error(exc)
+
+    if not any(c.kind in ROW_KINDS for c in checks):  # nothing to read but the row count
+        return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+    try:
+        return stream_checks(checks, lambda names: table_blocks(source, table, names), keys, sql_ref=sql_ref,
+                             base_lookup=base_lookup)
+    except (MissingColumns, ValidationError):
+        raise
+    except Exception as exc:
+        raise ValidationError(f"table {table!r} cannot be read: {describe_error(exc)}") from exc
+
+
+def _fused(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str,
+           base_lookup: BaseLookup | None, keys: Sequence[str]) -> int:
+    """The checks computed in SQL: the fused scan, uniqueness and references, then the samples."""
+    row_count = _fused_scan(conn, target, checks, dialect)
+    for check in checks:
+        try:
+            if check.kind == "unique":
+                _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
+            elif check.kind == "compound_unique":
+                _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
+            elif check.kind == "ref":
+                _sql_ref(conn, target, check, base_lookup, keys)
+        except Exception as exc:  # one broken check must not sink the others
+            conn.rollback()
+            sqlcond.prepare_connection(conn)
+            check.error = describe_error(exc)
+    _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None],
+                 dialect, keys)
+    return row_count
 
 
 def _fused_scan(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str) -> int:

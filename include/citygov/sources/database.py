@@ -17,7 +17,16 @@ from sqlalchemy.sql import quoted_name
 from sqlalchemy.sql import table as sql_table
 
 from citygov.catalog.schema import ColumnType
-from citygov.sources.base import CHUNK_ROWS, ObservedColumn, Resource, Rows, describe_error
+from citygov.sources.base import (
+    BLOCK_ROWS,
+    CHUNK_ROWS,
+    MissingColumns,
+    ObservedColumn,
+    Resource,
+    Rows,
+    describe_error,
+)
+from citygov.sources.blocks import TextBlock, pack_rows
 from citygov.sources.connection import DATABASE_DRIVERS, URL_TYPES, ConnectionInfo
 from citygov.sources.values import as_datetime
 
@@ -154,5 +163,35 @@ class DatabaseSource:
 
         return names, chunks()
 
+    def read_blocks(
+        self, location: str, *, columns: list[str], block_rows: int = BLOCK_ROWS
+    ) -> tuple[list[str], Iterator[TextBlock]]:
+        """PostgreSQL: binary ``COPY`` of the columns as text (:mod:`citygov.sources.pgcopy`); other
+        databases: the rows of :meth:`read` packed into blocks (the driver's values kept)."""
+        engine = self.sql_engine()
+        return list(columns), table_blocks(engine, location, list(columns), block_rows)
+
     def local_file(self, location: str) -> Path | None:
         return None
+
+
+def table_blocks(engine: Engine, table: str, columns: list[str], block_rows: int = BLOCK_ROWS) -> Iterator[TextBlock]:
+    """``columns`` of ``table`` as text blocks, with the fastest reader the database has. A column the
+    table lacks raises :class:`MissingColumns` before anything is read."""
+    reflected = {c["name"]: c["type"] for c in inspect(engine).get_columns(table)}
+    missing = [c for c in columns if c not in reflected]
+    if missing:
+        raise MissingColumns(f"column {', '.join(missing)} is not in table {table}")
+    if engine.dialect.name == "postgresql":
+        from citygov.sources.pgcopy import copy_blocks
+
+        return copy_blocks(engine, table, columns, [reflected[c] for c in columns], block_rows)
+    query = select(*[sql_column(ident(n)) for n in columns]).select_from(sql_table(ident(table)))
+
+    def blocks() -> Iterator[TextBlock]:
+        with engine.connect() as db:
+            result = db.execution_options(stream_results=True, yield_per=block_rows).execute(query)
+            for part in result.partitions(block_rows):
+                yield pack_rows(columns, part)
+
+    return blocks()

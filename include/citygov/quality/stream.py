@@ -1,0 +1,388 @@
+"""The streaming engine: a suite's checks evaluated in the worker over the columns as read, block by block.
+
+The fused engine (:mod:`citygov.quality.tables`) asks the department's database to compute every check
+in SQL: check characters, dates and a 3,000-code ``IN`` list per row, which costs the *source database*
+tens of CPU seconds per 2M rows. Here the source only reads: the columns the suite needs (and the
+dataset's key columns, to name failing rows) arrive as blocks of UTF-8 text
+(:meth:`citygov.sources.Source.read_blocks`: PostgreSQL's binary ``COPY``, a CSV's bytes split by a
+compiled kernel, else the rows a driver gives), and each check runs on each block:
+
+- **row rules** (``map``, ``pair``) with their rule's vectorized form
+  (:func:`citygov.quality.vector.vector_expected`: the compiled fast accept, and the rule itself for
+  every value it leaves), so a value means exactly what it means to the SQL and GX forms;
+- **uniqueness** (one column or a compound key) by hashing each value (64 bits) into a
+  :class:`HashSpool`: sorted at the end, equal hashes are the candidates; when there are any, a second
+  read of that check's columns counts the candidates' exact values (a hash collision is no duplicate) and
+  finds their rows. The hashes take 8 bytes a row; past :data:`HASH_BUDGET` they are spilled to
+  temporary files in 16 partitions by their top bits and each partition is sorted on its own, so memory
+  stays bounded whatever the table's size;
+- **references** to a base table: in SQL where the source speaks it (a grouped read of the distinct
+  values, an aggregate the database does well), else by counting the distinct values here;
+- **failing samples**: the first :data:`~citygov.quality.checks.SAMPLE_SIZE` failing rows of each check,
+  with their keys, taken while streaming (no extra query).
+
+The counts are the fused engine's and GX's for every rule (a test asserts it, rule by rule) and the
+results are built by the same code (:func:`citygov.quality.results.build_result`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from citygov.quality.cells import text
+from citygov.quality.checks import REF_BATCH, SAMPLE_SIZE, BaseLookup, Check, ValidationError
+from citygov.quality.vector import TextColumn, vector_expected
+from citygov.sources.base import describe_error
+from citygov.sources.blocks import TextBlock
+
+ReadBlocks = Callable[[list[str]], Iterator[TextBlock]]
+"""``columns -> their blocks``: one read of the resource (called again for a second pass)."""
+
+HASH_BUDGET = 256 << 20
+"""Bytes of value hashes a uniqueness check keeps in memory before spilling them to disk (8 bytes a
+row: 33M rows); the default of ``CITYGOV_QUALITY_HASH_BUDGET_MIB``."""
+ROW_KINDS = frozenset({"map", "pair", "unique", "compound_unique", "ref"})
+"""Checks the streaming engine computes (``table`` checks need only the row count)."""
+
+
+def hash_budget() -> int:
+    """:data:`HASH_BUDGET`, or ``CITYGOV_QUALITY_HASH_BUDGET_MIB`` MiB (a positive whole number)."""
+    raw = os.environ.get("CITYGOV_QUALITY_HASH_BUDGET_MIB", "").strip()
+    if not raw:
+        return HASH_BUDGET
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"CITYGOV_QUALITY_HASH_BUDGET_MIB must be a positive whole number of MiB, not {raw!r}")
+    return int(raw) << 20
+
+
+# --- hashing ---------------------------------------------------------------------------------------------
+
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, nogil=True)
+def _mix(h: np.uint64) -> np.uint64:
+    """splitmix64's finaliser: every input bit reaches every output bit."""
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@njit(cache=True, nogil=True)
+def hash_values(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, null: np.ndarray,
+                seed: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each value's bytes (FNV-1a, then mixed), combined into ``seed`` (per row: the
+    hash of the previous columns of a compound key, or zeros). NULL hashes as a marker unlike any text."""
+    out = np.empty(len(starts), dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    for i in range(len(starts)):
+        if null[i]:
+            h = _NULL_HASH
+        else:
+            h = np.uint64(0xCBF29CE484222325)
+            s = starts[i]
+            for k in range(lengths[i]):
+                h ^= np.uint64(buffer[s + k])
+                h *= prime
+            h ^= np.uint64(lengths[i])
+        out[i] = _mix(seed[i] * np.uint64(31) + _mix(h))
+    return out
+
+
+class HashSpool:
+    """The 64-bit hashes of a column's values, in memory up to a budget, then in 16 partition files (by
+    the top four bits) in a temporary folder; :meth:`repeated` gives the hashes seen more than once."""
+
+    PARTS = 16
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held: list[np.ndarray] = []
+        self.bytes = 0
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.spilled = False
+
+    def add(self, hashes: np.ndarray) -> None:
+        self.held.append(hashes)
+        self.bytes += hashes.nbytes
+        if self.bytes > self.budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.folder is None:
+            self.folder = tempfile.TemporaryDirectory(prefix="citygov-hashes-")
+            self.spilled = True
+        for hashes in self.held:
+            part = (hashes >> np.uint64(60)).astype(np.int64)
+            for p in range(self.PARTS):
+                chosen = hashes[part == p]
+                if len(chosen):
+                    with open(Path(self.folder.name) / f"{p}.u64", "ab") as out:
+                        chosen.tofile(out)
+        self.held, self.bytes = [], 0
+
+    def repeated(self) -> np.ndarray:
+        """The hashes that occur more than once, sorted."""
+        found: list[np.ndarray] = []
+        if self.folder is None:
+            parts: Iterator[np.ndarray] = iter([np.concatenate(self.held)] if self.held else [])
+        else:
+            self._spill()
+            folder = Path(self.folder.name)
+            parts = (np.fromfile(folder / f"{p}.u64", dtype=np.uint64) for p in range(self.PARTS) if (folder / f"{p}.u64").exists())
+        for hashes in parts:
+            hashes.sort()
+            twice = hashes[1:] == hashes[:-1]
+            if twice.any():
+                found.append(np.unique(hashes[1:][twice]))
+        self.close()
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+
+    def close(self) -> None:
+        self.held, self.bytes = [], 0
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+
+
+class _Values(Sequence[Any]):
+    """A block column's values as the source holds them, decoded on access."""
+
+    def __init__(self, block: TextBlock, col: int) -> None:
+        self.block, self.col = block, col
+
+    def __len__(self) -> int:
+        return self.block.rows
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.block.value(int(i), self.col)
+
+
+class _Columns:
+    """The :class:`TextColumn` of each column of one block, made when first asked for."""
+
+    def __init__(self, block: TextBlock) -> None:
+        self.block = block
+        self._made: dict[str, TextColumn] = {}
+
+    def __getitem__(self, name: str) -> TextColumn:
+        column = self._made.get(name)
+        if column is None:
+            b, j = self.block, self.block.index(name)
+            column = self._made[name] = TextColumn.from_buffer(
+                b.buffer, b.starts[:, j], b.lengths[:, j], null=b.null[:, j], values=_Values(b, j)
+            )
+        return column
+
+
+def _kept(block: TextBlock, names: Sequence[str], ignore_row_if: str) -> np.ndarray:
+    """Rows a pair or compound check evaluates (GX's ``ignore_row_if`` over the NULL masks)."""
+    present = [~block.null[:, block.index(n)] for n in names]
+    if ignore_row_if in {"either_value_is_missing", "any_value_is_missing"}:
+        return np.logical_and.reduce(present)
+    if ignore_row_if in {"both_values_are_missing", "all_values_are_missing"}:
+        return np.logical_or.reduce(present)
+    return np.ones(block.rows, dtype=bool)
+
+
+def needed_columns(checks: Sequence[Check], keys: Sequence[str]) -> list[str]:
+    """The columns a streaming pass reads: every streamed check's, then the key columns, each once."""
+    names: list[str] = []
+    for check in checks:
+        if check.kind in ROW_KINDS:
+            names.extend(check.columns)
+    names.extend(keys)
+    return list(dict.fromkeys(names))
+
+
+def stream_checks(
+    checks: Sequence[Check],
+    read: ReadBlocks,
+    keys: Sequence[str],
+    *,
+    sql_ref: Callable[[Check], None] | None = None,
+    base_lookup: BaseLookup | None = None,
+    budget: int | None = None,
+) -> int:
+    """Compute ``checks`` (their ``unexpected``, ``evaluated``, samples and failing rows) over one read of
+    their columns; returns the row count. ``sql_ref`` computes a reference check in SQL when the source
+    has it; else references are counted here and looked up with ``base_lookup``. ``gx``/``table`` checks
+    are left alone. Raises what the reader raises (the caller turns it into a :class:`ValidationError`)."""
+    budget = hash_budget() if budget is None else budget
+    rows_checks = [c for c in checks if c.kind in {"map", "pair"}]
+    unique_checks = [c for c in checks if c.kind in {"unique", "compound_unique"}]
+    sql_refs = [c for c in checks if c.kind == "ref" and sql_ref is not None]
+    ref_checks = [c for c in checks if c.kind == "ref" and sql_ref is None]
+    spools = {id(c): HashSpool(budget) for c in unique_checks}
+    counters: dict[int, Counter[Any]] = {id(c): Counter() for c in ref_checks}
+    streamed = rows_checks + unique_checks + ref_checks + sql_refs
+    row_count = 0
+    try:
+        for block in read(needed_columns(streamed, keys)):
+            row_count += block.rows
+            cols = _Columns(block)
+            for check in rows_checks:
+                _row_check(check, block, cols, keys)
+            for check in unique_checks:
+                names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
+                kept = _kept(block, names, "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if)
+                check.evaluated += int(kept.sum())
+                spools[id(check)].add(_hashes(block, names)[kept])
+            for check in ref_checks:
+                _count_values(check, block, counters[id(check)])
+            for check in sql_refs:  # the values are looked up in SQL; the rows evaluated are counted here
+                check.evaluated += int((~block.null[:, block.index(check.columns[0])]).sum())
+        for check in unique_checks:
+            repeated = spools[id(check)].repeated()
+            if len(repeated):
+                _exact_duplicates(check, read, keys, repeated)
+    finally:
+        for spool in spools.values():
+            spool.close()
+    for check in sql_refs:
+        assert sql_ref is not None
+        sql_ref(check)
+    for check in ref_checks:
+        try:
+            wanted = _look_up(check, counters[id(check)], base_lookup)
+        except Exception as exc:  # one unreachable base table must not sink the other checks
+            check.error = describe_error(exc)
+            continue
+        if wanted:
+            _rows_holding(check, read, keys, wanted)
+    return row_count
+
+
+def _row_check(check: Check, block: TextBlock, cols: _Columns, keys: Sequence[str]) -> None:
+    columns = [cols[n] for n in check.columns]
+    if check.kind == "map":
+        evaluated = ~columns[0].null if check.filter_nulls else np.ones(block.rows, dtype=bool)
+    else:
+        evaluated = _kept(block, check.columns, check.ignore_row_if)
+    check.evaluated += int(evaluated.sum())
+    bad = ~vector_expected(check, columns)
+    failing = int(bad.sum())
+    if not failing:
+        return
+    check.unexpected += failing
+    room = SAMPLE_SIZE - len(check.samples)
+    if room <= 0:
+        return
+    key_at = [block.index(k) for k in keys]
+    for i in np.flatnonzero(bad)[:room]:
+        values = tuple(c.values[int(i)] for c in columns)
+        check.samples.append(values[0] if check.kind == "map" else values)
+        check.add_row([block.value(int(i), k) for k in key_at] if keys else None, values)
+
+
+def _hashes(block: TextBlock, names: Sequence[str]) -> np.ndarray:
+    h = np.zeros(block.rows, dtype=np.uint64)
+    for name in names:
+        j = block.index(name)
+        h = hash_values(block.buffer, block.starts[:, j], block.lengths[:, j], block.null[:, j], h)
+    return h
+
+
+def _texts(block: TextBlock, names: Sequence[str], i: int) -> tuple[str | None, ...]:
+    return tuple(block.text(i, block.index(n)) for n in names)
+
+
+def _exact_duplicates(check: Check, read: ReadBlocks, keys: Sequence[str], repeated: np.ndarray) -> None:
+    """A second read of a uniqueness check's columns: the rows whose hash repeats, counted by their exact
+    text (a hash collision is no duplicate), as the fused engine's ``GROUP BY … HAVING count(*) > 1``;
+    the first values' rows (with their keys) are the samples."""
+    names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
+    ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
+    counts: Counter[tuple[str | None, ...]] = Counter()
+    first: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
+    held: list[tuple[tuple[str | None, ...], tuple[Any, ...] | None]] = []
+    for block in read(list(dict.fromkeys([*names, *keys]))):
+        kept = _kept(block, names, ignore)
+        hit = kept & np.isin(_hashes(block, names), repeated)
+        key_at = [block.index(k) for k in keys]
+        for i in np.flatnonzero(hit):
+            i = int(i)
+            texts = _texts(block, names, i)
+            counts[texts] += 1
+            if texts not in first:
+                first[texts] = tuple(block.value(i, block.index(n)) for n in names)
+            if len(held) < 50 * SAMPLE_SIZE:
+                held.append((texts, tuple(block.value(i, k) for k in key_at) if keys else None))
+    check.unexpected = sum(n for n in counts.values() if n > 1)
+    sampled: dict[tuple[str | None, ...], int] = {}
+    for texts, n in counts.items():
+        if n < 2:
+            continue
+        value = first[texts][0] if check.kind == "unique" else dict(zip(names, first[texts], strict=True))
+        if len(check.samples) < SAMPLE_SIZE:
+            sampled[texts] = n
+        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    for texts, key in held:
+        if texts in sampled and len(check.rows) < SAMPLE_SIZE:
+            check.add_row(key, first[texts], count=sampled[texts])
+
+
+def _count_values(check: Check, block: TextBlock, counter: Counter[Any]) -> None:
+    """A reference check's distinct non-NULL values and their rows in one block (one decode per distinct
+    value: the block's hashes find them)."""
+    j = block.index(check.columns[0])
+    present = ~block.null[:, j]
+    check.evaluated += int(present.sum())
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return
+    hashes = _hashes(block, [check.columns[0]])[rows]
+    _, first, n = np.unique(hashes, return_index=True, return_counts=True)
+    for at, count in zip(rows[first], n, strict=True):
+        counter[block.value(int(at), j)] += int(count)
+
+
+def _look_up(check: Check, counter: Counter[Any], base_lookup: BaseLookup | None) -> dict[Any, int]:
+    """Count the values the base table lacks; returns the sampled ones with their row counts."""
+    e = check.expectation
+    if base_lookup is None:
+        raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
+    values = [v for v in counter if text(v) != ""]  # a blank is the not-blank rule's
+    sampled: dict[Any, int] = {}
+    for start in range(0, len(values), REF_BATCH):
+        batch = values[start : start + REF_BATCH]
+        found = base_lookup(e.base_entry, e.base_column, batch)
+        for value in batch:
+            if value not in found:
+                n = counter[value]
+                check.unexpected += n
+                if len(check.samples) < SAMPLE_SIZE:
+                    sampled[value] = n
+                check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    return sampled
+
+
+def _rows_holding(check: Check, read: ReadBlocks, keys: Sequence[str], wanted: dict[Any, int]) -> None:
+    """The rows (with their keys) holding a reference check's sampled missing values: a second read of the
+    column and the keys, stopped once the check has its rows."""
+    name = check.columns[0]
+    for block in read(list(dict.fromkeys([name, *keys]))):
+        j = block.index(name)
+        key_at = [block.index(k) for k in keys]
+        for i in range(block.rows):
+            if block.null[i, j]:
+                continue
+            value = block.value(i, j)
+            if value in wanted:
+                check.add_row([block.value(i, k) for k in key_at] if keys else None, (value,), count=wanted[value])
+                if len(check.rows) >= SAMPLE_SIZE:
+                    return
