@@ -10,7 +10,7 @@ as not evaluated (an error in their result) rather than guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from citygov.quality.checks import (
 )
 from citygov.quality.results import build_result, suite_result
 from citygov.quality.stream import ReadBlocks, stream_checks
-from citygov.sources.base import BLOCK_ROWS, MissingColumns, Source, describe_error
-from citygov.sources.blocks import TextBlock, pack_rows
-from citygov.sources.folder import read_file_chunks, read_table_file
+from citygov.sources.base import BLOCK_ROWS, Source, describe_error
+from citygov.sources.connection import ConnectionInfo
+from citygov.sources.folder import FolderSource
 
 
 def validate_file(
@@ -46,35 +46,34 @@ def validate_file(
     as in :func:`citygov.quality.tables.validate_table`.
     """
     path = Path(path)
-    where = f"file {path.name}"
-    try:
-        header = file_header(path)
-    except Exception as exc:
-        raise ValidationError(f"{where} cannot be read: {describe_error(exc)}") from exc
-    return validate_blocks(
-        header, lambda names: file_blocks(path, names, chunk_rows), suite, where=where, parameters=parameters,
-        base_lookup=base_lookup, key_columns=key_columns,
-        info={"engine": "stream", "file": path.name, "block_rows": chunk_rows, **(meta or {})},
-    )
+    folder = FolderSource(ConnectionInfo(conn_id=path.name, conn_type="fs", extra={"path": str(path.parent)}))
+    return validate_resource(folder, path.name, suite, parameters=parameters, base_lookup=base_lookup, meta=meta,
+                             key_columns=key_columns, block_rows=chunk_rows)
 
 
 def validate_resource(
     source: Source,
     location: str,
-    header: Sequence[str],
     suite: Any,
     *,
     parameters: Mapping[str, Any] | None = None,
     base_lookup: BaseLookup | None = None,
     meta: dict[str, Any] | None = None,
     key_columns: Sequence[str] = (),
+    block_rows: int = BLOCK_ROWS,
 ) -> tuple[Any, int]:
-    """Validate a resource of any source kind through :meth:`Source.read_blocks` (``header``: its
-    columns, as the source describes them)."""
+    """Validate a resource of a source without SQL (a folder's file, any other kind) through
+    :meth:`Source.read_blocks`. Raises :class:`ValidationError` when it cannot be read."""
+    where = f"file {location}" if source.kind == "folder" else f"{source.kind} resource {location}"
+    try:
+        header, rows = source.read(location, chunk_rows=1)  # the header; no row is read
+        getattr(rows, "close", lambda: None)()
+    except Exception as exc:
+        raise ValidationError(f"{where} cannot be read: {describe_error(exc)}") from exc
     return validate_blocks(
-        header, lambda names: source.read_blocks(location, columns=names)[1], suite,
-        where=f"{source.kind} resource {location}", parameters=parameters, base_lookup=base_lookup,
-        key_columns=key_columns, info={"engine": "stream", "location": location, **(meta or {})},
+        header, lambda names: source.read_blocks(location, columns=names, block_rows=block_rows)[1], suite,
+        where=where, parameters=parameters, base_lookup=base_lookup, key_columns=key_columns,
+        info={"engine": "stream", "location": location, "block_rows": block_rows, **(meta or {})},
     )
 
 
@@ -109,20 +108,3 @@ def validate_blocks(
     results = [build_result(c, row_count, keys) for c in checks]
     return suite_result(suite, results, dict(info or {}), parameters), row_count
 
-
-def file_header(path: Path) -> list[str]:
-    header, rows = read_table_file(path)
-    close = getattr(rows, "close", None)
-    if close is not None:
-        close()
-    return header
-
-
-def file_blocks(path: Path, names: list[str], block_rows: int) -> Iterator[TextBlock]:
-    header, chunks = read_file_chunks(path, block_rows, empty=None)
-    missing = [n for n in names if n not in header]
-    if missing:
-        raise MissingColumns(f"column {', '.join(missing)} is not in file {path.name}")
-    at = [header.index(n) for n in names]
-    for chunk in chunks:
-        yield pack_rows(names, [[row[j] for j in at] for row in chunk], empty_is_null=True)

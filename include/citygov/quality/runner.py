@@ -236,29 +236,17 @@ def validate_entry(
         return out
     try:
         with source:
-            # Checks go down to SQL where the source speaks it, else through its file in chunks.
-            try:
-                path = None if sql is not None else source.local_file(entry.location)
-            except ValueError as exc:  # a location outside the source's folder
-                out.status, out.error = "unreachable", str(exc)
-                return out
+            # Checks run where the engine chooses for a database (validate_table), else streamed from the
+            # source's own reader (a folder's files, any other kind).
             if sql is not None:
                 result, rows = qengine.validate_table(
                     sql, entry.location, suite, parameters=parameters, base_lookup=base_lookup, engine=engine, meta=meta,
                     key_columns=entry.primary_key,
                 )
-            elif path is not None:
-                result, rows = qengine.validate_file(
-                    path, suite, parameters=parameters, base_lookup=base_lookup, meta=meta,
-                    key_columns=entry.primary_key,
-                )
-            else:  # any other kind: its own block reader
-                described = source.describe(entry.location, "file", count_rows=False)
-                if described.error:
-                    raise qengine.ValidationError(f"{entry.location} cannot be read: {described.error}")
+            else:
                 result, rows = qengine.validate_resource(
-                    source, entry.location, [c.name for c in described.columns], suite, parameters=parameters,
-                    base_lookup=base_lookup, meta=meta, key_columns=entry.primary_key,
+                    source, entry.location, suite, parameters=parameters, base_lookup=base_lookup, meta=meta,
+                    key_columns=entry.primary_key,
                 )
             out.engine = str((result.meta or {}).get("engine") or engine)
     except qengine.ValidationError as exc:
