@@ -21,73 +21,112 @@ _FIXED_MAX = 64
 
 
 class TextColumn:
-    """A column of text values for vectorized conditions, in UTF-8 bytes: ``lengths`` (bytes; 0 is NULL,
-    as an empty CSV field), and ``fixed(n)`` / ``prefix(n)`` give the rows of exactly / at least ``n``
-    bytes with their first ``n`` bytes as an ``(rows, n)`` uint8 matrix. ``values`` gives the text of a
-    row (None for NULL) for the rule to judge what the fast accept left.
+    """A column of text values for vectorized conditions, in UTF-8 bytes: each row's bytes lie in one
+    ``buffer`` at ``starts`` for ``lengths`` bytes, ``null`` tells NULL apart (an empty but present text,
+    a database's ``''``, is not NULL), and ``values`` gives a row's value for the rule to judge what the
+    fast accept left. The compiled kernels (:mod:`citygov.quality.kernels`) read the buffer in place;
+    ``fixed(n)`` / ``prefix(n)`` give the rows of exactly / at least ``n`` bytes with their first ``n``
+    bytes as an ``(rows, n)`` uint8 matrix for NumPy conditions.
 
-    Build one from text (``TextColumn(values)``) or from fields of a UTF-8 buffer
-    (:meth:`from_buffer`, no Python string per value)."""
+    Build one from text (``TextColumn(values)``: None or ``""`` is NULL, as an empty CSV field) or from
+    fields of a UTF-8 buffer (:meth:`from_buffer`, no Python string per value)."""
+
+    buffer: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    """Bytes per row (0 for NULL and for empty text)."""
+    null: np.ndarray
+    values: Sequence[Any]
+    cap: int
+    """Bytes of a value the buffer holds: all of them, except in a column made from a byte matrix
+    (:meth:`_init`), which keeps the first ``cap`` of longer values."""
 
     def __init__(self, values: Sequence[str | None]) -> None:
         raw = [v.encode("utf-8") if v else b"" for v in values]
         lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
-        width = min(int(lengths.max(initial=0)), _FIXED_MAX)
-        # longer values keep their first bytes (the S dtype truncates): prefix() and the first byte hold
-        matrix = np.array(raw, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(len(raw), max(width, 1))
-        self._init(lengths, matrix, values)
+        starts = np.zeros(len(raw), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        buffer = np.frombuffer(b"".join(raw) + bytes(_FIXED_MAX), dtype=np.uint8)
+        self._init_buffer(buffer, starts, lengths, values, lengths == 0)
 
     @classmethod
     def from_buffer(cls, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *,
                     null: np.ndarray | None = None, values: Sequence[Any] | None = None) -> TextColumn:
         """The fields ``buffer[starts[i] : starts[i] + lengths[i]]`` of a UTF-8 buffer (uint8 array that
-        extends at least 64 bytes past its last field). The matrix bytes past a value's length are
-        whatever follows it in the buffer: ``fixed`` and ``prefix`` never reach them.
+        extends at least 64 bytes past its last field). The bytes past a value's length are whatever
+        follows it in the buffer: no condition reads them.
 
         ``null`` (default: the empty fields) tells NULL from empty text (a database's ``''``);
         ``values`` gives a row's value as the source holds it (a number, a date) for the rule to judge,
         instead of the decoded text."""
         self = cls.__new__(cls)
         lengths = np.asarray(lengths, dtype=np.int64)
-        width = max(min(int(lengths.max(initial=0)), _FIXED_MAX), 1)
-        matrix = np.lib.stride_tricks.sliding_window_view(buffer, width)[starts]
-        self._init(lengths, matrix, values if values is not None else _Decoded(buffer, starts, lengths), null)
+        starts = np.asarray(starts, dtype=np.int64)
+        null = lengths == 0 if null is None else np.asarray(null, dtype=bool)
+        self._init_buffer(buffer, starts, lengths, values if values is not None else _Decoded(buffer, starts, lengths, null), null)
         return self
 
+    def _init_buffer(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, values: Sequence[Any],
+                     null: np.ndarray) -> None:
+        self.buffer, self.starts, self.lengths, self.null, self.values = buffer, starts, lengths, null, values
+        self.cap = int(np.iinfo(np.int64).max)
+        self._codes: np.ndarray | None = None
+
     def _init(self, lengths: np.ndarray, matrix: np.ndarray, values: Sequence[Any], null: np.ndarray | None = None) -> None:
-        self.values = values
-        self.lengths = lengths
-        self.null = lengths == 0 if null is None else np.asarray(null, dtype=bool)
-        self.codes = matrix
-        self._short = lengths <= matrix.shape[1]
+        """A column from a ``(rows, width)`` byte matrix (the first ``width`` bytes of each value)."""
+        matrix = np.ascontiguousarray(matrix)
+        rows, width = matrix.shape
+        lengths = np.asarray(lengths, dtype=np.int64)
+        self._init_buffer(matrix.reshape(-1), np.arange(rows, dtype=np.int64) * width, lengths, values,
+                          lengths == 0 if null is None else np.asarray(null, dtype=bool))
+        self.cap = width
+        self._codes = matrix
 
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @property
+    def codes(self) -> np.ndarray:
+        """The first bytes of every row (up to 64, the longest value's length at most) as a matrix,
+        made on first use: the conditions read the buffer, the key hashes read this."""
+        if self._codes is None:
+            width = max(min(int(self.lengths.max(initial=0)), _FIXED_MAX), 1)
+            self._codes = np.lib.stride_tricks.sliding_window_view(self.buffer, width)[self.starts]
+        return self._codes
+
     def fixed(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._rows((self.lengths == n) & self._short, n)
+        return self._rows(self.lengths == n, n)
 
     def prefix(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._rows((self.lengths >= n) & (n <= self.codes.shape[1]), n)
+        return self._rows(self.lengths >= n, n)
 
     def _rows(self, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if n > self.codes.shape[1]:
-            return mask & False, np.zeros((0, n), np.uint8)
-        return mask, self.codes[:, :n] if mask.all() else self.codes[mask, :n]  # all rows: no copy
+        if n > self.cap or n < 1:
+            return mask & False, np.zeros((0, max(n, 0)), np.uint8)
+        if self._codes is not None and n <= self._codes.shape[1]:
+            return mask, self._codes[:, :n] if mask.all() else self._codes[mask, :n]  # all rows: no copy
+        return mask, np.lib.stride_tricks.sliding_window_view(self.buffer, n)[self.starts[mask]]
+
+    def judged_values(self, rows: np.ndarray) -> list[Any]:
+        """The values of ``rows`` for the rule to judge: None for NULL, else the column's value."""
+        values, null = self.values, self.null[rows]
+        return [None if z else values[i] for i, z in zip(rows.tolist(), null.tolist(), strict=True)]
 
 
 class _Decoded(Sequence[str | None]):
     """The text of buffer fields, decoded on access (only the values a rule has to judge)."""
 
-    def __init__(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
-        self.buffer, self.starts, self.lengths = buffer, starts, lengths
+    def __init__(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, null: np.ndarray) -> None:
+        self.buffer, self.starts, self.lengths, self.null = buffer, starts, lengths, null
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, i: Any) -> Any:
+        if self.null[i]:
+            return None
         start, n = int(self.starts[i]), int(self.lengths[i])
-        return self.buffer[start : start + n].tobytes().decode("utf-8") if n else None
+        return self.buffer[start : start + n].tobytes().decode("utf-8")
 
 
 def accept(col: TextColumn, mask: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -97,10 +136,15 @@ def accept(col: TextColumn, mask: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def not_blank(cols: Sequence[TextColumn]) -> np.ndarray:
-    """Fast accept of a non-blank value."""
+    """Fast accept of a non-blank value: present, not empty, and not starting with a space (only spaces
+    are stripped, :func:`citygov.quality.cells.text`; a first byte that is none means text is left).
+    Three-byte values starting ``n`` or ``N`` are left to the rule: a source's float NaN reads ``nan``
+    and is missing to it."""
     c = cols[0]
-    # Only spaces are stripped (cells.text): a first byte that is no space means text is left.
-    return ~c.null & (c.codes[:, 0] != 32)
+    present = ~c.null & (c.lengths > 0)
+    first = c.buffer[np.minimum(c.starts, len(c.buffer) - 1)]
+    nan_like = (c.lengths == 3) & ((first == 110) | (first == 78))
+    return present & (first != 32) & ~nan_like
 
 
 def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | None:
@@ -128,16 +172,24 @@ def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | 
                 continue
             for raw in wanted:
                 out |= accept(c, mask, (matrix == np.frombuffer(raw, dtype=np.uint8)).all(axis=1))
-        return out
+        return out & ~c.null
 
     return cond
 
 
-def kernel_accept(column: TextColumn, width: int, kernel: Callable[..., np.ndarray], *args: Any, prefix: bool = False) -> np.ndarray:
-    """A compiled kernel's fast accept (:mod:`citygov.quality.kernels`) over the rows of exactly ``width``
-    bytes (with ``prefix``: at least, their first ``width``), as a verdict for every row."""
-    mask, matrix = column.prefix(width) if prefix else column.fixed(width)
-    return accept(column, mask, kernel(np.ascontiguousarray(matrix), *args))
+def kernel_accept(column: TextColumn, kernel: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """A compiled kernel's fast accept (:mod:`citygov.quality.kernels`) over a column's bytes in place,
+    as a verdict for every row (NULLs never accepted)."""
+    return kernel(column.buffer, column.starts, column.lengths, column.cap, *args) & ~column.null
+
+
+def pair_kernel_accept(a: TextColumn, b: TextColumn, kernel: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """A compiled kernel's fast accept of a column pair (:func:`citygov.quality.kernels.id_birth`): the
+    kernel reads both columns' bytes in place; NULLs count as no bytes (the kernels accept rows with a
+    side too short to hold what the rule compares)."""
+    a_lengths = np.where(a.null, 0, a.lengths)
+    b_lengths = np.where(b.null, 0, b.lengths)
+    return kernel(a.buffer, a.starts, a_lengths, a.cap, b.buffer, b.starts, b_lengths, b.cap, *args)
 
 
 @functools.cache
@@ -157,44 +209,38 @@ def iso_number(day: Any) -> int:
 
 
 def vector_expected(check: Any, columns: Sequence[Sequence[str | None] | TextColumn]) -> np.ndarray:
-    """The *expected* verdict of a ``map`` or ``pair`` check for every row of ``columns`` (lists of text,
-    None or ``""`` meaning NULL), as a boolean array: rows the check does not evaluate (NULLs of a
-    ``filter_nulls`` map check, rows dropped by ``ignore_row_if``) are expected. Values the vectorized
-    condition accepts are not looked at again; every other evaluated value is judged by the check's
-    pandas condition, i.e. by :mod:`citygov.quality.rules`."""
+    """The *expected* verdict of a ``map`` or ``pair`` check for every row of ``columns``
+    (:class:`TextColumn` s, or lists of text where None or ``""`` is NULL), as a boolean array: rows the
+    check does not evaluate (NULLs of a ``filter_nulls`` map check, rows dropped by ``ignore_row_if``)
+    are expected. Values the check's fast accept (``check.vector``) takes are not looked at again; every
+    other evaluated row is judged by the check's pandas condition, i.e. by the rule itself
+    (:mod:`citygov.quality.registry`), with None for its NULLs and the column's value otherwise. Only
+    those rows become Python objects."""
     assert check.kind in {"map", "pair"} and check.pandas is not None
-    n = len(columns[0])
+    cols = [c if isinstance(c, TextColumn) else TextColumn(c) for c in columns]
+    n = len(cols[0])
     if check.kind == "map":
-        text = columns[0] if isinstance(columns[0], TextColumn) else TextColumn(columns[0])
-        evaluated = ~text.null if check.filter_nulls else np.ones(n, dtype=bool)
-        accepted = check.vector([text]) if check.vector is not None else np.zeros(n, dtype=bool)
+        evaluated = ~cols[0].null if check.filter_nulls else np.ones(n, dtype=bool)
     else:
-        frame = [pd.Series([v or None for v in _values(c)], dtype=object) for c in columns]
-        evaluated = np.asarray(keep_frame(frame, check.ignore_row_if), dtype=bool)
-        accepted = np.zeros(n, dtype=bool)
+        evaluated = kept_rows([c.null for c in cols], check.ignore_row_if)
+    accepted = np.asarray(check.vector(cols), dtype=bool) if check.vector is not None else np.zeros(n, dtype=bool)
     judge = np.flatnonzero(evaluated & ~accepted)
     out = ~evaluated | accepted
     if len(judge):
-        series = [pd.Series([_values(c)[i] or None for i in judge], dtype=object) for c in columns]
+        series = [pd.Series(c.judged_values(judge), dtype=object) for c in cols]
         out[judge] = np.asarray(check.pandas(series), dtype=bool)
     return out
 
 
-def _values(column: Sequence[str | None] | TextColumn) -> Sequence[str | None]:
-    return column.values if isinstance(column, TextColumn) else column
+def kept_rows(nulls: Sequence[np.ndarray], ignore_row_if: str) -> np.ndarray:
+    """Which rows a ``pair`` or ``compound_unique`` check evaluates, from its columns' NULL masks."""
+    if ignore_row_if in {"either_value_is_missing", "any_value_is_missing"}:
+        return ~np.logical_or.reduce(nulls)
+    if ignore_row_if in {"both_values_are_missing", "all_values_are_missing"}:
+        return ~np.logical_and.reduce(nulls)
+    return np.ones(len(nulls[0]), dtype=bool)
 
 
 def keep_frame(cols: Sequence[pd.Series], ignore_row_if: str) -> pd.Series:
-    present = [c.notna() for c in cols]
-    if ignore_row_if in {"either_value_is_missing", "any_value_is_missing"}:
-        out = present[0]
-        for p in present[1:]:
-            out = out & p
-        return out
-    if ignore_row_if in {"both_values_are_missing", "all_values_are_missing"}:
-        out = present[0]
-        for p in present[1:]:
-            out = out | p
-        return out
-    return pd.Series(True, index=cols[0].index)
-
+    """:func:`kept_rows` of a chunk's pandas Series (NA is NULL)."""
+    return pd.Series(kept_rows([c.isna().to_numpy(dtype=bool) for c in cols], ignore_row_if), index=cols[0].index)

@@ -83,7 +83,7 @@ def fast_accept(reference_date: Any) -> Any:
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels, vector
 
-        return vector.kernel_accept(cols[0], 10, kernels.iso_day_not_after, vector.iso_number(reference_date), prefix=True)
+        return vector.kernel_accept(cols[0], kernels.iso_day_not_after, vector.iso_number(reference_date))
 
     return cond
 

@@ -62,7 +62,7 @@ def fast_accept(current_only: bool) -> Any:
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels, vector
 
-        return vector.kernel_accept(cols[0], 6, kernels.known_division, vector.division_table(current_only))
+        return vector.kernel_accept(cols[0], kernels.known_division, vector.division_table(current_only))
 
     return cond
 

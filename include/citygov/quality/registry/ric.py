@@ -156,7 +156,7 @@ def fast_accept(as_of: Any) -> Any:
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels
 
-        return vector.kernel_accept(cols[0], 18, kernels.ric, limit, vector.division_table(False), RIC_MIN_YEAR)
+        return vector.kernel_accept(cols[0], kernels.ric, limit, vector.division_table(False), RIC_MIN_YEAR)
 
     return cond
 
