@@ -9,9 +9,11 @@ The backflow loader validates rows with the vectorized path; the fused SQL valid
 from __future__ import annotations
 
 import random
+import re
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -19,7 +21,7 @@ from citygov.identifiers import USCC_ALPHABET, make_ric, make_uscc
 from citygov.quality.checks import compile_check, substitute
 from citygov.quality.sqlcond import prepare_connection
 from citygov.quality.tables import SqlText
-from citygov.quality.vector import TextColumn, vector_expected
+from citygov.quality.vector import TextColumn, kept_rows, vector_expected
 
 AS_OF = "2026-11-28"
 
@@ -84,6 +86,55 @@ def _blanks(rng: random.Random, n: int) -> list[str | None]:
     return [rng.choice(["a", " a", "a ", " ", "  ", "", None, "\t", "张三", "\u3000", "x" * 90, " " * 90]) for _ in range(n)]
 
 
+_ODD = ["", " ", None, "x" * 80, "张" * 30, "\u3000", "Ａ１"]
+"""Values every generator mixes in: blank, NULL, long (past the 64 bytes of the old matrix), full-width."""
+
+
+def _mobiles(rng: random.Random, n: int) -> list[str | None]:
+    out: list[str | None] = []
+    for _ in range(n):
+        good = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
+        out.append(rng.choice([
+            good, good, good, good[:10], good + "0", " " + good, good + " ", "12" + good[2:], "10" + good[2:],
+            "+86" + good, good[:5] + "-" + good[5:], good[:10] + "a", "１３８００１３８０００", *_ODD,
+        ]))
+    return out
+
+
+def _plates(rng: random.Random, n: int) -> list[str | None]:
+    from citygov.identifiers import PLATE_PROVINCES
+
+    letters, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "0123456789"
+    out: list[str | None] = []
+    for _ in range(n):
+        body = [rng.choice(letters + digits) for _ in range(rng.choice([4, 5, 6]))]
+        body[rng.randrange(len(body))] = rng.choice(digits)
+        last = rng.choice(["", "", "", "挂", "学", "警", "港", "澳", "领", "使"]) if len(body) < 6 else ""
+        sep = rng.choice(["", "", "", "·", "・", ".", "-", " ", "_", "··"])
+        plate = rng.choice(PLATE_PROVINCES + "中") + rng.choice(letters + "IOa1") + sep + "".join(body) + last
+        roll = rng.random()
+        if roll < 0.05:
+            plate = plate.lower()
+        elif roll < 0.1:
+            plate = rng.choice([f" {plate}", f"{plate} ", plate.replace(body[0], "I", 1)])
+        elif roll < 0.15:
+            plate = plate[:2] + "ABCDE" + last  # no digit
+        elif roll < 0.2:
+            plate = rng.choice(_ODD + [plate + "1", plate[:-1]])
+        out.append(plate)
+    return out
+
+
+def _texts(rng: random.Random, n: int) -> list[str | None]:
+    """Text of 0 to 10 characters (ASCII, CJK, a 4-byte emoji), and long text of 15 to 300 characters."""
+    out: list[str | None] = []
+    for _ in range(n):
+        alphabet = rng.choice(["abcXYZ019", "张王李赵", "a张😀", " a", "é"])
+        size = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 10, rng.randrange(15, 300)])
+        out.append(rng.choice(["".join(rng.choice(alphabet) for _ in range(size)), None]))
+    return out
+
+
 def _expectations():  # type: ignore[no-untyped-def]
     import great_expectations as gx
 
@@ -100,7 +151,17 @@ def _expectations():  # type: ignore[no-untyped-def]
         (e.ExpectColumnValuesToBeInSet(column="v", value_set=["110", "210", "310", "410", "甲", "乙"]), _sets),
         (ce.ExpectColumnValuesToNotBeBlank(column="v"), _blanks),
         (e.ExpectColumnValuesToNotBeNull(column="v"), _blanks),
+        (ce.ExpectColumnValuesToBeValidMobile(column="v"), _mobiles),
+        (ce.ExpectColumnValuesToBeValidPlate(column="v"), _plates),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=2, max_value=6), _texts),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=4, max_value=4), _texts),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=20), _texts),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", max_value=100), _texts),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=1.5, max_value=150.5), _texts),
     ]
+
+
+_CHECKS = range(len(_expectations()))
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +169,7 @@ def sqlite() -> sa.Engine:
     return sa.create_engine("sqlite://")
 
 
-@pytest.mark.parametrize("index", range(9))
+@pytest.mark.parametrize("index", _CHECKS)
 def test_vectorized_checks_agree_with_sql(sqlite: sa.Engine, index: int) -> None:
     expectation, generate = _expectations()[index]
     check = compile_check(substitute(expectation, {"logical_date": AS_OF}))
@@ -133,11 +194,15 @@ def test_vectorized_checks_agree_with_sql(sqlite: sa.Engine, index: int) -> None
     if check.vector is not None:
         accepted = check.vector([TextColumn(values)])
         assert not (accepted & ~expected).any(), "the fast accept took a value the rule refuses"
+        present = np.array([bool(v) for v in values])
         if check.type != "expect_column_values_to_be_valid_uscc":
-            assert accepted.sum() > 0.2 * expected.sum(), "plain good values are accepted without the rule"
+            assert accepted.sum() > 0.2 * (expected & present).sum(), "plain good values are accepted without the rule"
+        rule = [check.pandas([pd.Series([v or None], dtype=object)]).iloc[0] for v in values]
+        assert not (accepted & ~np.array(rule, dtype=bool) & present).any(), \
+            "the fast accept took a value the rule's own check refuses"
 
 
-@pytest.mark.parametrize("index", range(9))
+@pytest.mark.parametrize("index", _CHECKS)
 def test_buffer_columns_get_the_verdicts_of_text_columns(index: int) -> None:
     """The backflow fast path builds its columns from the file's bytes (:meth:`TextColumn.from_buffer`),
     where the matrix runs on past a value into the next fields: those bytes never count."""
@@ -162,12 +227,13 @@ def test_buffer_columns_get_the_verdicts_of_text_columns(index: int) -> None:
 ])
 def test_iso_day_reads_digits_and_dashes_only(text: str, day: int | None) -> None:
     from citygov.quality.kernels import iso_day_not_after
+    from citygov.quality.vector import kernel_accept
 
-    m = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)[None, :10].copy()
+    column = TextColumn([text])
     if day is None:
-        assert not iso_day_not_after(m, 99999999)[0]
+        assert not kernel_accept(column, iso_day_not_after, 99999999)[0]
     else:
-        assert iso_day_not_after(m, day)[0] and not iso_day_not_after(m, day - 1)[0]
+        assert kernel_accept(column, iso_day_not_after, day)[0] and not kernel_accept(column, iso_day_not_after, day - 1)[0]
 
 
 def test_the_fast_accept_takes_plain_good_values() -> None:
@@ -186,3 +252,209 @@ def test_the_fast_accept_takes_plain_good_values() -> None:
         check = compile_check(substitute(expectation, {"logical_date": AS_OF}))
         assert check.vector is not None
         assert check.vector([TextColumn(values)]).all(), expectation.type
+
+
+# --- pair rules ------------------------------------------------------------------------------------------
+
+
+def _id_pairs(rng: random.Random, n: int, other: str) -> list[tuple[str | None, str | None]]:
+    """ID numbers beside birth dates (``other="birth"``) or genders, agreeing or not, in plain and odd
+    forms: 15-digit IDs, lower-case ``x``, spaces, slashes, times after the date, NULL on either side."""
+    out: list[tuple[str | None, str | None]] = []
+    for _ in range(n):
+        born = date(1900, 1, 1) + timedelta(days=rng.randrange(0, 120 * 365))
+        seq = rng.randrange(1000)
+        ric: str | None = make_ric(rng.choice(["320706", "110101", "999999"]), born, seq)
+        roll = rng.random()
+        if roll < 0.1 and born.year < 2000:
+            ric = ric[:6] + ric[8:17]  # 15 digits
+        elif roll < 0.15:
+            ric = ric[:17] + "x"
+        elif roll < 0.2:
+            ric = rng.choice([f" {ric}", f"{ric} ", ric[:10] + "0230" + ric[14:], ric[:16], "", None, "x" * 70])
+        if other == "birth":
+            day = born + timedelta(days=rng.choice([0, 0, 0, 0, 1, -365]))
+            value: str | None = rng.choice([
+                day.isoformat(), day.isoformat(), day.isoformat().replace("-", "/"), f"{day} 08:00:00",
+                f" {day}", day.strftime("%Y%m%d"), f"{day.year}-{day.month}-{day.day}", "", None, "not a date",
+                "１９９０-01-01", f"{born.year}-02-30",
+            ])
+        else:
+            male = seq % 2 == 1
+            value = rng.choice([
+                "1" if male else "2", "男" if male else "女", "男性" if male else "女性", "M" if male else "F",
+                "2" if male else "1", "女" if male else "男", " 1", "9", "", None, "m", "男 ",
+            ])
+        out.append((ric, value))
+    return out
+
+
+def _pair_checks():  # type: ignore[no-untyped-def]
+    from citygov.quality import expectations as ce
+
+    birth, gender = ce.ExpectColumnPairValuesToMatchIdBirthDate, ce.ExpectColumnPairValuesToMatchIdGender
+    return [
+        (birth(column_A="a", column_B="b"), "birth"),
+        (birth(column_A="a", column_B="b", ignore_row_if="either_value_is_missing"), "birth"),
+        (gender(column_A="a", column_B="b"), "gender"),
+        (gender(column_A="a", column_B="b", ignore_row_if="neither"), "gender"),
+        # a word in both lists means the opposite sex too: never fast-accepted
+        (gender(column_A="a", column_B="b", male_values=["1", "M", "男"], female_values=["2", "1", "女"]), "gender"),
+        (gender(column_A="a", column_B="b", male_values=["M", "男"], female_values=["F", " 女"]), "gender"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_pair_checks())))
+def test_pair_fast_accepts_agree_with_sql_and_the_rule(sqlite: sa.Engine, index: int) -> None:
+    expectation, other = _pair_checks()[index]
+    check = compile_check(expectation)
+    assert check.kind == "pair" and check.vector is not None
+    pairs = _id_pairs(random.Random(11643 + index), 3000, other)
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    vector = vector_expected(check, [a, b])
+
+    table = sa.table("pairs", sa.column("line", sa.Integer), sa.column("a", sa.Text), sa.column("b", sa.Text))
+    with sqlite.begin() as conn:
+        prepare_connection(conn)
+        conn.exec_driver_sql("CREATE TEMP TABLE pairs (line INTEGER, a TEXT, b TEXT)")
+        conn.execute(sa.insert(table), [{"line": i, "a": x or None, "b": y or None} for i, (x, y) in enumerate(pairs)])
+        sql = SqlText(conn.dialect, table)
+        rows = conn.exec_driver_sql(
+            f"SELECT line, CASE WHEN {sql.unexpected(check)} THEN 0 ELSE 1 END FROM pairs ORDER BY line"
+        ).all()
+        conn.exec_driver_sql("DROP TABLE pairs")
+    expected = np.array([bool(ok) for _line, ok in rows])
+    wrong = [(pairs[i], bool(vector[i]), bool(expected[i])) for i in np.flatnonzero(vector != expected)]
+    assert not wrong, f"{check.type}: vectorized ≠ SQL for {wrong[:10]}"
+    assert 0 < int(expected.sum()) < len(pairs), "the generator makes agreeing and disagreeing rows"
+
+    accepted = check.vector([TextColumn(a), TextColumn(b)])
+    rule = np.array([check.pandas([pd.Series([x or None]), pd.Series([y or None])]).iloc[0] for x, y in pairs])
+    assert not (accepted & ~rule).any(), f"the fast accept took rows the rule refuses: {np.flatnonzero(accepted & ~rule)[:5]}"
+    if index < 4:  # the default words; the others leave words of neither list to the rule
+        assert accepted.sum() > 0.5 * rule.sum(), "plain agreeing rows are accepted without the rule"
+
+
+def _buffer_column(values: list[str | None], *, empty_is_null: bool) -> TextColumn:
+    """A column as a database reader makes it: ``""`` is text unless ``empty_is_null``, NULL is None;
+    the bytes after each value are more digits and an X (what a longer value would go on with)."""
+    raw = [(v or "").encode("utf-8") for v in values]
+    buffer = np.frombuffer(b"".join(r + b"19X" for r in raw) + bytes(64), dtype=np.uint8)
+    lengths = np.array([len(r) for r in raw], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths + 3)[:-1]]).astype(np.int64)
+    null = np.array([v is None or (empty_is_null and v == "") for v in values])
+    return TextColumn.from_buffer(buffer, starts, lengths, null=null)
+
+
+@pytest.mark.parametrize("index", range(len(_pair_checks())))
+def test_pair_verdicts_from_buffers_keep_empty_text_apart_from_null(index: int) -> None:
+    """In a buffer column a database's ``''`` is text, not NULL: ``ignore_row_if`` reads the NULL masks,
+    and the rule judges ``''`` as ``''``; the verdicts are the rule's for every row."""
+    expectation, other = _pair_checks()[index]
+    check = compile_check(expectation)
+    pairs = _id_pairs(random.Random(2261 + index), 2000, other)
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    verdict = vector_expected(check, [_buffer_column(a, empty_is_null=False), _buffer_column(b, empty_is_null=False)])
+    kept = kept_rows([np.array([x is None for x in a]), np.array([y is None for y in b])], check.ignore_row_if)
+    rule = [check.pandas([pd.Series([x]), pd.Series([y])]).iloc[0] for x, y in pairs]
+    assert list(verdict) == [bool(r) or not k for r, k in zip(rule, kept, strict=True)]
+    as_files = vector_expected(check, [_buffer_column(a, empty_is_null=True), _buffer_column(b, empty_is_null=True)])
+    assert (as_files == vector_expected(check, [a, b])).all()
+
+
+# --- numbers and lengths ---------------------------------------------------------------------------------
+
+_NUMBERS = [
+    "0", "5", "-5", "+5", "-0", "5.5", "-0.5", "0.3", "0.1", "1000", "1000.0", "1000.5", "999.999", "00012", "-1000",
+    "1e3", "1E3", " 5", "5 ", "５", "٣", "abc", "", "1,000", "0x10", "5.", ".5", "..5", "-", "+", "+-5", "1_000",
+    "12345678901234567890", "123456789012345", "1234567890123456", "3.14159265358979", "nan", "NaN", "inf", "-inf",
+    "1.0e-2", "0.30000000000000004", "999.9999999999999", "1000.000000000001", None,
+]
+
+
+def _numbers(rng: random.Random, n: int) -> list[str | None]:
+    out: list[str | None] = []
+    for _ in range(n):
+        out.append(rng.choice([
+            str(rng.randrange(-100, 1100)), f"{rng.uniform(-100, 1100):.{rng.randrange(1, 6)}f}", rng.choice(_NUMBERS),
+        ]))
+    return out
+
+
+@pytest.mark.parametrize("bounds", [
+    {"min_value": 0, "max_value": 1000},
+    {"min_value": 0, "max_value": 1000, "strict_min": True, "strict_max": True},
+    {"min_value": 0.3, "strict_min": True},
+    {"min_value": 0.1},
+    {"max_value": -2.5},
+    {"max_value": 999.999, "strict_max": True},
+    {"min_value": 5, "max_value": 5},
+    {"min_value": float("nan")},
+    {"min_value": -(10**30), "max_value": 10**30},
+])
+def test_between_fast_accept_takes_plain_numbers_as_pandas_compares_them(bounds: dict[str, object]) -> None:
+    """``expect_column_values_to_be_between`` judges values with pandas (``to_numeric``, float64
+    comparisons): the fast accept takes only plain decimals and never one pandas puts out of range, at
+    the bounds too (``0.3`` is not above ``0.3``)."""
+    import great_expectations as gx
+
+    check = compile_check(gx.expectations.ExpectColumnValuesToBeBetween(column="v", **bounds))
+    values = _numbers(random.Random(7), 3000) + _NUMBERS
+    rule = np.array([bool(check.pandas([pd.Series([v], dtype=object)]).iloc[0]) for v in values])
+    present = np.array([bool(v) for v in values])
+    assert check.vector is not None
+    accepted = check.vector([TextColumn(values)])
+    assert not (accepted & ~rule).any(), [values[i] for i in np.flatnonzero(accepted & ~rule)][:10]
+    assert (vector_expected(check, [values]) == (rule | ~present)).all()
+    plain = np.array([bool(v and re.fullmatch(r"[-+]?[0-9]+(\.[0-9]+)?", v) and sum(c.isdigit() for c in v) <= 15)
+                      for v in values])
+    assert (accepted == rule & plain).all(), "plain numbers in range are accepted without the rule"
+
+
+def test_between_has_no_fast_accept_for_bounds_that_are_no_numbers() -> None:
+    import great_expectations as gx
+
+    e = gx.expectations.ExpectColumnValuesToBeBetween(column="v", min_value="2020-01-01")
+    assert compile_check(e).vector is None
+
+
+def test_lengths_count_characters_not_bytes() -> None:
+    """``expect_column_value_lengths_to_be_between`` counts characters (``len(str(v))``): three CJK
+    characters are nine UTF-8 bytes; long values are settled by their byte count where it is enough."""
+    import great_expectations as gx
+
+    values = ["张三丰", "abc", "ab", "张三", "😀😀😀", "a" * 300, "张" * 100, "é" * 3, "abcd", "  a", "😀" * 2]
+    check = compile_check(gx.expectations.ExpectColumnValueLengthsToBeBetween(column="v", min_value=3, max_value=100))
+    accepted = check.vector([TextColumn(values)])
+    rule = [3 <= len(v) <= 100 for v in values]
+    assert not (accepted & ~np.array(rule)).any()
+    assert list(accepted) == [True, True, False, False, True, False, True, True, True, True, False]
+    assert list(vector_expected(check, [values])) == rule
+
+
+# --- empty text is not NULL --------------------------------------------------------------------------------
+
+
+def test_empty_text_is_judged_as_text_by_every_fast_accept() -> None:
+    """A database's ``''`` (length 0, not NULL) is evaluated and judged as ``''``: not blank-accepted
+    (the byte after it is no value of it), of length 0, no number, and NULL only where NULL is meant."""
+    import great_expectations as gx
+
+    from citygov.quality import expectations as ce
+
+    values: list[str | None] = ["", None, "a", "", "13800138000", "7"]
+    column = _buffer_column(values, empty_is_null=False)
+    e = gx.expectations
+    cases = [
+        (ce.ExpectColumnValuesToNotBeBlank(column="v"), [False, False, True, False, True, True]),
+        (e.ExpectColumnValuesToNotBeNull(column="v"), [True, False, True, True, True, True]),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=0, max_value=1), [True, True, True, True, False, True]),
+        (e.ExpectColumnValueLengthsToBeBetween(column="v", min_value=1), [False, True, True, False, True, True]),
+        (e.ExpectColumnValuesToBeBetween(column="v", min_value=0), [False, True, False, False, True, True]),
+        (ce.ExpectColumnValuesToBeValidMobile(column="v"), [True, True, False, True, True, False]),
+    ]
+    for expectation, want in cases:
+        check = compile_check(expectation)
+        assert list(vector_expected(check, [column])) == want, expectation.expectation_type
+        if check.vector is not None:
+            assert not (check.vector([column]) & ~np.array(want)).any(), expectation.expectation_type

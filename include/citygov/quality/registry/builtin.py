@@ -9,6 +9,7 @@ completeness and uniqueness and references to 基础库 entries are drafted from
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -80,7 +81,33 @@ def _between(e: Any) -> CheckForms:
             ok &= part
         return ok.fillna(False).astype(bool)
 
-    return CheckForms("map", (e.column,), sql, pandas, explain=_code("out_of_range"))
+    return CheckForms("map", (e.column,), sql, pandas, _between_accept(e), explain=_code("out_of_range"))
+
+
+def _numeric_bound(bound: Any) -> bool:
+    return bound is None or (isinstance(bound, (int, float)) and not isinstance(bound, bool))
+
+
+def _between_accept(e: Any) -> Any:
+    """Fast accept of ``expect_column_values_to_be_between``: plain decimal numbers (an optional sign,
+    digits, an optional fraction; at most 15 digits) compared as float64, as pandas compares them
+    (:func:`citygov.quality.kernels.decimal_between`). None (the rule judges every value) when a bound
+    is no number (a date, a string, a parameter left unsubstituted) or too large for a float."""
+    if not (_numeric_bound(e.min_value) and _numeric_bound(e.max_value)):
+        return None
+    try:
+        low = -math.inf if e.min_value is None else float(e.min_value)
+        high = math.inf if e.max_value is None else float(e.max_value)
+    except OverflowError:
+        return None
+    strict_low, strict_high = bool(e.strict_min), bool(e.strict_max)
+
+    def cond(cols: Sequence[Any]) -> Any:
+        from citygov.quality import kernels, vector
+
+        return vector.kernel_accept(cols[0], kernels.decimal_between, low, high, strict_low, strict_high)
+
+    return cond
 
 
 def _lengths(e: Any) -> CheckForms:
@@ -97,7 +124,28 @@ def _lengths(e: Any) -> CheckForms:
             ok &= part
         return ok.astype(bool)
 
-    return CheckForms("map", (e.column,), sql, pandas, explain=_code("length"))
+    return CheckForms("map", (e.column,), sql, pandas, _lengths_accept(e), explain=_code("length"))
+
+
+_LENGTH_LIMIT = 2**62
+
+
+def _lengths_accept(e: Any) -> Any:
+    """Fast accept of ``expect_column_value_lengths_to_be_between``: values with ``min_value`` to
+    ``max_value`` characters (code points, as ``len(str(v))``; the kernel counts them in the UTF-8
+    bytes, :func:`citygov.quality.kernels.chars_between`). None when a bound is no finite number."""
+    bounds = (e.min_value, e.max_value)
+    if not all(_numeric_bound(b) and (b is None or math.isfinite(b)) for b in bounds):
+        return None
+    low = -1 if e.min_value is None else max(min(math.ceil(e.min_value), _LENGTH_LIMIT), -1)
+    high = _LENGTH_LIMIT if e.max_value is None else max(min(math.floor(e.max_value), _LENGTH_LIMIT), -1)
+
+    def cond(cols: Sequence[Any]) -> Any:
+        from citygov.quality import kernels, vector
+
+        return vector.kernel_accept(cols[0], kernels.chars_between, low, high)
+
+    return cond
 
 
 def _row_count(e: Any) -> CheckForms:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,11 +31,19 @@ def mobile_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     return never_null(sa.or_(t == "", matches(t, ["1", "[3-9]"] + [DIGIT] * 9, dialect)))
 
 
+def fast_accept(cols: Sequence[Any]) -> Any:
+    """Exactly ``1[3-9]`` and nine ASCII digits (compiled kernel); anything else goes to
+    :func:`mobile_problem`."""
+    from citygov.quality import kernels, vector
+
+    return vector.kernel_accept(cols[0], kernels.mobile)
+
+
 RULES = (
     ExpectationRule(
         TYPE, Dimension.ACCURACY, "手机号码无效", "invalid mobile number",
         "核对并更正手机号码（11 位，1 开头） check and correct the mobile numbers (11 digits starting with 1)",
-        compile=column_rule("mobile", mobile_problem, mobile_ok),
+        compile=column_rule("mobile", mobile_problem, mobile_ok, fast_accept),
         problem=mobile_problem,
         reasons={"mobile.format": "手机号码格式错误 not a mobile number (11 digits, 1[3-9]…)"},
         gx=GxForm(

@@ -7,7 +7,8 @@ column (by name) when most sampled rows that both sides let judge agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import dataclasses
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,12 +96,53 @@ def gender_values(e: Any) -> dict[str, tuple[str, ...]]:
     }
 
 
+def birth_accept(cols: Sequence[Any]) -> Any:
+    """Fast accept of the ID ↔ birth date rule over two TextColumns (compiled kernel,
+    :func:`citygov.quality.kernels.id_birth`): the ID's birth digits (bytes 7–14, or ``19`` and bytes
+    7–12 of a 15-digit ID) are the date's ``YYYY-MM-DD`` digits, or a side is too short to hold an ID
+    or a date (NULL included). Lower-case ``x``, spaces and the rest go to :func:`id_birth_problem`."""
+    from citygov.quality import kernels, vector
+
+    return vector.pair_kernel_accept(cols[0], cols[1], kernels.id_birth)
+
+
+def gender_accept(male_values: Collection[str], female_values: Collection[str]) -> Callable[[Sequence[Any]], Any]:
+    """Fast accept of the ID ↔ gender rule (compiled kernel, :func:`citygov.quality.kernels.id_gender`):
+    the gender is exactly a word of the ID's sex (one the other list does not also hold, without
+    surrounding spaces, up to 8 bytes), or the ID is too short to be one, or the gender is NULL or empty
+    while neither list holds ``""``. Other values go to :func:`id_gender_problem`."""
+    import numpy as np
+
+    words: list[bytes] = []
+    says_male: list[bool] = []
+    for male, own, other in ((True, male_values, female_values), (False, female_values, male_values)):
+        for word in own:
+            if isinstance(word, str) and word and word == word.strip(" ") and word not in other:
+                raw = word.encode("utf-8")
+                if len(raw) <= 8:
+                    words.append(raw)
+                    says_male.append(male)
+    packed = np.array([np.frombuffer(w.ljust(8, b"\0"), dtype="<i8")[0] for w in words], dtype=np.int64)
+    lengths = np.array([len(w) for w in words], dtype=np.int64)
+    male_flags = np.array(says_male, dtype=np.bool_)
+    blank_agrees = "" not in male_values and "" not in female_values
+
+    def cond(cols: Sequence[Any]) -> Any:
+        from citygov.quality import kernels, vector
+
+        return vector.pair_kernel_accept(cols[0], cols[1], kernels.id_gender, packed, lengths, male_flags, blank_agrees)
+
+    return cond
+
+
 def _birth(e: Any) -> CheckForms:
-    return pair_forms(e, "id_birth", id_birth_problem, id_birth_ok)
+    return dataclasses.replace(pair_forms(e, "id_birth", id_birth_problem, id_birth_ok), vector=birth_accept)
 
 
 def _gender(e: Any) -> CheckForms:
-    return pair_forms(e, "id_gender", id_gender_problem, id_gender_ok, **gender_values(e))
+    values = gender_values(e)
+    forms = pair_forms(e, "id_gender", id_gender_problem, id_gender_ok, **values)
+    return dataclasses.replace(forms, vector=gender_accept(values["male_values"], values["female_values"]))
 
 
 def _agreement(pair: IdPair, problem: Callable[[Any, Any], str | None], judged: Callable[[Any, Any], bool]) -> tuple[int, int]:
