@@ -38,15 +38,14 @@ def block_rows_of(source: FolderSource, location: str, columns: list[str], block
     rows: list[list[str | None]] = []
     lines: list[int] = []
     got = list(blocks)
-    for n, block in enumerate(got):
+    for block in got:
         assert block.columns == columns
-        assert block.rows == (block_rows if n < len(got) - 1 else block.rows) and 0 < block.rows <= block_rows
+        assert 0 < block.rows <= block_rows
         assert block.starts.shape == block.lengths.shape == block.null.shape == (block.rows, len(columns))
         assert block.lines is not None and block.lines.shape == (block.rows,)
         assert block.first_line == int(block.lines[0])
         assert list(block.lines) == sorted(set(block.lines)), "lines increase"
-        ends = (block.starts + block.lengths)[~block.null]
-        assert not ends.size or int(ends.max()) + PAD <= len(block.buffer)
+        assert (block.starts >= 0).all() and (block.starts + block.lengths + PAD <= len(block.buffer)).all()
         assert (block.null == (block.lengths == 0)).all()
         for i in range(block.rows):
             rows.append([block.text(i, j) for j in range(len(columns))])
@@ -110,6 +109,7 @@ def read_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """Reads (and quoted windows) cut at every kind of place, not only at 4 MiB."""
     if request.param is not None:
         monkeypatch.setattr(csvblocks, "READ_BYTES", request.param)
+        monkeypatch.setattr(csvblocks, "BLOCK_READ_CAP", request.param)
         monkeypatch.setattr(csvblocks, "QUOTED_WINDOW", request.param // 2)
     yield
 
@@ -158,7 +158,7 @@ def test_lines_and_values_of_a_small_file(tmp_path: Path) -> None:
     assert rows == [["3", "1", "2"], ["5", "4", "x,\ny"], [None, "6", None], ["9", "7", "8"],
                     [None, "中文", "\u3000"], [None, "last", " "]]
     assert lines == [2, 5, 7, 8, 9, 12]
-    assert [b.first_line for b in blocks] == [2, 7, 9]
+    assert [b.first_line for b in blocks] == [2, 5, 8, 12]  # the kernel's row alone, then csv's rows
 
 
 def test_every_whitespace_character_makes_a_blank_row(tmp_path: Path) -> None:
@@ -221,6 +221,7 @@ def test_xlsx_blocks_equal_read_file_chunks(tmp_path: Path, block_rows: int) -> 
 
 def test_a_record_longer_than_a_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(csvblocks, "READ_BYTES", 64)
+    monkeypatch.setattr(csvblocks, "BLOCK_READ_CAP", 64)
     long = "y" * 1000
     (tmp_path / "l.csv").write_text(f'a,b\n1,"{long}\n{long}"\n2,{long}\n3,3\n', encoding="utf-8")
     rows, lines, _ = block_rows_of(folder(tmp_path), "l.csv", ["b", "a"], 2)
@@ -230,11 +231,13 @@ def test_a_record_longer_than_a_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_split_plain_keeps_only_the_asked_columns_in_order() -> None:
     buf = np.frombuffer(b"ab,c,,d\n\n e,f\n" + bytes(PAD), dtype=np.uint8)
-    starts, lengths, lines, rows, stop, passed, why = csvblocks.split_plain(
-        buf, 0, len(buf) - PAD, ord(","), 4, np.array([3, 0, 2], dtype=np.int64), 8
+    starts, lengths, lines, spans, rows, stop, passed, why = csvblocks.split_plain(
+        buf, 0, len(buf) - PAD, csvblocks.byte_classes(","), 4, np.array([3, 0, 2], dtype=np.int64), 8
     )
     assert (rows, stop, passed, why) == (2, len(buf) - PAD, 3, csvblocks._DONE)
     assert [[bytes(buf[s : s + n]).decode() for s, n in zip(starts[i], lengths[i], strict=True)] for i in range(2)] == [
         ["d", "ab", ""], ["", " e", ""]
     ]
     assert list(lines[:2]) == [0, 2]
+    assert spans[:2].tolist() == [[0, 7], [9, 13]]
+    assert starts[1].tolist() == [13, 9, 13], "a field the row is too short to have starts at its end"

@@ -32,7 +32,10 @@ from numba import njit
 from citygov.sources.blocks import PAD, TextBlock, pack_rows
 
 READ_BYTES = 4 << 20
-"""Bytes read (or transcoded) at a time: large enough that a Python step per read costs nothing."""
+"""Bytes read (or transcoded) at a time, at least: large enough that a Python step per read costs nothing."""
+BLOCK_READ_CAP = 64 << 20
+"""Reads grow to about two blocks' bytes (so that few blocks take rows of two reads, whose bytes are then
+copied into one buffer), up to this."""
 QUOTED_WINDOW = 1 << 16
 """Bytes of records handed to :mod:`csv` at a time after a quote: a few lines around a quoted field, or
 steady 64 KiB steps through a file where every field is quoted."""
@@ -92,15 +95,39 @@ def _wide_space(buf: np.ndarray, i: int, n: int) -> bool:
     return b0 == 0xE3 and b1 == 0x80 and b2 == 0x80
 
 
+_ORDINARY, _SPACE, _NEWLINE, _DELIMITER, _QUOTE, _CR, _LEAD2, _LEAD3, _LEAD_OTHER, _INVALID = range(10)
+"""Byte classes of :func:`split_plain`: an ASCII byte that is text, one that is whitespace, ``\n``, the
+delimiter, ``"``, ``\r``; a UTF-8 lead byte of two bytes, of three (E4–EC, EE, EF: no whitespace, no
+range to check beyond continuation bytes: most CJK), any other lead (checked by :func:`_utf8_length`);
+a byte no UTF-8 character starts with."""
+
+
+def byte_classes(delimiter: str) -> np.ndarray:
+    """The class of each byte value for :func:`split_plain` with this delimiter."""
+    classes = np.full(256, _INVALID, dtype=np.uint8)
+    classes[:0x80] = _ORDINARY
+    for b in (9, 10, 11, 12, 13, 28, 29, 30, 31, 32):
+        classes[b] = _SPACE
+    classes[0xC2:0xE0] = _LEAD2
+    classes[0xE0:0xF5] = _LEAD_OTHER
+    classes[0xE4:0xED] = _LEAD3
+    classes[0xEE:0xF0] = _LEAD3
+    classes[10], classes[34], classes[13] = _NEWLINE, _QUOTE, _CR
+    classes[ord(delimiter)] = _DELIMITER
+    return classes
+
+
 @njit(cache=True, nogil=True)
-def split_plain(buf: np.ndarray, lo: int, hi: int, delim: int, width: int, asked: np.ndarray, capacity: int):  # noqa: ANN201
+def split_plain(buf: np.ndarray, lo: int, hi: int, classes: np.ndarray, width: int, asked: np.ndarray,  # noqa: ANN201
+                capacity: int):
     """Split the lines of ``buf[lo:hi]`` (UTF-8; ``hi`` just past a ``\\n`` or the end of the file) at
-    every ``delim`` byte, for as long as each line is one record: no double quote, no carriage return but
-    the one of a ``\\r\\n``.
+    every delimiter byte, for as long as each line is one record: no double quote, no carriage return but
+    the one of a ``\\r\\n``. ``classes``: :func:`byte_classes` of the delimiter.
 
     Returns per kept row (at most ``capacity``) and asked column the field's start in ``buf`` and its
-    length (0: empty, hence NULL; also for a column the row is too short to have), the row's line (0 =
-    the line at ``lo``), how many rows were kept, where it stopped (a line start), how many lines it
+    length (0: empty, hence NULL; also for a column the row is too short to have, which starts at the
+    line's end), the row's line (0 = the line at ``lo``), the row's bytes (start, end: every field lies
+    within), how many rows were kept, where it stopped (a line start), how many lines it
     passed, and why it stopped (``_DONE``, ``_FULL``, ``_QUOTED``: the line at the stop needs :mod:`csv`,
     ``_BAD_UTF8``: that line is not valid UTF-8). A row whose every cell is whitespace is passed, not kept.
     ``asked[j]`` is the header position of asked column ``j`` (< ``width``).
@@ -109,56 +136,67 @@ def split_plain(buf: np.ndarray, lo: int, hi: int, delim: int, width: int, asked
     starts = np.empty((capacity, k), np.int64)
     lengths = np.empty((capacity, k), np.int64)
     lines = np.empty(capacity, np.int64)
+    spans = np.empty((capacity, 2), np.int64)
     fs = np.zeros(width, np.int64)
     fl = np.zeros(width, np.int64)
     r, line, pos = 0, 0, lo
     while pos < hi:
         if r == capacity:
-            return starts, lengths, lines, r, pos, line, _FULL
+            return starts, lengths, lines, spans, r, pos, line, _FULL
         field, begin, content = 0, pos, False
         i, stop, after = pos, hi, hi
         while i < hi:
-            b = buf[i]
-            if b < 0x80:
-                if b == 10:
-                    stop, after = i, i + 1
-                    break
-                if b == delim:
-                    if field < width:
-                        fs[field], fl[field] = begin, i - begin
-                    field += 1
-                    begin = i + 1
-                elif b == 34:
-                    return starts, lengths, lines, r, pos, line, _QUOTED
-                elif b == 13:
-                    if i + 1 < hi and buf[i + 1] == 10:
-                        stop, after = i, i + 2
-                        break
-                    return starts, lengths, lines, r, pos, line, _QUOTED
-                elif not content:
-                    content = not (b == 32 or 9 <= b <= 13 or 28 <= b <= 31)
+            c = classes[buf[i]]
+            if c == _ORDINARY:
+                content = True
                 i += 1
+            elif c == _DELIMITER:
+                if field < width:
+                    fs[field], fl[field] = begin, i - begin
+                field += 1
+                i += 1
+                begin = i
+            elif c == _LEAD3:
+                if i + 3 > hi or buf[i + 1] & 0xC0 != 0x80 or buf[i + 2] & 0xC0 != 0x80:
+                    return starts, lengths, lines, spans, r, pos, line, _BAD_UTF8
+                content = True
+                i += 3
+            elif c == _SPACE:
+                i += 1
+            elif c == _NEWLINE:
+                stop, after = i, i + 1
+                break
+            elif c == _CR:
+                if i + 1 < hi and buf[i + 1] == 10:
+                    stop, after = i, i + 2
+                    break
+                return starts, lengths, lines, spans, r, pos, line, _QUOTED
+            elif c == _QUOTE:
+                return starts, lengths, lines, spans, r, pos, line, _QUOTED
+            elif c == _INVALID:
+                return starts, lengths, lines, spans, r, pos, line, _BAD_UTF8
             else:
                 n = _utf8_length(buf, i, hi)
                 if n == 0:
-                    return starts, lengths, lines, r, pos, line, _BAD_UTF8
+                    return starts, lengths, lines, spans, r, pos, line, _BAD_UTF8
                 if not content:
                     content = not _wide_space(buf, i, n)
                 i += n
         if field < width:
             fs[field], fl[field] = begin, stop - begin
             for f in range(field + 1, width):
-                fl[f] = 0
+                fs[f], fl[f] = stop, 0
         if content:
             for j in range(k):
                 p = asked[j]
                 starts[r, j] = fs[p]
                 lengths[r, j] = fl[p]
             lines[r] = line
+            spans[r, 0], spans[r, 1] = pos, stop
             r += 1
         line += 1
         pos = after
-    return starts, lengths, lines, r, pos, line, _DONE
+    return starts, lengths, lines, spans, r, pos, line, _DONE
 
 
 @njit(cache=True, nogil=True)
@@ -284,13 +322,14 @@ class CsvFile:
     def blocks(self, columns: list[str], positions: list[int], *, delimiter: str, width: int,
                block_rows: int) -> Iterator[TextBlock]:
         """``columns`` (at header ``positions`` of a header ``width`` wide) of the rows after the first
-        line, in blocks of ``block_rows`` rows (the last one fewer), each row's file line in the block's
-        ``lines``. Closes the file when done."""
+        line, in blocks of at most ``block_rows`` rows (most of them that many), each row's file line in
+        the block's ``lines``. Closes the file when done."""
         asked = np.asarray(positions, dtype=np.int64)
-        delim = ord(delimiter)
+        delim, classes = ord(delimiter), byte_classes(delimiter)
         out = _Assembler(list(columns), block_rows)
         pending, ended, line = self.rest, self.ended, 2
-        want, line_bytes = READ_BYTES, 0.0
+        base = want = READ_BYTES
+        line_bytes = 0.0
         try:
             while True:
                 size = len(pending) + (0 if ended else want)
@@ -305,13 +344,14 @@ class CsvFile:
                 if not line_bytes:
                     sample = buf[: min(hi, 1 << 16)]
                     line_bytes = max(len(sample) / max(int(np.count_nonzero(sample == 10)), 1), 2.0)
+                    base = want = max(READ_BYTES, min(BLOCK_READ_CAP, int(2 * block_rows * line_bytes)))
                 pos = 0
                 while pos < hi:
                     capacity = int((hi - pos) / line_bytes * 1.1) + 64
-                    starts, lengths, lines, r, stop, passed, why = split_plain(
-                        buf, pos, hi, delim, width, asked, capacity
+                    starts, lengths, lines, spans, r, stop, passed, why = split_plain(
+                        buf, pos, hi, classes, width, asked, capacity
                     )
-                    yield from out.add(buf, starts[:r], lengths[:r], lines[:r] + line)
+                    yield from out.add(buf, starts[:r], lengths[:r], lines[:r] + line, spans[:r])
                     if passed:
                         line_bytes = max((stop - pos) / passed, 2.0)
                     line, pos = line + passed, stop
@@ -328,12 +368,12 @@ class CsvFile:
                         cut = hi
                     block, passed = _parse_records(buf[pos:cut], columns, positions, delimiter, line)
                     if block is not None:
-                        yield from out.add(block.buffer, block.starts, block.lengths, block.lines)
+                        yield from out.add(block.buffer, block.starts, block.lengths, block.lines, None)
                     line, pos = line + passed, cut
                 if ended:
                     break
                 pending = buf[pos:end]
-                want = want * 2 if pos == 0 else READ_BYTES  # a record longer than a read: read more
+                want = want * 2 if pos == 0 else base  # a record longer than a read: read more
             yield from out.finish()
         finally:
             self.close()
@@ -375,23 +415,44 @@ def _bad_utf8(buf: np.ndarray, pos: int, hi: int, line: int, name: str) -> Unico
     return UnicodeDecodeError("utf-8", text, 0, 1, f"{name} line {line}: not UTF-8")
 
 
+@dataclass
+class _Rows:
+    """Consecutive rows in one buffer, waiting to be a block."""
+
+    buffer: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    lines: np.ndarray
+    lo: int
+    hi: int
+    """The bytes of ``buffer`` all their fields lie within."""
+
+
 class _Assembler:
-    """Rows from splits of consecutive reads, regrouped into blocks of exactly ``block_rows`` rows (the last
-    one fewer). A block within one read shares its buffer; one across reads gets its rows' bytes copied."""
+    """Rows from splits of consecutive reads, regrouped into blocks of at most ``block_rows`` rows. A block
+    within one read shares its buffer; one across reads gets its rows' bytes copied into one, which is
+    only worth it for a few rows: rows held when the next ones come from another buffer go as a block of
+    their own when they are at least a quarter of one."""
 
     def __init__(self, columns: list[str], block_rows: int) -> None:
         self.columns = columns
         self.block_rows = max(block_rows, 1)
-        self.held: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.held: list[_Rows] = []
         self.count = 0
 
-    def add(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, lines: np.ndarray) -> Iterator[TextBlock]:
+    def add(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, lines: np.ndarray,
+            spans: np.ndarray | None) -> Iterator[TextBlock]:
+        """Rows of ``buffer``; ``spans``: each row's (start, end) bytes, None for all of the buffer."""
         at, n = 0, len(lines)
+        if self.held and buffer is not self.held[-1].buffer and self.count >= self.block_rows // 4:
+            yield self._block()
         while at < n:
             take = min(self.block_rows - self.count, n - at)
-            self.held.append((buffer, starts[at : at + take], lengths[at : at + take], lines[at : at + take]))
+            end = at + take
+            lo, hi = (int(spans[at, 0]), int(spans[end - 1, 1])) if spans is not None else (0, len(buffer) - PAD)
+            self.held.append(_Rows(buffer, starts[at:end], lengths[at:end], lines[at:end], lo, hi))
             self.count += take
-            at += take
+            at = end
             if self.count == self.block_rows:
                 yield self._block()
 
@@ -400,24 +461,23 @@ class _Assembler:
             yield self._block()
 
     def _block(self) -> TextBlock:
-        if len(self.held) == 1:
-            buffer, starts, lengths, lines = self.held[0]
+        held, rows = self.held, self.count
+        self.held, self.count = [], 0
+        lengths = held[0].lengths if len(held) == 1 else np.concatenate([part.lengths for part in held])
+        lines = held[0].lines if len(held) == 1 else np.concatenate([part.lines for part in held])
+        if all(part.buffer is held[0].buffer for part in held):  # rows of one read: its buffer as it is
+            buffer = held[0].buffer
+            starts = held[0].starts if len(held) == 1 else np.concatenate([part.starts for part in held])
         else:
-            parts: list[np.ndarray] = []
-            moved: list[np.ndarray] = []
-            at = 0
-            for piece, s, n, _ in self.held:
-                used = n > 0
-                lo = int(s[used].min()) if used.any() else 0
-                hi = int((s + n)[used].max()) if used.any() else 0
-                parts.append(piece[lo:hi])
-                moved.append(np.where(used, s - lo + at, 0))
-                at += hi - lo
-            buffer = np.concatenate([*parts, np.zeros(PAD, np.uint8)])
-            starts = np.concatenate(moved)
-            lengths = np.concatenate([n for _, _, n, _ in self.held])
-            lines = np.concatenate([ln for _, _, _, ln in self.held])
-        self.held, rows, self.count = [], self.count, 0
+            buffer = np.empty(sum(part.hi - part.lo for part in held) + PAD, np.uint8)
+            starts = np.empty((rows, len(self.columns)), np.int64)
+            at = row = 0
+            for part in held:
+                size, n = part.hi - part.lo, len(part.lines)
+                buffer[at : at + size] = part.buffer[part.lo : part.hi]
+                np.add(part.starts, at - part.lo, out=starts[row : row + n])
+                at, row = at + size, row + n
+            buffer[at:] = 0
         width = len(self.columns)
         return TextBlock(
             list(self.columns), rows, buffer, starts, lengths, lengths == 0, [], [None] * width,
