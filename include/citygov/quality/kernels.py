@@ -70,12 +70,16 @@ def _ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, lim
         if lengths[i] != 18:
             continue
         s = starts[i]
-        if not _ric18_shape(buf, s):
-            continue
         total = 0
+        digits = True
         for j in range(17):
-            total += weights[j] * (buf[s + j] - 48)
-        if check_chars[total % 11] != buf[s + 17]:
+            c = buf[s + j] - 48
+            if c < 0 or c > 9:
+                digits = False
+                break
+            total += weights[j] * c
+        # the check character table holds only digits and X: a match is the shape's last character too
+        if not digits or check_chars[total % 11] != buf[s + 17]:
             continue
         born = digits_value(buf, s + 6, 8)
         if born > limit or not real_date(born // 10000, born // 100 % 100, born % 100, min_year):
