@@ -193,11 +193,13 @@ def test_a_missing_column_is_refused_before_reading(tmp_path: Path) -> None:
             folder(tmp_path).read_blocks(name, columns=["a", "zz"])
 
 
-def test_bad_utf8_past_the_detected_head_raises_as_the_text_reader_does(tmp_path: Path) -> None:
-    (tmp_path / "bad.csv").write_bytes(b"a,b\n" + b"x,y\n" * 40_000 + b"\xff\xfe,z\n")
+@pytest.mark.parametrize("bad", [b"\xff\xfe", b"\xe4\xb8,", b"\xe4\xb8\xad\xe4", b"\xed\xa0\x80", b"\xc0\xaf",
+                                 b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\x80"])
+def test_bad_utf8_past_the_detected_head_raises_as_the_text_reader_does(tmp_path: Path, bad: bytes) -> None:
+    (tmp_path / "bad.csv").write_bytes(b"a,b\n" + "x,中文\n".encode() * 20_000 + bad + b",z\n")
     with pytest.raises(UnicodeDecodeError):
         [row for chunk in read_file_chunks(tmp_path / "bad.csv")[1] for row in chunk]
-    with pytest.raises(UnicodeDecodeError, match="line 40002"):
+    with pytest.raises(UnicodeDecodeError, match="line 20002"):
         list(folder(tmp_path).read_blocks("bad.csv", columns=["a"])[1])
 
 

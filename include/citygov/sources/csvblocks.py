@@ -150,6 +150,8 @@ def split_plain(buf: np.ndarray, lo: int, hi: int, classes: np.ndarray, width: i
             if c == _ORDINARY:
                 content = True
                 i += 1
+                while i < hi and classes[buf[i]] == _ORDINARY:
+                    i += 1
             elif c == _DELIMITER:
                 if field < width:
                     fs[field], fl[field] = begin, i - begin
@@ -161,6 +163,10 @@ def split_plain(buf: np.ndarray, lo: int, hi: int, classes: np.ndarray, width: i
                     return starts, lengths, lines, spans, r, pos, line, _BAD_UTF8
                 content = True
                 i += 3
+                while (  # runs of text and of CJK in tight loops: fewer mispredicted branches
+                    i + 3 <= hi and classes[buf[i]] == _LEAD3 and buf[i + 1] & 0xC0 == 0x80 and buf[i + 2] & 0xC0 == 0x80
+                ):
+                    i += 3
             elif c == _SPACE:
                 i += 1
             elif c == _NEWLINE:
