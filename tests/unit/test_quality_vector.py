@@ -458,3 +458,46 @@ def test_empty_text_is_judged_as_text_by_every_fast_accept() -> None:
         assert list(vector_expected(check, [column])) == want, expectation.expectation_type
         if check.vector is not None:
             assert not (check.vector([column]) & ~np.array(want)).any(), expectation.expectation_type
+
+
+def test_decimal_kernel_reads_numbers_as_python_float_does() -> None:
+    """The kernel's value of a plain decimal of up to 15 digits is ``float(text)`` exactly (one rounding),
+    so a bound equal to that float takes it, and the next float above or below does not."""
+    from citygov.quality.kernels import decimal_between
+    from citygov.quality.vector import kernel_accept
+
+    rng = random.Random(15)
+    texts = []
+    for _ in range(2000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 16)))
+        point = rng.randrange(len(digits) + 1)
+        whole, fraction = digits[:point] or "0", digits[point:]
+        if len(whole) + len(fraction) <= 15:
+            texts.append(rng.choice(["", "-", "+"]) + whole + (f".{fraction}" if fraction else ""))
+    column = TextColumn(texts)
+    for i, t in enumerate(texts):
+        v = float(t)
+        one = TextColumn([t])
+        assert kernel_accept(one, decimal_between, v, v, False, False)[0], t
+        assert not kernel_accept(one, decimal_between, np.nextafter(v, np.inf), np.inf, False, False)[0], t
+        assert not kernel_accept(one, decimal_between, -np.inf, v, False, True)[0], t
+        if i > 50:
+            break
+    values = np.array([float(t) for t in texts])
+    low = np.median(values)
+    assert (kernel_accept(column, decimal_between, low, np.inf, True, False) == (values > low)).all()
+
+
+@pytest.mark.parametrize("index", _CHECKS)
+def test_columns_from_a_byte_matrix_keep_long_values_for_the_rule(index: int) -> None:
+    """A column made from a matrix of each value's first bytes (:meth:`TextColumn._init`, as the key
+    hashes take rows of one) holds long values only in part: fast accepts that need a whole value leave
+    them to the rule, and the verdicts are those of the whole text."""
+    expectation, generate = _expectations()[index]
+    check = compile_check(substitute(expectation, {"logical_date": AS_OF}))
+    values = generate(random.Random(64 + index), 1000)
+    whole = TextColumn(values)
+    part = TextColumn.__new__(TextColumn)
+    width = 12
+    part._init(whole.lengths, whole.codes[:, :width], values)
+    assert (vector_expected(check, [part]) == vector_expected(check, [whole])).all()
