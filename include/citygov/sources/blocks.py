@@ -56,12 +56,17 @@ class TextBlock:
     def index(self, name: str) -> int:
         return self.columns.index(name)
 
+    _raw: bytes | None = field(default=None, repr=False, compare=False)
+
     def text(self, row: int, col: int) -> str | None:
         """The text of one value; None for NULL."""
         if self.null[row, col]:
             return None
-        start, n = int(self.starts[row, col]), int(self.lengths[row, col])
-        return self.buffer[start : start + n].tobytes().decode("utf-8", errors="replace")
+        raw = self._raw
+        if raw is None:  # the buffer as bytes once per block: slicing bytes is far cheaper than an array
+            raw = self._raw = self.buffer.tobytes()
+        start = int(self.starts[row, col])
+        return raw[start : start + int(self.lengths[row, col])].decode("utf-8", errors="replace")
 
     def value(self, row: int, col: int) -> Any:
         """One value as the source holds it: the reader's object, else the decoded text."""

@@ -118,7 +118,7 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
     decoders = [decoder(t) for t in column_types]
     width = len(columns) or 1
     raw = engine.raw_connection()
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUED)
+    chunks: queue.Queue[bytearray | BaseException | None] = queue.Queue(QUEUED)
     stop = threading.Event()
 
     def pump() -> None:
@@ -132,10 +132,10 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
                     while data := read():  # one tuple per call (libpq hands COPY out row by row)
                         gathered += data
                         if len(gathered) >= READ_BYTES:
-                            _put(chunks, bytes(gathered), stop)
+                            _put(chunks, gathered, stop)  # handed over, never touched here again
                             gathered = bytearray()
                     if gathered:
-                        _put(chunks, bytes(gathered), stop)
+                        _put(chunks, gathered, stop)
             _put(chunks, None, stop)
         except _Stopped:
             pass
@@ -147,27 +147,34 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
     try:
         tail = b""
         header_done = False
+        data: bytearray
         while True:
             item = chunks.get()
             if isinstance(item, BaseException):
                 raise item
             if item is None:
                 break
-            data = tail + item
+            if tail:  # the incomplete tuple the last chunk ended with goes first (one copy per chunk)
+                data = bytearray(tail)
+                data += item
+            else:
+                data = item
             if not header_done:
                 if len(data) < 19:
-                    tail = data
+                    tail = bytes(data)
                     continue
                 if data[:11] != _SIGNATURE:
                     raise ValueError("COPY output is not PostgreSQL's binary format")
                 ext = int.from_bytes(data[15:19], "big")
                 if len(data) < 19 + ext:
-                    tail = data
+                    tail = bytes(data)
                     continue
-                data = data[19 + ext :]
+                del data[: 19 + ext]
                 header_done = True
-            buffer = np.frombuffer(data + b"\0" * PAD, dtype=np.uint8)
-            pos, end = 0, len(data)
+            end = len(data)
+            data += bytes(PAD)  # the blocks' views never reach past it
+            buffer = np.frombuffer(data, dtype=np.uint8)
+            pos = 0
             while True:
                 n = min(block_rows, max(1, (end - pos) // (2 + 4 * width)) + 1)
                 starts = np.empty((n, width), dtype=np.int64)
@@ -184,7 +191,7 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
                     tail = b""
                     break
                 if rows < n:  # the rest is an incomplete tuple
-                    tail = data[pos:]
+                    tail = bytes(data[pos:end])
                     break
         if tail:
             raise ValueError("COPY output ended inside a tuple")
