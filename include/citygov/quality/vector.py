@@ -1,10 +1,13 @@
-"""Vectorized conditions: columns of text as byte matrices, and a check's verdict over whole columns.
+"""Vectorized conditions: columns of text as UTF-8 bytes, and a check's verdict over whole columns.
 
 A rule's vectorized form (:attr:`citygov.quality.registry.CheckForms.vector`) is a *fast accept*: True
-only for values the rule certainly accepts, computed over a :class:`TextColumn` (numpy, or the compiled
-kernels of :mod:`citygov.quality.kernels`). :func:`vector_expected` hands every other value to the
-rule's own check, so the verdict is always the rule's. The backflow row checks and the agreement tests
-use it; the fused SQL and the file checks do not need it.
+only for values (or pairs of values) the rule certainly accepts, computed over :class:`TextColumn` s
+(numpy, or the compiled kernels of :mod:`citygov.quality.kernels`, which read the bytes in place).
+:func:`vector_expected` hands every other evaluated value to the rule's own check, so the verdict is
+always the rule's. The streaming engine, the backflow row checks and the agreement tests use it; the
+fused SQL does not need it.
+
+NULL is the column's ``null`` mask, never a length of 0: a database's ``''`` is present, empty text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 _FIXED_MAX = 64
-"""Values longer than this are never fast-accepted (keeps the code-point matrix small)."""
+"""The widest ``codes`` matrix (the key hashes read longer values whole), and the padding after the
+buffer of a column made from text; value sets hold texts up to this many bytes."""
 
 
 class TextColumn:
@@ -60,9 +64,10 @@ class TextColumn:
         ``values`` gives a row's value as the source holds it (a number, a date) for the rule to judge,
         instead of the decoded text."""
         self = cls.__new__(cls)
-        lengths = np.asarray(lengths, dtype=np.int64)
-        starts = np.asarray(starts, dtype=np.int64)
-        null = lengths == 0 if null is None else np.asarray(null, dtype=bool)
+        # contiguous (a block's columns are strided views): one compiled form of each kernel, not two
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        null = lengths == 0 if null is None else np.ascontiguousarray(null, dtype=bool)
         self._init_buffer(buffer, starts, lengths, values if values is not None else _Decoded(buffer, starts, lengths, null), null)
         return self
 
