@@ -29,10 +29,17 @@ from sqlalchemy import Engine, delete, select
 
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CATALOG_HEADERS, CatalogEntry, ColumnType, DeclaredColumn, format_columns
+from citygov.census_inventory import (
+    InventoriedResource,
+    SourceInventory,
+    clear_inventories,
+    load_inventories,
+    save_inventory,
+)
 from citygov.findings import FindingRecord, replace_findings
-from citygov.identifiers import detect_kind
-from citygov.inventory import Inventory, Resource, inspect_source
+from citygov.inventory import Inventory, inspect_source
 from citygov.patrol import ConnectionResolver
+from citygov.sources.base import describe_error
 from citygov.store import session_scope
 from citygov.store.models import CensusResource, CensusSnapshot, DepartmentSource
 from citygov.system_objects import is_system_column, is_system_table
@@ -63,8 +70,8 @@ class CensusReport:
 
     logical_date: date
     sources: list[str] = field(default_factory=list)
-    resources: list[tuple[Inventory, Resource]] = field(default_factory=list)
-    uncatalogued: list[Resource] = field(default_factory=list)
+    resources: list[tuple[SourceInventory, InventoriedResource]] = field(default_factory=list)
+    uncatalogued: list[InventoriedResource] = field(default_factory=list)
     missing: list[CatalogEntry] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)
     coverage: dict[str, Coverage] = field(default_factory=dict)
@@ -109,24 +116,69 @@ def census_sources(engine: Engine) -> dict[str, str | None]:
     return dict(sorted(out.items()))
 
 
-def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) -> CensusReport:
-    """Run the census as of ``logical_date``; stores the snapshot and findings (replacing that date's)."""
+def plan_census(engine: Engine, logical_date: date) -> list[str]:
+    """Start the census of ``logical_date``: the connection ids of every source to inventory (those of
+    :func:`census_sources`, sorted). The date's stored inventories are dropped, so that a rerun reconciles
+    only what it inventories itself, never a source's inventory left from an earlier run of the date."""
     sources = census_sources(engine)
+    clear_inventories(engine, logical_date)
+    return list(sources)
+
+
+def inventory_source(engine: Engine, resolve: ConnectionResolver, conn_id: str, logical_date: date) -> SourceInventory:
+    """Inventory one source as of ``logical_date`` and store it (replacing that source's for the date).
+
+    Every table, view and file is listed with its columns, row count, last update (from the update-time
+    column the catalog names for it) and the identifier kinds its first rows hold. A source that cannot
+    be reached (undefined connection, a connection that cannot be read, a database that does not answer,
+    a missing folder) is stored as unreachable with the reason: it never raises, so one source that is
+    down does not stop the others.
+    """
+    department = census_sources(engine).get(conn_id)
+    own = [e for e in load_entries(engine, published_only=False) if e.conn_id == conn_id]
+    try:
+        conn = resolve(conn_id)
+    except Exception as exc:  # a connection that cannot be read is as unreachable as a source that is down
+        conn, failure = None, f"connection {conn_id!r} cannot be read: {describe_error(exc)}"
+    else:
+        failure = f"connection {conn_id!r} is not defined"
+    if conn is None:
+        inventory = Inventory(conn_id, department, "unknown", error=failure)
+    else:
+        inventory = inspect_source(
+            conn,
+            update_columns={e.location: e.update_time_column for e in own if e.update_time_column},
+            sample=SAMPLE_ROWS,
+        )
+        inventory.department = department or conn.department
+    stored = SourceInventory.from_inventory(inventory, logical_date)
+    save_inventory(engine, stored)
+    return stored
+
+
+def reconcile_census(engine: Engine, logical_date: date, conn_ids: Iterable[str] | None = None) -> CensusReport:
+    """Reconcile the inventories stored for ``logical_date`` with the catalog; store the snapshot and the
+    findings (replacing that date's).
+
+    ``conn_ids`` are the sources the census set out to inventory (:func:`plan_census`); None means every
+    source :func:`census_sources` names now. A source with no stored inventory for the date (its
+    inventory task failed or was stopped before storing anything) is reported unreachable like a source
+    that did not answer, so the census of the other sources is still complete.
+    """
+    sources = census_sources(engine)
+    visited = sorted(sources if conn_ids is None else set(conn_ids))
+    inventories = load_inventories(engine, logical_date, visited)
     entries = load_entries(engine, published_only=False)
     by_place = {(e.conn_id, e.location): e for e in entries}
-    report = CensusReport(logical_date=logical_date, sources=list(sources))
-    for conn_id, department in sources.items():
-        conn = resolve(conn_id)
+    report = CensusReport(logical_date=logical_date, sources=visited)
+    for conn_id in visited:
+        department = sources.get(conn_id)
         own = [e for e in entries if e.conn_id == conn_id]
-        if conn is None:
-            inventory = Inventory(conn_id, department, "unknown", error=f"connection {conn_id!r} is not defined")
-        else:
-            inventory = inspect_source(
-                conn,
-                update_columns={e.location: e.update_time_column for e in own if e.update_time_column},
-                sample=SAMPLE_ROWS,
-            )
-            inventory.department = department or conn.department
+        inventory = inventories.get(conn_id) or SourceInventory(
+            logical_date, conn_id, department, "unknown",
+            error=f"no inventory was stored for {logical_date.isoformat()}: its inventory task did not finish "
+                  "(see that task's log), rerun it",
+        )
         if inventory.error:
             report.unreachable[conn_id] = inventory.error
             report.findings.append(
@@ -181,6 +233,16 @@ def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) 
     return report
 
 
+def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) -> CensusReport:
+    """Run the whole census as of ``logical_date`` in this process: plan, inventory each source in turn,
+    reconcile. The DAG runs the same three steps as separate tasks (one per source for the inventories);
+    this is ``govern census run``."""
+    conn_ids = plan_census(engine, logical_date)
+    for conn_id in conn_ids:
+        inventory_source(engine, resolve, conn_id, logical_date)
+    return reconcile_census(engine, logical_date, conn_ids)
+
+
 def _store_snapshot(engine: Engine, report: CensusReport, by_place: dict[tuple[str, str], CatalogEntry]) -> None:
     with session_scope(engine) as session:
         session.execute(delete(CensusResource).where(
@@ -200,8 +262,7 @@ def _store_snapshot(engine: Engine, report: CensusReport, by_place: dict[tuple[s
                     location=resource.location,
                     kind=resource.kind,
                     columns=[
-                        {"name": c.name, "type": c.native_type, "letter": c.letter.value,
-                         "kind": detect_kind(resource.samples.get(c.name, [])) or ""}
+                        {"name": c.name, "type": c.native_type, "letter": c.letter, "kind": c.kind}
                         for c in resource.columns
                     ],
                     row_count=resource.row_count,

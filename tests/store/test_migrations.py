@@ -33,6 +33,7 @@ def test_store_has_the_planned_tables(store: Engine) -> None:
         "department_sources",
         "census_snapshots",
         "census_resources",
+        "census_inventories",
         "findings",
         "quality_runs",
         "check_results",

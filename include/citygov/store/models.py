@@ -294,11 +294,12 @@ class BackflowDelivery(Base):
 
 # Capability models live in their own modules on the same Base; importing them here puts every table in
 # Base.metadata for Alembic and create_all.
+from citygov.store.models_census import CensusInventory  # noqa: E402
 from citygov.store.models_disputes import Dispute, DisputeEvent  # noqa: E402
 from citygov.store.models_quality import CheckResult, DatasetScore, QualityRun  # noqa: E402
 
 __all__ = [
     "BackflowBatch", "BackflowDelivery", "Base", "CatalogChange", "CatalogColumnRow", "CatalogEntryRow", "CatalogImport",
-    "CatalogImportError", "CensusResource", "CensusSnapshot", "CheckResult", "DatasetScore", "DepartmentSource",
+    "CatalogImportError", "CensusInventory", "CensusResource", "CensusSnapshot", "CheckResult", "DatasetScore", "DepartmentSource",
     "Dispute", "DisputeEvent", "Finding", "PatrolObservation", "QualityRun",
 ]
