@@ -406,6 +406,8 @@ def inspect_batch(
     folder = suites_dir(suites)
     entries = load_entries(store, codes=codes)
     report = QualityReport(logical_date=logical_date)
+    down: dict[str, str | None] = {}
+    """Per connection id, why its source does not answer (None: it answers), asked once per batch."""
     with BaseTables(store, resolve) as base:
         for entry in entries:
             started = datetime.now(UTC)
@@ -428,7 +430,16 @@ def inspect_batch(
                         )
                     )
                 else:
-                    dataset = validate_entry(entry, resolve(entry.conn_id), suite, logical_date, base_lookup=base, engine=engine)
+                    conn = resolve(entry.conn_id)
+                    if conn is not None and entry.conn_id not in down:
+                        down[entry.conn_id] = _unreachable(conn)
+                    if down.get(entry.conn_id):
+                        # Asked once per source and batch: a source that does not answer costs its entries
+                        # one connect timeout, not one each (the patrol records the 可访问性 finding).
+                        dataset = DatasetQuality(entry.code, entry.provider, "unreachable", suite_name=suite.name,
+                                                 error=down[entry.conn_id])
+                    else:
+                        dataset = validate_entry(entry, conn, suite, logical_date, base_lookup=base, engine=engine)
                     report.findings.extend(findings_for(entry, dataset, logical_date))
             if dataset.not_scored_reason:
                 log.warning("quality: %s is not scored: %s", entry.code, scrub(dataset.not_scored_reason))
@@ -437,6 +448,16 @@ def inspect_batch(
     replace_findings(store, ORIGIN, logical_date, report.findings, entry_codes=codes)
     _score(store, entries, report, logical_date, policy)
     return report
+
+
+def _unreachable(conn: ConnectionInfo) -> str | None:
+    """Why ``conn``'s source does not answer within the source timeouts (:mod:`citygov.sources.timeouts`),
+    or None when it answers."""
+    try:
+        with open_source(conn) as source:
+            return source.unreachable()
+    except Exception as exc:  # an unknown kind, a folder that cannot be opened
+        return describe_error(exc)
 
 
 def _store_run(store: Engine, entry: CatalogEntry, dataset: DatasetQuality, logical_date: date, started: datetime) -> None:

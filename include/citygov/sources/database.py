@@ -28,6 +28,7 @@ from citygov.sources.base import (
 )
 from citygov.sources.blocks import TextBlock, pack_rows
 from citygov.sources.connection import DATABASE_DRIVERS, URL_TYPES, ConnectionInfo
+from citygov.sources.timeouts import connect_timeout_s, statement_timeout_s
 from citygov.sources.values import as_datetime
 
 
@@ -50,16 +51,33 @@ def type_letter(sql_type: Any) -> ColumnType:
 
 
 def source_engine(conn: ConnectionInfo) -> Engine:
-    """An engine for a database source; SQLite files are opened read-only and never created."""
+    """An engine for a database source; SQLite files are opened read-only and never created.
+
+    Connecting gives up after :func:`~citygov.sources.timeouts.connect_timeout_s` and a statement after
+    :func:`~citygov.sources.timeouts.statement_timeout_s` where the driver can enforce it (PostgreSQL's
+    ``statement_timeout``, PyMySQL's read timeout), so a source that does not answer fails its own entries
+    within bounded time instead of holding the task.
+    """
     url = conn.sqlalchemy_url()
-    if url.get_backend_name() == "sqlite":
+    connect_s, statement_s = connect_timeout_s(), statement_timeout_s()
+    backend = url.get_backend_name()
+    if backend == "sqlite":
         path = url.database or ""
         if path and path != ":memory:" and not Path(path).is_file():
             raise FileNotFoundError(f"database file {path} does not exist")
+        # A local file: the timeout is how long to wait for another process's write lock.
         return create_engine(
-            f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": 10}
+            f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": connect_s}
         )
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    connect_args: dict[str, Any] = {"connect_timeout": connect_s}
+    if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+        # Added to the connection's own options (a search_path, say), which connect_args would replace.
+        own = url.query.get("options")
+        own_text = " ".join(own) if isinstance(own, tuple) else (own or "")
+        connect_args["options"] = f"{own_text} -c statement_timeout={statement_s * 1000}".strip()
+    elif backend in ("mysql", "mariadb") and url.get_driver_name() == "pymysql":
+        connect_args["read_timeout"] = statement_s
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 class DatabaseSource:
