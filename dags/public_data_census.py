@@ -11,15 +11,23 @@ date, and reconciles it with the catalog:
 - **drafts**: `govern census drafts --out drafts.csv` writes a catalog row per uncatalogued resource
   (inferred 信息项, a grade suggested from the identifiers it holds) for a steward to complete and import.
 
+**Tasks**: `list_sources` names the department sources; `inventory_source` runs once per source (dynamic
+task mapping) and stores that source's inventory in the governance store (`census_inventories`, keyed on
+the logical date and the connection id); `reconcile` reads the date's inventories back from the store and
+writes the snapshot, the findings and the coverage. XCom carries only connection ids and counts.
+
 Weekly on Monday at 02:00 (Asia/Shanghai), and on demand (trigger it from the UI). Rerunning a date
-replaces that date's snapshot and findings. A source that cannot be reached is a `census.source_unreachable`
-finding; the other sources are still counted. See the results with `govern census show`.
+replaces that date's inventories, snapshot and findings. A source that cannot be reached is stored as
+unreachable and is a `census.source_unreachable` finding (可访问性); its mapped task still succeeds and the
+other sources are still counted. A mapped task that fails outright (e.g. stopped by a timeout) leaves no
+inventory: the reconcile still runs and reports that source unreachable. See the results with
+`govern census show`.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task
 
 from citygov_airflow import CENSUS, DEFAULT_ARGS, TIMEZONE
 
@@ -36,21 +44,51 @@ from citygov_airflow import CENSUS, DEFAULT_ARGS, TIMEZONE
     doc_md=__doc__,
 )
 def public_data_census():
-    @task(outlets=[CENSUS])
-    def run_census(logical_date=None, outlet_events=None) -> dict:
-        """Inventory every source, reconcile with the catalog, store snapshot and findings."""
+    @task
+    def list_sources(logical_date=None) -> list[str]:
+        """The department sources to inventory; the date's earlier inventories are dropped."""
+        from citygov import census
+        from citygov_airflow import city_date, governance_engine
+
+        with governance_engine() as engine:
+            return census.plan_census(engine, city_date(logical_date))
+
+    # One source's inventory: where its isolation (pool=, execution_timeout=) belongs.
+    @task(map_index_template="{{ task.op_kwargs['conn_id'] }}")
+    def inventory_source(conn_id: str, logical_date=None) -> dict:
+        """Inventory one source and store it for the run's logical date (unreachable: stored as such)."""
         from citygov import census
         from citygov_airflow import city_date, governance_engine, source_resolver
 
         with governance_engine() as engine:
-            summary = census.run_census(engine, source_resolver(), city_date(logical_date)).summary()
+            inventory = census.inventory_source(engine, source_resolver(), conn_id, city_date(logical_date))
+        return {"conn_id": conn_id, "status": inventory.status, "resources": len(inventory.resources)}
+
+    # all_done: a source whose task failed outright is reported unreachable, not a census that never ends.
+    @task(outlets=[CENSUS], trigger_rule=TriggerRule.ALL_DONE)
+    def reconcile(conn_ids: list[str], logical_date=None, outlet_events=None) -> dict:
+        """Reconcile the date's stored inventories with the catalog; store snapshot and findings."""
+        from citygov import census
+        from citygov_airflow import city_date, governance_engine
+
+        with governance_engine() as engine:
+            report = census.reconcile_census(engine, city_date(logical_date), conn_ids)
+        summary = report.summary()
         outlet_events[CENSUS].extra = {
             "coverage": summary["coverage"]["city"],
             "findings": summary["findings"],
         }
-        return summary
+        return {
+            "sources": summary["sources"],
+            "resources_found": summary["resources_found"],
+            "uncatalogued": len(report.uncatalogued),
+            "missing": len(report.missing),
+            "unreachable": len(report.unreachable),
+            "findings": summary["findings"],
+        }
 
-    run_census()
+    conn_ids = list_sources()
+    inventory_source.expand(conn_id=conn_ids) >> reconcile(conn_ids)
 
 
 public_data_census()
