@@ -222,18 +222,25 @@ def test_buffer_columns_get_the_verdicts_of_text_columns(index: int) -> None:
 
 @pytest.mark.parametrize(("text", "day"), [
     ("2026-11-28", 20261128), ("0001-01-01", 10101), ("9999-12-31", 99991231), ("2026-11-28 23:59:59", 20261128),
-    ("2026/11/28", None), ("2026-11-2x", None), (":026-11-28", None), ("/026-11-28", None), ("2026-1:-28", None),
-    ("2026-11-28"[::-1], None), ("２０２６-11-28", None),
+    ("2026/11/28", 20261128), ("2026-11/28x", 20261128), ("2026-11-2x", None), (":026-11-28", None),
+    ("/026-11-28", None), ("2026-1:-28", None), ("2026-11-28"[::-1], None), ("２０２６-11-28", None), ("", None),
+    ("2026-11-2", None), ("2026-11-2 ", None), (" 2026-11-28", "rule"), (" x", "rule"), ("   ", None),
 ])
-def test_iso_day_reads_digits_and_dashes_only(text: str, day: int | None) -> None:
-    from citygov.quality.kernels import iso_day_not_after
+def test_date_kernel_reads_digits_dashes_and_slashes_only(text: str, day: int | str | None) -> None:
+    """A date-shaped start (ASCII digits, ``-`` or ``/``) is compared with the limit; a value that surely
+    holds no date passes at any limit (the rule passes it); a leading space is left to the rule."""
+    from citygov.quality.kernels import no_date_after
     from citygov.quality.vector import kernel_accept
 
-    column = TextColumn([text])
+    column = TextColumn.from_buffer(np.frombuffer(text.encode() + b"0" * 64, dtype=np.uint8), np.array([0]),
+                                    np.array([len(text.encode())]), null=np.array([False]))
+    taken = [bool(kernel_accept(column, no_date_after, limit, blank=True)[0]) for limit in (0, 99999999)]
     if day is None:
-        assert not kernel_accept(column, iso_day_not_after, 99999999)[0]
+        assert taken == [True, True]
+    elif day == "rule":
+        assert taken == [False, False]
     else:
-        assert kernel_accept(column, iso_day_not_after, day)[0] and not kernel_accept(column, iso_day_not_after, day - 1)[0]
+        assert kernel_accept(column, no_date_after, day)[0] and not kernel_accept(column, no_date_after, day - 1)[0]
 
 
 def test_the_fast_accept_takes_plain_good_values() -> None:
@@ -245,13 +252,25 @@ def test_the_fast_accept_takes_plain_good_values() -> None:
         (ce.ExpectColumnValuesToBeValidRic(column="v", as_of=AS_OF),
          [make_ric("320706", date(1990, 1, 2) + timedelta(days=i), i) for i in range(50)] + [make_ric("110101", date(2000, 2, 29), 1)]),
         (ce.ExpectColumnValuesToBeValidDivisionCode(column="v"), ["320706", "110101", "320724"]),
+        (ce.ExpectColumnValuesToBeValidRic(column="v", as_of=AS_OF),
+         ["320706900102123", make_ric("110101", date(1985, 5, 5), 7).replace("X", "x"), "", "   "]),
         (ce.ExpectColumnValuesToBeDateNotInFuture(column="v", reference_date=AS_OF),
-         ["2026-11-28", "2026-11-28 23:59:59", "1990-01-01", "0001-01-01"]),
+         ["2026-11-28", "2026-11-28 23:59:59", "1990-01-01", "0001-01-01", "1990/01/01", "not a date", "", "x "]),
+        (ce.ExpectColumnValuesToBeValidMobile(column="v"), ["13800138000", "19912345678", "", "  "]),
+        (ce.ExpectColumnValuesToBeValidUscc(column="v"), [make_uscc("320706", i) for i in range(20)]),
+        (ce.ExpectColumnValuesToBeValidPlate(column="v"),
+         ["苏A12345", "京AD12345", "粤B·1234学", "沪C-1A2B3", "浙A 12345", "鲁B1234警", "苏E・12345"]),
+        (ce.ExpectColumnValuesToBeValidBankcard(column="v"), ["4111111111111111", "6222021234567890128", " "]),
     ]
     for expectation, values in cases:
         check = compile_check(substitute(expectation, {"logical_date": AS_OF}))
         assert check.vector is not None
-        assert check.vector([TextColumn(values)]).all(), expectation.type
+        assert all(check.pandas([pd.Series(values, dtype=object)])), expectation.type
+        # a database's '' and blanks are present text here, not NULL
+        column = TextColumn.from_buffer(np.frombuffer("".join(values).encode() + bytes(64), dtype=np.uint8),
+                                        np.cumsum([0] + [len(v.encode()) for v in values[:-1]]),
+                                        np.array([len(v.encode()) for v in values]), null=np.zeros(len(values), bool))
+        assert check.vector([column]).all(), expectation.type
 
 
 # --- pair rules ------------------------------------------------------------------------------------------

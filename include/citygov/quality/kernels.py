@@ -50,38 +50,36 @@ def real_date(y: int, m: int, d: int, min_year: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _ric18_shape(buf: np.ndarray, s: int) -> bool:
-    """17 ASCII digits and a digit or upper-case ``X`` at ``buf[s:]``."""
-    for j in range(17):
-        c = buf[s + j]
-        if c < 48 or c > 57:
-            return False
-    last = buf[s + 17]
-    return (48 <= last <= 57) or last == 88
-
-
-@njit(cache=True, nogil=True)
 def _ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, limit: int, divisions: np.ndarray,
-         min_year: int, weights: np.ndarray, check_chars: np.ndarray) -> np.ndarray:
+         min_year: int, allow_15_digit: bool, weights: np.ndarray, check_chars: np.ndarray) -> np.ndarray:
     out = np.zeros(lengths.shape[0], dtype=np.bool_)
-    if cap < 18:
-        return out
     for i in range(lengths.shape[0]):
-        if lengths[i] != 18:
+        n = lengths[i]
+        if n > cap:
             continue
         s = starts[i]
-        total = 0
-        digits = True
-        for j in range(17):
-            c = buf[s + j] - 48
-            if c < 0 or c > 9:
-                digits = False
-                break
-            total += weights[j] * c
-        # the check character table holds only digits and X: a match is the shape's last character too
-        if not digits or check_chars[total % 11] != buf[s + 17]:
+        if n == 18:
+            total = 0
+            digits = True
+            for j in range(17):
+                c = buf[s + j] - 48
+                if c < 0 or c > 9:
+                    digits = False
+                    break
+                total += weights[j] * c
+            last = buf[s + 17]
+            if last == 120:  # x: the rule reads the value in upper case
+                last = 88
+            # the check character table holds only digits and X: a match is the shape's last character too
+            if not digits or check_chars[total % 11] != last:
+                continue
+            born = digits_value(buf, s + 6, 8)
+        elif n == 15 and allow_15_digit:
+            if digits_value(buf, s, 15) < 0:
+                continue
+            born = 19000000 + digits_value(buf, s + 6, 6)
+        else:
             continue
-        born = digits_value(buf, s + 6, 8)
         if born > limit or not real_date(born // 10000, born // 100 % 100, born % 100, min_year):
             continue
         out[i] = divisions[digits_value(buf, s, 6)]
@@ -89,11 +87,12 @@ def _ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, lim
 
 
 def ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, limit: int, divisions: np.ndarray,
-        min_year: int) -> np.ndarray:
-    """Rows that are an 18-character 公民身份号码 with upper-case ``X``: 17 digits and the right check
-    character, a real birth date from ``min_year`` up to ``limit`` (``YYYYMMDD``) and a known GB/T 2260
-    division (``divisions``: a million flags)."""
-    return _ric(buf, starts, lengths, cap, limit, divisions, min_year, _RIC_W, _RIC_CHECK)
+        min_year: int, allow_15_digit: bool = True) -> np.ndarray:
+    """Rows that are a 公民身份号码: 17 digits and the right check character (``X`` or ``x``), or with
+    ``allow_15_digit`` an old number of 15 digits (born ``19YYMMDD``), with a real birth date from
+    ``min_year`` up to ``limit`` (``YYYYMMDD``) and a known GB/T 2260 division (``divisions``: a million
+    flags)."""
+    return _ric(buf, starts, lengths, cap, limit, divisions, min_year, allow_15_digit, _RIC_W, _RIC_CHECK)
 
 
 @njit(cache=True, nogil=True)
@@ -109,18 +108,29 @@ def _iso_day(buf: np.ndarray, s: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def iso_day_not_after(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, limit: int) -> np.ndarray:
-    """Rows whose first 10 bytes are ``DDDD-DD-DD`` (ASCII digits and dashes) spelling ``YYYYMMDD`` ≤
-    ``limit``."""
+def _no_date(buf: np.ndarray, s: int, n: int, cap: int) -> bool:
+    """Whether the text at ``buf[s:]`` (``n`` bytes) surely does not start with ``YYYY-MM-DD`` or
+    ``YYYY/MM/DD`` once surrounding spaces are stripped: it starts with no space (stripping the end keeps
+    the start) and is shorter or its first 10 bytes are no such date."""
+    if n == 0:
+        return True
+    if buf[s] == 32 or (n > cap and cap < 10):
+        return False
+    return n < 10 or _iso_day(buf, s) < 0
+
+
+@njit(cache=True, nogil=True)
+def no_date_after(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, limit: int) -> np.ndarray:
+    """Rows that surely hold no date after ``limit`` (``YYYYMMDD``): no date at all (:func:`_no_date`),
+    or one starting the value (``YYYY-MM-DD`` or ``YYYY/MM/DD``, ASCII digits) that is not after it."""
     out = np.zeros(lengths.shape[0], dtype=np.bool_)
     for i in range(lengths.shape[0]):
-        if min(lengths[i], cap) < 10:
-            continue
-        s = starts[i]
-        if buf[s + 4] != 45 or buf[s + 7] != 45:
-            continue
-        day = _iso_day(buf, s)
-        out[i] = 0 <= day <= limit
+        n, s = lengths[i], starts[i]
+        if _no_date(buf, s, n, cap):
+            out[i] = True
+        elif min(n, cap) >= 10:
+            day = _iso_day(buf, s)
+            out[i] = 0 <= day <= limit
     return out
 
 
@@ -134,6 +144,23 @@ def known_division(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap
         if lengths[i] == 6:
             code = digits_value(buf, starts[i], 6)
             out[i] = code >= 0 and divisions[code]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def blank(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int) -> np.ndarray:
+    """Rows of empty text or only spaces (all of it read), which the identifier rules pass."""
+    out = np.zeros(lengths.shape[0], dtype=np.bool_)
+    for i in range(lengths.shape[0]):
+        n, s = lengths[i], starts[i]
+        if n > cap:
+            continue
+        spaces = True
+        for j in range(n):
+            if buf[s + j] != 32:
+                spaces = False
+                break
+        out[i] = spaces
     return out
 
 
@@ -375,11 +402,23 @@ def _packed(buf: np.ndarray, s: int, n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _ric_digits(buf: np.ndarray, s: int, n: int) -> bool:
-    """An ID number's shape (18: 17 digits and a digit or ``X``; 15: digits) at ``buf[s:]``."""
+def _ric_shape(buf: np.ndarray, s: int, n: int) -> bool:
+    """An ID number's shape at ``buf[s:]`` (18: 17 digits and a digit, ``X`` or ``x``; 15: digits)."""
     if n == 18:
-        return _ric18_shape(buf, s)
+        last = buf[s + 17]
+        return digits_value(buf, s, 17) >= 0 and ((48 <= last <= 57) or last == 88 or last == 120)
     return n == 15 and digits_value(buf, s, 15) >= 0
+
+
+@njit(cache=True, nogil=True)
+def _no_id(buf: np.ndarray, s: int, n: int, cap: int) -> bool:
+    """Whether the text at ``buf[s:]`` is surely no ID number once spaces are stripped: too short, or
+    read whole, without surrounding spaces, and not of the shape."""
+    if n < 15:
+        return True
+    if n > cap or buf[s] == 32 or buf[s + n - 1] == 32:
+        return False
+    return not _ric_shape(buf, s, n)
 
 
 @njit(cache=True, nogil=True)
@@ -387,18 +426,15 @@ def id_birth(abuf: np.ndarray, astarts: np.ndarray, alengths: np.ndarray, acap: 
              bbuf: np.ndarray, bstarts: np.ndarray, blengths: np.ndarray, bcap: int) -> np.ndarray:
     """Rows whose ID number (column A) and date (column B) surely agree or cannot be compared: the ID's
     birth digits are the date's (``YYYY-MM-DD`` or ``YYYY/MM/DD`` it starts with; ``19YYMMDD`` of a
-    15-digit ID), or the ID has fewer than 15 bytes, or the date fewer than 10 (neither can then hold
-    one; NULLs have none)."""
+    15-digit ID), or a side surely holds no ID (:func:`_no_id`) or no date (:func:`_no_date`; NULLs
+    have no bytes)."""
     out = np.zeros(alengths.shape[0], dtype=np.bool_)
     for i in range(alengths.shape[0]):
-        n, m = alengths[i], blengths[i]
-        if n < 15 or m < 10:
+        n, m, a, b = alengths[i], blengths[i], astarts[i], bstarts[i]
+        if _no_id(abuf, a, n, acap) or _no_date(bbuf, b, m, bcap):
             out[i] = True
             continue
-        if n > acap or min(m, bcap) < 10:
-            continue
-        a, b = astarts[i], bstarts[i]
-        if not _ric_digits(abuf, a, n):
+        if n > acap or min(m, bcap) < 10 or not _ric_shape(abuf, a, n):
             continue
         day = _iso_day(bbuf, b)
         if day < 0:
@@ -413,18 +449,17 @@ def id_gender(abuf: np.ndarray, astarts: np.ndarray, alengths: np.ndarray, acap:
               bbuf: np.ndarray, bstarts: np.ndarray, blengths: np.ndarray, bcap: int,
               words: np.ndarray, word_lengths: np.ndarray, word_male: np.ndarray, blank_agrees: bool) -> np.ndarray:
     """Rows whose gender (column B) is exactly one of ``words`` (packed, :func:`_packed`) that agrees
-    with the ID number's sequence digit (``word_male``: the word says male), or whose ID has fewer than
-    15 bytes (no ID shape: nothing to disagree with), or whose gender has no bytes when
-    ``blank_agrees`` (no word is empty)."""
+    with the ID number's sequence digit (``word_male``: the word says male), or whose ID surely is none
+    (:func:`_no_id`: nothing to disagree with), or whose gender has no bytes when ``blank_agrees``."""
     out = np.zeros(alengths.shape[0], dtype=np.bool_)
     for i in range(alengths.shape[0]):
-        n, m = alengths[i], blengths[i]
-        if n < 15 or (m == 0 and blank_agrees):
+        n, m, a = alengths[i], blengths[i], astarts[i]
+        if _no_id(abuf, a, n, acap) or (m == 0 and blank_agrees):
             out[i] = True
             continue
-        if n > acap or m > 8 or m > bcap or not _ric_digits(abuf, astarts[i], n):
+        if n > acap or m > 8 or m > bcap or not _ric_shape(abuf, a, n):
             continue
-        male = (abuf[astarts[i] + (16 if n == 18 else 14)] - 48) % 2 == 1
+        male = (abuf[a + (16 if n == 18 else 14)] - 48) % 2 == 1
         g = _packed(bbuf, bstarts[i], m)
         for k in range(words.shape[0]):
             if word_lengths[k] == m and words[k] == g and word_male[k] == male:
@@ -440,7 +475,8 @@ def warm() -> None:
     lengths = np.full(1, 18, dtype=np.int64)
     flags = np.zeros(1_000_000, dtype=np.bool_)
     ric(buf, starts, lengths, 64, 0, flags, 0)
-    iso_day_not_after(buf, starts, lengths, 64, 0)
+    no_date_after(buf, starts, lengths, 64, 0)
+    blank(buf, starts, lengths, 64)
     known_division(buf, starts, lengths, 64, flags)
     mobile(buf, starts, lengths, 64)
     uscc(buf, starts, lengths, 64, np.zeros(256, dtype=np.int64), np.zeros(17, dtype=np.int64))

@@ -182,10 +182,17 @@ def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | 
     return cond
 
 
-def kernel_accept(column: TextColumn, kernel: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+def kernel_accept(column: TextColumn, kernel: Callable[..., np.ndarray], *args: Any, blank: bool = False) -> np.ndarray:
     """A compiled kernel's fast accept (:mod:`citygov.quality.kernels`) over a column's bytes in place,
-    as a verdict for every row (NULLs never accepted)."""
-    return kernel(column.buffer, column.starts, column.lengths, column.cap, *args) & ~column.null
+    as a verdict for every row (NULLs never accepted). ``blank``: empty text and only spaces are
+    accepted too (:func:`citygov.quality.kernels.blank`): the identifier rules pass them, leaving
+    them to the not-blank rule, and a database may hold ``''`` where a file has NULL."""
+    out = kernel(column.buffer, column.starts, column.lengths, column.cap, *args)
+    if blank:
+        from citygov.quality import kernels
+
+        out |= kernels.blank(column.buffer, column.starts, column.lengths, column.cap)
+    return out & ~column.null
 
 
 def pair_kernel_accept(a: TextColumn, b: TextColumn, kernel: Callable[..., np.ndarray], *args: Any) -> np.ndarray:

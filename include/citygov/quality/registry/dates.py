@@ -78,12 +78,13 @@ def not_future_ok(column: ColumnElement[Any], dialect: str, *, reference_date: d
 
 
 def fast_accept(reference_date: Any) -> Any:
-    """``YYYY-MM-DD…`` values not after the reference date (compiled kernel)."""
+    """Values that hold no date, or start with ``YYYY-MM-DD`` / ``YYYY/MM/DD`` not after the reference
+    date (compiled kernel); values with leading spaces go to :func:`future_date_problem`."""
 
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels, vector
 
-        return vector.kernel_accept(cols[0], kernels.iso_day_not_after, vector.iso_number(reference_date))
+        return vector.kernel_accept(cols[0], kernels.no_date_after, vector.iso_number(reference_date), blank=True)
 
     return cond
 

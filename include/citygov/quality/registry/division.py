@@ -57,12 +57,12 @@ def division_ok(column: ColumnElement[Any], dialect: str, *, current_only: bool 
 
 
 def fast_accept(current_only: bool) -> Any:
-    """Six digits that are a flagged code (compiled kernel over a million flags)."""
+    """Six digits that are a flagged code (compiled kernel over a million flags), or blank."""
 
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels, vector
 
-        return vector.kernel_accept(cols[0], kernels.known_division, vector.division_table(current_only))
+        return vector.kernel_accept(cols[0], kernels.known_division, vector.division_table(current_only), blank=True)
 
     return cond
 

@@ -32,11 +32,11 @@ def mobile_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
 
 
 def fast_accept(cols: Sequence[Any]) -> Any:
-    """Exactly ``1[3-9]`` and nine ASCII digits (compiled kernel); anything else goes to
+    """Exactly ``1[3-9]`` and nine ASCII digits, or blank (compiled kernel); anything else goes to
     :func:`mobile_problem`."""
     from citygov.quality import kernels, vector
 
-    return vector.kernel_accept(cols[0], kernels.mobile)
+    return vector.kernel_accept(cols[0], kernels.mobile, blank=True)
 
 
 RULES = (

@@ -59,10 +59,10 @@ def _flags() -> tuple[Any, Any]:
 
 def fast_accept(cols: Sequence[Any]) -> Any:
     """Plates exactly in one of the shapes of :data:`citygov.identifiers.PLATE_RE` (compiled kernel over
-    the UTF-8 bytes); surrounding spaces, lower case and the rest go to :func:`plate_problem`."""
+    the UTF-8 bytes), or blank; surrounding spaces, lower case and the rest go to :func:`plate_problem`."""
     from citygov.quality import kernels, vector
 
-    return vector.kernel_accept(cols[0], kernels.plate, *_flags())
+    return vector.kernel_accept(cols[0], kernels.plate, *_flags(), blank=True)
 
 
 RULES = (

@@ -146,9 +146,9 @@ def ric_male_sql(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]
 # --- vectorized ------------------------------------------------------------------------------------------
 
 
-def fast_accept(as_of: Any) -> Any:
-    """18-character IDs only (upper-case ``X``), by the compiled kernel; 15-digit and odd-looking values
-    go to :func:`ric_problem`."""
+def fast_accept(as_of: Any, allow_15_digit: bool = True) -> Any:
+    """18-character IDs (``X`` in either case), 15-digit ones when ``allow_15_digit``, and blanks, by
+    the compiled kernel; spaces around and odd-looking values go to :func:`ric_problem`."""
     from citygov.quality import vector
 
     limit = vector.iso_number(as_of) if as_of is not None else 99999999
@@ -156,7 +156,8 @@ def fast_accept(as_of: Any) -> Any:
     def cond(cols: Sequence[Any]) -> Any:
         from citygov.quality import kernels
 
-        return vector.kernel_accept(cols[0], kernels.ric, limit, vector.division_table(False), RIC_MIN_YEAR)
+        return vector.kernel_accept(cols[0], kernels.ric, limit, vector.division_table(False), RIC_MIN_YEAR, allow_15_digit,
+                                    blank=True)
 
     return cond
 
@@ -168,7 +169,7 @@ def _compile(e: Any) -> CheckForms:
     kw = {"as_of": e.as_of, "allow_15_digit": e.allow_15_digit}
     if e.division_in_birth_year:  # the birth year's division table: Python only, GX runs it
         return CheckForms("gx", (e.column,), explain=explain(PREFIX, ric_problem, **kw, division_in_birth_year=True))
-    return map_forms(e, PREFIX, ric_problem, ric_ok, vector=fast_accept(e.as_of), **kw)
+    return map_forms(e, PREFIX, ric_problem, ric_ok, vector=fast_accept(e.as_of, e.allow_15_digit), **kw)
 
 
 RULES = (

@@ -62,10 +62,10 @@ def _tables() -> tuple[Any, Any]:
 
 def fast_accept(cols: Sequence[Any]) -> Any:
     """18 upper-case characters of the alphabet with digits at the 3rd to 8th and the right check
-    character (compiled kernel); lower case, spaces and the rest go to :func:`uscc_problem`."""
+    character, or blank (compiled kernel); lower case, spaces and the rest go to :func:`uscc_problem`."""
     from citygov.quality import kernels, vector
 
-    return vector.kernel_accept(cols[0], kernels.uscc, *_tables())
+    return vector.kernel_accept(cols[0], kernels.uscc, *_tables(), blank=True)
 
 
 RULES = (
