@@ -6,9 +6,10 @@ the asked columns' field starts and lengths in one pass over the bytes (checking
 are blank as it goes), so a block's buffer is the bytes as read and no value becomes a Python object. The
 kernel stops at a line holding a double quote or a lone carriage return: there CSV quoting (a field with a
 delimiter, a line break or a doubled quote inside) may apply, so the records from that line up to a record
-boundary a little further on (:func:`record_end`) are parsed by Python's :mod:`csv` module — the reader
-:func:`citygov.sources.folder.read_table_file` uses — and packed with :func:`pack_rows`; then the kernel
-takes over again.
+boundary (:func:`record_end`) are parsed by Python's :mod:`csv` module — the reader
+:func:`citygov.sources.folder.read_table_file` uses — and their values packed into a buffer of their own
+(:func:`_pack_text`, the layout of :func:`~citygov.sources.blocks.pack_rows`); then the kernel takes
+over again.
 
 The rows are exactly those of :func:`citygov.sources.folder.read_file_chunks` with ``empty=None``: blank
 rows (every cell whitespace, as ``str.strip`` sees it) skipped, short rows padded with NULL, cells beyond
@@ -29,7 +30,7 @@ from typing import BinaryIO
 import numpy as np
 from numba import njit
 
-from citygov.sources.blocks import PAD, TextBlock, pack_rows
+from citygov.sources.blocks import PAD, TextBlock
 
 READ_BYTES = 4 << 20
 """Bytes read (or transcoded) at a time, at least: large enough that a Python step per read costs nothing."""
@@ -37,8 +38,9 @@ BLOCK_READ_CAP = 64 << 20
 """Reads grow to about two blocks' bytes (so that few blocks take rows of two reads, whose bytes are then
 copied into one buffer), up to this."""
 QUOTED_WINDOW = 1 << 16
-"""Bytes of records handed to :mod:`csv` at a time after a quote: a few lines around a quoted field, or
-steady 64 KiB steps through a file where every field is quoted."""
+"""Bytes of records handed to :mod:`csv` at a time at most. After a quote only its record goes to
+:mod:`csv`; when the kernel then meets the next one within a few lines, twice as many bytes as the last
+time (from 4 KiB), so a file where every field is quoted goes through in steps of this size."""
 FAST_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
 """Encodings whose bytes are split as they are read; others are transcoded to UTF-8 first."""
 
@@ -206,13 +208,12 @@ def split_plain(buf: np.ndarray, lo: int, hi: int, classes: np.ndarray, width: i
 
 
 @njit(cache=True, nogil=True)
-def record_end(buf: np.ndarray, lo: int, hi: int, delim: int) -> int:
-    """Just past the last ``\\n`` of ``buf[lo:hi]`` that ends a record (``lo`` starting one), or -1 when
-    none does: the states of Python's :mod:`csv` reader (excel dialect: a quote opens a quoted field only
+def record_end(buf: np.ndarray, lo: int, hi: int, delim: int, target: int) -> int:
+    """Just past the first ``\\n`` of ``buf[lo:hi]`` that ends a record (``lo`` starting one) at or past
+    ``target``, or -1 when none does: the states of Python's :mod:`csv` reader (excel dialect: a quote opens a quoted field only
     at the field's start, ``""`` inside one is a quote, text after its closing quote joins the field), of
     which only "inside a quoted field" keeps a line break from ending the record."""
     state = 0  # 0: a field's start, 1: in an unquoted field, 2: in a quoted field, 3: a quote in one
-    last = -1
     for i in range(lo, hi):
         b = buf[i]
         if state == 2:
@@ -223,14 +224,15 @@ def record_end(buf: np.ndarray, lo: int, hi: int, delim: int) -> int:
             state = 2
         elif b == 10:
             state = 0
-            last = i + 1
+            if i + 1 >= target:
+                return i + 1
         elif b == 13 or b == delim:
             state = 0
         elif state == 0 and b == 34:
             state = 2
         else:
             state = 1
-    return last
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -335,7 +337,7 @@ class CsvFile:
         out = _Assembler(list(columns), block_rows)
         pending, ended, line = self.rest, self.ended, 2
         base = want = READ_BYTES
-        line_bytes = 0.0
+        line_bytes, window, hint = 0.0, 0, 1 << 62
         try:
             while True:
                 size = len(pending) + (0 if ended else want)
@@ -353,7 +355,8 @@ class CsvFile:
                     base = want = max(READ_BYTES, min(BLOCK_READ_CAP, int(2 * block_rows * line_bytes)))
                 pos = 0
                 while pos < hi:
-                    capacity = int((hi - pos) / line_bytes * 1.1) + 64
+                    # room for the rest of the read, or for a few more rows than ran between quotes
+                    capacity = min(int((hi - pos) / line_bytes * 1.1) + 64, hint)
                     starts, lengths, lines, spans, r, stop, passed, why = split_plain(
                         buf, pos, hi, classes, width, asked, capacity
                     )
@@ -364,17 +367,18 @@ class CsvFile:
                     if why == _BAD_UTF8:
                         raise _bad_utf8(buf, pos, hi, line, self.reader.name)
                     if why != _QUOTED:
+                        hint = hint * 4 if why == _FULL else hint
                         continue
-                    cut = record_end(buf, pos, min(pos + QUOTED_WINDOW, hi), delim)
-                    if cut < 0 and pos + QUOTED_WINDOW < hi:
-                        cut = record_end(buf, pos, hi, delim)
+                    hint = max(2 * passed, 256)
+                    window = min(max(2 * window, 4096), QUOTED_WINDOW) if passed < 16 else 0
+                    cut = record_end(buf, pos, hi, delim, pos + max(window, 1))
                     if cut < 0:
                         if not ended:
                             break  # the record goes on past these bytes: read it whole next time
                         cut = hi
-                    block, passed = _parse_records(buf[pos:cut], columns, positions, delimiter, line)
-                    if block is not None:
-                        yield from out.add(block.buffer, block.starts, block.lengths, block.lines, None)
+                    parsed, passed = _parse_records(buf[pos:cut], positions, delimiter, line)
+                    if parsed is not None:
+                        yield from out.add(*parsed, None)
                     line, pos = line + passed, cut
                 if ended:
                     break
@@ -385,13 +389,14 @@ class CsvFile:
             self.close()
 
 
-def _parse_records(raw: np.ndarray, columns: list[str], positions: list[int], delimiter: str,
-                   line: int) -> tuple[TextBlock | None, int]:
+def _parse_records(raw: np.ndarray, positions: list[int], delimiter: str, line: int) -> tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, int
+]:
     """Whole records (their bytes; the first starting at file line ``line``) parsed by :mod:`csv` as
-    :func:`citygov.sources.folder.read_table_file` parses them; the non-blank ones packed, with their lines.
-    Also returns how many lines they span."""
+    :func:`citygov.sources.folder.read_table_file` parses them: the non-blank ones' values at ``positions``
+    packed (:func:`_pack_text`) with their lines, or None when all are blank; and how many lines they span."""
     reader = csv.reader(io.StringIO(raw.tobytes().decode("utf-8"), newline=""), delimiter=delimiter)
-    rows: list[list[str | None]] = []
+    cells: list[str] = []
     lines: list[int] = []
     while True:
         before = reader.line_num
@@ -399,13 +404,30 @@ def _parse_records(raw: np.ndarray, columns: list[str], positions: list[int], de
         if values is None:
             break
         if any(v.strip() for v in values):
-            rows.append([values[p] if p < len(values) else None for p in positions])
+            n = len(values)
+            cells.extend([values[p] if p < n else "" for p in positions])
             lines.append(line + before)
-    if not rows:
+    if not lines:
         return None, reader.line_num
-    block = pack_rows(columns, rows, empty_is_null=True, first_line=lines[0])
-    block.lines = np.asarray(lines, dtype=np.int64)
-    return block, reader.line_num
+    buffer, starts, lengths = _pack_text(cells, len(lines), len(positions))
+    return (buffer, starts, lengths, np.asarray(lines, dtype=np.int64)), reader.line_num
+
+
+def _pack_text(cells: list[str], rows: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows`` × ``width`` texts (row by row) in one UTF-8 buffer with each one's start and length (an
+    empty text: length 0, NULL), as :func:`citygov.sources.blocks.pack_rows` lays them out for a file's
+    text but without Python work per value: the texts are joined and encoded once, and character offsets
+    become byte offsets through the positions of the bytes that start a character."""
+    chars = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
+    data = "".join(cells).encode("utf-8")
+    buffer = np.zeros(len(data) + PAD, np.uint8)
+    buffer[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    ends = np.cumsum(chars)
+    starts = ends - chars
+    if len(data) != (int(ends[-1]) if ends.size else 0):  # not all ASCII
+        at = np.append(np.flatnonzero((buffer[: len(data)] & 0xC0) != 0x80), len(data))
+        starts, ends = at[starts], at[ends]
+    return buffer, starts.reshape(rows, width), (ends - starts).reshape(rows, width)
 
 
 def _bad_utf8(buf: np.ndarray, pos: int, hi: int, line: int, name: str) -> UnicodeDecodeError:
