@@ -125,6 +125,8 @@ CASES = {
     "cr_only_csv": {"delimiter": ",", "newline": "\r", "quoted": False, "cells": PLAIN_CELLS},
     "no_last_newline": {"delimiter": ",", "newline": "\n", "quoted": True, "cells": QUOTED_CELLS,
                         "last_newline": False},
+    "utf16_quoted": {"delimiter": ",", "newline": "\r\n", "quoted": True, "cells": QUOTED_CELLS, "encoding": "utf-16"},
+    "cr_only_quoted": {"delimiter": ",", "newline": "\r", "quoted": True, "cells": QUOTED_CELLS},
     "gbk_csv": {"delimiter": ",", "newline": "\r\n", "quoted": False, "cells": GBK_CELLS, "encoding": "gbk"},
     "gbk_quoted": {"delimiter": ",", "newline": "\n", "quoted": True, "cells": [*GBK_CELLS, "甲,乙", "引\"号"],
                    "encoding": "gb18030"},

@@ -209,8 +209,8 @@ def split_plain(buf: np.ndarray, lo: int, hi: int, classes: np.ndarray, width: i
 
 @njit(cache=True, nogil=True)
 def record_end(buf: np.ndarray, lo: int, hi: int, delim: int, target: int) -> int:
-    """Just past the first ``\\n`` of ``buf[lo:hi]`` that ends a record (``lo`` starting one) at or past
-    ``target``, or -1 when none does: the states of Python's :mod:`csv` reader (excel dialect: a quote opens a quoted field only
+    """Just past the first line end (``\\n``, or a ``\\r`` no ``\\n`` follows) of ``buf[lo:hi]`` that ends
+    a record (``lo`` starting one) at or past ``target``, or -1 when none does: the states of Python's :mod:`csv` reader (excel dialect: a quote opens a quoted field only
     at the field's start, ``""`` inside one is a quote, text after its closing quote joins the field), of
     which only "inside a quoted field" keeps a line break from ending the record."""
     state = 0  # 0: a field's start, 1: in an unquoted field, 2: in a quoted field, 3: a quote in one
@@ -222,7 +222,7 @@ def record_end(buf: np.ndarray, lo: int, hi: int, delim: int, target: int) -> in
             continue
         if state == 3 and b == 34:
             state = 2
-        elif b == 10:
+        elif b == 10 or (b == 13 and i + 1 < hi and buf[i + 1] != 10):  # a line's end: the record's
             state = 0
             if i + 1 >= target:
                 return i + 1
@@ -236,10 +236,11 @@ def record_end(buf: np.ndarray, lo: int, hi: int, delim: int, target: int) -> in
 
 
 @njit(cache=True, nogil=True)
-def last_newline(buf: np.ndarray, lo: int, hi: int) -> int:
-    """The position of the last ``\\n`` in ``buf[lo:hi]``, or -1."""
+def last_line_end(buf: np.ndarray, lo: int, hi: int) -> int:
+    """The position of the last line end in ``buf[lo:hi]``: a ``\\n``, or a ``\\r`` known not to be
+    followed by one (a file of old Mac line ends is read a few MB at a time too); -1 when there is none."""
     for i in range(hi - 1, lo - 1, -1):
-        if buf[i] == 10:
+        if buf[i] == 10 or (buf[i] == 13 and i + 1 < hi):
             return i
     return -1
 
@@ -348,7 +349,7 @@ class CsvFile:
                     got = self.reader.readinto(memoryview(buf)[end:size])
                     ended, end = got < want, end + got
                 buf[end:] = 0
-                hi = end if ended else last_newline(buf, 0, end) + 1
+                hi = end if ended else last_line_end(buf, 0, end) + 1
                 if not line_bytes:
                     sample = buf[: min(hi, 1 << 16)]
                     line_bytes = max(len(sample) / max(int(np.count_nonzero(sample == 10)), 1), 2.0)
