@@ -417,7 +417,8 @@ def child_main(mode: str, source: str, engine_name: str) -> int:
         target = source
     else:
         db = sa.create_engine(source)
-        fn = lambda table: qengine.validate_table(db, table, s, parameters=PARAMS, engine=engine_name)  # noqa: E731
+        name = "fused" if mode == "fused" else engine_name
+        fn = lambda table: qengine.validate_table(db, table, s, parameters=PARAMS, engine=name)  # noqa: E731
         fn(WARM_TABLE)
         target = TABLE
     before = rss_high_water_mib()
@@ -449,7 +450,7 @@ def in_child(mode: str, source: str, engine_name: str) -> dict[str, Any]:
         raise RuntimeError(f"child run {mode!r} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     out["server_cpu_s"] = None if server0 is None or server1 is None else server1 - server0
-    progress(f"child {mode}: {out['wall_s']:.3f} s, peak RSS {out['peak_rss_mib']} MiB")
+    progress(f"child {mode} (engine {out['engine']!r}): {out['wall_s']:.3f} s, peak RSS {out['peak_rss_mib']} MiB")
     return out
 
 
@@ -681,6 +682,7 @@ def main() -> int:
         report[f"{mode}_peak_rss_mib"] = child["peak_rss_mib"]
     report["child_rss_before_mib"] = {mode: child["rss_before_mib"] for mode, child in peaks.items()}
     report["counts_children"] = {mode: child["counts"] for mode, child in peaks.items()}
+    report["engines_children"] = {mode: child["engine"] for mode, child in peaks.items()}
     differing = sorted(name for name, found in compared.items() if found != base_counts)
     differing += sorted(f"{mode} (child)" for mode, child in peaks.items() if child["counts"] != base_counts)
     identical = not differing
