@@ -163,6 +163,37 @@ def test_lines_and_values_of_a_small_file(tmp_path: Path) -> None:
     assert [b.first_line for b in blocks] == [2, 5, 8, 12]  # the kernel's row alone, then csv's rows
 
 
+TRICKY = {
+    "text after a closing quote": 'a,b\n"ab"cd,x\n"q""",y\n',
+    "a quote inside an unquoted field": 'a,b\n5" pipe,x\na"b"c,"d"\n',
+    "a quote after a space": 'a,b\n "a,b",c\n',
+    "a quote left open at the end": 'a,b\n1,2\n3,"open,\nstill\n',
+    "a quoted line break only": 'a,b\n"\n",x\n"\r\n",\n',
+    "NUL bytes": "a,b\nx\x00y,\x00\n\x00,\n",
+    "a quoted header over two lines": '"a\nb",c\n1,2\n',
+    "a repeated header name": "a,a,b\n1,2,3\n",
+    "a header alone with CRLF": "a,b\r\n",
+    "CR LF split by blank lines": "a,b\r\n\r\n1,2\r\n\r\n\r\n3,4\r\n",
+    "mixed line ends": "a,b\n1,2\r3,4\r\n5,6\n",
+    "a tab inside a comma file": "a,b\n\t,\t\nx\ty,z\n",
+    "spaces in a TSV": "a\tb\n \t \n x\t\n",
+}
+
+
+@pytest.mark.parametrize("text", list(TRICKY.values()), ids=list(TRICKY))
+@pytest.mark.parametrize("columns", [None, []])
+def test_tricky_files(tmp_path: Path, text: str, columns: list[str] | None) -> None:
+    (tmp_path / "t.csv").write_bytes(text.encode("utf-8"))
+    header, _ = read_file_chunks(tmp_path / "t.csv")
+    asked = header if columns is None else columns
+    want = expected_rows(tmp_path / "t.csv", asked)
+    for block_rows in (1, 7):
+        rows, lines, _ = block_rows_of(folder(tmp_path), "t.csv", asked, block_rows)
+        assert rows == want
+        first = io.StringIO(text, newline="").readline()
+        assert lines == expected_lines(text, "\t" if "\t" in first and "," not in first else ",")
+
+
 def test_every_whitespace_character_makes_a_blank_row(tmp_path: Path) -> None:
     spaces = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in "\n\r"]
     body = "".join(f"{s},{s}{s}\n" for s in spaces) + "".join(f"{s}x,\n" for s in spaces) + "\u200b,\n\ufeff,\n"
