@@ -15,6 +15,10 @@ Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked ag
 - **Fan-out**: entries are split into batches grouped by source (param `batch_size`, default 200) and
   patrolled by one mapped task each: thousands of entries, tens of tasks. A source that is down turns into
   `patrol.source.unreachable` findings for its own entries only.
+- **Isolation**: sources are hashed into shards (`sources_0` … `sources_3`), each a mapped task in its own
+  pool (`citygov_sources_<n>`), so a source that does not answer holds only its shard's slot. It is given
+  up on after `CITYGOV_SOURCE_TIMEOUT_S` (its entries are unreachable for the run, retried by the next);
+  `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) is the backstop. See `citygov_airflow.pools`.
 - **Backfill-safe**: findings are keyed on (entry, rule, logical date); rerunning a date replaces that
   date's findings. Evidence is masked.
 - **Outlet**: `citygov://patrol` when the run is done, for the quality inspection to follow.
@@ -24,9 +28,10 @@ Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked ag
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TaskGroup, dag, task
 
 from citygov_airflow import DEFAULT_ARGS, PATROL, TIMEZONE
+from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_timeout
 
 
 @dag(
@@ -46,15 +51,19 @@ from citygov_airflow import DEFAULT_ARGS, PATROL, TIMEZONE
 )
 def catalog_patrol():
     @task
-    def plan_batches(params=None) -> list[list[str]]:
-        """Split the published catalog into batches of entry codes, grouped by source."""
+    def plan_batches(shard: int, params=None) -> list[list[str]]:
+        """The shard's batches of entry codes, grouped by source."""
         from citygov import patrol
         from citygov_airflow import governance_engine
+        from citygov_airflow.pools import plan_shard
 
         with governance_engine() as engine:
-            return patrol.plan_batches(engine, int(params["batch_size"]))
+            return plan_shard(engine, patrol.plan_batches, int(params["batch_size"]), shard)
 
-    @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
+    @task(
+        map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}",
+        execution_timeout=source_task_timeout(),
+    )
     def patrol_batch(codes: list[str], logical_date=None) -> dict:
         """Patrol one batch of entries and store its findings for the run's logical date."""
         from citygov import patrol
@@ -63,7 +72,8 @@ def catalog_patrol():
         with governance_engine() as engine:
             return patrol.patrol_batch(engine, codes, source_resolver(), city_date(logical_date)).summary()
 
-    @task(outlets=[PATROL])
+    # A shard without entries skips its mapped task; the totals are still added up.
+    @task(outlets=[PATROL], trigger_rule="none_failed")
     def summarize(summaries: list[dict], outlet_events=None) -> dict:
         """Add the batches up; the asset event carries the totals."""
         from citygov_airflow import merge_summaries
@@ -72,7 +82,12 @@ def catalog_patrol():
         outlet_events[PATROL].extra = total
         return total
 
-    summarize(patrol_batch.expand(codes=plan_batches()))
+    shards = []
+    for shard in range(SOURCE_POOL_COUNT):
+        with TaskGroup(f"sources_{shard}", tooltip=f"sources of shard {shard}, pool {source_pool(shard)}"):
+            batches = plan_batches(shard)
+            shards.append(patrol_batch.override(pool=source_pool(shard)).expand(codes=batches))
+    summarize(shards[0].concat(*shards[1:]))
 
 
 catalog_patrol()

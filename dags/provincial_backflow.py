@@ -16,6 +16,8 @@ incremental, declared rows, SHA-256, schema version, sender, encoding). Each run
    5xx, timeouts and dropped connections are retried with backoff. When the connection is not
    defined the task is **skipped** (pulling is off; the landing folder is filled by other means) and
    ingestion still runs. If the listing itself cannot be fetched the task fails and Airflow retries it.
+   It runs in the pool `citygov_province`, never taking a department source's slot, and is failed (then
+   retried) past `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) should the API stop answering.
 2. **ingest_batches** — verifies every batch not loaded yet: manifest, checksum, declared row count,
    columns against the catalog's 信息项, encoding, truncation — a batch that fails is **rejected whole**;
    loads valid rows into the city's backflow store (connection `dept_sdsj`) with a `_batch_id` lineage
@@ -44,6 +46,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from citygov_airflow import BACKFLOW, DEFAULT_ARGS, TIMEZONE
+from citygov_airflow.pools import PROVINCE_POOL, source_task_timeout
 
 
 @dag(
@@ -71,7 +74,7 @@ from citygov_airflow import BACKFLOW, DEFAULT_ARGS, TIMEZONE
     },
 )
 def provincial_backflow():
-    @task
+    @task(pool=PROVINCE_POOL, execution_timeout=source_task_timeout())
     def pull_from_province(params=None, logical_date=None, dag_run=None) -> dict:
         """Land the batches the provincial API offers; skipped when its HTTP connection is not defined."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException

@@ -22,17 +22,21 @@ validates every published dataset with its Great Expectations suite (`expectatio
 - **Data Docs**: rebuilt from the stored, masked results into `data/data_docs/` (param `docs_dir`); the
   build fails rather than publish an unmasked identifier.
 
-Fan-out: one mapped task per batch of entries grouped by source (param `batch_size`). Rerunning a date
-replaces that date's runs, findings and scores. Param `date` overrides the date (a backfill by hand).
+Fan-out: one mapped task per batch of entries grouped by source (param `batch_size`), in the pool of the
+sources' shard (`sources_<n>` in pool `citygov_sources_<n>`, see `citygov_airflow.pools`): a source that
+does not answer within `CITYGOV_SOURCE_TIMEOUT_S` is asked once per batch, its entries are recorded
+unreachable (not scored) and the batch goes on; `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) is the
+backstop. Rerunning a date replaces that date's runs, findings and scores. Param `date` overrides the date (a backfill by hand).
 See the results with `govern quality results`, `govern scores`, and open `data/data_docs/index.html`.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TaskGroup, dag, task
 
 from citygov_airflow import DEFAULT_ARGS, PATROL, QUALITY, TIMEZONE
+from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_timeout
 
 
 @dag(
@@ -69,15 +73,19 @@ def quality_inspection():
         return city_date(logical_date).isoformat()
 
     @task
-    def plan_batches(params=None) -> list[list[str]]:
-        """Split the published catalog into batches of entry codes, grouped by source."""
+    def plan_batches(shard: int, params=None) -> list[list[str]]:
+        """The shard's batches of entry codes, grouped by source."""
         from citygov.quality.runner import plan_batches
         from citygov_airflow import governance_engine
+        from citygov_airflow.pools import plan_shard
 
         with governance_engine() as engine:
-            return plan_batches(engine, int(params["batch_size"]))
+            return plan_shard(engine, plan_batches, int(params["batch_size"]), shard)
 
-    @task(map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}")
+    @task(
+        map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}",
+        execution_timeout=source_task_timeout(),
+    )
     def inspect_batch(codes: list[str], day: str, params=None) -> dict:
         """Validate one batch; store masked results, findings and scores for the date."""
         from datetime import date
@@ -89,7 +97,8 @@ def quality_inspection():
             report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
             return {k: v for k, v in report.summary().items() if k != "datasets"}
 
-    @task(outlets=[QUALITY])
+    # A shard without entries skips its mapped task; the docs and totals are still built.
+    @task(outlets=[QUALITY], trigger_rule="none_failed")
     def build_data_docs(summaries: list[dict], day: str, params=None, outlet_events=None) -> dict:
         """Rebuild Data Docs from the stored, masked results; the asset event carries the totals."""
         from datetime import date
@@ -105,8 +114,12 @@ def quality_inspection():
         return total
 
     day = inspection_date()
-    summaries = inspect_batch.partial(day=day).expand(codes=plan_batches())
-    build_data_docs(summaries, day)
+    shards = []
+    for shard in range(SOURCE_POOL_COUNT):
+        with TaskGroup(f"sources_{shard}", tooltip=f"sources of shard {shard}, pool {source_pool(shard)}"):
+            batches = plan_batches(shard)
+            shards.append(inspect_batch.override(pool=source_pool(shard)).partial(day=day).expand(codes=batches))
+    build_data_docs(shards[0].concat(*shards[1:]), day)
 
 
 quality_inspection()

@@ -1,0 +1,229 @@
+"""Isolation of department sources (issue 19, item 4): one department's source hangs.
+
+The hanging source is a real TCP server on loopback that accepts connections and never answers a byte,
+registered as that department's PostgreSQL connection: what a database host behind a stuck proxy or a
+frozen server looks like to a client. The rest is the demo city on SQLite sources. With
+``CITYGOV_SOURCE_TIMEOUT_S`` small, the hanging department's entries must be unreachable for the run
+within the timeout, every other department's results must arrive as on a healthy night, and no task may
+hold its slot past its timeout. The DAG runs go through Airflow (``dag.test``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from citygov.catalog.importer import import_catalog
+from citygov.catalog.queries import load_entries
+from citygov.census import register_sources
+from citygov.demo import DEFAULT_AS_OF, create_demo_city
+from citygov.findings import RULES, load_findings
+from citygov.patrol import patrol_batch, plan_batches
+from citygov.quality.runner import inspect_batch
+from citygov.settings import CITY_TZ
+from citygov.sources import ConnectionInfo, connections_from_file
+from citygov.store import engine_for, upgrade
+from citygov_airflow.pools import (
+    PROVINCE_POOL,
+    SOURCE_POOL_COUNT,
+    SOURCE_POOLS,
+    assign_shards,
+    source_pool,
+    split_by_shard,
+)
+from tests.demo_expectations import expected_findings, found_keys
+
+HUNG = "dept_wjw"
+"""The department connection that hangs (卫健委: SQLite in the demo, a silent server here)."""
+TIMEOUT_S = 2
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def silent_server() -> Iterator[int]:
+    """A TCP port on loopback that accepts every connection and never sends anything."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return create_demo_city(tmp_path_factory.mktemp("demo") / "city").root
+
+
+@pytest.fixture
+def conns(city: Path, silent_server: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, ConnectionInfo]:
+    """The demo city's connections with HUNG pointing at the silent server; also as Airflow connections."""
+    data = json.loads((city / "connections.json").read_text(encoding="utf-8"))
+    data[HUNG] = {**data[HUNG], "conn_type": "postgres", "host": "127.0.0.1", "port": silent_server,
+                  "login": "wjw", "schema": "wjw"}
+    path = city.parent / "connections-hung.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = connections_from_file(path)
+    for conn in out.values():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps(conn.to_airflow_json()))
+    monkeypatch.setenv("CITYGOV_SOURCE_TIMEOUT_S", str(TIMEOUT_S))
+    return out
+
+
+@pytest.fixture
+def store(tmp_path: Path, city: Path, conns: dict[str, ConnectionInfo], monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A SQLite governance store with the demo catalog, registered as the governance_db connection."""
+    url = f"sqlite:///{tmp_path / 'governance.db'}"
+    monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "governance.db")}))
+    upgrade(url)
+    engine = engine_for(url)
+    import_catalog(engine, city / "catalog.csv")
+    register_sources(
+        engine, [(c.conn_id, c.department, "folder" if c.is_folder else "database") for c in conns.values() if c.department]
+    )
+    yield engine
+    engine.dispose()
+
+
+def _hung_codes(store: Engine) -> set[str]:
+    codes = {e.code for e in load_entries(store) if e.conn_id == HUNG}
+    assert codes, f"the demo city has no published entry on {HUNG}"
+    return codes
+
+
+def _assert_patrol_isolated(store: Engine, city: Path) -> None:
+    """HUNG's entries: one 可访问性 finding each, unreachable; everyone else: the healthy night's findings."""
+    hung = _hung_codes(store)
+    findings = load_findings(store, origin="patrol", logical_date=DEFAULT_AS_OF)
+    of_hung = [f for f in findings if f["entry_code"] in hung]
+    assert {f["entry_code"] for f in of_hung} == hung
+    assert {f["rule_id"] for f in of_hung} == {"patrol.source.unreachable"}
+    assert {f["dimension"] for f in of_hung} == {RULES["patrol.source.unreachable"].dimension.value} == {"可访问性"}
+    assert all("timeout" in f["message"] for f in of_hung), of_hung[0]["message"]
+    others = found_keys([f for f in findings if f["entry_code"] not in hung])
+    expected = {k for k in expected_findings(city / "defects.json", "patrol") if k[2] not in hung}
+    assert others == expected
+
+
+def test_the_patrol_gives_up_on_a_silent_source_and_patrols_the_rest(store: Engine, city: Path, conns) -> None:  # type: ignore[no-untyped-def]
+    took: dict[bool, float] = {}
+    for batch in plan_batches(store, 200):  # one batch: the silent source among all the others
+        started = time.monotonic()
+        report = patrol_batch(store, batch, conns.get, DEFAULT_AS_OF)
+        took[HUNG in report.unreachable_sources] = time.monotonic() - started
+    assert took[True] < TIMEOUT_S + 5  # one connect timeout for the source, not one per entry
+    _assert_patrol_isolated(store, city)
+
+
+def test_the_quality_batch_asks_a_silent_source_once_and_validates_the_rest(store: Engine, conns) -> None:  # type: ignore[no-untyped-def]
+    hung = _hung_codes(store)
+    codes = [c for batch in plan_batches(store, 200) for c in batch]
+    started = time.monotonic()
+    report = inspect_batch(store, codes, conns.get, DEFAULT_AS_OF, engine="fused")
+    took = time.monotonic() - started
+    status = {d.entry_code: d for d in report.datasets}
+    for code in hung:
+        if status[code].status not in ("no_suite", "suite_invalid"):
+            assert status[code].status == "unreachable" and "timeout" in (status[code].error or ""), status[code]
+    others = [d for d in report.datasets if d.entry_code not in hung]
+    assert others and not [d for d in others if d.status == "unreachable" and HUNG in (d.error or "")]
+    assert {d.status for d in others} & {"passed", "failed"}  # the other departments were validated
+    # The silent source cost one connect timeout for the batch, however many of its entries it holds.
+    assert sum(1 for c in hung if status[c].status == "unreachable") >= 2
+    assert took < 2 * TIMEOUT_S + 60, took
+
+
+# --- the shards and their pools -------------------------------------------------------------------------
+
+
+def test_sources_are_dealt_to_shards_that_keep_batches_whole() -> None:
+    assert [source_pool(i) for i in range(SOURCE_POOL_COUNT)] == [f"citygov_sources_{i}" for i in range(SOURCE_POOL_COUNT)]
+    assert set(SOURCE_POOLS) == {*(source_pool(i) for i in range(SOURCE_POOL_COUNT)), PROVINCE_POOL}
+    # Sorted ids dealt in turn: every shard gets a source before any gets two, whatever the ids hash to.
+    assert assign_shards(["e", "a", "c", "b", "d", "a"], 4) == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 0}
+    conn_of = {"a1": "dept_gaj", "a2": "dept_gaj", "b1": "dept_scjgj", "c1": "dept_wjw", "c2": "dept_wjw"}
+    batches = [["a1", "a2", "b1"], ["c1", "c2"]]
+    split = [split_by_shard(batches, conn_of, i) for i in range(SOURCE_POOL_COUNT)]
+    assert split == [[["a1", "a2"]], [["b1"]], [["c1", "c2"]], []]
+    # An entry withdrawn between the plan's two catalog reads stays in the plan (shard 0), never dropped.
+    assert split_by_shard([["a1", "gone"]], conn_of, 0) == [["a1", "gone"]]
+    with pytest.raises(ValueError, match="shard 4"):
+        source_pool(SOURCE_POOL_COUNT)
+
+
+def test_every_task_that_reads_a_source_has_a_source_pool_and_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("CITYGOV_SOURCE_TASK_TIMEOUT_S", "1234")
+    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
+    assert not bag.import_errors, bag.import_errors
+    readers = {
+        "catalog_patrol": "patrol_batch",
+        "quality_inspection": "inspect_batch",
+    }
+    for dag_id, name in readers.items():
+        tasks = [t for t in bag.dags[dag_id].tasks if t.task_id.endswith(f".{name}")]
+        assert sorted(t.pool for t in tasks) == [source_pool(i) for i in range(SOURCE_POOL_COUNT)], dag_id
+        assert {t.execution_timeout for t in tasks} == {timedelta(seconds=1234)}, dag_id
+        assert all(t.task_id == f"sources_{source_pool_index(t.pool)}.{name}" for t in tasks)
+    pull = bag.dags["provincial_backflow"].get_task("pull_from_province")
+    assert (pull.pool, pull.execution_timeout) == (PROVINCE_POOL, timedelta(seconds=1234))
+
+
+def source_pool_index(pool: str) -> int:
+    return int(pool.rsplit("_", 1)[1])
+
+
+# --- through Airflow ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.airflow
+def test_the_patrol_dag_finishes_within_the_timeout_with_every_other_department(store: Engine, city: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
+    dag = bag.dags["catalog_patrol"]
+    for task in dag.tasks:
+        task.retries = 0
+    dag_run = dag.test(logical_date=datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=1),
+                       run_conf={"batch_size": 200})
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id).all()
+        ran = {(ti.task_id, ti.map_index): (str(ti.state), ti.pool, ti.duration) for ti in tis}
+    assert str(dag_run.state) == "success", ran
+    batches = {k: v for k, v in ran.items() if k[0].endswith(".patrol_batch")}
+    hung_shard = assign_shards(e.conn_id for e in load_entries(store))[HUNG]
+    assert {v[1] for k, v in batches.items()} <= set(SOURCE_POOLS)
+    assert all(v[1] == source_pool(int(k[0].split(".")[0].rsplit("_", 1)[1])) for k, v in batches.items())
+    assert any(k[0] == f"sources_{hung_shard}.patrol_batch" and v[0] == "success" for k, v in batches.items())
+    # No slot held past the source timeout (plus the task's own start and store work).
+    assert max(v[2] or 0 for v in batches.values()) < TIMEOUT_S + 20, batches
+    _assert_patrol_isolated(store, city)
