@@ -1,10 +1,12 @@
 """A CSV or TSV file's columns as :class:`~citygov.sources.blocks.TextBlock` s, split by a compiled kernel.
 
-The file is read as UTF-8 bytes (a UTF-8 file as it is, any other encoding transcoded a few MB at a time),
-a few MB per read, and each read cut after its last line break. :func:`split_plain` splits the lines into
-the asked columns' field starts and lengths in one pass over the bytes (checking the UTF-8 and which rows
-are blank as it goes), so a block's buffer is the bytes as read and no value becomes a Python object. The
-kernel stops at a line holding a double quote or a lone carriage return: there CSV quoting (a field with a
+The file is read as UTF-8 bytes (a UTF-8 file as it is, any other encoding transcoded as it is read), about
+two blocks' worth per read (4 MiB at least), and each read cut after its last line end. :func:`split_plain`
+splits the lines into the asked columns' field starts and lengths in one pass over the bytes (checking the
+UTF-8 and which rows are blank as it goes), so a block's buffer is the bytes as read and no value becomes a
+Python object; blocks hold at most ``block_rows`` rows, most exactly that many (a block whose rows come
+from two reads gets their bytes copied into one buffer; rows left at the end of a read go as a smaller
+block when they are at least a quarter of one, :class:`_Assembler`). The kernel stops at a line holding a double quote or a lone carriage return: there CSV quoting (a field with a
 delimiter, a line break or a doubled quote inside) may apply, so the records from that line up to a record
 boundary (:func:`record_end`) are parsed by Python's :mod:`csv` module — the reader
 :func:`citygov.sources.folder.read_table_file` uses — and their values packed into a buffer of their own
