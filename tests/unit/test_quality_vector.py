@@ -520,3 +520,46 @@ def test_columns_from_a_byte_matrix_keep_long_values_for_the_rule(index: int) ->
     width = 12
     part._init(whole.lengths, whole.codes[:, :width], values)
     assert (vector_expected(check, [part]) == vector_expected(check, [whole])).all()
+
+
+def test_each_distinct_value_is_judged_once_and_told_apart_by_type() -> None:
+    """What the fast accept leaves is judged once per distinct value, but values that are equal in
+    Python and not to the rule stay apart: ``1`` and ``"1"`` for a value set of texts, ``Decimal("1.0")``
+    and ``Decimal("1.00")`` for a length."""
+    from decimal import Decimal
+
+    import great_expectations as gx
+
+    objects: list[object] = [1, "1", Decimal("1.0"), Decimal("1.00"), True, 1.0, "无", "无", None, "无", 1, "1"] * 50
+    texts = [None if v is None else str(v) for v in objects]
+    raw = [(t or "").encode() for t in texts]
+    column = TextColumn.from_buffer(
+        np.frombuffer(b"".join(raw) + bytes(64), dtype=np.uint8), np.cumsum([0] + [len(r) for r in raw[:-1]]),
+        np.array([len(r) for r in raw]), null=np.array([v is None for v in objects]), values=objects,
+    )
+    e = gx.expectations
+    for expectation in (e.ExpectColumnValuesToBeInSet(column="v", value_set=["1", "无"]),
+                        e.ExpectColumnValueLengthsToBeBetween(column="v", max_value=3),
+                        e.ExpectColumnValuesToBeBetween(column="v", min_value=0, max_value=1)):
+        check = compile_check(expectation)
+        calls: list[int] = []
+        judge = check.pandas
+        object.__setattr__(check, "pandas", lambda cols, judge=judge, calls=calls: calls.append(len(cols[0])) or judge(cols))
+        want = [v is None or bool(judge([pd.Series([v], dtype=object)]).iloc[0]) for v in objects]
+        assert list(vector_expected(check, [column])) == want, expectation.expectation_type
+        assert sum(calls) <= 8, "each distinct value once"
+
+
+def test_value_sets_are_fast_accepted_only_over_text_values() -> None:
+    """A value set's fast accept reads bytes as text: over a source's objects (``1``) it leaves every
+    value to ``isin``; over text values (a text column's str, ``text_values``) it takes the plain ones."""
+    import great_expectations as gx
+
+    check = compile_check(gx.expectations.ExpectColumnValuesToBeInSet(column="v", value_set=["1", "2"]))
+    raw = np.frombuffer(b"12" + bytes(64), dtype=np.uint8)
+    starts, lengths = np.array([0, 1]), np.array([1, 1])
+    objects = TextColumn.from_buffer(raw, starts, lengths, values=[1, 2])
+    texts = TextColumn.from_buffer(raw, starts, lengths, values=["1", "2"], text_values=True)
+    assert not check.vector([objects]).any() and check.vector([texts]).all()
+    assert list(vector_expected(check, [objects])) == [False, False]
+    assert list(vector_expected(check, [texts])) == [True, True]

@@ -41,6 +41,10 @@ class TextColumn:
     """Bytes per row (0 for NULL and for empty text)."""
     null: np.ndarray
     values: Sequence[Any]
+    text_values: bool
+    """Whether ``values`` are the texts themselves (str or None), so a rule that compares Python objects
+    (a value set's ``isin``) sees what the bytes say; False when they are a source's objects (``1`` is
+    not ``"1"`` to ``isin``)."""
     cap: int
     """Bytes of a value the buffer holds: all of them, except in a column made from a byte matrix
     (:meth:`_init`), which keeps the first ``cap`` of longer values."""
@@ -55,25 +59,29 @@ class TextColumn:
 
     @classmethod
     def from_buffer(cls, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *,
-                    null: np.ndarray | None = None, values: Sequence[Any] | None = None) -> TextColumn:
+                    null: np.ndarray | None = None, values: Sequence[Any] | None = None,
+                    text_values: bool | None = None) -> TextColumn:
         """The fields ``buffer[starts[i] : starts[i] + lengths[i]]`` of a UTF-8 buffer (uint8 array that
         extends at least 64 bytes past its last field). The bytes past a value's length are whatever
         follows it in the buffer: no condition reads them.
 
         ``null`` (default: the empty fields) tells NULL from empty text (a database's ``''``);
         ``values`` gives a row's value as the source holds it (a number, a date) for the rule to judge,
-        instead of the decoded text."""
+        instead of the decoded text; ``text_values`` says they are the text all the same (a text
+        column's str values; default: only when ``values`` is not given)."""
         self = cls.__new__(cls)
         # contiguous (a block's columns are strided views): one compiled form of each kernel, not two
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
         starts = np.ascontiguousarray(starts, dtype=np.int64)
         null = lengths == 0 if null is None else np.ascontiguousarray(null, dtype=bool)
         self._init_buffer(buffer, starts, lengths, values if values is not None else _Decoded(buffer, starts, lengths, null), null)
+        self.text_values = values is None if text_values is None else text_values
         return self
 
     def _init_buffer(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, values: Sequence[Any],
                      null: np.ndarray) -> None:
         self.buffer, self.starts, self.lengths, self.null, self.values = buffer, starts, lengths, null, values
+        self.text_values = True
         self.cap = int(np.iinfo(np.int64).max)
         self._codes: np.ndarray | None = None
 
@@ -153,7 +161,9 @@ def not_blank(cols: Sequence[TextColumn]) -> np.ndarray:
 
 
 def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | None:
-    """Fast accept of one of ``values`` (up to 64 texts; else None: the rule judges every value)."""
+    """Fast accept of one of ``values`` (up to 64 texts; else None: the rule judges every value), for
+    columns whose values are their text (:attr:`TextColumn.text_values`): ``isin`` tells ``1`` from
+    ``"1"``, so a source's numbers are left to the rule."""
     texts = [v for v in values if isinstance(v, str) and 0 < len(v.encode("utf-8")) <= _FIXED_MAX]
     if len(texts) > 64:
         return None
@@ -166,6 +176,8 @@ def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | 
     def cond(cols: Sequence[TextColumn]) -> np.ndarray:
         c = cols[0]
         out = np.zeros(len(c), dtype=bool)
+        if not c.text_values:
+            return out
         for n, wanted in by_length.items():
             mask, matrix = c.fixed(n)
             if n <= 8:  # each value as one integer: one isin for the lot
@@ -239,9 +251,29 @@ def vector_expected(check: Any, columns: Sequence[Sequence[str | None] | TextCol
     judge = np.flatnonzero(evaluated & ~accepted)
     out = ~evaluated | accepted
     if len(judge):
-        series = [pd.Series(c.judged_values(judge), dtype=object) for c in cols]
-        out[judge] = np.asarray(check.pandas(series), dtype=bool)
+        out[judge] = _judged(check, [c.judged_values(judge) for c in cols])
     return out
+
+
+def _judged(check: Any, columns: list[list[Any]]) -> np.ndarray:
+    """The rule's verdicts of the rows ``columns`` hold, each distinct row judged once: what the fast
+    accept leaves is mostly the same few odd or bad values (``无``, ``0``, blanks), and a Python check per
+    value costs microseconds. Values are told apart by type and text (``1`` from ``"1"``,
+    ``Decimal("1.0")`` from ``Decimal("1.00")``), never merged by equality alone."""
+    keys: Sequence[Any] = [_key(v) for v in columns[0]] if len(columns) == 1 else [
+        tuple(map(_key, row)) for row in zip(*columns, strict=True)
+    ]
+    slot_of: dict[Any, int] = {}
+    slots = np.fromiter((slot_of.setdefault(k, len(slot_of)) for k in keys), dtype=np.int64, count=len(keys))
+    if len(slot_of) == len(keys):
+        return np.asarray(check.pandas([pd.Series(c, dtype=object) for c in columns]), dtype=bool)
+    firsts = np.unique(slots, return_index=True)[1].tolist()  # slots are numbered in order of first sight
+    series = [pd.Series([c[i] for i in firsts], dtype=object) for c in columns]
+    return np.asarray(check.pandas(series), dtype=bool)[slots]
+
+
+def _key(value: Any) -> Any:
+    return value if type(value) is str else (type(value), repr(value))
 
 
 def kept_rows(nulls: Sequence[np.ndarray], ignore_row_if: str) -> np.ndarray:
