@@ -30,7 +30,6 @@ from citygov.sources.base import (
 )
 from citygov.sources.blocks import TextBlock, pack_rows
 from citygov.sources.connection import FOLDER_TYPES, ConnectionInfo
-from citygov.sources.csvblocks import CsvFile
 from citygov.sources.values import infer_letter, parse_datetime
 
 FILE_SUFFIXES = {".csv", ".xlsx", ".xlsm", ".txt", ".tsv"}
@@ -152,6 +151,8 @@ class FolderSource:
                 numbered.close()
                 raise
             return list(columns), _packed_blocks(list(columns), where, numbered, block_rows)
+        from citygov.sources.csvblocks import CsvFile  # numba loads only when a file is read this way
+
         csv_file = CsvFile.open(path, _file_encoding(path))
         try:
             delimiter, header = _header_of(csv_file.first, path)
