@@ -461,9 +461,9 @@ class _Rows:
 
 class _Assembler:
     """Rows from splits of consecutive reads, regrouped into blocks of at most ``block_rows`` rows. A block
-    within one read shares its buffer; one across reads gets its rows' bytes copied into one, which is
-    only worth it for a few rows: rows held when the next ones come from another buffer go as a block of
-    their own when they are at least a quarter of one."""
+    within one read views its rows' bytes in the read's buffer; one across reads gets them copied into one,
+    which is only worth it for a few rows: rows held when the next ones come from another buffer go as a
+    block of their own when they are at least a quarter of one."""
 
     def __init__(self, columns: list[str], block_rows: int) -> None:
         self.columns = columns
@@ -496,9 +496,11 @@ class _Assembler:
         self.held, self.count = [], 0
         lengths = held[0].lengths if len(held) == 1 else np.concatenate([part.lengths for part in held])
         lines = held[0].lines if len(held) == 1 else np.concatenate([part.lines for part in held])
-        if all(part.buffer is held[0].buffer for part in held):  # rows of one read: its buffer as it is
-            buffer = held[0].buffer
-            starts = held[0].starts if len(held) == 1 else np.concatenate([part.starts for part in held])
+        if all(part.buffer is held[0].buffer for part in held):
+            # rows of one read: a view of just their bytes (TextBlock.text copies a block's buffer once)
+            lo, hi = held[0].lo, held[-1].hi
+            buffer = held[0].buffer[lo : hi + PAD]
+            starts = held[0].starts - lo if len(held) == 1 else np.concatenate([part.starts for part in held]) - lo
         else:
             buffer = np.empty(sum(part.hi - part.lo for part in held) + PAD, np.uint8)
             starts = np.empty((rows, len(self.columns)), np.int64)
