@@ -27,7 +27,7 @@ MAX_DECIMAL_DIGITS = 15
 one correctly rounded division of two exact doubles, and no two of them round to the same double."""
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def digits_value(row: np.ndarray, start: int, count: int) -> int:
     """The value of ``count`` ASCII digits of the bytes ``row`` at ``start``, or -1 if one is no digit."""
     value = 0
@@ -39,7 +39,7 @@ def digits_value(row: np.ndarray, start: int, count: int) -> int:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def real_date(y: int, m: int, d: int, min_year: int) -> bool:
     """Whether year ``y`` ≥ ``min_year``, month ``m`` and day ``d`` make a proleptic Gregorian date."""
     if y < min_year or m < 1 or m > 12 or d < 1:
@@ -73,7 +73,7 @@ def _ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, lim
             # the check character table holds only digits and X: a match is the shape's last character too
             if not digits or check_chars[total % 11] != last:
                 continue
-            born = digits_value(buf, s + 6, 8)
+            born = digits_value(buf, s + 6, 8)  # digits: checked above
         elif n == 15 and allow_15_digit:
             if digits_value(buf, s, 15) < 0:
                 continue
@@ -95,7 +95,7 @@ def ric(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, limi
     return _ric(buf, starts, lengths, cap, limit, divisions, min_year, allow_15_digit, _RIC_W, _RIC_CHECK)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _iso_day(buf: np.ndarray, s: int) -> int:
     """``YYYYMMDD`` of ``DDDD-DD-DD`` or ``DDDD/DD/DD`` (ASCII digits, either separator at each place)
     at ``buf[s:]``, or -1."""
@@ -107,7 +107,7 @@ def _iso_day(buf: np.ndarray, s: int) -> int:
     return y * 10000 + mo * 100 + d
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _no_date(buf: np.ndarray, s: int, n: int, cap: int) -> bool:
     """Whether the text at ``buf[s:]`` (``n`` bytes) surely does not start with ``YYYY-MM-DD`` or
     ``YYYY/MM/DD`` once surrounding spaces are stripped: it starts with no space (stripping the end keeps
@@ -203,7 +203,7 @@ def uscc(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, ind
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _code_point3(buf: np.ndarray, s: int) -> int:
     """The code point of a 3-byte UTF-8 sequence at ``buf[s:]``, or -1."""
     b0, b1, b2 = buf[s], buf[s + 1], buf[s + 2]
@@ -212,7 +212,7 @@ def _code_point3(buf: np.ndarray, s: int) -> int:
     return ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _plate_letter(c: int) -> bool:
     return 65 <= c <= 90 and c != 73 and c != 79  # A-Z without I and O
 
@@ -285,7 +285,7 @@ def luhn(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap: int, sho
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _decimal(buf: np.ndarray, s: int, n: int, ten: np.ndarray) -> tuple[bool, float]:
     """A plain decimal number at ``buf[s : s + n]``: an optional ``-`` or ``+``, digits, optionally a dot
     and more digits, at most :data:`MAX_DECIMAL_DIGITS` digits in all; its float64 value."""
@@ -338,7 +338,7 @@ def decimal_between(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, ca
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _utf8_chars(buf: np.ndarray, s: int, n: int) -> int:
     """How many characters the well-formed UTF-8 ``buf[s : s + n]`` holds, or -1 when it is not
     well-formed (a lenient decoder could count its bytes otherwise)."""
@@ -392,7 +392,7 @@ def chars_between(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cap:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _packed(buf: np.ndarray, s: int, n: int) -> int:
     """Up to 8 bytes as one integer (little-endian; the length tells ``"1"`` from ``"1\\0"``)."""
     value = 0
@@ -401,7 +401,7 @@ def _packed(buf: np.ndarray, s: int, n: int) -> int:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _ric_shape(buf: np.ndarray, s: int, n: int) -> bool:
     """An ID number's shape at ``buf[s:]`` (18: 17 digits and a digit, ``X`` or ``x``; 15: digits)."""
     if n == 18:
@@ -410,15 +410,18 @@ def _ric_shape(buf: np.ndarray, s: int, n: int) -> bool:
     return n == 15 and digits_value(buf, s, 15) >= 0
 
 
-@njit(cache=True, nogil=True)
-def _no_id(buf: np.ndarray, s: int, n: int, cap: int) -> bool:
-    """Whether the text at ``buf[s:]`` is surely no ID number once spaces are stripped: too short, or
-    read whole, without surrounding spaces, and not of the shape."""
+@njit(cache=True, nogil=True, inline="always")
+def _id_state(buf: np.ndarray, s: int, n: int, cap: int) -> int:
+    """1 when the text at ``buf[s:]`` (``n`` bytes) has an ID number's shape (:func:`_ric_shape`); -1
+    when it surely has none once spaces are stripped (too short; or read whole, without surrounding
+    spaces, and not of the shape); 0 when only the rule can tell."""
     if n < 15:
-        return True
-    if n > cap or buf[s] == 32 or buf[s + n - 1] == 32:
-        return False
-    return not _ric_shape(buf, s, n)
+        return -1
+    if n > cap:
+        return 0
+    if _ric_shape(buf, s, n):
+        return 1
+    return 0 if buf[s] == 32 or buf[s + n - 1] == 32 else -1
 
 
 @njit(cache=True, nogil=True)
@@ -426,21 +429,21 @@ def id_birth(abuf: np.ndarray, astarts: np.ndarray, alengths: np.ndarray, acap: 
              bbuf: np.ndarray, bstarts: np.ndarray, blengths: np.ndarray, bcap: int) -> np.ndarray:
     """Rows whose ID number (column A) and date (column B) surely agree or cannot be compared: the ID's
     birth digits are the date's (``YYYY-MM-DD`` or ``YYYY/MM/DD`` it starts with; ``19YYMMDD`` of a
-    15-digit ID), or a side surely holds no ID (:func:`_no_id`) or no date (:func:`_no_date`; NULLs
+    15-digit ID), or a side surely holds no ID (:func:`_id_state`) or no date (:func:`_no_date`; NULLs
     have no bytes)."""
     out = np.zeros(alengths.shape[0], dtype=np.bool_)
     for i in range(alengths.shape[0]):
         n, m, a, b = alengths[i], blengths[i], astarts[i], bstarts[i]
-        if _no_id(abuf, a, n, acap) or _no_date(bbuf, b, m, bcap):
+        state = _id_state(abuf, a, n, acap)
+        if state < 0:
             out[i] = True
             continue
-        if n > acap or min(m, bcap) < 10 or not _ric_shape(abuf, a, n):
-            continue
-        day = _iso_day(bbuf, b)
+        day = _iso_day(bbuf, b) if min(m, bcap) >= 10 else -1
         if day < 0:
-            continue
-        born = digits_value(abuf, a + 6, 8) if n == 18 else 19000000 + digits_value(abuf, a + 6, 6)
-        out[i] = born == day
+            out[i] = _no_date(bbuf, b, m, bcap)
+        elif state > 0:
+            born = digits_value(abuf, a + 6, 8) if n == 18 else 19000000 + digits_value(abuf, a + 6, 6)
+            out[i] = born == day
     return out
 
 
@@ -450,14 +453,15 @@ def id_gender(abuf: np.ndarray, astarts: np.ndarray, alengths: np.ndarray, acap:
               words: np.ndarray, word_lengths: np.ndarray, word_male: np.ndarray, blank_agrees: bool) -> np.ndarray:
     """Rows whose gender (column B) is exactly one of ``words`` (packed, :func:`_packed`) that agrees
     with the ID number's sequence digit (``word_male``: the word says male), or whose ID surely is none
-    (:func:`_no_id`: nothing to disagree with), or whose gender has no bytes when ``blank_agrees``."""
+    (:func:`_id_state`: nothing to disagree with), or whose gender has no bytes when ``blank_agrees``."""
     out = np.zeros(alengths.shape[0], dtype=np.bool_)
     for i in range(alengths.shape[0]):
         n, m, a = alengths[i], blengths[i], astarts[i]
-        if _no_id(abuf, a, n, acap) or (m == 0 and blank_agrees):
+        state = _id_state(abuf, a, n, acap)
+        if state < 0 or (m == 0 and blank_agrees):
             out[i] = True
             continue
-        if n > acap or m > 8 or m > bcap or not _ric_shape(abuf, a, n):
+        if state == 0 or m > 8 or m > bcap:
             continue
         male = (abuf[a + (16 if n == 18 else 14)] - 48) % 2 == 1
         g = _packed(bbuf, bstarts[i], m)
