@@ -1,9 +1,13 @@
 """The vectorized conditions (:func:`citygov.quality.vector.vector_expected`) agree with the SQL conditions
-value for value, on generated good and bad IDs, credit codes, division codes, dates, value sets and
-blanks, and their NumPy fast accept only accepts values the rules accept.
+value for value, on generated good and bad IDs, credit codes, mobile numbers, plates, division codes,
+dates, value sets, blanks and lengths, and on ID numbers beside birth dates and genders (pair rules); the
+numeric range agrees with its pandas form (SQLite compares text with numbers as text). Their fast accepts
+only accept values the rules accept: at strict bounds, in lower case, with surrounding spaces, in
+full-width digits, long, NULL, or empty but present (a database's ``''``, which is not NULL).
 
-The backflow loader validates rows with the vectorized path; the fused SQL validation and GX count with
-:mod:`citygov.quality.sqlcond`. A disagreement would quarantine a row the quality inspection passes.
+The backflow loader and the streaming engine validate rows with the vectorized path; the fused SQL
+validation and GX count with :mod:`citygov.quality.sqlcond`. A disagreement would quarantine a row the
+quality inspection passes.
 """
 
 from __future__ import annotations
