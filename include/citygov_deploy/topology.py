@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citygov.settings import project_home
+from citygov.sources.timeouts import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S
+from citygov_airflow.pools import SOURCE_POOLS, SOURCE_TASK_TIMEOUT_S
 
 ROOT = project_home()
 """The project folder: its dags/ and plugins/ are the topology's."""
@@ -51,9 +53,12 @@ QUEUE_ROLES: dict[str, str] = {"admin": "steward", "steward": "steward"}
 """Airflow users registered on the dispute queue (``govern disputes users add``) and their queue role."""
 
 POOLS: dict[str, tuple[int, str]] = {
-    "default_pool": (4, "every citygov task; sized to [core] parallelism"),
+    "default_pool": (4, "citygov tasks that read no department source; sized to [core] parallelism"),
+    **SOURCE_POOLS,
 }
-"""Pools airflow-init sets. The DAGs ask for no other pool yet (see the README's scale notes)."""
+"""Pools airflow-init sets (name → slots, description): ``default_pool`` and the pools of the tasks that read
+department sources (``citygov_sources_<n>`` per shard of sources, ``citygov_province``;
+:mod:`citygov_airflow.pools` says why shards). The scheduler never queues a task whose pool is missing."""
 
 CONNECTIONS = ("governance_db",)
 """Connections airflow-init registers whatever the city; the city's sources come from CITYGOV_CONNECTIONS_FILE."""
@@ -110,6 +115,12 @@ class ClusterConfig:
     worker_concurrency: int = 2
     backflow_sort_memory_mib: int = 256
     """Memory a full backflow load may take to send its rows in key order (citygov.settings)."""
+    source_timeout_s: int = CONNECT_TIMEOUT_S
+    """Seconds a department source may take to answer a connection (citygov.sources.timeouts)."""
+    source_statement_timeout_s: int = STATEMENT_TIMEOUT_S
+    """Seconds one statement on a department source may run (citygov.sources.timeouts)."""
+    source_task_timeout_s: int = SOURCE_TASK_TIMEOUT_S
+    """``execution_timeout`` of the tasks that read department sources (citygov_airflow.pools)."""
     connections_file: str | None = None
     """The city's sources, in the ``airflow connections import`` format (``data/demo/connections.json``)."""
     catalog_file: str | None = None
@@ -198,6 +209,11 @@ def common_env(cfg: ClusterConfig) -> dict[str, str]:
         "CITYGOV_DATA_DIR": str(cfg.run_dir / "data"),
         "GOVERNANCE_DB_URL": cfg.store_url,
         "CITYGOV_BACKFLOW_SORT_MEMORY_MIB": str(cfg.backflow_sort_memory_mib),
+        # Isolation of department sources: the dag-processor reads the task timeout (execution_timeout is
+        # part of the serialized DAG), the workers the source timeouts; one value for all.
+        "CITYGOV_SOURCE_TIMEOUT_S": str(cfg.source_timeout_s),
+        "CITYGOV_SOURCE_STATEMENT_TIMEOUT_S": str(cfg.source_statement_timeout_s),
+        "CITYGOV_SOURCE_TASK_TIMEOUT_S": str(cfg.source_task_timeout_s),
         # Record keys are compared as HMACs: every process that raises, routes or locates needs the same.
         "CITYGOV_RECORD_KEY_SECRET": cfg.record_key_secret,
         "CITYGOV_RECORD_KEY_PREVIOUS_SECRETS": "",

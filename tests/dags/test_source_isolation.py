@@ -209,8 +209,7 @@ def test_the_patrol_dag_finishes_within_the_timeout_with_every_other_department(
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
-    bag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False)
-    dag = bag.dags["catalog_patrol"]
+    dag = DagBag(dag_folder=DAGS_FOLDER / "catalog_patrol.py", safe_mode=False).dags["catalog_patrol"]
     for task in dag.tasks:
         task.retries = 0
     dag_run = dag.test(logical_date=datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=1),
@@ -227,3 +226,46 @@ def test_the_patrol_dag_finishes_within_the_timeout_with_every_other_department(
     # No slot held past the source timeout (plus the task's own start and store work).
     assert max(v[2] or 0 for v in batches.values()) < TIMEOUT_S + 20, batches
     _assert_patrol_isolated(store, city)
+
+
+@pytest.mark.airflow
+def test_execution_timeout_frees_the_slot_when_the_source_timeouts_do_not(
+    store: Engine, city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backstop: a source timeout longer than the task's, so only ``execution_timeout`` can end the
+    wait. The silent department's batch fails at the task timeout; the other shard's batch succeeds, and
+    the shards without sources are skipped."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    from citygov.store import session_scope
+    from citygov.store.models import CatalogEntryRow
+
+    kept = {HUNG, "dept_gaj"}  # dealt to shards 1 and 0; shards 2 and 3 hold nothing
+    with session_scope(store) as session:
+        session.execute(update(CatalogEntryRow).where(CatalogEntryRow.conn_id.not_in(kept))
+                        .values(withdrawn_at=datetime.now(CITY_TZ)))
+    assert assign_shards(kept) == {"dept_gaj": 0, HUNG: 1}
+    monkeypatch.setenv("CITYGOV_SOURCE_TIMEOUT_S", "120")
+    monkeypatch.setenv("CITYGOV_SOURCE_TASK_TIMEOUT_S", "3")  # read when the DAG file is parsed
+    dag = DagBag(dag_folder=DAGS_FOLDER / "catalog_patrol.py", safe_mode=False).dags["catalog_patrol"]
+    for task in dag.tasks:
+        task.retries = 0
+    started = time.monotonic()
+    dag_run = dag.test(logical_date=datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=2),
+                       run_conf={"batch_size": 200})
+    took = time.monotonic() - started
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id).all()
+        ran = {ti.task_id: (str(ti.state), ti.duration) for ti in tis if ti.task_id.endswith(".patrol_batch")}
+    assert ran["sources_1.patrol_batch"][0] == "failed", ran
+    assert 3 <= ran["sources_1.patrol_batch"][1] < 3 + 10, ran  # failed at the task timeout, not the source's
+    assert ran["sources_0.patrol_batch"][0] == "success", ran
+    assert {ran[f"sources_{i}.patrol_batch"][0] for i in (2, 3)} == {"skipped"}, ran
+    assert took < 120, took  # nobody waited for the 120 s source timeout
+    gaj = {e.code for e in load_entries(store) if e.conn_id == "dept_gaj"}
+    findings = load_findings(store, origin="patrol", logical_date=DEFAULT_AS_OF)
+    # The other department's results arrived (its batch stored them); the failed batch stored nothing.
+    assert found_keys(findings) == {k for k in expected_findings(city / "defects.json", "patrol") if k[2] in gaj}
