@@ -14,7 +14,8 @@ sweeps up any process still carrying the run's marker (a task runner left behind
 
 The topology is defined once, in :mod:`citygov_deploy.topology` (re-exported here): ``SERVICES`` (compose
 service → Airflow command), ``common_env`` (the environment every Airflow component shares) and ``USERS``,
-``POOLS``, ``CONNECTIONS``. This script is the process supervisor around it.
+``POOLS`` (``default_pool`` and the pools of the tasks that read department sources, set by the init),
+``CONNECTIONS``. This script is the process supervisor around it.
 ``tests/cluster/test_compose_matches_topology.py`` checks that docker-compose.yml declares the same;
 ``tests/cluster/test_cluster_topology.py`` starts it.
 """
@@ -327,6 +328,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     p_up.add_argument("--connections", help="the city's sources (airflow connections import format)")
     p_up.add_argument("--catalog", help="the catalog export catalog_sync imports")
     p_up.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    # Isolation of department sources (README, scale notes); the pools come with the init.
+    p_up.add_argument("--source-timeout", type=int, metavar="S", help="CITYGOV_SOURCE_TIMEOUT_S (connect)")
+    p_up.add_argument("--source-statement-timeout", type=int, metavar="S", help="CITYGOV_SOURCE_STATEMENT_TIMEOUT_S")
+    p_up.add_argument("--source-task-timeout", type=int, metavar="S",
+                      help="CITYGOV_SOURCE_TASK_TIMEOUT_S (execution_timeout of the tasks that read sources)")
     p_down = sub.add_parser("down", help="stop every process of the run")
     p_down.add_argument("--run-dir", type=Path, default=ROOT / ".cluster")
     p_down.add_argument("--drop-databases", action="store_true", help="also drop its two databases")
@@ -356,6 +362,10 @@ def main(argv: Iterable[str] | None = None) -> int:
                 connections_file=args.connections,
                 catalog_file=args.catalog,
             )
+        for name in ("source_timeout_s", "source_statement_timeout_s", "source_task_timeout_s"):
+            value = getattr(args, name.removesuffix("_s"))
+            if value is not None:
+                setattr(cfg, name, value)
         try:
             up(cfg)
         except (RuntimeError, TimeoutError) as exc:

@@ -46,8 +46,10 @@ def init(environ: Mapping[str, str]) -> None:
     print("── airflow db migrate", flush=True)
     airflow("db", "migrate")
     _write_passwords(Path(environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]), environ)
-    for pool, (slots, description) in POOLS.items():
-        airflow("pools", "set", pool, str(slots), description)
+    # The same call a single-host Airflow makes (python -m citygov_airflow.pools): one way to set pools.
+    from citygov_airflow.pools import ensure_pools
+
+    print(f"── pools: {', '.join(ensure_pools(POOLS))}", flush=True)
     city_file = environ.get("CITYGOV_CONNECTIONS_FILE")
     city = json.loads(Path(city_file).read_text(encoding="utf-8")) if city_file else {}
     connections = dict(city)

@@ -269,3 +269,20 @@ def test_execution_timeout_frees_the_slot_when_the_source_timeouts_do_not(
     findings = load_findings(store, origin="patrol", logical_date=DEFAULT_AS_OF)
     # The other department's results arrived (its batch stored them); the failed batch stored nothing.
     assert found_keys(findings) == {k for k in expected_findings(city / "defects.json", "patrol") if k[2] in gaj}
+
+
+@pytest.mark.airflow
+def test_the_init_sets_every_pool_of_the_topology() -> None:
+    """What ``citygov_deploy.init`` (compose's airflow-init, ``scripts/cluster.py``) and
+    ``python -m citygov_airflow.pools`` do: create the pools, and set them again when rerun."""
+    from airflow.models.pool import Pool
+    from citygov_deploy.topology import POOLS
+
+    from citygov_airflow.pools import ensure_pools
+
+    assert set(SOURCE_POOLS) < set(POOLS) and "default_pool" in POOLS
+    assert ensure_pools(POOLS) == list(POOLS)
+    assert ensure_pools(POOLS) == list(POOLS)  # idempotent
+    for name, (slots, description) in POOLS.items():
+        pool = Pool.get_pool(name)
+        assert pool is not None and (pool.slots, pool.description) == (slots, description), name
