@@ -86,6 +86,19 @@ def _sets(rng: random.Random, n: int) -> list[str | None]:
     return [rng.choice(["110", "210", "310", "410", "510", " 110", "110 ", "", None, "甲", "乙", "丙"]) for _ in range(n)]
 
 
+_CODES = [f"{i:03d}" for i in range(300)] + [f"91320706MA{i:08d}" for i in range(200)] + [f"代码{i}" for i in range(100)]
+"""A value set far larger than a handful: short codes, 18-byte codes, non-ASCII ones."""
+
+
+def _codes(rng: random.Random, n: int) -> list[str | None]:
+    out: list[str | None] = []
+    for _ in range(n):
+        code = rng.choice(_CODES)
+        out.append(rng.choice([code, code, code, f" {code}", code + "0", code[:-1], code.lower(), "999", "", None,
+                               "代码1000", "91320706MA0000020X", "x" * 70]))
+    return out
+
+
 def _blanks(rng: random.Random, n: int) -> list[str | None]:
     return [rng.choice(["a", " a", "a ", " ", "  ", "", None, "\t", "张三", "\u3000", "x" * 90, " " * 90]) for _ in range(n)]
 
@@ -153,6 +166,7 @@ def _expectations():  # type: ignore[no-untyped-def]
         (ce.ExpectColumnValuesToBeValidDivisionCode(column="v", current_only=True), _divisions),
         (ce.ExpectColumnValuesToBeDateNotInFuture(column="v", reference_date=AS_OF), _dates),
         (e.ExpectColumnValuesToBeInSet(column="v", value_set=["110", "210", "310", "410", "甲", "乙"]), _sets),
+        (e.ExpectColumnValuesToBeInSet(column="v", value_set=_CODES), _codes),
         (ce.ExpectColumnValuesToNotBeBlank(column="v"), _blanks),
         (e.ExpectColumnValuesToNotBeNull(column="v"), _blanks),
         (ce.ExpectColumnValuesToBeValidMobile(column="v"), _mobiles),
@@ -567,3 +581,12 @@ def test_value_sets_are_fast_accepted_only_over_text_values() -> None:
     assert not check.vector([objects]).any() and check.vector([texts]).all()
     assert list(vector_expected(check, [objects])) == [False, False]
     assert list(vector_expected(check, [texts])) == [True, True]
+
+
+def test_value_set_fast_accept_can_take_blanks_for_rules_that_pass_them() -> None:
+    from citygov.quality.vector import in_set
+
+    values: list[str | None] = ["a", "", "  ", None, " a", "b", "长的代码值超过八个字节", "长的代码值超过八个字节x"]
+    column = _buffer_column(values, empty_is_null=False)
+    assert list(in_set(["a", "长的代码值超过八个字节"], blank=True)([column])) == [True, True, True, False, False, False, True, False]
+    assert list(in_set(["a", "长的代码值超过八个字节"])([column])) == [True, False, False, False, False, False, True, False]

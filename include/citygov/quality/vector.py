@@ -21,7 +21,7 @@ import pandas as pd
 
 _FIXED_MAX = 64
 """The widest ``codes`` matrix (the key hashes read longer values whole), and the padding after the
-buffer of a column made from text; value sets hold texts up to this many bytes."""
+buffer of a column made from text."""
 
 
 class TextColumn:
@@ -160,35 +160,44 @@ def not_blank(cols: Sequence[TextColumn]) -> np.ndarray:
     return present & (first != 32) & ~nan_like
 
 
-def in_set(values: list[Any]) -> Callable[[Sequence[TextColumn]], np.ndarray] | None:
-    """Fast accept of one of ``values`` (up to 64 texts; else None: the rule judges every value), for
-    columns whose values are their text (:attr:`TextColumn.text_values`): ``isin`` tells ``1`` from
-    ``"1"``, so a source's numbers are left to the rule."""
-    texts = [v for v in values if isinstance(v, str) and 0 < len(v.encode("utf-8")) <= _FIXED_MAX]
-    if len(texts) > 64:
-        return None
-
+def in_set(values: Sequence[Any], *, blank: bool = False) -> Callable[[Sequence[TextColumn]], np.ndarray]:
+    """Fast accept of one of the texts among ``values`` (any number of them), for columns whose values
+    are their text (:attr:`TextColumn.text_values`): ``isin`` tells ``1`` from ``"1"``, so a source's
+    numbers are left to the rule. Rows are compared by their exact bytes, per byte length: as one
+    integer up to 8 bytes, as fixed-width byte strings beyond. ``blank``: empty text and only spaces
+    are accepted too (a rule that passes them, as the base-table reference does)."""
     by_length: dict[int, list[bytes]] = {}
-    for text in texts:
+    for text in dict.fromkeys(v for v in values if isinstance(v, str) and v):
         raw = text.encode("utf-8")
         by_length.setdefault(len(raw), []).append(raw)
+    wanted: dict[int, np.ndarray] = {}
+    for n, raws in by_length.items():
+        if n <= 8:  # each value as one integer
+            packed = np.zeros((len(raws), 8), dtype=np.uint8)
+            packed[:, :n] = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(len(raws), n)
+            wanted[n] = packed.view(np.uint64).ravel()
+        else:  # equal-length byte strings: numpy's S dtype compares them byte for byte
+            wanted[n] = np.array(raws, dtype=f"S{n}")
 
     def cond(cols: Sequence[TextColumn]) -> np.ndarray:
         c = cols[0]
         out = np.zeros(len(c), dtype=bool)
+        if blank:
+            from citygov.quality import kernels
+
+            out |= kernels.blank(c.buffer, c.starts, c.lengths, c.cap)
         if not c.text_values:
-            return out
-        for n, wanted in by_length.items():
+            return out & ~c.null
+        for n, want in wanted.items():
             mask, matrix = c.fixed(n)
-            if n <= 8:  # each value as one integer: one isin for the lot
-                packed = np.zeros((len(matrix), 8), dtype=np.uint8)
-                packed[:, :n] = matrix
-                wants = np.zeros((len(wanted), 8), dtype=np.uint8)
-                wants[:, :n] = np.frombuffer(b"".join(wanted), dtype=np.uint8).reshape(len(wanted), n)
-                out |= accept(c, mask, np.isin(packed.view(np.uint64).ravel(), wants.view(np.uint64).ravel()))
+            if not len(matrix):
                 continue
-            for raw in wanted:
-                out |= accept(c, mask, (matrix == np.frombuffer(raw, dtype=np.uint8)).all(axis=1))
+            if n <= 8:
+                rows = np.zeros((len(matrix), 8), dtype=np.uint8)
+                rows[:, :n] = matrix
+                out |= accept(c, mask, np.isin(rows.view(np.uint64).ravel(), want))
+            else:
+                out |= accept(c, mask, np.isin(np.ascontiguousarray(matrix).view(f"S{n}").ravel(), want))
         return out & ~c.null
 
     return cond
