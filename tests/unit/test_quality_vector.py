@@ -590,3 +590,4 @@ def test_value_set_fast_accept_can_take_blanks_for_rules_that_pass_them() -> Non
     column = _buffer_column(values, empty_is_null=False)
     assert list(in_set(["a", "长的代码值超过八个字节"], blank=True)([column])) == [True, True, True, False, False, False, True, False]
     assert list(in_set(["a", "长的代码值超过八个字节"])([column])) == [True, False, False, False, False, False, True, False]
+    assert list(in_set(["a", "x" * 200])([TextColumn(["a", "b"])])) == [True, False]  # longer than the buffer

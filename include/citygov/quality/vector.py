@@ -118,7 +118,10 @@ class TextColumn:
             return mask & False, np.zeros((0, max(n, 0)), np.uint8)
         if self._codes is not None and n <= self._codes.shape[1]:
             return mask, self._codes[:, :n] if mask.all() else self._codes[mask, :n]  # all rows: no copy
-        return mask, np.lib.stride_tricks.sliding_window_view(self.buffer, n)[self.starts[mask]]
+        starts = self.starts[mask]
+        if not len(starts):  # (the buffer may be shorter than n)
+            return mask, np.zeros((0, n), np.uint8)
+        return mask, np.lib.stride_tricks.sliding_window_view(self.buffer, n)[starts]
 
     def judged_values(self, rows: np.ndarray) -> list[Any]:
         """The values of ``rows`` for the rule to judge: None for NULL, else the column's value."""
