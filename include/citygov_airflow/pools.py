@@ -74,20 +74,24 @@ def assign_shards(conn_ids: Iterable[str], shards: int = SOURCE_POOL_COUNT) -> d
 
 
 def split_by_shard(
-    batches: Sequence[Sequence[str]], conn_of: Mapping[str, str], shard: int, shards: int = SOURCE_POOL_COUNT
+    batches: Sequence[Sequence[str]],
+    conn_of: Mapping[str, str],
+    shard: int,
+    batch_size: int,
+    shards: int = SOURCE_POOL_COUNT,
 ) -> list[list[str]]:
-    """The entries of ``batches`` whose source (``conn_of[code]``, sources dealt by :func:`assign_shards`)
-    belongs to ``shard``, batch by batch: a planned batch keeps its size limit and its grouping by source,
-    and holds one shard's sources only."""
+    """The planned ``batches`` cut down to ``shard``'s entries (``conn_of[code]`` is an entry's source,
+    dealt by :func:`assign_shards`), cut again into batches of at most ``batch_size``.
+
+    The planner lists entries grouped by source; keeping its order and cutting the shard's entries anew
+    keeps that grouping and makes full batches, where cutting each planned batch by shard would leave up
+    to one fragment per shard of every batch.
+    """
     shard_of = assign_shards(conn_of.values(), shards)
-    out: list[list[str]] = []
-    for batch in batches:
-        # An entry the catalog lost between two reads (a withdrawal) goes to shard 0, where its batch
-        # finds it gone; it is never dropped from the plan silently.
-        part = [code for code in batch if shard_of.get(conn_of.get(code, ""), 0) == shard]
-        if part:
-            out.append(part)
-    return out
+    # An entry the catalog lost between two reads (a withdrawal) goes to shard 0, where its batch finds it
+    # gone; it is never dropped from the plan silently.
+    codes = [code for batch in batches for code in batch if shard_of.get(conn_of.get(code, ""), 0) == shard]
+    return [codes[i : i + batch_size] for i in range(0, len(codes), batch_size)]
 
 
 def plan_shard(
@@ -98,7 +102,7 @@ def plan_shard(
     from citygov.catalog.queries import load_entries
 
     conn_of = {entry.code: entry.conn_id for entry in load_entries(engine)}
-    return split_by_shard(planner(engine, batch_size), conn_of, shard)
+    return split_by_shard(planner(engine, batch_size), conn_of, shard, batch_size)
 
 
 def source_task_timeout() -> timedelta:

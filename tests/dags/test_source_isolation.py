@@ -169,10 +169,16 @@ def test_sources_are_dealt_to_shards_that_keep_batches_whole() -> None:
     assert assign_shards(["e", "a", "c", "b", "d", "a"], 4) == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 0}
     conn_of = {"a1": "dept_gaj", "a2": "dept_gaj", "b1": "dept_scjgj", "c1": "dept_wjw", "c2": "dept_wjw"}
     batches = [["a1", "a2", "b1"], ["c1", "c2"]]
-    split = [split_by_shard(batches, conn_of, i) for i in range(SOURCE_POOL_COUNT)]
+    split = [split_by_shard(batches, conn_of, i, 200) for i in range(SOURCE_POOL_COUNT)]
     assert split == [[["a1", "a2"]], [["b1"]], [["c1", "c2"]], []]
+    # A shard's entries, in the planner's order (grouped by source), cut anew: full batches, not fragments.
+    conn_of |= {"a3": "dept_scjgj", "d1": "dept_zrzyj", "d2": "dept_zrzyj"}  # shards: gaj 0, scjgj 1, wjw 2, zrzyj 3
+    assert assign_shards(conn_of.values()) == {"dept_gaj": 0, "dept_scjgj": 1, "dept_wjw": 2, "dept_zrzyj": 3}
+    planned = [["a1", "a2"], ["b1", "a3"], ["c1", "c2"], ["d1", "d2"]]
+    assert split_by_shard(planned, conn_of, 1, 2) == [["b1", "a3"]]
+    assert split_by_shard(planned, conn_of, 3, 1) == [["d1"], ["d2"]]
     # An entry withdrawn between the plan's two catalog reads stays in the plan (shard 0), never dropped.
-    assert split_by_shard([["a1", "gone"]], conn_of, 0) == [["a1", "gone"]]
+    assert split_by_shard([["a1", "gone"]], conn_of, 0, 200) == [["a1", "gone"]]
     with pytest.raises(ValueError, match="shard 4"):
         source_pool(SOURCE_POOL_COUNT)
 
