@@ -313,7 +313,7 @@ def _decimal(buf: np.ndarray, s: int, n: int, ten: np.ndarray) -> tuple[bool, fl
             p += 1
         if fraction == 0:
             return False, 0.0
-    if p != end or whole == 0 or digits > 15:
+    if p != end or whole == 0 or digits > MAX_DECIMAL_DIGITS:
         return False, 0.0
     value = float(mantissa) / ten[fraction]
     return True, -value if negative else value
@@ -327,7 +327,7 @@ def decimal_between(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, ca
     out = np.zeros(lengths.shape[0], dtype=np.bool_)
     for i in range(lengths.shape[0]):
         n = lengths[i]
-        if n == 0 or n > 17 or n > cap:
+        if n == 0 or n > MAX_DECIMAL_DIGITS + 2 or n > cap:  # a sign, the digits, a dot
             continue
         ok, v = _decimal(buf, starts[i], n, _TEN)
         if not ok:
