@@ -25,8 +25,11 @@ that only validates. Then ``--small`` tiny tables (SQLite, 10 expectations each)
 with ``engine="auto"``, ``"fused"`` and ``"stream"``: the per-dataset time minus the time of the same
 fused query run bare is citygov's fixed overhead per dataset; GX's is measured on a sample.
 
-    python bench/quality_bench.py [--rows 2000000] [--repeat 2] [--small 1000] [--skip-gx] [--url URL]
+    python bench/quality_bench.py [--rows 2000000] [--repeat 3] [--repeat-slow 1] [--small 1000] [--skip-gx] [--url URL]
 
+``--repeat`` is the number of runs of the fast measurements (copy out, stream, file, reading the file),
+``--repeat-slow`` that of the baseline (per JIT setting) and the fused engine, the best run kept, so that
+``make bench`` stays within a few minutes on two cores; plain GX runs once.
 The 2M-row table is built once per ``--rows`` (``COPY`` of a 10,000-row seed, multiplied in SQL) in the
 database ``citygov_bench`` and reused by later runs; ``--rebuild`` makes it again. Above
 ``LARGE_ROWS`` (e.g. ``--rows 20000000``) only the baseline (once), copy out and the stream engine (in a
