@@ -41,7 +41,7 @@ from citygov.inventory import Inventory, inspect_source
 from citygov.patrol import ConnectionResolver
 from citygov.sources.base import describe_error
 from citygov.store import session_scope
-from citygov.store.models import CensusResource, CensusSnapshot, DepartmentSource
+from citygov.store.models import CatalogEntryRow, CensusResource, CensusSnapshot, DepartmentSource
 from citygov.system_objects import is_system_column, is_system_table
 
 ORIGIN = "census"
@@ -109,11 +109,35 @@ def register_sources(engine: Engine, sources: Iterable[tuple[str, str, str]]) ->
 def census_sources(engine: Engine) -> dict[str, str | None]:
     """Every source the census visits: registered department sources and every source the catalog
     names, with the department when known."""
+    return _with_departments(_registered(engine), load_entries(engine, published_only=False))
+
+
+def _registered(engine: Engine, conn_id: str | None = None) -> dict[str, str | None]:
+    """Registered department sources (only ``conn_id`` when given) and their departments."""
+    query = select(DepartmentSource)
+    if conn_id is not None:
+        query = query.where(DepartmentSource.conn_id == conn_id)
     with session_scope(engine) as session:
-        out: dict[str, str | None] = {s.conn_id: s.department for s in session.scalars(select(DepartmentSource))}
-    for entry in load_entries(engine, published_only=False):
+        return {s.conn_id: s.department for s in session.scalars(query)}
+
+
+def _with_departments(registered: dict[str, str | None], entries: list[CatalogEntry]) -> dict[str, str | None]:
+    """The registered sources plus those the entries name; a source's department is the one it was
+    registered with, else the provider of its first entry (by code)."""
+    out = dict(registered)
+    for entry in entries:
         out.setdefault(entry.conn_id, entry.provider)
     return dict(sorted(out.items()))
+
+
+def _source_entries(engine: Engine, conn_id: str) -> list[CatalogEntry]:
+    """The current catalog entries (any lifecycle) that name ``conn_id``: one source's task reads its
+    own entries, not the whole catalog."""
+    with session_scope(engine) as session:
+        codes = list(session.scalars(select(CatalogEntryRow.code).where(
+            CatalogEntryRow.conn_id == conn_id, CatalogEntryRow.withdrawn_at.is_(None)
+        )))
+    return load_entries(engine, codes=codes, published_only=False)
 
 
 def plan_census(engine: Engine, logical_date: date) -> list[str]:
@@ -134,8 +158,8 @@ def inventory_source(engine: Engine, resolve: ConnectionResolver, conn_id: str, 
     a missing folder) is stored as unreachable with the reason: it never raises, so one source that is
     down does not stop the others.
     """
-    department = census_sources(engine).get(conn_id)
-    own = [e for e in load_entries(engine, published_only=False) if e.conn_id == conn_id]
+    own = _source_entries(engine, conn_id)
+    department = _with_departments(_registered(engine, conn_id), own).get(conn_id)
     try:
         conn = resolve(conn_id)
     except Exception as exc:  # a connection that cannot be read is as unreachable as a source that is down
