@@ -73,6 +73,13 @@ def assign_shards(conn_ids: Iterable[str], shards: int = SOURCE_POOL_COUNT) -> d
     return {conn_id: i % shards for i, conn_id in enumerate(sorted(set(conn_ids)))}
 
 
+def sources_in_shard(conn_ids: Sequence[str], shard: int, shards: int = SOURCE_POOL_COUNT) -> list[str]:
+    """The sources of ``conn_ids`` dealt to ``shard`` (:func:`assign_shards`), in their order: for a DAG
+    that maps one task per source (the census) rather than per batch of entries."""
+    shard_of = assign_shards(conn_ids, shards)
+    return [conn_id for conn_id in conn_ids if shard_of[conn_id] == shard]
+
+
 def split_by_shard(
     batches: Sequence[Sequence[str]],
     conn_of: Mapping[str, str],

@@ -37,6 +37,7 @@ from citygov_airflow.pools import (
     SOURCE_POOLS,
     assign_shards,
     source_pool,
+    sources_in_shard,
     split_by_shard,
 )
 from tests.demo_expectations import expected_findings, found_keys
@@ -179,6 +180,10 @@ def test_sources_are_dealt_to_shards_that_keep_batches_whole() -> None:
     assert split_by_shard(planned, conn_of, 3, 1) == [["d1"], ["d2"]]
     # An entry withdrawn between the plan's two catalog reads stays in the plan (shard 0), never dropped.
     assert split_by_shard([["a1", "gone"]], conn_of, 0, 200) == [["a1", "gone"]]
+    census = ["dept_wjw", "dept_gaj", "dept_zrzyj", "dept_mzj", "dept_rsj"]
+    assert [sources_in_shard(census, i) for i in range(SOURCE_POOL_COUNT)] == [
+        ["dept_gaj", "dept_zrzyj"], ["dept_mzj"], ["dept_rsj"], ["dept_wjw"]
+    ]
     with pytest.raises(ValueError, match="shard 4"):
         source_pool(SOURCE_POOL_COUNT)
 
