@@ -180,3 +180,25 @@ def clear_inventories(engine: Engine, logical_date: date) -> int:
     with session_scope(engine) as session:
         result = session.execute(delete(CensusInventory).where(CensusInventory.logical_date == logical_date))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def inventory_status(engine: Engine, logical_date: date | None = None) -> list[dict[str, Any]]:
+    """Per source, what its census inventory of ``logical_date`` (default: the latest date with any) says:
+    reachable or not and why, how many resources, when it was taken. Empty when none is stored."""
+    with session_scope(engine) as session:
+        if logical_date is None:
+            logical_date = session.scalar(
+                select(CensusInventory.logical_date).order_by(CensusInventory.logical_date.desc()).limit(1)
+            )
+        if logical_date is None:
+            return []
+        rows = session.scalars(
+            select(CensusInventory).where(CensusInventory.logical_date == logical_date)
+            .order_by(CensusInventory.conn_id)
+        )
+        return [
+            {"logical_date": r.logical_date.isoformat(), "conn_id": r.conn_id, "department": r.department,
+             "source_kind": r.source_kind, "status": r.status, "resources": r.resource_count, "error": r.error,
+             "taken_at": r.taken_at.isoformat()}
+            for r in rows
+        ]

@@ -195,3 +195,26 @@ def test_a_connection_that_cannot_be_read_is_unreachable(loaded: Engine, conns) 
     )
     with session_scope(loaded) as session:
         assert session.scalar(select(func.count()).select_from(CensusInventory)) == len(report.sources)
+
+
+def test_govern_census_run_stores_inventories_and_inventories_shows_them(loaded: Engine, store_url: str, city: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from citygov import cli
+
+    (city / "sources" / "wjw.db").unlink()
+    db = ["--db", store_url]
+    assert cli.main([*db, "census", "run", "--connections", str(city / "connections.json"), "--date", DAY.isoformat()]) == 0
+    assert "不可达   dept_wjw" in capsys.readouterr().out
+
+    assert cli.main([*db, "census", "inventories", "--json"]) == 1  # ran; a source is unreachable
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["conn_id"] for r in rows] == sorted(census_sources(loaded))
+    assert {r["conn_id"]: r["status"] for r in rows if r["status"] != REACHABLE} == {"dept_wjw": UNREACHABLE}
+    assert all(r["logical_date"] == DAY.isoformat() for r in rows)
+
+    assert cli.main([*db, "census", "inventories", "--date", DAY.isoformat()]) == 1
+    text = capsys.readouterr().out
+    assert f"census inventories {DAY.isoformat()}: {len(rows)} sources" in text
+    assert "dept_wjw" in text and "does not exist" in text
+
+    assert cli.main([*db, "census", "inventories", "--date", (DAY - timedelta(days=1)).isoformat()]) == 1
+    assert "no census inventory is stored" in capsys.readouterr().err

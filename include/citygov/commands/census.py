@@ -21,6 +21,10 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  
     p.add_argument("--json", action="store_true")
     p.add_argument("--date", help="the census of this logical date (YYYY-MM-DD)")
     p.set_defaults(func=lambda a: cmd_census_show(a, common))
+    p = census.add_parser("inventories", help="each source's stored inventory of a census: reachable, resources, why not")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--date", help="the census of this logical date (YYYY-MM-DD; default the latest)")
+    p.set_defaults(func=lambda a: cmd_census_inventories(a, common))
     p = census.add_parser("drafts", help="draft catalog rows for uncatalogued resources")
     p.add_argument("--out", required=True, help="CSV file to write (UTF-8 with BOM, import format)")
     p.add_argument("--date", help="the census of this logical date (YYYY-MM-DD)")
@@ -63,6 +67,24 @@ def cmd_census_show(args: argparse.Namespace, common: ModuleType) -> int:
         return common.EXIT_PROBLEMS
     common.print_json(census) if args.json else _print_census(census)
     return common.EXIT_OK
+
+
+def cmd_census_inventories(args: argparse.Namespace, common: ModuleType) -> int:
+    from citygov.census_inventory import UNREACHABLE, inventory_status
+
+    rows = inventory_status(common.engine(args), common.parse_date(args.date) if args.date else None)
+    if not rows:
+        print("no census inventory is stored for that date (run the public_data_census DAG or govern census run)",
+              file=sys.stderr)
+        return common.EXIT_PROBLEMS
+    if args.json:
+        common.print_json(rows)
+    else:
+        print(f"census inventories {rows[0]['logical_date']}: {len(rows)} sources")
+        for r in rows:
+            what = f"不可达 {r['error']}" if r["status"] == UNREACHABLE else f"{r['resources']} resources"
+            print(f"  {r['conn_id']:<20} {r['source_kind']:<8} {what}")
+    return common.EXIT_PROBLEMS if any(r["status"] == UNREACHABLE for r in rows) else common.EXIT_OK
 
 
 def cmd_census_drafts(args: argparse.Namespace, common: ModuleType) -> int:
