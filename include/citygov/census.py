@@ -11,6 +11,11 @@ source the catalog names), stores the snapshot for the logical date, and reconci
 
 For each uncatalogued resource it drafts a catalog row (inferred 信息项, suggested grade from the
 identifiers it holds) for a steward to complete and import.
+
+It is taken in three steps, which the DAG runs as separate tasks and ``govern census run``
+(:func:`run_census`) in one process: :func:`plan_census` names the sources, :func:`inventory_source`
+inventories one source and stores its inventory (:mod:`citygov.census_inventory`, one per source and
+date), and :func:`reconcile_census` reads the date's inventories back and does the reconciliation.
 """
 
 from __future__ import annotations
@@ -155,8 +160,8 @@ def inventory_source(engine: Engine, resolve: ConnectionResolver, conn_id: str, 
     Every table, view and file is listed with its columns, row count, last update (from the update-time
     column the catalog names for it) and the identifier kinds its first rows hold. A source that cannot
     be reached (undefined connection, a connection that cannot be read, a database that does not answer,
-    a missing folder) is stored as unreachable with the reason: it never raises, so one source that is
-    down does not stop the others.
+    a missing folder) is stored as unreachable with the reason instead of raising, so one source that is
+    down does not stop the others; only a failure of the governance store itself raises.
     """
     own = _source_entries(engine, conn_id)
     department = _with_departments(_registered(engine, conn_id), own).get(conn_id)
