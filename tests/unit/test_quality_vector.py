@@ -591,3 +591,28 @@ def test_value_set_fast_accept_can_take_blanks_for_rules_that_pass_them() -> Non
     assert list(in_set(["a", "长的代码值超过八个字节"], blank=True)([column])) == [True, True, True, False, False, False, True, False]
     assert list(in_set(["a", "长的代码值超过八个字节"])([column])) == [True, False, False, False, False, False, True, False]
     assert list(in_set(["a", "x" * 200])([TextColumn(["a", "b"])])) == [True, False]  # longer than the buffer
+
+
+def test_missing_objects_of_a_source_are_left_to_the_presence_rules() -> None:
+    """A source's NaN, NaT or pandas NA is no NULL in the column, and its text (``nan``) is no blank,
+    yet pandas' ``notna`` and the not-blank rule count it missing: the fast accepts leave it to them."""
+    from decimal import Decimal
+
+    import great_expectations as gx
+
+    from citygov.quality import expectations as ce
+
+    objects: list[object] = [float("nan"), pd.NaT, pd.NA, Decimal("NaN"), "nan", "x", 1.5, None, ""]
+    texts = [None if v is None else str(v) for v in objects]
+    raw = [(t or "").encode() for t in texts]
+    column = TextColumn.from_buffer(
+        np.frombuffer(b"".join(raw) + bytes(64), dtype=np.uint8), np.cumsum([0] + [len(r) for r in raw[:-1]]),
+        np.array([len(r) for r in raw]), null=np.array([v is None for v in objects]), values=objects,
+    )
+    for expectation in (gx.expectations.ExpectColumnValuesToNotBeNull(column="v"), ce.ExpectColumnValuesToNotBeBlank(column="v")):
+        check = compile_check(expectation)
+        want = [bool(check.pandas([pd.Series([v], dtype=object)]).iloc[0]) for v in objects]
+        assert not (check.vector([column]) & ~np.array(want)).any(), expectation.expectation_type
+        assert list(vector_expected(check, [column])) == want, expectation.expectation_type
+    assert list(vector_expected(compile_check(gx.expectations.ExpectColumnValuesToNotBeNull(column="v")), [column])) == [
+        False, False, False, False, True, True, True, False, True]

@@ -151,16 +151,37 @@ def accept(col: TextColumn, mask: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return out
 
 
+_MISSING_TEXTS = ("nan", "NaN", "NaT", "<NA>", "-nan", "-NaN", "sNaN", "-sNaN")
+"""How a source's missing-value objects read as text (a float or Decimal NaN, pandas' NaT and NA): not
+NULL in the column, yet missing to pandas' ``notna`` and to the not-blank rule."""
+
+
+def missing_like(column: TextColumn) -> np.ndarray:
+    """Rows whose text is exactly one of :data:`_MISSING_TEXTS` (only rows of 3 to 5 bytes are read),
+    which the presence fast accepts leave to their rule."""
+    out = np.zeros(len(column), dtype=bool)
+    for n in sorted({len(t) for t in _MISSING_TEXTS}):
+        mask, matrix = column.fixed(n)
+        if len(matrix):
+            wanted = np.array([t.encode("ascii") for t in _MISSING_TEXTS if len(t) == n], dtype=f"S{n}")
+            out |= accept(column, mask, np.isin(np.ascontiguousarray(matrix).view(f"S{n}").ravel(), wanted))
+    return out
+
+
+def not_null(cols: Sequence[TextColumn]) -> np.ndarray:
+    """Fast accept of a value that is not NULL (empty text included), but for :func:`missing_like` ones."""
+    c = cols[0]
+    return ~c.null & ~missing_like(c)
+
+
 def not_blank(cols: Sequence[TextColumn]) -> np.ndarray:
     """Fast accept of a non-blank value: present, not empty, and not starting with a space (only spaces
-    are stripped, :func:`citygov.quality.cells.text`; a first byte that is none means text is left).
-    Three-byte values starting ``n`` or ``N`` are left to the rule: a source's float NaN reads ``nan``
-    and is missing to it."""
+    are stripped, :func:`citygov.quality.cells.text`; a first byte that is none means text is left),
+    but for :func:`missing_like` ones."""
     c = cols[0]
     present = ~c.null & (c.lengths > 0)
     first = c.buffer[np.minimum(c.starts, len(c.buffer) - 1)]
-    nan_like = (c.lengths == 3) & ((first == 110) | (first == 78))
-    return present & (first != 32) & ~nan_like
+    return present & (first != 32) & ~missing_like(c)
 
 
 def in_set(values: Sequence[Any], *, blank: bool = False) -> Callable[[Sequence[TextColumn]], np.ndarray]:

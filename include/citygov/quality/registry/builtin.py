@@ -32,9 +32,11 @@ def _code(code: str) -> Any:
 
 
 def _not_null(e: Any) -> CheckForms:
+    from citygov.quality import vector
+
     return CheckForms(
         "map", (e.column,), lambda c, d: c[0].is_not(None), lambda c: c[0].notna(),
-        lambda c: ~c[0].null, _code("null"), filter_nulls=False,
+        vector.not_null, _code("null"), filter_nulls=False,
     )
 
 
