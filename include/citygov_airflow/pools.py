@@ -8,20 +8,21 @@ mapped instances (``MappedOperator.pool`` is ``partial_kwargs["pool"]``), so a p
 "Enable setting pool in the expand method", is open). The batches are planned at run time from the
 catalog, which a DAG file must not read while it is parsed, so neither the departments nor their number
 are known when tasks are declared. (A ``task_instance_mutation_hook`` cluster policy could set a pool per
-mapped instance, but it runs inside the scheduler's transaction and may not read the planned batches'
-XCom there.)
+mapped instance, but it runs inside the scheduler's transaction, where Airflow forbids opening a session
+of its own, e.g. to read the planned batches from XCom.)
 
 So the work is split into :data:`SOURCE_POOL_COUNT` fixed *shards*, each one mapped task in the pool
 ``citygov_sources_<n>``: the sources of the catalog, sorted by connection id, are dealt to the shards in
-turn (:func:`assign_shards`), so the shards hold as many sources as they can (a hash of the id left one of
-four shards empty on the demo city's ten sources). A source that does not answer fills at most its own
+turn (:func:`assign_shards`), so every shard gets a source before any gets two (a hash of the id left one
+of the four shards empty on the demo city's connections). A source that does not answer fills at most its own
 shard's slots, and only for :func:`source_task_timeout` at the very worst (the core gives up on it after
 ``CITYGOV_SOURCE_TIMEOUT_S``, :mod:`citygov.sources.timeouts`): the other shards' batches keep running.
 Sources sharing its shard wait for a slot, but never longer than that. Which shard a source gets may
 change when sources are added or removed; nothing is kept per shard, so that is harmless.
 
 The pools are created by ``python -m citygov_deploy.init`` (compose's airflow-init and ``scripts/cluster.py``
-alike) from ``citygov_deploy.topology.POOLS``, which lists :data:`SOURCE_POOLS`. No Airflow import here.
+alike) from ``citygov_deploy.topology.POOLS``, which lists :data:`SOURCE_POOLS`; a single-host Airflow
+gets them from ``python -m citygov_airflow.pools``. Airflow is imported only inside :func:`ensure_pools`.
 """
 
 from __future__ import annotations
