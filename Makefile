@@ -50,6 +50,8 @@ $(AIRFLOW_DB): $(INSTALLED)
 	@mkdir -p $(AIRFLOW_HOME)
 	@echo "airflow db migrate → $(AIRFLOW_DB)"
 	@$(DEMO_ENV) airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -n 30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	@# the source pools: a scheduler never runs a task whose pool does not exist
+	@$(DEMO_ENV) python -m citygov_airflow.pools >> $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -n 30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 	@touch $@
 
 $(DEMO_CATALOG): | $(INSTALLED)

@@ -313,13 +313,14 @@ def test_a_worker_killed_mid_task_is_survived_without_duplicates(cluster, api: A
     before_items = _open_items(store)
     assert before_findings and before_checks and max(before_findings.values()) == 1
 
-    # Re-inspect the demo's date: one mapped task validates every dataset (a few seconds of real work).
+    # Re-inspect the demo's date: a mapped task per source shard (a few seconds of real work); one is killed.
     run_id = api.trigger("quality_inspection", None, {"date": AS_OF.isoformat()})
     worker_pid = topology.service_pid(cluster, "airflow-worker")
     assert worker_pid
     deadline = time.monotonic() + 120
     while True:
-        ti = next((t for t in api.task_instances("quality_inspection", run_id) if t["task_id"] == "inspect_batch"), None)
+        ti = next((t for t in api.task_instances("quality_inspection", run_id)
+                   if t["task_id"].endswith(".inspect_batch") and t["state"] == "running" and t["pid"]), None)
         if ti and ti["state"] == "running" and ti["pid"]:
             break
         assert not ti or ti["state"] in (None, "scheduled", "queued", "running"), ti
@@ -330,17 +331,20 @@ def test_a_worker_killed_mid_task_is_survived_without_duplicates(cluster, api: A
     time.sleep(1.0)
     killed = topology.kill_service(cluster, "airflow-worker")
     assert ti["pid"] in killed and not any(_running(pid) for pid in killed)
-    mid_task = next(t for t in api.task_instances("quality_inspection", run_id) if t["task_id"] == "inspect_batch")
+    def same(t: dict) -> bool:  # type: ignore[type-arg]
+        return t["task_id"] == ti["task_id"] and t.get("map_index") == ti.get("map_index")
+
+    mid_task = next(t for t in api.task_instances("quality_inspection", run_id) if same(t))
     assert mid_task["state"] == "running" and mid_task["try_number"] == 1, "the task had finished before the kill"
 
     topology.start_service(cluster, "airflow-worker", name="airflow-worker-2")
     topology.wait_healthy(cluster, timeout=90, worker="airflow-worker-2")
     run = api.wait_run("quality_inspection", run_id, timeout=180)
     assert run["state"] == "success"
-    ti = next(t for t in api.task_instances("quality_inspection", run_id) if t["task_id"] == "inspect_batch")
+    ti = next(t for t in api.task_instances("quality_inspection", run_id) if same(t))
     assert ti["try_number"] == 2 and ti["state"] == "success"
     tries = api.call(
-        "GET", f"/dags/quality_inspection/dagRuns/{run_id}/taskInstances/inspect_batch/{ti['map_index']}/tries"
+        "GET", f"/dags/quality_inspection/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{ti['map_index']}/tries"
     )["task_instances"]
     assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
     assert f"id=UUID('{ti['id']}')" in _worker_log(cluster, "airflow-worker-2")

@@ -184,7 +184,8 @@ class _Columns:
         if column is None:
             b, j = self.block, self.block.index(name)
             column = self._made[name] = TextColumn.from_buffer(
-                b.buffer, b.starts[:, j], b.lengths[:, j], null=b.null[:, j], values=_Values(b, j)
+                b.buffer, b.starts[:, j], b.lengths[:, j], null=b.null[:, j], values=_Values(b, j),
+                text_values=b.holds_text(j),
             )
         return column
 

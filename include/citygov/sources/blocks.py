@@ -68,6 +68,14 @@ class TextBlock:
         start = int(self.starts[row, col])
         return raw[start : start + int(self.lengths[row, col])].decode("utf-8", errors="replace")
 
+    def holds_text(self, col: int) -> bool:
+        """Whether a column's values are its text (no decoder; the reader's objects, if any, all str or
+        None): then a rule comparing values may compare the bytes instead (``1`` is not ``"1"``)."""
+        if col < len(self.decoders) and self.decoders[col] is not None:
+            return False
+        objects = self.objects[col] if col < len(self.objects) else None
+        return objects is None or all(v is None or type(v) is str for v in objects)
+
     def value(self, row: int, col: int) -> Any:
         """One value as the source holds it: the reader's object, else the decoded text."""
         objects = self.objects[col] if col < len(self.objects) else None
