@@ -7,6 +7,11 @@
 set -uo pipefail
 set -m
 
+# The source pools must exist before the scheduler queues a source task (it never runs one whose pool is
+# missing): the metadata database is migrated first (standalone would do it too) and the pools set.
+airflow db migrate > /dev/null || exit 1
+python -m citygov_airflow.pools || exit 1
+
 airflow standalone &
 group=$!
 
