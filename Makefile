@@ -39,7 +39,7 @@ $(INSTALLED): pyproject.toml
 	  [[ -n "$(PYTHON)" ]] || { echo "python3.11 not found; install it or run make PYTHON=/path/to/python3.11" >&2; exit 1; }; \
 	  echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); \
 	fi
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,mysql]'
 	@touch $@
 
 init: $(AIRFLOW_DB) ## Migrate Airflow's metadata DB (.airflow/) and the governance store
