@@ -136,7 +136,15 @@ class HashSpool:
         """The hashes that occur more than once, sorted."""
         found: list[np.ndarray] = []
         if self.folder is None:
-            parts: Iterator[np.ndarray] = iter([np.concatenate(self.held)] if self.held else [])
+            whole = np.empty(sum(len(h) for h in self.held), dtype=np.uint64)
+            at = 0
+            self.held.reverse()
+            while self.held:  # each part is let go once copied: the hashes are in memory once, not twice
+                part = self.held.pop()
+                whole[at : at + len(part)] = part
+                at += len(part)
+            self.bytes = 0
+            parts: Iterator[np.ndarray] = iter([whole] if len(whole) else [])
         else:
             self._spill()
             folder = Path(self.folder.name)
