@@ -1,4 +1,4 @@
-"""The one dialect-neutral builder the rules write their SQL conditions with (SQLite and PostgreSQL).
+"""The one dialect-neutral builder the rules write their SQL conditions with (SQLite, PostgreSQL, MySQL/MariaDB).
 
 A rule's SQL form (in its module of :mod:`citygov.quality.registry`) is a boolean SQLAlchemy expression
 that is true exactly when its Python check finds no problem with a non-NULL value (tests hold the two
@@ -11,6 +11,16 @@ fused single-scan validation (:mod:`citygov.quality.tables`).
 Character classes are matched with ``GLOB`` on SQLite and ``~`` on PostgreSQL (SQLite has no regular
 expressions by default). PostgreSQL does not promise to evaluate ``AND`` operands in order, so every
 ``CAST(... AS INTEGER)`` sits in a ``CASE`` branch that only digit strings reach.
+
+MySQL and MariaDB (SQLAlchemy names both ``mysql`` through ``mysql+pymysql``, ``mariadb`` through
+``mariadb+…``) compare text by the column's collation, usually a case-insensitive ``utf8mb4_general_ci``
+that also ignores trailing spaces (PAD SPACE): ``'x' REGEXP '^[X]$'`` and ``'ab ' = 'ab'`` are true there.
+So :func:`as_text` hands the rules the value converted to utf8mb4 under ``utf8mb4_bin`` (case-sensitive
+matching and positions, whatever the column's character set, GBK included), :func:`exact` gives a
+byte-exact form for equality and grouping (no padding), and a ZEROFILL number is read as its number
+(``000123`` is 123, as the driver hands it to the streaming engine). ``||`` is OR there: :func:`concat`
+writes ``CONCAT()``. Regular expressions: ``REGEXP`` (PCRE on MariaDB, ICU on MySQL 8), written with
+``^``, ``$`` and bracket classes only, which both read alike.
 """
 
 from __future__ import annotations
@@ -22,12 +32,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from citygov.quality.cells import RIC_MIN_YEAR
 from citygov.quality.reference import current_division_codes, known_division_codes
 
-SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+MYSQL_DIALECTS = ("mysql", "mariadb")
+"""SQLAlchemy's names of MySQL and MariaDB (``mysql+pymysql`` reports ``mysql`` against MariaDB too)."""
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql", *MYSQL_DIALECTS)
 """Dialects the conditions are written and tested for."""
 
 DIGIT = "[0-9]"
@@ -51,9 +67,77 @@ def dialect_name(bind: Any) -> str:
     raise UnsupportedDialect(f"cannot tell the SQL dialect of {bind!r}")
 
 
+class _Text(FunctionElement[str]):
+    """``x`` as untrimmed text, written per dialect (see the module docstring for MySQL)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_Text)
+def _text_default(element: _Text, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return compiler.process(sa.cast(value, sa.String), **kw)
+
+
+def _mysql_text(element: _Text, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    if isinstance(getattr(value, "type", None), sa.Numeric | sa.Integer):
+        # + 0 drops a ZEROFILL column's padding: its value is the number, as the driver reads it
+        value = value + 0
+    return f"CONVERT({compiler.process(value, **kw)} USING utf8mb4) COLLATE utf8mb4_bin"
+
+
 def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
-    """A value as trimmed text (``TRIM(CAST(x AS VARCHAR))``), the form :func:`rules.text` reads."""
-    return sa.func.trim(sa.cast(column, sa.String))
+    """A value as trimmed text (``TRIM(CAST(x AS VARCHAR))``), the form :func:`rules.text` reads; on
+    MySQL utf8mb4 under a binary collation, so matching and positions are case-sensitive."""
+    return sa.func.trim(_Text(column))
+
+
+_NOT_TEXT = (sa.Numeric, sa.Integer, sa.Date, sa.DateTime, sa.Time, sa.Boolean, sa.LargeBinary)
+
+
+def char_length(expr: ColumnElement[Any]) -> ColumnElement[int]:
+    """The length of a value's (untrimmed) text in characters, not bytes (MySQL's ``LENGTH`` counts bytes)."""
+    return sa.func.char_length(_Text(expr))
+
+
+class _Exact(FunctionElement[str]):
+    """A text compared byte for byte on MySQL (``CAST(CONVERT(x USING utf8mb4) AS BINARY)``); typed as
+    text so the values it is compared with stay text literals."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_Exact)
+def _exact_default(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return compiler.process(value, **kw)
+
+
+def _mysql_exact(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return f"CAST(CONVERT({compiler.process(value, **kw)} USING utf8mb4) AS BINARY)"
+
+
+def exact(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """``expr`` as it must be compared for equality, grouping and value sets so that equal means the same
+    text, as in Python: itself, except on MySQL, whose text collations fold case and ignore trailing
+    spaces (``GROUP BY`` would merge ``'a'``, ``'A'`` and ``'a '``): there its utf8mb4 bytes. Numbers,
+    dates and binary columns are left as they are."""
+    if dialect in MYSQL_DIALECTS and not isinstance(getattr(expr, "type", None), _NOT_TEXT):
+        return _Exact(expr)
+    return expr
+
+
+def _regex(expr: ColumnElement[str], pattern: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return expr.op("~")(pattern)
+    if dialect in MYSQL_DIALECTS:
+        # as_text's text is under utf8mb4_bin: REGEXP is case-sensitive on it
+        return expr.op("REGEXP")(pattern)
+    raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
 
 
 def matches(expr: ColumnElement[str], classes: Sequence[str], dialect: str, *, prefix: bool = False) -> ColumnElement[bool]:
@@ -61,22 +145,20 @@ def matches(expr: ColumnElement[str], classes: Sequence[str], dialect: str, *, p
     with ``prefix`` it only has to start with them."""
     if dialect == "sqlite":
         return expr.op("GLOB")("".join(classes) + ("*" if prefix else ""))
-    if dialect == "postgresql":
-        return expr.op("~")("^" + "".join(classes) + ("" if prefix else "$"))
-    raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
+    return _regex(expr, "^" + "".join(classes) + ("" if prefix else "$"), dialect)
 
 
 def contains(expr: ColumnElement[str], char_class: str, dialect: str) -> ColumnElement[bool]:
     """Whether ``expr`` holds a character of ``char_class`` (``[0-9]``) anywhere."""
     if dialect == "sqlite":
         return expr.op("GLOB")(f"*{char_class}*")
-    if dialect == "postgresql":
-        return expr.op("~")(char_class)
-    raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
+    return _regex(expr, char_class, dialect)
 
 
 def char_index(alphabet: str, char: ColumnElement[str], dialect: str) -> ColumnElement[int]:
-    """The 1-based position of ``char`` in ``alphabet`` (0 when absent)."""
+    """The 1-based position of ``char`` in ``alphabet`` (0 when absent); case-sensitive everywhere."""
+    if dialect in MYSQL_DIALECTS:
+        return sa.func.instr(exact(sa.literal(alphabet, sa.String), dialect), exact(char, dialect))
     position = sa.func.instr if dialect == "sqlite" else sa.func.strpos
     return position(sa.literal(alphabet), char)
 
@@ -98,12 +180,31 @@ def real_date(y: ColumnElement[int], m: ColumnElement[int], d: ColumnElement[int
     return sa.and_(y >= RIC_MIN_YEAR, m >= 1, m <= 12, d >= 1, d <= days)
 
 
+class _Concat(FunctionElement[str]):
+    """``a || b || …``; ``CONCAT(a, b, …)`` on MySQL, where ``||`` is OR."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_Concat)
+def _concat_default(element: _Concat, compiler: SQLCompiler, **kw: Any) -> str:
+    return " || ".join(f"({compiler.process(part, **kw)})" for part in element.clauses)
+
+
+def _mysql_concat(element: _Concat, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CONCAT({', '.join(compiler.process(part, **kw) for part in element.clauses)})"
+
+
+for _name in MYSQL_DIALECTS:
+    compiles(_Text, _name)(_mysql_text)
+    compiles(_Concat, _name)(_mysql_concat)
+    compiles(_Exact, _name)(_mysql_exact)
+
+
 def concat(*parts: ColumnElement[Any] | str) -> ColumnElement[str]:
     """``a || b || …`` with strings as literals."""
-    out: ColumnElement[Any] = sa.literal(parts[0]) if isinstance(parts[0], str) else parts[0]
-    for part in parts[1:]:
-        out = out.op("||")(sa.literal(part) if isinstance(part, str) else part)
-    return out
+    return _Concat(*[sa.literal(part) if isinstance(part, str) else part for part in parts])
 
 
 @cache
@@ -127,6 +228,10 @@ def in_divisions(expr: ColumnElement[str], dialect: str, current_only: bool = Fa
         return expr == sa.any_(array)
     if dialect == "sqlite":
         return getattr(sa.func, SQLITE_DIVISION_FUNCTION)(expr, int(current_only)) == 1
+    if dialect in MYSQL_DIALECTS:
+        # MySQL sorts a constant IN list once and searches it; the codes are ASCII digits (no collation)
+        codes = sorted(current_division_codes() if current_only else known_division_codes())
+        return expr.in_(sa.bindparam("citygov_divisions", codes, expanding=True, literal_execute=True))
     raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
 
 

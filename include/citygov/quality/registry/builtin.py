@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from citygov.catalog.schema import ColumnType
 from citygov.findings import Dimension
 from citygov.identifiers import scrub
+from citygov.quality import sqlcond
 from citygov.quality.cells import text
 from citygov.quality.registry import CheckForms, ExpectationRule, PlainColumn, Proposal
 
@@ -55,7 +56,7 @@ def _in_set(e: Any) -> CheckForms:
 
     values = list(e.value_set)
     return CheckForms(
-        "map", (e.column,), lambda c, d: c[0].in_(list(values)), lambda c: c[0].isin(values), vector.in_set(values),
+        "map", (e.column,), lambda c, d: sqlcond.exact(c[0], d).in_(list(values)), lambda c: c[0].isin(values), vector.in_set(values),
         _code("not_in_set"),
     )
 
@@ -114,7 +115,7 @@ def _between_accept(e: Any) -> Any:
 
 def _lengths(e: Any) -> CheckForms:
     def sql(cols: Sequence[Any], d: str) -> Any:
-        parts = _bounds(e, sa.func.length(sa.cast(cols[0], sa.String)), strict=False)
+        parts = _bounds(e, sqlcond.char_length(cols[0]), strict=False)
         return sa.func.coalesce(sa.and_(*parts), sa.false()) if parts else sa.true()
 
     def pandas(cols: Sequence[Any]) -> Any:
