@@ -102,11 +102,22 @@ def char_length(expr: ColumnElement[Any]) -> ColumnElement[int]:
     return sa.func.char_length(_Text(expr))
 
 
+class _Utf8Bytes(sa.types.TypeDecorator[str]):
+    """Text the database hands back as its UTF-8 bytes (MySQL's ``BINARY``): read back as ``str``, so a
+    grouped value is the value the rules saw."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return bytes(value).decode("utf-8") if isinstance(value, (bytes, bytearray, memoryview)) else value
+
+
 class _Exact(FunctionElement[str]):
     """A text compared byte for byte on MySQL (``CAST(CONVERT(x USING utf8mb4) AS BINARY)``); typed as
-    text so the values it is compared with stay text literals."""
+    text so the values it is compared with stay text literals, and read back as text."""
 
-    type = sa.String()
+    type = _Utf8Bytes()
     inherit_cache = True
 
 

@@ -24,8 +24,14 @@ DATABASE_DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
     "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
 }
-"""Airflow connection type → SQLAlchemy driver of a database source."""
+"""Airflow connection type → SQLAlchemy driver of a database source (MySQL and MariaDB through PyMySQL,
+the ``mysql`` extra)."""
+DRIVER_QUERY = {"mysql+pymysql": {"charset": "utf8mb4"}}
+"""URL options a driver always gets: MySQL's ``utf8`` is a three-byte subset, and a connection in
+another character set would hand over GBK or Latin-1 text undecoded or mangled; with ``utf8mb4`` the
+server converts every column (a GBK table included) to Unicode, as the rules read it."""
 URL_TYPES = frozenset({"generic", "sqlalchemy"})
 """Connection types whose host holds a whole SQLAlchemy URL (``postgresql+psycopg://…``)."""
 FOLDER_TYPES = frozenset({"fs", "file", "folder"})
@@ -96,6 +102,7 @@ class ConnectionInfo:
             host=self.host or None,
             port=self.port or None,
             database=self.schema or None,
+            query=DRIVER_QUERY.get(driver, {}),
         )
 
     def to_airflow_json(self) -> dict[str, Any]:
