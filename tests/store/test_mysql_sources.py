@@ -99,8 +99,10 @@ def test_every_rule_counts_on_mariadb_what_it_counts_on_sqlite(
     result = _validate(mysql_source, _suite(), engine)
     assert result.meta["engine"] == engine
     _compare(_digest(result), _digest(expected), SKIPPED[engine])
-    if engine == "stream":
-        assert _rows_digest(result) == _rows_digest(expected)
+    if engine != "gx":  # the failing rows named by key: GX's own engine names them its own way
+        kept = [i for i, r in enumerate(expected.results) if r.expectation_config.type not in SKIPPED[engine]]
+        got_rows, want_rows = _rows_digest(result), _rows_digest(expected)
+        assert [got_rows[i] for i in kept] == [want_rows[i] for i in kept]
     failing = {r.expectation_config.type for r in result.results if not r.success}
     assert failing >= set(native_types()) - {"expect_table_row_count_to_be_between"}
 
