@@ -250,3 +250,22 @@ def test_fused_uniqueness_is_exact_text(quirks: tuple[sa.Engine, sa.Engine]) -> 
     want = [d for d in _text_digest(_validate(sqlite, _quirk_suite(), "fused", "q")) if d[0] in UNIQUENESS]
     got = [d for d in _text_digest(_validate(mysql, _quirk_suite(), "fused", "q")) if d[0] in UNIQUENESS]
     assert got == want
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_final_newline_is_no_match_on_mysql(engine: str, mysql_source: sa.Engine) -> None:
+    """MariaDB's PCRE (and MySQL's ICU) ``$`` matches before a final newline; the rules' does not."""
+    import great_expectations as gx
+
+    from citygov.quality import expectations as ce
+
+    values = ["13800000000", "13800000000\n", "1380000000\n", "\n13800000000", "13800000000x", "320706", "320706\n"]
+    with mysql_source.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS nl (m VARCHAR(20))")
+        conn.exec_driver_sql("DELETE FROM nl")
+        conn.execute(sa.text("INSERT INTO nl VALUES (:m)"), [{"m": v} for v in values])
+    suite = gx.ExpectationSuite(name="nl", expectations=[
+        ce.ExpectColumnValuesToBeValidMobile(column="m"), ce.ExpectColumnValuesToBeValidDivisionCode(column="m"),
+    ])
+    result = _validate(mysql_source, suite, engine, "nl", keys=())
+    assert [(r.result or {}).get("unexpected_count") for r in result.results] == [6, 6]

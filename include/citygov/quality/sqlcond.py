@@ -20,7 +20,8 @@ matching and positions, whatever the column's character set, GBK included), :fun
 byte-exact form for equality and grouping (no padding), and a ZEROFILL number is read as its number
 (``000123`` is 123, as the driver hands it to the streaming engine). ``||`` is OR there: :func:`concat`
 writes ``CONCAT()``. Regular expressions: ``REGEXP`` (PCRE on MariaDB, ICU on MySQL 8), written with
-``^``, ``$`` and bracket classes only, which both read alike.
+``^`` and bracket classes only, which both read alike (their ``$`` also matches before a final newline:
+a whole match is a prefix match of the right length).
 """
 
 from __future__ import annotations
@@ -156,6 +157,11 @@ def matches(expr: ColumnElement[str], classes: Sequence[str], dialect: str, *, p
     with ``prefix`` it only has to start with them."""
     if dialect == "sqlite":
         return expr.op("GLOB")("".join(classes) + ("*" if prefix else ""))
+    if dialect in MYSQL_DIALECTS:
+        # PCRE's and ICU's ``$`` also match before a final newline: the whole text is the classes when
+        # it starts with them and has that many characters
+        start = _regex(expr, "^" + "".join(classes), dialect)
+        return start if prefix else sa.and_(start, sa.func.char_length(expr) == len(classes))
     return _regex(expr, "^" + "".join(classes) + ("" if prefix else "$"), dialect)
 
 
