@@ -243,9 +243,6 @@ def test_census_describes_a_mysql_source(mysql_url: str) -> None:
     assert with_column.last_updated.replace(tzinfo=None) == datetime(2026, 11, 2, 9, 30)
 
 
-@pytest.mark.xfail(strict=True, reason="citygov.quality.tables._sql_unique groups by the column's collation "
-                   "(case-insensitive, PAD SPACE on MySQL); grouping by sqlcond.exact(column, dialect) fixes it "
-                   "(and the streaming engine, once it counts repeated hashes with _sql_unique)")
 def test_fused_uniqueness_is_exact_text(quirks: tuple[sa.Engine, sa.Engine]) -> None:
     mysql, sqlite = quirks
     want = [d for d in _text_digest(_validate(sqlite, _quirk_suite(), "fused", "q")) if d[0] in UNIQUENESS]

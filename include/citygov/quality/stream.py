@@ -11,9 +11,11 @@ compiled kernel, else the rows a driver gives), and each check runs on each bloc
   (:func:`citygov.quality.vector.vector_expected`: the compiled fast accept, and the rule itself for
   every value it leaves), so a value means exactly what it means to the SQL and GX forms;
 - **uniqueness** (one column or a compound key) by hashing each value (64 bits) into a
-  :class:`HashSpool`: sorted at the end, equal hashes are the candidates; when there are any, a second
-  read of that check's columns counts the candidates' exact values (a hash collision is no duplicate) and
-  finds their rows. The hashes take 8 bytes a row; past :data:`HASH_BUDGET` they are spilled to
+  :class:`HashSpool`: sorted at the end, no equal hashes means no equal values (the usual case of a key,
+  settled without another query). When some hashes repeat, the duplicates are counted exactly: in SQL
+  where the source has it (``GROUP BY … HAVING count(*) > 1``, the fused engine's query, which the
+  database answers more cheaply than sending the column a second time), else by a second read of that
+  check's columns counting the candidates' exact values (a hash collision is no duplicate). The hashes take 8 bytes a row; past :data:`HASH_BUDGET` they are spilled to
   temporary files in 16 partitions by their top bits and each partition is sorted on its own, so memory
   stays bounded whatever the table's size;
 - **references** to a base table: in SQL where the source speaks it (a grouped read of the distinct
@@ -179,6 +181,9 @@ class _Values(Sequence[Any]):
     def __getitem__(self, i: Any) -> Any:
         return self.block.value(int(i), self.col)
 
+    def take(self, rows: np.ndarray) -> list[Any]:
+        return self.block.values_at(self.col, rows)
+
 
 class _Columns:
     """The :class:`TextColumn` of each column of one block, made when first asked for."""
@@ -224,13 +229,17 @@ def stream_checks(
     keys: Sequence[str],
     *,
     sql_ref: Callable[[Check], None] | None = None,
+    sql_unique: Callable[[Check], None] | None = None,
     base_lookup: BaseLookup | None = None,
     budget: int | None = None,
 ) -> int:
     """Compute ``checks`` (their ``unexpected``, ``evaluated``, samples and failing rows) over one read of
     their columns; returns the row count. ``sql_ref`` computes a reference check in SQL when the source
-    has it; else references are counted here and looked up with ``base_lookup``. ``gx``/``table`` checks
-    are left alone. Raises what the reader raises (the caller turns it into a :class:`ValidationError`)."""
+    has it; else references are counted here and looked up with ``base_lookup``. ``sql_unique`` counts a
+    uniqueness check's duplicates in SQL (a grouped read) when its hashes repeat, instead of a second read
+    of the column here: a source with SQL does that aggregate more cheaply than sending the column twice.
+    ``gx``/``table`` checks are left alone. Raises what the reader raises (the caller turns it into a
+    :class:`ValidationError`)."""
     budget = hash_budget() if budget is None else budget
     rows_checks = [c for c in checks if c.kind in {"map", "pair"}]
     unique_checks = [c for c in checks if c.kind in {"unique", "compound_unique"}]
@@ -257,7 +266,11 @@ def stream_checks(
                 check.evaluated += int((~block.null[:, block.index(check.columns[0])]).sum())
         for check in unique_checks:
             repeated = spools[id(check)].repeated()
-            if len(repeated):
+            if not len(repeated):
+                continue  # no two values hash alike: no two are equal
+            if sql_unique is not None:
+                sql_unique(check)
+            else:
                 _exact_duplicates(check, read, keys, repeated)
     finally:
         for spool in spools.values():

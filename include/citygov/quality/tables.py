@@ -147,9 +147,21 @@ def _streamed(source: Engine, conn: sa.Connection, table: str, target: sa.TableC
 
     if not any(c.kind in ROW_KINDS for c in checks):  # nothing to read but the row count
         return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+    def sql_unique(check: Check) -> None:
+        check.unexpected, check.samples, check.rows = 0, [], []
+        try:
+            if check.kind == "unique":
+                _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
+            else:
+                _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
+        except Exception as exc:  # one broken check must not sink the others
+            conn.rollback()
+            sqlcond.prepare_connection(conn)
+            check.error = describe_error(exc)
+
     try:
         return stream_checks(checks, lambda names: table_blocks(source, table, names), keys, sql_ref=sql_ref,
-                             base_lookup=base_lookup)
+                             sql_unique=sql_unique, base_lookup=base_lookup)
     except (MissingColumns, ValidationError):
         raise
     except Exception as exc:
@@ -285,10 +297,12 @@ def _keep_rows(cols: Sequence[ColumnElement[Any]], ignore_row_if: str) -> Column
 def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str], *, ignore: str,
                 keys: Sequence[str] = ()) -> None:
     """Rows whose value (or value combination) occurs more than once: GX counts every such row."""
-    cols = [target.c[n] for n in names]
+    dialect = conn.dialect.name
+    # equal means the same text, as in Python and the streaming engine (MySQL's collations fold case)
+    cols = [sqlcond.exact(target.c[n], dialect) for n in names]
     query = (
         sa.select(*cols, sa.func.count().label("n"))
-        .where(_keep_rows(cols, ignore))
+        .where(_keep_rows([target.c[n] for n in names], ignore))
         .group_by(*cols)
         .having(sa.func.count() > 1)
     )
@@ -313,13 +327,15 @@ def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys
     check: one query over at most :data:`SAMPLE_SIZE` values, at most as many rows."""
     if not counts:
         return
+    dialect = conn.dialect.name
     cols = [target.c[n] for n in check.columns]
+    exact = [sqlcond.exact(c, dialect) for c in cols]
     # sa.literal: bind parameters named param_N, never after a column (whose name may be anything)
     match = sa.or_(*[
-        sa.and_(*[c.is_(None) if v is None else c == sa.literal(v) for c, v in zip(cols, combo, strict=True)])
+        sa.and_(*[c.is_(None) if v is None else e == sa.literal(v) for c, e, v in zip(cols, exact, combo, strict=True)])
         for combo in counts
     ])
-    query = sa.select(*cols, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
+    query = sa.select(*exact, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
     for row in conn.execute(query):
         values = tuple(row[: len(cols)])
         check.add_row(tuple(row[len(cols) :]) if keys else None, values, count=counts.get(values))
@@ -330,8 +346,8 @@ def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_loo
     e = check.expectation
     if base_lookup is None:
         raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
-    col = target.c[check.columns[0]]
-    query = sa.select(col, sa.func.count()).where(col.is_not(None)).group_by(col)
+    col = sqlcond.exact(target.c[check.columns[0]], conn.dialect.name)
+    query = sa.select(col, sa.func.count()).where(target.c[check.columns[0]].is_not(None)).group_by(col)
     batch: list[tuple[Any, int]] = []
     missing: dict[tuple[Any, ...], int] = {}
 

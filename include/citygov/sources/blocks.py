@@ -76,6 +76,22 @@ class TextBlock:
         objects = self.objects[col] if col < len(self.objects) else None
         return objects is None or all(v is None or type(v) is str for v in objects)
 
+    def values_at(self, col: int, rows: np.ndarray) -> list[Any]:
+        """:meth:`value` of many rows of one column at once (the rows a rule has to judge)."""
+        objects = self.objects[col] if col < len(self.objects) else None
+        if objects is not None:
+            return [objects[i] for i in rows.tolist()]
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = self.buffer.tobytes()
+        texts = [
+            None if z else raw[s : s + n].decode("utf-8", errors="replace")
+            for s, n, z in zip(self.starts[rows, col].tolist(), self.lengths[rows, col].tolist(),
+                               self.null[rows, col].tolist(), strict=True)
+        ]
+        decoder = self.decoders[col] if col < len(self.decoders) else None
+        return texts if decoder is None else [None if t is None else decoder(t) for t in texts]
+
     def value(self, row: int, col: int) -> Any:
         """One value as the source holds it: the reader's object, else the decoded text."""
         objects = self.objects[col] if col < len(self.objects) else None

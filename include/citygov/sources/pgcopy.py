@@ -4,9 +4,10 @@
 rows and prints each value as text (what a client would receive anyway), and each tuple arrives as a
 field count and, per field, a length (-1 for NULL) and the bytes: no quoting or escapes to undo. A
 compiled kernel (:func:`parse_tuples`) finds the fields of every whole tuple in a buffer of a few MB,
-which becomes one :class:`~citygov.sources.blocks.TextBlock` as it is; the bytes are read from the server
-by a thread while the previous block is checked (psycopg waits for the network without the GIL, the
-kernel runs without it too), so reading and checking overlap.
+which becomes one :class:`~citygov.sources.blocks.TextBlock` as it is. The bytes are read in the caller's
+thread between blocks: the server keeps producing into the socket meanwhile, and a reading thread was
+measured slower (psycopg hands COPY out a tuple per call, and two threads contending for the GIL cost
+more than the overlap gains).
 
 The text of each type is PostgreSQL's: dates ``YYYY-MM-DD`` (``DateStyle`` ISO, set for the statement),
 timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``, numbers in digits; :func:`decoder` turns a value a rule has
@@ -15,8 +16,6 @@ to judge back into what the driver would have given (``int``, ``Decimal``, ``dat
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,8 +29,6 @@ from citygov.sources.blocks import PAD, Decoder, TextBlock
 
 READ_BYTES = 4 << 20
 """Bytes gathered from the server before a block is cut (whole tuples; the rest waits for the next)."""
-QUEUED = 3
-"""Byte chunks the reading thread may hold ahead of the checks (memory: about this many × READ_BYTES)."""
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
@@ -118,42 +115,12 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
     decoders = [decoder(t) for t in column_types]
     width = len(columns) or 1
     raw = engine.raw_connection()
-    chunks: queue.Queue[bytearray | BaseException | None] = queue.Queue(QUEUED)
-    stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            with raw.cursor() as cursor:
-                cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-                cursor.execute("SET LOCAL IntervalStyle = 'postgres'")
-                with cursor.copy(statement) as copy:
-                    gathered = bytearray()
-                    read = copy.read
-                    while data := read():  # one tuple per call (libpq hands COPY out row by row)
-                        gathered += data
-                        if len(gathered) >= READ_BYTES:
-                            _put(chunks, gathered, stop)  # handed over, never touched here again
-                            gathered = bytearray()
-                    if gathered:
-                        _put(chunks, gathered, stop)
-            _put(chunks, None, stop)
-        except _Stopped:
-            pass
-        except BaseException as exc:  # handed to the reader, raised there
-            _put(chunks, exc, stop)
-
-    thread = threading.Thread(target=pump, name="citygov-copy-out", daemon=True)
-    thread.start()
+    gathered_chunks = _statement_chunks(raw, statement)
     try:
         tail = b""
         header_done = False
         data: bytearray
-        while True:
-            item = chunks.get()
-            if isinstance(item, BaseException):
-                raise item
-            if item is None:
-                break
+        for item in gathered_chunks:
             if tail:  # the incomplete tuple the last chunk ended with goes first (one copy per chunk)
                 data = bytearray(tail)
                 data += item
@@ -177,9 +144,10 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
             pos = 0
             while True:
                 n = min(block_rows, max(1, (end - pos) // (2 + 4 * width)) + 1)
-                starts = np.empty((n, width), dtype=np.int64)
-                lengths = np.empty((n, width), dtype=np.int64)
-                null = np.empty((n, width), dtype=bool)
+                # column-major (each column's values contiguous, as the checks read them), indexed [row, col]
+                starts = np.empty((width, n), dtype=np.int64).T
+                lengths = np.empty((width, n), dtype=np.int64).T
+                null = np.empty((width, n), dtype=bool).T
                 rows, after, done = parse_tuples(buffer, pos, end, width, n, starts, lengths, null)
                 if rows < 0:
                     raise ValueError("COPY output has a tuple of an unexpected width")
@@ -196,27 +164,27 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
         if tail:
             raise ValueError("COPY output ended inside a tuple")
     finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                chunks.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+        close = getattr(gathered_chunks, "close", None)
+        if close is not None:
+            close()
         try:
             raw.rollback()
         finally:
             raw.close()
 
 
-class _Stopped(Exception):
-    """The reader stopped early (an error, or the caller left the loop)."""
-
-
-def _put(chunks: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            chunks.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-    raise _Stopped
+def _statement_chunks(raw: Any, statement: str) -> Iterator[bytearray]:
+    """The COPY's bytes in chunks of about :data:`READ_BYTES` (whole tuples or not)."""
+    with raw.cursor() as cursor:
+        cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+        cursor.execute("SET LOCAL IntervalStyle = 'postgres'")
+        with cursor.copy(statement) as copy:
+            gathered = bytearray()
+            read = copy.read
+            while data := read():  # one tuple per call (libpq hands COPY out row by row)
+                gathered += data
+                if len(gathered) >= READ_BYTES:
+                    yield gathered  # handed over, never touched here again
+                    gathered = bytearray()
+            if gathered:
+                yield gathered
