@@ -11,8 +11,9 @@ date, and reconciles it with the catalog:
 - **drafts**: `govern census drafts --out drafts.csv` writes a catalog row per uncatalogued resource
   (inferred 信息项, a grade suggested from the identifiers it holds) for a steward to complete and import.
 
-**Tasks**: `list_sources` names the department sources; `inventory_source` runs once per source (dynamic
-task mapping) and stores that source's inventory in the governance store (`census_inventories`, keyed on
+**Tasks**: `list_sources` names the department sources; in each source shard (`sources_0` … `sources_3`,
+each in its pool `citygov_sources_<n>`, as the patrol's), `inventory_source` runs once per source (dynamic
+task mapping, stopped after `CITYGOV_SOURCE_TASK_TIMEOUT_S`) and stores that source's inventory in the governance store (`census_inventories`, keyed on
 the logical date and the connection id); `reconcile` reads the date's inventories back from the store and
 writes the snapshot, the findings and the coverage. XCom carries only connection ids and counts.
 
@@ -27,9 +28,10 @@ inventory: the reconcile still runs and reports that source unreachable. See the
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import TriggerRule, dag, task
+from airflow.sdk import TaskGroup, TriggerRule, dag, task
 
 from citygov_airflow import CENSUS, DEFAULT_ARGS, TIMEZONE
+from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_timeout
 
 
 @dag(
@@ -53,8 +55,15 @@ def public_data_census():
         with governance_engine() as engine:
             return census.plan_census(engine, city_date(logical_date))
 
-    # One source's inventory: where its isolation (pool=, execution_timeout=) belongs.
-    @task(map_index_template="{{ task.op_kwargs['conn_id'] }}")
+    @task
+    def shard_sources(conn_ids: list[str], shard: int) -> list[str]:
+        """The sources dealt to this shard (its pool holds them, as the patrol's and the inspection's)."""
+        from citygov_airflow.pools import sources_in_shard
+
+        return sources_in_shard(conn_ids, shard)
+
+    # One source's inventory, in its shard's pool, stopped by the source task timeout.
+    @task(map_index_template="{{ task.op_kwargs['conn_id'] }}", execution_timeout=source_task_timeout())
     def inventory_source(conn_id: str, logical_date=None) -> dict:
         """Inventory one source and store it for the run's logical date (unreachable: stored as such)."""
         from citygov import census
@@ -88,7 +97,12 @@ def public_data_census():
         }
 
     conn_ids = list_sources()
-    inventory_source.expand(conn_id=conn_ids) >> reconcile(conn_ids)
+    inventories = []
+    for shard in range(SOURCE_POOL_COUNT):
+        with TaskGroup(f"sources_{shard}", tooltip=f"sources of shard {shard}, pool {source_pool(shard)}"):
+            mine = shard_sources(conn_ids, shard)
+            inventories.append(inventory_source.override(pool=source_pool(shard)).expand(conn_id=mine))
+    inventories >> reconcile(conn_ids)
 
 
 public_data_census()
