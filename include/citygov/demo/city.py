@@ -12,7 +12,7 @@ import re
 import shutil
 import sqlite3
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -29,7 +29,24 @@ from citygov.catalog.schema import (
 )
 from citygov.demo.builder import CityBuilder
 from citygov.demo.departments import build_city
-from citygov.demo.model import DEPARTMENTS, FILES_DEPARTMENT, PROVINCE, PROVINCIAL_SENDER, Dataset, Defect
+from citygov.demo.model import (
+    DEPARTMENTS,
+    FILES_DEPARTMENT,
+    PROVINCE,
+    PROVINCIAL_SENDER,
+    Dataset,
+    Defect,
+    Department,
+)
+from citygov.demo.servers import (
+    DEFAULT_DATABASE_PREFIX,
+    SQLITE,
+    DemoServer,
+    check_prefix,
+    database_name,
+    parse_engines,
+    place_departments,
+)
 from citygov.sources import SOURCE_EXTRA_KEY, ConnectionInfo
 
 DEFAULT_SEED = 20231026
@@ -58,7 +75,8 @@ class DemoCity:
     seed: int
     scale: int
     sources_dir: Path
-    """``sources/<dept_key>.db``: one SQLite database per department (plus ``sdsj.db``, the backflow staging)."""
+    """``sources/<dept_key>.db``: one SQLite database per department placed on SQLite (plus ``sdsj.db``, the
+    backflow staging, unless it is placed on a server)."""
     files_dir: Path
     """``files/<dept_key>/``: the department folder of spreadsheets."""
     catalog_path: Path
@@ -85,6 +103,10 @@ class DemoCity:
     """Rows written to department tables and files."""
     n_batches: int = 0
     n_defects: int = 0
+    placement: dict[str, str] = field(default_factory=dict)
+    """Department key → the engine its database is on (``sqlite``, ``postgresql`` or ``mysql``)."""
+    locations: dict[str, str] = field(default_factory=dict)
+    """Department key → where its database is, for a person (a file path or ``postgresql://host:port/db``)."""
 
     def summary(self) -> str:
         """A few lines for a person: what was generated and where."""
@@ -92,6 +114,11 @@ class DemoCity:
             [
                 f"  as of {self.as_of.isoformat()}, seed {self.seed}, scale {self.scale}",
                 f"  {len(self.departments)} departments, {self.n_tables} tables/files, {self.n_rows} rows",
+                *(
+                    [f"  department databases: {', '.join(f'{k} on {v}' for k, v in self.placement.items())}"]
+                    if set(self.placement.values()) != {SQLITE}
+                    else []
+                ),
                 f"  catalog: {self.catalog_path} ({self.n_catalog_rows} rows, GBK)",
                 f"  connections: {self.connections_path}",
                 f"  backflow batches: {self.n_batches} in {self.landing_dir}",
@@ -101,7 +128,14 @@ class DemoCity:
 
 
 def create_demo_city(
-    out_dir: Path, *, scale: int = 1, seed: int = DEFAULT_SEED, today: date | None = None
+    out_dir: Path,
+    *,
+    scale: int = 1,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
+    engines: str | Sequence[str] = (SQLITE,),
+    server_urls: Mapping[str, str] | None = None,
+    database_prefix: str = DEFAULT_DATABASE_PREFIX,
 ) -> DemoCity:
     """Generate a demo Lianyungang public data platform into ``out_dir`` (its contents are replaced).
 
@@ -115,16 +149,26 @@ def create_demo_city(
     ``exchange.db``, ``portal/open_listing.csv``, ``landing/<batch>/``, ``defects.json`` and
     ``README.md``. ``defects.json`` lists every deliberate defect; all other data is clean.
 
-    Refuses to wipe a non-empty folder that does not look like an earlier demo city.
+    ``engines`` (default SQLite only) places the database departments: dealt round-robin in department
+    order onto the engines given (:mod:`citygov.demo.servers`); a department on ``postgresql`` or ``mysql``
+    gets the database ``<database_prefix>_<key>`` on that server (``server_urls`` by engine, default the
+    local servers), dropped and created again, and a ``postgres``/``mysql`` connection. The tables, rows,
+    catalog and ``defects.json`` are the same whatever the placement.
+
+    Refuses to wipe a non-empty folder that does not look like an earlier demo city, and stops before
+    writing anything when a server it needs does not answer.
     """
     as_of = today or DEFAULT_AS_OF
     root = Path(out_dir).resolve()
+    departments = (*DEPARTMENTS, PROVINCE)
+    placement = place_departments(departments, parse_engines(engines))
+    servers = _servers(placement, server_urls, check_prefix(database_prefix))
     _reset(root)
     city = build_city(seed=seed, scale=scale, as_of=as_of)
 
     sources_dir = root / "sources"
     files_dir = root / "files" / FILES_DEPARTMENT
-    n_tables, n_rows = _write_sources(sources_dir, city.datasets)
+    n_tables, n_rows = _write_sources(sources_dir, city.datasets, servers, database_prefix)
     n_rows += _write_files(files_dir, city.datasets, as_of)
     catalog_path = root / "catalog.csv"
     catalogued = _write_catalog(catalog_path, city)
@@ -134,7 +178,7 @@ def create_demo_city(
         "open_rate": _write_portal(root / "portal" / "open_listing.csv", city),
         "catalog_coverage": _coverage(city.datasets),
     }
-    connections = _connections(root)
+    connections = _connections(root, servers, database_prefix)
     connections_path = root / "connections.json"
     _write_json(connections_path, {c.conn_id: c.to_airflow_json() for c in connections})
     defects_path = root / "defects.json"
@@ -149,8 +193,13 @@ def create_demo_city(
             "kpis": kpis,
         },
     )
-    _write_readme(root / "README.md", city, ordered, kpis)
-    departments = {d.key: d.name for d in (*DEPARTMENTS, PROVINCE)}
+    locations = {
+        d.key: servers[d.key].describe(database_name(database_prefix, d))
+        if d.key in servers
+        else f"sources/{d.key}.db"
+        for d in departments
+    }
+    _write_readme(root / "README.md", city, ordered, kpis, locations)
     return DemoCity(
         root=root,
         as_of=as_of,
@@ -164,7 +213,7 @@ def create_demo_city(
         exchange_path=root / "exchange.db",
         portal_listing_path=root / "portal" / "open_listing.csv",
         landing_dir=root / "landing",
-        departments=departments,
+        departments={d.key: d.name for d in departments},
         conn_ids=tuple(c.conn_id for c in connections),
         n_catalog_rows=catalogued,
         n_entries=sum(1 for ds in city.datasets if ds.imported),
@@ -172,7 +221,26 @@ def create_demo_city(
         n_rows=n_rows,
         n_batches=batches,
         n_defects=len(ordered),
+        placement=placement,
+        locations=locations,
     )
+
+
+def _servers(
+    placement: Mapping[str, str], urls: Mapping[str, str] | None, prefix: str
+) -> dict[str, DemoServer]:
+    """Department key → the server its database goes on (SQLite departments have none); every server
+    needed must answer, or nothing is written."""
+    by_engine = {e: DemoServer.of(e, urls) for e in set(placement.values()) if e != SQLITE}
+    for engine, server in sorted(by_engine.items()):
+        problem = server.problem()
+        if problem:
+            raise ConnectionError(
+                f"the demo needs the {engine} server at {server.describe('')} for its departments "
+                f"({', '.join(k for k, e in placement.items() if e == engine)}) but it does not answer: {problem}; "
+                f"start it, pass its URL, or leave {engine} out of the engines"
+            )
+    return {key: by_engine[engine] for key, engine in placement.items() if engine != SQLITE}
 
 
 # --- folder ------------------------------------------------------------------------------------------
@@ -215,18 +283,34 @@ def _stamp(day: date, hour: int) -> float:
 # --- sources ------------------------------------------------------------------------------------------
 
 
-def _write_sources(folder: Path, datasets: list[Dataset]) -> tuple[int, int]:
-    """One SQLite file per department; one transaction per table. Returns (tables, rows)."""
+def _tables_of(dept: Department, datasets: list[Dataset]) -> list[Dataset]:
+    return [
+        ds
+        for ds in datasets
+        if ds.conn_id == dept.conn_id and ds.exists and ds.fmt is ResourceFormat.DATABASE
+    ]
+
+
+def _write_sources(
+    folder: Path, datasets: list[Dataset], servers: Mapping[str, DemoServer], prefix: str
+) -> tuple[int, int]:
+    """One database per department: a SQLite file, or a database on its server (``servers``, by
+    department key) dropped and created again; one transaction per table. Returns (tables, rows)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = rows = 0
     for dept in (*DEPARTMENTS, PROVINCE):
+        server = servers.get(dept.key)
+        if server is not None:
+            name = database_name(prefix, dept)
+            server.recreate(name)
+            written = server.write(name, _tables_of(dept, datasets))
+            tables, rows = tables + written[0], rows + written[1]
+            continue
         con = sqlite3.connect(folder / f"{dept.key}.db")
         try:
             con.execute("PRAGMA journal_mode=MEMORY")
             con.execute("PRAGMA synchronous=OFF")
-            for ds in datasets:
-                if ds.conn_id != dept.conn_id or not ds.exists or ds.fmt is not ResourceFormat.DATABASE:
-                    continue
+            for ds in _tables_of(dept, datasets):
                 columns = ", ".join(f"{_quote(c.name)} {c.sql}" for c in ds.columns)
                 with con:
                     con.execute(f"CREATE TABLE {_quote(ds.location)} ({columns})")
@@ -584,9 +668,11 @@ def _coverage(datasets: list[Dataset]) -> dict[str, object]:
 # --- connections, README ----------------------------------------------------------------------------------
 
 
-def _connections(root: Path) -> list[ConnectionInfo]:
+def _connections(root: Path, servers: Mapping[str, DemoServer], prefix: str) -> list[ConnectionInfo]:
     out = [
-        ConnectionInfo(
+        servers[d.key].connection(d, database_name(prefix, d))
+        if d.key in servers
+        else ConnectionInfo(
             conn_id=d.conn_id,
             conn_type="sqlite",
             host=str(root / "sources" / f"{d.key}.db"),
@@ -609,7 +695,11 @@ def _connections(root: Path) -> list[ConnectionInfo]:
 
 
 def _write_readme(
-    path: Path, city: CityBuilder, defects: list[Defect], kpis: dict[str, dict[str, object]]
+    path: Path,
+    city: CityBuilder,
+    defects: list[Defect],
+    kpis: dict[str, dict[str, object]],
+    locations: Mapping[str, str],
 ) -> None:
     lines = [
         "# 连云港市公共数据平台（演示城市）",
@@ -623,7 +713,7 @@ def _write_readme(
         "|---|---|---|",
     ]
     for d in (*DEPARTMENTS, PROVINCE):
-        lines.append(f"| `{d.conn_id}` | {d.name} | `sources/{d.key}.db` |")
+        lines.append(f"| `{d.conn_id}` | {d.name} | `{locations[d.key]}` |")
     lines += [
         f"| `{FILES_CONN_ID}` | 连云港市民政局 | `files/{FILES_DEPARTMENT}/`（XLSX、GBK CSV、UTF-8 CSV） |",
         "",
