@@ -168,3 +168,14 @@ def test_binary_copy_keeps_null_apart_from_empty_text_and_decodes_types(pg_sourc
         break
     with pg_source.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == ROWS
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_many_repeated_values_are_counted_by_a_grouped_read(backend: str, request: pytest.FixtureRequest,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    source = request.getfixturevalue("sqlite_source" if backend == "sqlite" else "pg_source")
+    expected = _digest(_three(source)["fused"])
+    monkeypatch.setattr(stream, "SUSPECTS", 1)  # past it: the spool and GROUP BY, not the suspects' values
+    many = qengine.validate_table(source, "t", _suite(), parameters=PARAMS, base_lookup=_lookup(source),
+                                  engine="stream", key_columns=("pk",))[0]
+    assert _digest(many) == expected

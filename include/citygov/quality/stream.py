@@ -11,13 +11,15 @@ compiled kernel, else the rows a driver gives), and each check runs on each bloc
   (:func:`citygov.quality.vector.vector_expected`: the compiled fast accept, and the rule itself for
   every value it leaves), so a value means exactly what it means to the SQL and GX forms;
 - **uniqueness** (one column or a compound key) by hashing each value (64 bits) into a
-  :class:`HashSpool`: sorted at the end, no equal hashes means no equal values (the usual case of a key,
-  settled without another query). When some hashes repeat, the duplicates are counted exactly: in SQL
-  where the source has it (``GROUP BY … HAVING count(*) > 1``, the fused engine's query, which the
-  database answers more cheaply than sending the column a second time), else by a second read of that
-  check's columns counting the candidates' exact values (a hash collision is no duplicate). The hashes take 8 bytes a row; past :data:`HASH_BUDGET` they are spilled to
-  temporary files in 16 partitions by their top bits and each partition is sorted on its own, so memory
-  stays bounded whatever the table's size;
+  :class:`HashSet` while reading: no hash seen twice means no two equal values (the usual case of a key,
+  settled without another query); a row whose hash came before is a *suspect*, kept with its value.
+  The duplicates are then counted exactly, by value (a hash collision is no duplicate): in SQL where the
+  source has it (the rows holding the suspects' values), else by a second read of that check's columns.
+  Past :data:`HASH_BUDGET` or :data:`SUSPECTS`, the hashes go to a :class:`HashSpool` instead (sorted at
+  the end; spilled to disk past the budget) and the duplicates are counted by a grouped read in SQL
+  (``GROUP BY … HAVING count(*) > 1``) or the second read. The spool's hashes take 8 bytes a row; past
+  :data:`HASH_BUDGET` they are spilled to temporary files in 16 partitions by their top bits and each
+  partition is sorted on its own, so memory stays bounded whatever the table's size;
 - **references** to a base table: in SQL where the source speaks it (a grouped read of the distinct
   values, an aggregate the database does well), else by counting the distinct values here;
 - **failing samples**: the first :data:`~citygov.quality.checks.SAMPLE_SIZE` failing rows of each check,
@@ -166,6 +168,124 @@ class HashSpool:
             self.folder = None
 
 
+@njit(cache=True, nogil=True)
+def _insert(table: np.ndarray, hashes: np.ndarray, filled: int) -> tuple[np.ndarray, int]:
+    """Put ``hashes`` into the open-addressing ``table`` (0 = empty; a power of two long); returns which
+    were there already (from an earlier row) and how many slots are filled."""
+    seen = np.zeros(len(hashes), dtype=np.bool_)
+    mask = np.uint64(len(table) - 1)
+    for i in range(len(hashes)):
+        h = hashes[i]
+        if h == 0:
+            h = np.uint64(1)
+        j = h & mask
+        while True:
+            slot = table[j]
+            if slot == 0:
+                table[j] = h
+                filled += 1
+                break
+            if slot == h:
+                seen[i] = True
+                break
+            j = (j + np.uint64(1)) & mask
+    return seen, filled
+
+
+@njit(cache=True, nogil=True)
+def _grown(table: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=np.uint64)
+    mask = np.uint64(size - 1)
+    for h in table:
+        if h != 0:
+            j = h & mask
+            while out[j] != 0:
+                j = (j + np.uint64(1)) & mask
+            out[j] = h
+    return out
+
+
+class HashSet:
+    """The hashes seen so far, in a table at most half full (16 bytes a distinct value), so that each row
+    learns at once whether its hash came before: the second and later rows of a repeated value are known
+    while they are read (the *suspects*), with their value and key. Refuses to grow past ``budget``."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.table = np.zeros(1 << 16, dtype=np.uint64)
+        self.filled = 0
+
+    def add(self, hashes: np.ndarray) -> np.ndarray | None:
+        """Which of ``hashes`` were seen before; None when holding them would pass the budget."""
+        size = len(self.table)
+        while 2 * (self.filled + len(hashes)) > size:
+            size *= 2
+        if size * 8 > self.budget:
+            return None
+        if size != len(self.table):
+            self.table = _grown(self.table, size)
+        seen, self.filled = _insert(self.table, hashes, self.filled)
+        return seen
+
+    def hashes(self) -> np.ndarray:
+        return self.table[self.table != 0]
+
+
+SUSPECTS = 1000
+"""Distinct repeated values a uniqueness check keeps while reading; past it (a column of many repeats)
+they are counted afterwards, as past the hash budget."""
+
+
+class _Unique:
+    """What one uniqueness check gathers while reading: a :class:`HashSet` and the suspects (each repeat's
+    exact text, first value and key), until a budget is passed; then a :class:`HashSpool` of every hash."""
+
+    def __init__(self, check: Check, budget: int) -> None:
+        self.check = check
+        self.names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
+        self.ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
+        self.seen: HashSet | None = HashSet(budget)
+        self.spool = HashSpool(budget)
+        self.suspects: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
+        self.suspect_hashes: list[np.ndarray] = []
+        self.overflow = False
+        """Too many suspects, or past the budget: counted afterwards from the spool."""
+
+    def add(self, block: TextBlock) -> None:
+        kept = _kept(block, self.names, self.ignore)
+        self.check.evaluated += int(kept.sum())
+        hashes = _hashes(block, self.names)[kept]
+        seen = self.seen.add(hashes) if self.seen is not None and not self.overflow else None
+        if seen is None:
+            self._to_spool(hashes)
+            return
+        rows = np.flatnonzero(kept)[seen]
+        self.suspect_hashes.append(hashes[seen])
+        for i in rows.tolist():
+            texts = _texts(block, self.names, i)
+            if texts not in self.suspects:
+                if len(self.suspects) >= SUSPECTS:
+                    self._to_spool(np.zeros(0, dtype=np.uint64))
+                    return
+                self.suspects[texts] = tuple(block.value(i, block.index(n)) for n in self.names)
+
+    def _to_spool(self, hashes: np.ndarray) -> None:
+        if not self.overflow:  # everything seen so far goes to the spool, repeats included
+            self.overflow = True
+            if self.seen is not None:
+                self.spool.add(self.seen.hashes())
+                self.seen = None
+            for repeats in self.suspect_hashes:
+                self.spool.add(repeats)
+            self.suspect_hashes, self.suspects = [], {}
+        if len(hashes):
+            self.spool.add(hashes)
+
+    def close(self) -> None:
+        self.spool.close()
+        self.seen = None
+
+
 # --- the run -------------------------------------------------------------------------------------------------
 
 
@@ -229,15 +349,16 @@ def stream_checks(
     keys: Sequence[str],
     *,
     sql_ref: Callable[[Check], None] | None = None,
-    sql_unique: Callable[[Check], None] | None = None,
+    sql_unique: Callable[[Check, list[tuple[Any, ...]] | None], None] | None = None,
     base_lookup: BaseLookup | None = None,
     budget: int | None = None,
 ) -> int:
     """Compute ``checks`` (their ``unexpected``, ``evaluated``, samples and failing rows) over one read of
     their columns; returns the row count. ``sql_ref`` computes a reference check in SQL when the source
-    has it; else references are counted here and looked up with ``base_lookup``. ``sql_unique`` counts a
-    uniqueness check's duplicates in SQL (a grouped read) when its hashes repeat, instead of a second read
-    of the column here: a source with SQL does that aggregate more cheaply than sending the column twice.
+    has it; else references are counted here and looked up with ``base_lookup``. ``sql_unique(check,
+    values)`` counts a uniqueness check's duplicates in SQL when its hashes repeat: the rows holding
+    ``values`` (the repeated values seen while reading), or every value (None: a grouped read) past the
+    budgets, instead of a second read of the column here.
     ``gx``/``table`` checks are left alone. Raises what the reader raises (the caller turns it into a
     :class:`ValidationError`)."""
     budget = hash_budget() if budget is None else budget
@@ -245,7 +366,7 @@ def stream_checks(
     unique_checks = [c for c in checks if c.kind in {"unique", "compound_unique"}]
     sql_refs = [c for c in checks if c.kind == "ref" and sql_ref is not None]
     ref_checks = [c for c in checks if c.kind == "ref" and sql_ref is None]
-    spools = {id(c): HashSpool(budget) for c in unique_checks}
+    uniques = {id(c): _Unique(c, budget) for c in unique_checks}
     counters: dict[int, Counter[Any]] = {id(c): Counter() for c in ref_checks}
     streamed = rows_checks + unique_checks + ref_checks + sql_refs
     row_count = 0
@@ -256,25 +377,31 @@ def stream_checks(
             for check in rows_checks:
                 _row_check(check, block, cols, keys)
             for check in unique_checks:
-                names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
-                kept = _kept(block, names, "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if)
-                check.evaluated += int(kept.sum())
-                spools[id(check)].add(_hashes(block, names)[kept])
+                uniques[id(check)].add(block)
             for check in ref_checks:
                 _count_values(check, block, counters[id(check)])
             for check in sql_refs:  # the values are looked up in SQL; the rows evaluated are counted here
                 check.evaluated += int((~block.null[:, block.index(check.columns[0])]).sum())
         for check in unique_checks:
-            repeated = spools[id(check)].repeated()
+            unique = uniques[id(check)]
+            if not unique.overflow:
+                if not unique.suspects:
+                    continue  # no hash came twice: no two values are equal
+                if sql_unique is not None:  # the rows holding the suspects' values, counted by the source
+                    sql_unique(check, list(unique.suspects.values()))
+                else:
+                    _exact_duplicates(check, read, keys, np.unique(np.concatenate(unique.suspect_hashes)))
+                continue
+            repeated = unique.spool.repeated()
             if not len(repeated):
-                continue  # no two values hash alike: no two are equal
+                continue
             if sql_unique is not None:
-                sql_unique(check)
+                sql_unique(check, None)
             else:
                 _exact_duplicates(check, read, keys, repeated)
     finally:
-        for spool in spools.values():
-            spool.close()
+        for unique in uniques.values():
+            unique.close()
     for check in sql_refs:
         assert sql_ref is not None
         sql_ref(check)

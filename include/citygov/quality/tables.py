@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -147,13 +148,15 @@ def _streamed(source: Engine, conn: sa.Connection, table: str, target: sa.TableC
 
     if not any(c.kind in ROW_KINDS for c in checks):  # nothing to read but the row count
         return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
-    def sql_unique(check: Check) -> None:
+    def sql_unique(check: Check, values: list[tuple[Any, ...]] | None) -> None:
         check.unexpected, check.samples, check.rows = 0, [], []
+        names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
+        ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
         try:
-            if check.kind == "unique":
-                _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
+            if values is not None and not any(v is None for combo in values for v in combo):
+                _sql_duplicates_of(conn, target, check, names, values, ignore=ignore, keys=keys)
             else:
-                _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
+                _sql_unique(conn, target, check, names, ignore=ignore, keys=keys)
         except Exception as exc:  # one broken check must not sink the others
             conn.rollback()
             sqlcond.prepare_connection(conn)
@@ -319,6 +322,38 @@ def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names
             n -= 1
     check.unexpected = total
     _sql_rows_of(conn, target, check, keys, counts)
+
+
+def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str],
+                       values: list[tuple[Any, ...]], *, ignore: str, keys: Sequence[str] = ()) -> None:
+    """The duplicates among the rows holding ``values`` (the repeated values the streaming engine saw),
+    counted per exact value as :func:`_sql_unique` counts them, from one filtered read (``IN``, which the
+    database hashes) instead of grouping the whole table; the first rows of the sampled values (with their
+    keys) are the samples."""
+    dialect = conn.dialect.name
+    cols = [target.c[n] for n in names]
+    exact = [sqlcond.exact(c, dialect) for c in cols]
+    match = exact[0].in_([v[0] for v in values]) if len(cols) == 1 else sa.tuple_(*exact).in_(values)
+    query = sa.select(*exact, *[target.c[k] for k in keys]).where(_keep_rows(cols, ignore)).where(match)
+    counts: Counter[tuple[Any, ...]] = Counter()
+    held: list[tuple[tuple[Any, ...], tuple[Any, ...] | None]] = []
+    for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
+        combo = tuple(row[: len(cols)])
+        counts[combo] += 1
+        if len(held) < 50 * SAMPLE_SIZE:
+            held.append((combo, tuple(row[len(cols) :]) if keys else None))
+    sampled: dict[tuple[Any, ...], int] = {}
+    for combo, n in counts.items():
+        if n < 2:
+            continue  # a hash collision, not a repeat
+        check.unexpected += n
+        value = combo[0] if len(names) == 1 else dict(zip(names, combo, strict=True))
+        if len(check.samples) < SAMPLE_SIZE:
+            sampled[combo] = n
+        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    for combo, key in held:
+        if combo in sampled and len(check.rows) < SAMPLE_SIZE:
+            check.add_row(key, combo, count=sampled[combo])
 
 
 def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys: Sequence[str],
