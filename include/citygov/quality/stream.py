@@ -50,9 +50,10 @@ from citygov.sources.blocks import TextBlock
 ReadBlocks = Callable[[list[str]], Iterator[TextBlock]]
 """``columns -> their blocks``: one read of the resource (called again for a second pass)."""
 
-HASH_BUDGET = 256 << 20
-"""Bytes of value hashes a uniqueness check keeps in memory before spilling them to disk (8 bytes a
-row: 33M rows); the default of ``CITYGOV_QUALITY_HASH_BUDGET_MIB``."""
+HASH_BUDGET = 128 << 20
+"""Bytes of value hashes a uniqueness check keeps in memory: its :class:`HashSet` (16 bytes a distinct
+value: 8M values) and, past that, its :class:`HashSpool` (8 bytes a row: 16M rows) before it spills to
+disk; the default of ``CITYGOV_QUALITY_HASH_BUDGET_MIB``."""
 ROW_KINDS = frozenset({"map", "pair", "unique", "compound_unique", "ref"})
 """Checks the streaming engine computes (``table`` checks need only the row count)."""
 
