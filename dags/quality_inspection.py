@@ -10,7 +10,7 @@ validates every published dataset with its Great Expectations suite (`expectatio
 - **Engines** (param `engine`, default `auto`): `stream` reads only the checked columns (PostgreSQL binary
   COPY, a CSV's bytes) and checks them in the worker with compiled rules, so a department's database only
   reads; `fused` compiles the suite into one aggregate SQL scan; `gx` is GX's own SQL engine. `auto` picks
-  per source kind what `make bench` measured faster there (PostgreSQL: stream; SQLite: fused). Files
+  per source kind what `make bench` measured faster there (stream, on every kind measured so far). Files
   always stream, in blocks of bounded size.
 - **Masked**: every failing sample (ID 320706********1234, mobile 138****8000, name 张*, credit code
   913207********123X) is masked before it is stored or rendered.

@@ -134,10 +134,15 @@ def test_hash_spool_counts_repeats_in_memory_and_on_disk() -> None:
         assert list(spool.repeated()) == [values[1]]
 
 
-def test_auto_picks_per_dialect_and_refuses_an_unknown_engine(sqlite_source: sa.Engine) -> None:
+def test_auto_picks_per_dialect_and_refuses_an_unknown_engine(sqlite_source: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from citygov.quality import tables
+
     result, _ = qengine.validate_table(sqlite_source, "t", _suite(), parameters=PARAMS, base_lookup=_lookup(sqlite_source))
-    assert result.meta["engine"] == qengine.choose_engine("sqlite")
+    assert result.meta["engine"] == qengine.choose_engine("sqlite") == "stream"
     assert qengine.choose_engine("postgresql") == "stream"
+    monkeypatch.setitem(tables.AUTO_ENGINE, "sqlite", "fused")  # a dialect where one SQL scan measured faster
+    result, _ = qengine.validate_table(sqlite_source, "t", _suite(), parameters=PARAMS, base_lookup=_lookup(sqlite_source))
+    assert result.meta["engine"] == "fused"
     with pytest.raises(ValueError, match="engine must be one of"):
         qengine.validate_table(sqlite_source, "t", _suite(), parameters=PARAMS, engine="fast")
 
