@@ -218,6 +218,10 @@ def airflow(city, store_url: str, metadata_url: str, tmp_path_factory: pytest.Te
     af = Airflow(home, env, sa.create_engine(metadata_url, poolclass=sa.pool.NullPool))
     try:
         af.cli("db", "migrate")
+        # the pools the DAGs ask for, as every install sets them (a missing pool is never scheduled)
+        proc = subprocess.run([sys.executable, "-m", "citygov_airflow.pools"], env=af.env, capture_output=True, text=True,
+                              timeout=120, cwd=af.home)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         af.cli("dags", "reserialize")
         # The scheduler first: it checks for finished backfills every 30 s from its start.
         af.start("scheduler", "scheduler")
