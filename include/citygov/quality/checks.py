@@ -2,8 +2,9 @@
 
 :func:`compile_check` asks the rule registry (:mod:`citygov.quality.registry`) for the forms of an
 expectation type; a type without forms (or with a ``row_condition``) runs through GX's own engine. The
-fused SQL (:mod:`citygov.quality.tables`), the file chunks (:mod:`citygov.quality.file_checks`), the
-vectorized verdicts (:mod:`citygov.quality.vector`) and the backflow row checks all run these checks.
+streaming engine (:mod:`citygov.quality.stream`: tables and files), the fused SQL
+(:mod:`citygov.quality.tables`), the vectorized verdicts (:mod:`citygov.quality.vector`) and the backflow
+row checks all run these checks.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class QualityRun(Base):
     conn_id: Mapped[str | None] = mapped_column(String(250))
     location: Mapped[str | None] = mapped_column(String(1024))
     engine: Mapped[str | None] = mapped_column(String(16))
-    """The engine that ran: ``stream``, ``fused`` or ``gx`` (``pandas-chunks`` on runs stored before 0.8)."""
+    """The engine that ran: ``stream``, ``fused`` or ``gx`` (``pandas-chunks`` on files inspected before the streaming engine)."""
     expectations_total: Mapped[int | None] = mapped_column(Integer)
     expectations_failed: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)

@@ -1,6 +1,6 @@
 """GX's built-in expectation types: their words, and the forms the engine computes itself.
 
-Types with a ``compile`` form run in the fused scan (or the file chunks); the others (regex, types,
+Types with a ``compile`` form run in the streaming engine and the fused scan; the others (regex, types,
 column sets…) run through GX's own engine. Three carry a drafting heuristic for a column of no identifier
 kind, asked after the domain rules' (:func:`citygov.quality.drafting.draft_suite`): non-negative numbers,
 value sets of code columns, fixed-length codes — the first that most of the column's values keep. The key's
