@@ -126,10 +126,11 @@ class DemoServer:
         admin = self._engine(autocommit=True)
         try:
             with admin.connect() as conn:
+                quoted = conn.dialect.identifier_preparer.quote_identifier(name)
                 if self.engine == POSTGRESQL:
-                    conn.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+                    conn.execute(text(f"CREATE DATABASE {quoted} ENCODING 'UTF8' TEMPLATE template0"))
                 else:
-                    conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
+                    conn.execute(text(f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
         finally:
             admin.dispose()
 
@@ -139,10 +140,9 @@ class DemoServer:
         try:
             with admin.connect() as conn:
                 for name in names:
-                    if self.engine == POSTGRESQL:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    else:
-                        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+                    quoted = conn.dialect.identifier_preparer.quote_identifier(name)
+                    force = " WITH (FORCE)" if self.engine == POSTGRESQL else ""
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
         finally:
             admin.dispose()
 

@@ -10,11 +10,12 @@ row checks all run these checks.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from citygov.quality import registry
+from citygov.quality.cells import text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -160,3 +161,60 @@ def present_keys(key_columns: Sequence[str], available: Collection[str]) -> list
     """The key columns when the source has every one of them, else none."""
     keys = [k for k in key_columns if k]
     return keys if keys and all(k in available for k in keys) else []
+
+
+# --- uniqueness and references, as every engine counts them ------------------------------------------------
+
+
+def uniqueness_columns(check: Check) -> tuple[list[str], str]:
+    """The columns a uniqueness check compares and which rows it leaves out (GX's ``ignore_row_if``): one
+    column's NULLs, or a compound key's rule."""
+    if check.kind == "unique":
+        return [check.columns[0]], "any_value_is_missing"
+    return list(check.columns), check.ignore_row_if
+
+
+def record_duplicates(check: Check, counts: Mapping[Hashable, int], values: Mapping[Hashable, tuple[Any, ...]],
+                      held: Iterable[tuple[Hashable, Sequence[Any] | None]]) -> None:
+    """A uniqueness check's result from the rows counted per value (``counts``: a value's identity -> its
+    rows; ``values``: identity -> the value as read): every row of a value held more than once is
+    unexpected, as GX counts; the first values are the samples, and their first rows among ``held``
+    ((identity, key) in reading order) the failing rows."""
+    names, _ = uniqueness_columns(check)
+    sampled: dict[Hashable, int] = {}
+    for ident, n in counts.items():
+        if n < 2:
+            continue  # a hash collision, not a repeat
+        check.unexpected += n
+        combo = values[ident]
+        value = combo[0] if len(names) == 1 else dict(zip(names, combo, strict=True))
+        if len(check.samples) < SAMPLE_SIZE:
+            sampled[ident] = n
+        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    for ident, key in held:
+        if ident in sampled and len(check.rows) < SAMPLE_SIZE:
+            check.add_row(key, values[ident], count=sampled[ident])
+
+
+def base_lookup_of(check: Check, base_lookup: BaseLookup | None) -> BaseLookup:
+    """The lookup a referential check needs; a :class:`ValidationError` when there is none."""
+    if base_lookup is None:
+        e = check.expectation
+        raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
+    return base_lookup
+
+
+def count_missing(check: Check, batch: Sequence[tuple[Any, int]], lookup: BaseLookup, sampled: dict[Any, int]) -> None:
+    """Count the rows of a referential check whose value its base table lacks, for ``batch`` (distinct
+    values and their rows, at most :data:`REF_BATCH`); a blank is the not-blank rule's, never looked up.
+    The first missing values go to ``sampled`` (value -> rows)."""
+    e = check.expectation
+    values = [v for v, _ in batch if text(v) != ""]
+    found = lookup(e.base_entry, e.base_column, values) if values else set()
+    for value, n in batch:
+        if text(value) == "" or value in found:
+            continue
+        check.unexpected += n
+        if len(check.samples) < SAMPLE_SIZE:
+            sampled[value] = n
+        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))

@@ -41,9 +41,17 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from citygov.quality.cells import text
-from citygov.quality.checks import REF_BATCH, SAMPLE_SIZE, BaseLookup, Check, ValidationError
-from citygov.quality.vector import TextColumn, vector_expected
+from citygov.quality.checks import (
+    REF_BATCH,
+    SAMPLE_SIZE,
+    BaseLookup,
+    Check,
+    base_lookup_of,
+    count_missing,
+    record_duplicates,
+    uniqueness_columns,
+)
+from citygov.quality.vector import TextColumn, kept_rows, vector_expected
 from citygov.sources.base import describe_error
 from citygov.sources.blocks import TextBlock
 
@@ -243,8 +251,7 @@ class _Unique:
 
     def __init__(self, check: Check, budget: int) -> None:
         self.check = check
-        self.names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
-        self.ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
+        self.names, self.ignore = uniqueness_columns(check)
         self.seen: HashSet | None = HashSet(budget)
         self.spool = HashSpool(budget)
         self.suspects: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
@@ -325,13 +332,8 @@ class _Columns:
 
 
 def _kept(block: TextBlock, names: Sequence[str], ignore_row_if: str) -> np.ndarray:
-    """Rows a pair or compound check evaluates (GX's ``ignore_row_if`` over the NULL masks)."""
-    present = [~block.null[:, block.index(n)] for n in names]
-    if ignore_row_if in {"either_value_is_missing", "any_value_is_missing"}:
-        return np.logical_and.reduce(present)
-    if ignore_row_if in {"both_values_are_missing", "all_values_are_missing"}:
-        return np.logical_or.reduce(present)
-    return np.ones(block.rows, dtype=bool)
+    """Rows a pair or compound check evaluates (GX's ``ignore_row_if`` over the block's NULL masks)."""
+    return kept_rows([block.null[:, block.index(n)] for n in names], ignore_row_if)
 
 
 def needed_columns(checks: Sequence[Check], keys: Sequence[str]) -> list[str]:
@@ -455,8 +457,7 @@ def _exact_duplicates(check: Check, read: ReadBlocks, keys: Sequence[str], repea
     """A second read of a uniqueness check's columns: the rows whose hash repeats, counted by their exact
     text (a hash collision is no duplicate), as the fused engine's ``GROUP BY … HAVING count(*) > 1``;
     the first values' rows (with their keys) are the samples."""
-    names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
-    ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
+    names, ignore = uniqueness_columns(check)
     counts: Counter[tuple[str | None, ...]] = Counter()
     first: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
     held: list[tuple[tuple[str | None, ...], tuple[Any, ...] | None]] = []
@@ -464,26 +465,15 @@ def _exact_duplicates(check: Check, read: ReadBlocks, keys: Sequence[str], repea
         kept = _kept(block, names, ignore)
         hit = kept & np.isin(_hashes(block, names), repeated)
         key_at = [block.index(k) for k in keys]
-        for i in np.flatnonzero(hit):
-            i = int(i)
+        for i in np.flatnonzero(hit).tolist():
             texts = _texts(block, names, i)
             counts[texts] += 1
             if texts not in first:
                 first[texts] = tuple(block.value(i, block.index(n)) for n in names)
             if len(held) < 50 * SAMPLE_SIZE:
                 held.append((texts, tuple(block.value(i, k) for k in key_at) if keys else None))
-    check.unexpected = sum(n for n in counts.values() if n > 1)
-    sampled: dict[tuple[str | None, ...], int] = {}
-    for texts, n in counts.items():
-        if n < 2:
-            continue
-        value = first[texts][0] if check.kind == "unique" else dict(zip(names, first[texts], strict=True))
-        if len(check.samples) < SAMPLE_SIZE:
-            sampled[texts] = n
-        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
-    for texts, key in held:
-        if texts in sampled and len(check.rows) < SAMPLE_SIZE:
-            check.add_row(key, first[texts], count=sampled[texts])
+    check.unexpected = 0
+    record_duplicates(check, counts, first, held)
 
 
 def _count_values(check: Check, block: TextBlock, counter: Counter[Any]) -> None:
@@ -503,21 +493,11 @@ def _count_values(check: Check, block: TextBlock, counter: Counter[Any]) -> None
 
 def _look_up(check: Check, counter: Counter[Any], base_lookup: BaseLookup | None) -> dict[Any, int]:
     """Count the values the base table lacks; returns the sampled ones with their row counts."""
-    e = check.expectation
-    if base_lookup is None:
-        raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
-    values = [v for v in counter if text(v) != ""]  # a blank is the not-blank rule's
+    lookup = base_lookup_of(check, base_lookup)
     sampled: dict[Any, int] = {}
-    for start in range(0, len(values), REF_BATCH):
-        batch = values[start : start + REF_BATCH]
-        found = base_lookup(e.base_entry, e.base_column, batch)
-        for value in batch:
-            if value not in found:
-                n = counter[value]
-                check.unexpected += n
-                if len(check.samples) < SAMPLE_SIZE:
-                    sampled[value] = n
-                check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
+    counted = list(counter.items())
+    for start in range(0, len(counted), REF_BATCH):
+        count_missing(check, counted[start : start + REF_BATCH], lookup, sampled)
     return sampled
 
 

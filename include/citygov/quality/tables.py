@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,16 +30,19 @@ from sqlalchemy import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from citygov.quality import sqlcond
-from citygov.quality.cells import text
 from citygov.quality.checks import (
     REF_BATCH,
     SAMPLE_SIZE,
     BaseLookup,
     Check,
     ValidationError,
+    base_lookup_of,
     compile_check,
+    count_missing,
     present_keys,
+    record_duplicates,
     substitute,
+    uniqueness_columns,
 )
 from citygov.quality.gx_fallback import gx_validate_table
 from citygov.quality.results import attach_rows, build_result, rows_from_gx, suite_result
@@ -141,29 +144,17 @@ def _streamed(source: Engine, conn: sa.Connection, table: str, target: sa.TableC
     from citygov.sources.database import table_blocks
 
     def sql_ref(check: Check) -> None:
-        try:
-            _sql_ref(conn, target, check, base_lookup, keys)
-        except Exception as exc:  # one broken check must not sink the others
-            conn.rollback()
-            sqlcond.prepare_connection(conn)
-            check.error = describe_error(exc)
+        _alone(conn, check, lambda: _sql_ref(conn, target, check, base_lookup, keys))
+
+    def sql_unique(check: Check, values: list[tuple[Any, ...]] | None) -> None:
+        check.unexpected, check.samples, check.rows = 0, [], []
+        if values is not None and not any(v is None for combo in values for v in combo):
+            _alone(conn, check, lambda: _sql_duplicates_of(conn, target, check, values, keys=keys))
+        else:
+            _alone(conn, check, lambda: _sql_unique(conn, target, check, keys=keys))
 
     if not any(c.kind in ROW_KINDS for c in checks):  # nothing to read but the row count
         return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
-    def sql_unique(check: Check, values: list[tuple[Any, ...]] | None) -> None:
-        check.unexpected, check.samples, check.rows = 0, [], []
-        names = [check.columns[0]] if check.kind == "unique" else list(check.columns)
-        ignore = "any_value_is_missing" if check.kind == "unique" else check.ignore_row_if
-        try:
-            if values is not None and not any(v is None for combo in values for v in combo):
-                _sql_duplicates_of(conn, target, check, names, values, ignore=ignore, keys=keys)
-            else:
-                _sql_unique(conn, target, check, names, ignore=ignore, keys=keys)
-        except Exception as exc:  # one broken check must not sink the others
-            conn.rollback()
-            sqlcond.prepare_connection(conn)
-            check.error = describe_error(exc)
-
     try:
         return stream_checks(checks, lambda names: table_blocks(source, table, names), keys, sql_ref=sql_ref,
                              sql_unique=sql_unique, base_lookup=base_lookup)
@@ -178,20 +169,24 @@ def _fused(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dia
     """The checks computed in SQL: the fused scan, uniqueness and references, then the samples."""
     row_count = _fused_scan(conn, target, checks, dialect)
     for check in checks:
-        try:
-            if check.kind == "unique":
-                _sql_unique(conn, target, check, [check.columns[0]], ignore="any_value_is_missing", keys=keys)
-            elif check.kind == "compound_unique":
-                _sql_unique(conn, target, check, list(check.columns), ignore=check.ignore_row_if, keys=keys)
-            elif check.kind == "ref":
-                _sql_ref(conn, target, check, base_lookup, keys)
-        except Exception as exc:  # one broken check must not sink the others
-            conn.rollback()
-            sqlcond.prepare_connection(conn)
-            check.error = describe_error(exc)
+        if check.kind in {"unique", "compound_unique"}:
+            _alone(conn, check, lambda c=check: _sql_unique(conn, target, c, keys=keys))
+        elif check.kind == "ref":
+            _alone(conn, check, lambda c=check: _sql_ref(conn, target, c, base_lookup, keys))
     _sql_samples(conn, target, [c for c in checks if c.kind in {"map", "pair"} and c.unexpected and c.error is None],
                  dialect, keys)
     return row_count
+
+
+def _alone(conn: sa.Connection, check: Check, work: Callable[[], None]) -> None:
+    """Run one check's own query; a failure is that check's error (the connection made usable again),
+    never the others'."""
+    try:
+        work()
+    except Exception as exc:  # one broken check must not sink the others
+        conn.rollback()
+        sqlcond.prepare_connection(conn)
+        check.error = describe_error(exc)
 
 
 def _fused_scan(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str) -> int:
@@ -299,9 +294,9 @@ def _keep_rows(cols: Sequence[ColumnElement[Any]], ignore_row_if: str) -> Column
     return sa.true()
 
 
-def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str], *, ignore: str,
-                keys: Sequence[str] = ()) -> None:
+def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, *, keys: Sequence[str] = ()) -> None:
     """Rows whose value (or value combination) occurs more than once: GX counts every such row."""
+    names, ignore = uniqueness_columns(check)
     dialect = conn.dialect.name
     # equal means the same text, as in Python and the streaming engine (MySQL's collations fold case)
     cols = [sqlcond.exact(target.c[n], dialect) for n in names]
@@ -326,12 +321,13 @@ def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, names
     _sql_rows_of(conn, target, check, keys, counts)
 
 
-def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check, names: list[str],
-                       values: list[tuple[Any, ...]], *, ignore: str, keys: Sequence[str] = ()) -> None:
+def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check, values: list[tuple[Any, ...]], *,
+                       keys: Sequence[str] = ()) -> None:
     """The duplicates among the rows holding ``values`` (the repeated values the streaming engine saw),
     counted per exact value as :func:`_sql_unique` counts them, from one filtered read (``IN``, which the
     database hashes) instead of grouping the whole table; the first rows of the sampled values (with their
     keys) are the samples."""
+    names, ignore = uniqueness_columns(check)
     dialect = conn.dialect.name
     cols = [target.c[n] for n in names]
     exact = [sqlcond.exact(c, dialect) for c in cols]
@@ -344,18 +340,7 @@ def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check
         counts[combo] += 1
         if len(held) < 50 * SAMPLE_SIZE:
             held.append((combo, tuple(row[len(cols) :]) if keys else None))
-    sampled: dict[tuple[Any, ...], int] = {}
-    for combo, n in counts.items():
-        if n < 2:
-            continue  # a hash collision, not a repeat
-        check.unexpected += n
-        value = combo[0] if len(names) == 1 else dict(zip(names, combo, strict=True))
-        if len(check.samples) < SAMPLE_SIZE:
-            sampled[combo] = n
-        check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
-    for combo, key in held:
-        if combo in sampled and len(check.rows) < SAMPLE_SIZE:
-            check.add_row(key, combo, count=sampled[combo])
+    record_duplicates(check, counts, {combo: combo for combo in counts}, held)
 
 
 def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys: Sequence[str],
@@ -380,31 +365,19 @@ def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys
 
 def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_lookup: BaseLookup | None,
              keys: Sequence[str] = ()) -> None:
-    e = check.expectation
-    if base_lookup is None:
-        raise ValidationError(f"no way to reach base table {e.base_entry} for {check.type}")
+    lookup = base_lookup_of(check, base_lookup)
     col = sqlcond.exact(target.c[check.columns[0]], conn.dialect.name)
     query = sa.select(col, sa.func.count()).where(target.c[check.columns[0]].is_not(None)).group_by(col)
     batch: list[tuple[Any, int]] = []
-    missing: dict[tuple[Any, ...], int] = {}
-
-    def flush() -> None:
-        found = base_lookup(e.base_entry, e.base_column, [v for v, _ in batch])
-        for value, n in batch:
-            if value not in found and text(value) != "":  # a blank is the not-blank rule's
-                check.unexpected += n
-                if len(check.samples) < SAMPLE_SIZE:
-                    missing[(value,)] = n
-                check.samples.extend([value] * max(0, min(n, SAMPLE_SIZE - len(check.samples))))
-        batch.clear()
-
+    missing: dict[Any, int] = {}
     for value, n in conn.execution_options(stream_results=True, yield_per=REF_BATCH).execute(query):
         batch.append((value, int(n)))
         if len(batch) >= REF_BATCH:
-            flush()
+            count_missing(check, batch, lookup, missing)
+            batch.clear()
     if batch:
-        flush()
-    _sql_rows_of(conn, target, check, keys, missing)
+        count_missing(check, batch, lookup, missing)
+    _sql_rows_of(conn, target, check, keys, {(value,): n for value, n in missing.items()})
 
 
 def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str,

@@ -62,11 +62,14 @@ class TextBlock:
         """The text of one value; None for NULL."""
         if self.null[row, col]:
             return None
-        raw = self._raw
-        if raw is None:  # the buffer as bytes once per block: slicing bytes is far cheaper than an array
-            raw = self._raw = self.buffer.tobytes()
         start = int(self.starts[row, col])
-        return raw[start : start + int(self.lengths[row, col])].decode("utf-8", errors="replace")
+        return self._bytes()[start : start + int(self.lengths[row, col])].decode("utf-8", errors="replace")
+
+    def _bytes(self) -> bytes:
+        """The buffer as bytes, made once per block: slicing bytes is far cheaper than slicing an array."""
+        if self._raw is None:
+            self._raw = self.buffer.tobytes()
+        return self._raw
 
     def holds_text(self, col: int) -> bool:
         """Whether a column's values are its text (no decoder; the reader's objects, if any, all str or
@@ -81,9 +84,7 @@ class TextBlock:
         objects = self.objects[col] if col < len(self.objects) else None
         if objects is not None:
             return [objects[i] for i in rows.tolist()]
-        raw = self._raw
-        if raw is None:
-            raw = self._raw = self.buffer.tobytes()
+        raw = self._bytes()
         texts = [
             None if z else raw[s : s + n].decode("utf-8", errors="replace")
             for s, n, z in zip(self.starts[rows, col].tolist(), self.lengths[rows, col].tolist(),

@@ -164,9 +164,7 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
         if tail:
             raise ValueError("COPY output ended inside a tuple")
     finally:
-        close = getattr(gathered_chunks, "close", None)
-        if close is not None:
-            close()
+        gathered_chunks.close()  # ends the COPY when the caller leaves early
         try:
             raw.rollback()
         finally:
