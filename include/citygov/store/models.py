@@ -298,9 +298,10 @@ from citygov.store.models_census import CensusInventory  # noqa: E402
 from citygov.store.models_disputes import Dispute, DisputeEvent  # noqa: E402
 from citygov.store.models_notify import NotificationDelivery  # noqa: E402
 from citygov.store.models_quality import CheckResult, DatasetScore, QualityRun  # noqa: E402
+from citygov.store.models_trace import ShareTrace  # noqa: E402
 
 __all__ = [
     "BackflowBatch", "BackflowDelivery", "Base", "CatalogChange", "CatalogColumnRow", "CatalogEntryRow", "CatalogImport",
     "CatalogImportError", "CensusInventory", "CensusResource", "CensusSnapshot", "CheckResult", "DatasetScore", "DepartmentSource",
-    "Dispute", "DisputeEvent", "Finding", "NotificationDelivery", "PatrolObservation", "QualityRun",
+    "Dispute", "DisputeEvent", "Finding", "NotificationDelivery", "PatrolObservation", "QualityRun", "ShareTrace",
 ]
