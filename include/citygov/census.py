@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 
 from citygov.catalog.queries import load_entries
 from citygov.catalog.schema import CATALOG_HEADERS, CatalogEntry, ColumnType, DeclaredColumn, format_columns
@@ -327,6 +327,13 @@ def latest_census(engine: Engine, logical_date: date | None = None) -> dict[str,
         }
 
 
+def census_up_to(engine: Engine, day: date) -> date | None:
+    """The logical date of the latest census stored on or before ``day`` (the one a page as of ``day``
+    shows, as the KPIs do), or None."""
+    with session_scope(engine) as session:
+        return session.scalar(select(func.max(CensusSnapshot.logical_date)).where(CensusSnapshot.logical_date <= day))
+
+
 def suggest_grade(kinds: set[str]) -> str:
     """A sensitivity grade suggestion from the identifier kinds a resource holds."""
     if "ric" in kinds:
@@ -371,11 +378,16 @@ def draft_rows(engine: Engine, logical_date: date | None = None) -> list[dict[st
     return rows
 
 
-def write_drafts(rows: list[dict[str, str]], path: Path) -> None:
-    """Write draft rows as a catalog CSV in UTF-8 with a BOM (opens cleanly in Excel; imports as is)."""
+def drafts_csv(rows: list[dict[str, str]]) -> bytes:
+    """Draft rows as a catalog CSV in UTF-8 with a BOM (opens cleanly in Excel; imports as is)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CATALOG_HEADERS)
     for row in rows:
         writer.writerow([row.get(h, "") for h in CATALOG_HEADERS])
-    Path(path).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_drafts(rows: list[dict[str, str]], path: Path) -> None:
+    """Write draft rows to ``path`` as :func:`drafts_csv` gives them (``govern census drafts``)."""
+    Path(path).write_bytes(drafts_csv(rows))
