@@ -539,6 +539,36 @@ _COUNTY_OFFICES = (
 )
 
 
+_PURPOSES = (
+    "政务服务一网通办事项办理核验",
+    "城市运行监测分析",
+    "社会救助对象资格比对",
+    "行政执法案件线索核查",
+    "公共信用信息归集",
+)
+"""用途 of the demo's share requests (the log's ``purpose`` column, read by the sharing trace)."""
+
+
+def _recent_shares(city: CityBuilder, shareable: list[Dataset], requesters: list[str], first: int) -> list[tuple[object, ...]]:
+    """Requests served on the two days the demo's pipeline runs (yesterday and the as-of day), so the sharing
+    trace has shares with the grade of that day: every backflow dataset and the first two department ones."""
+    backflow = [ds for ds in shareable if ds.dept.key == "sdsj"]
+    others = sorted((ds for ds in shareable if ds.dept.key != "sdsj"), key=lambda ds: ds.code)[:2]
+    rows: list[tuple[object, ...]] = []
+    for n, (ds, day, hour) in enumerate(
+        (ds, day, hour) for ds in sorted(backflow, key=lambda d: d.code) + others
+        for day, hour in ((city.yesterday, 10), (city.as_of, 11))
+    ):
+        i = first + 1 + n
+        requester = [r for r in requesters if r != ds.dept.name][n % (len(requesters) - 1)]
+        asked = datetime.combine(day, time(hour - 1, 30))
+        deadline = datetime.combine(day + timedelta(days=7), time(17, 30))
+        served = datetime.combine(day, time(hour, 15))
+        rows.append((f"GX{asked:%Y%m%d}{i:05d}", requester, ds.code, asked.strftime("%Y-%m-%d %H:%M:%S"),
+                     deadline.strftime("%Y-%m-%d %H:%M:%S"), "已满足", served.strftime("%Y-%m-%d %H:%M:%S"), None))
+    return rows
+
+
 def _write_exchange(path: Path, city: CityBuilder) -> dict[str, object]:
     """The exchange platform's share-request log, crafted for an on-demand sharing rate of ~0.95."""
     rng, fake, s = city.rng, city.fake, city.scale
@@ -592,6 +622,10 @@ def _write_exchange(path: Path, city: CityBuilder) -> dict[str, object]:
                 basis,
             )
         )
+    rows += _recent_shares(city, shareable, requesters, len(plan))
+    counts["on_time"] = counts.get("on_time", 0) + len(rows) - len(plan)
+    # 用途 of each request, drawn without the generator so the rest of the city stays as it was.
+    rows = [(*r, _PURPOSES[i % len(_PURPOSES)]) for i, r in enumerate(rows)]
     rows.sort(key=lambda r: (r[3], r[0]))
     con = sqlite3.connect(path)
     try:
@@ -599,13 +633,13 @@ def _write_exchange(path: Path, city: CityBuilder) -> dict[str, object]:
             con.execute(
                 "CREATE TABLE share_requests (request_id VARCHAR(30) PRIMARY KEY, requesting_dept VARCHAR(100), "
                 "resource_code VARCHAR(30), requested_at DATETIME, deadline DATETIME, status VARCHAR(10), "
-                "satisfied_at DATETIME, refusal_basis TEXT)"
+                "satisfied_at DATETIME, refusal_basis TEXT, purpose TEXT)"
             )
-            con.executemany("INSERT INTO share_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO share_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     finally:
         con.close()
     numerator = counts.get("on_time", 0)
-    denominator = len(plan) - counts.get("refused_basis", 0)
+    denominator = len(rows) - counts.get("refused_basis", 0)
     return {
         "name": "公共数据按需共享率",
         "numerator": numerator,
