@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from citygov.sources.connection import ConnectionInfo
+
 MYSQL_ADMIN_URL = os.environ.get("CITYGOV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")
 
 
@@ -49,3 +51,10 @@ def scratch_mysql_database(prefix: str = "citygov_test") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+def mysql_connection(url: str, conn_id: str = "dept_mysql") -> ConnectionInfo:
+    """A department connection of type ``mariadb`` to the database at ``url`` (what the pipeline opens)."""
+    parts = make_url(url)
+    return ConnectionInfo(conn_id=conn_id, conn_type="mariadb", host=parts.host, port=parts.port,
+                          schema=parts.database, login=parts.username, password=parts.password)

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from citygov.identifiers import make_ric, make_uscc
 from citygov.inventory import inspect_source
@@ -28,7 +27,7 @@ from citygov.quality.registry import native_types
 from citygov.sources.blocks import value_text
 from citygov.sources.connection import ConnectionInfo
 from citygov.sources.database import source_engine, table_blocks
-from tests.mysql import scratch_mysql_database
+from tests.mysql import mysql_connection, scratch_mysql_database
 from tests.quality_cases import PARAMS, ROWS, _digest, _fill, _lookup, _rows, _rows_digest, _suite
 
 ENGINES = ("stream", "fused", "gx")
@@ -50,12 +49,6 @@ def _compare(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], skipped: s
     assert [d for d in got if d[0] not in skipped] == [d for d in want if d[0] not in skipped]
 
 
-def _connection(url: str) -> ConnectionInfo:
-    parts = make_url(url)
-    return ConnectionInfo(conn_id="dept_mysql", conn_type="mariadb", host=parts.host, port=parts.port,
-                          schema=parts.database, login=parts.username, password=parts.password)
-
-
 @pytest.fixture(scope="module")
 def mysql_url() -> Iterator[str]:
     with scratch_mysql_database("citygov_mysql") as url:
@@ -65,7 +58,7 @@ def mysql_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def mysql_source(mysql_url: str) -> Iterator[sa.Engine]:
     """The engine the pipeline opens for a ``mariadb`` connection, over the generated table."""
-    engine = source_engine(_connection(mysql_url))
+    engine = source_engine(mysql_connection(mysql_url))
     _fill(engine, _rows(), sa.String(64))
     yield engine
     engine.dispose()
@@ -220,7 +213,7 @@ def test_stream_reads_mysql_values_as_the_rules_expect(quirks: tuple[sa.Engine, 
 
 
 def test_census_describes_a_mysql_source(mysql_url: str) -> None:
-    conn = _connection(mysql_url)
+    conn = mysql_connection(mysql_url)
     engine = sa.create_engine(mysql_url)
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     with engine.begin() as db:

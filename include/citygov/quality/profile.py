@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from citygov.identifiers import detect_kind
-from citygov.quality import rules
+from citygov.quality import rules, sqlcond
 from citygov.quality.files import as_frames, iter_chunks
 from citygov.sources import Source
 from citygov.sources.database import ident, type_letter
@@ -89,16 +89,18 @@ def profile_table(source: Engine, table: str, *, sample_rows: int = SAMPLE_ROWS)
     """Profile a database table: one aggregate query for the counts, one read of the first rows."""
     reflected = sa.inspect(source).get_columns(table)
     target = sa.table(ident(table), *[sa.column(ident(c["name"])) for c in reflected])
+    dialect = source.dialect.name
     exprs: list[Any] = [sa.func.count()]
     for c in reflected:
         col = target.c[c["name"]]
+        typed = sa.column(ident(c["name"]), c["type"])  # the reflected type says what is text (sqlcond.exact)
         text = sa.func.trim(sa.cast(col, sa.String))
         exprs += [
             sa.func.count() - sa.func.count(col),
             sa.func.coalesce(sa.func.sum(sa.case((sa.and_(col.is_not(None), text == ""), 1), else_=0)), 0),
-            sa.func.count(sa.distinct(col)),
-            sa.func.min(sa.func.length(sa.cast(col, sa.String))),
-            sa.func.max(sa.func.length(sa.cast(col, sa.String))),
+            sa.func.count(sa.distinct(sqlcond.exact(typed, dialect) if dialect in sqlcond.MYSQL_DIALECTS else col)),
+            sa.func.min(sqlcond.char_length(typed)),
+            sa.func.max(sqlcond.char_length(typed)),
         ]
     with source.connect() as conn:
         row = conn.execute(sa.select(*exprs).select_from(target)).one()
@@ -117,18 +119,25 @@ def profile_table(source: Engine, table: str, *, sample_rows: int = SAMPLE_ROWS)
             sample=[r[i] for r in sample],
         )
         columns[c["name"]] = profile
-    _enums_sql(source, target, columns)
+    _enums_sql(source, target, columns, {c["name"]: c["type"] for c in reflected})
     for profile in columns.values():
         _finish(profile)
     return DatasetProfile(rows=int(row[0]), columns=columns, sampled_rows=len(sample))
 
 
-def _enums_sql(source: Engine, target: sa.TableClause, columns: dict[str, ColumnProfile]) -> None:
+def _enums_sql(source: Engine, target: sa.TableClause, columns: dict[str, ColumnProfile], types: dict[str, Any]) -> None:
+    """Each value's rows, for the columns of few values; on MySQL grouped by the exact text, as the rules
+    compare it (its collations would merge ``'A'``, ``'a'`` and ``'a '`` under whichever came first)."""
+    dialect = source.dialect.name
     with source.connect() as conn:
         for name, profile in columns.items():
             if 0 < profile.distinct <= MAX_ENUM:
                 col = target.c[name]
-                counts = conn.execute(sa.select(col, sa.func.count()).where(col.is_not(None)).group_by(col)).all()
+                if dialect in sqlcond.MYSQL_DIALECTS:
+                    col = sqlcond.exact(sa.column(ident(name), types[name]), dialect)
+                counts = conn.execute(
+                    sa.select(col, sa.func.count()).select_from(target).where(col.is_not(None)).group_by(col)
+                ).all()
                 profile.enum_counts = {str(v): int(n) for v, n in counts}
                 profile.enum_values = sorted(profile.enum_counts)
 
