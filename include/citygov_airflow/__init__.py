@@ -48,11 +48,19 @@ BACKFLOW = _asset("backflow")
 DISPUTES = _asset("disputes")
 """The dispute queue, updated from the checks' findings (dispute_routing)."""
 
+def _operators_notifier():  # type: ignore[no-untyped-def]
+    from citygov_airflow.notify import FailureNotifier
+
+    return FailureNotifier()
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     # A department database that is briefly unreachable usually is back within minutes.
     "retry_delay": timedelta(minutes=5),
+    # A task that fails for good is told to the operators (citygov_airflow.notify; nothing without a connection).
+    "on_failure_callback": _operators_notifier(),
 }
 """``default_args`` shared by citygov DAGs; pass a copy (``dict(DEFAULT_ARGS)``) to change one key."""
 

@@ -1,0 +1,83 @@
+"""Notifications (通知): a daily digest of dispute items per department, escalations of overdue items to
+the stewards, DAG failures to the operators; by e-mail and by webhook (generic JSON, 钉钉 and 企业微信
+robots, signed).
+
+- **settings** (:mod:`citygov.notify.routes`): which unit goes to which Airflow connections, quiet
+  hours, the digest hour, the base URL of item links;
+- **channels** (:mod:`citygov.notify.channels`): a connection as a channel, the robots' bodies and
+  signing, sending through ``smtplib`` and ``httpx``;
+- **messages** (:mod:`citygov.notify.messages`): what each says, masked (only masked content is ever
+  stored or sent) with a link to each item;
+- **planning and delivery** (:mod:`citygov.notify.digest`, :mod:`citygov.notify.deliveries`): every
+  notification is recorded before it is sent, once per (kind, key, recipient), so a retried task does not
+  send twice; quiet hours hold it until they end.
+
+:func:`run_digest` is what the ``dispute_digest`` DAG and ``govern notify digest`` run; the Airflow
+notifiers in ``citygov_airflow.notify`` call the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from citygov.notify.channels import (
+    Channel,
+    ChannelError,
+    channel_from_connection,
+    dingtalk_signature,
+    webhook_signature,
+)
+from citygov.notify.deliveries import Delivery, Resolver, deliver_due, deliveries
+from citygov.notify.digest import Planned, plan_digests, plan_escalations, plan_failure
+from citygov.notify.messages import UnmaskedContent
+from citygov.notify.routes import Routes, SettingsError
+
+
+@dataclass
+class NotifyReport:
+    """What one run planned and sent."""
+
+    now: datetime
+    digests: Planned
+    escalations: Planned
+    sent: list[Delivery] = field(default_factory=list)
+    """Every notification tried this run (planned now, or held from before), with its outcome."""
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(), "dry_run": self.dry_run,
+            "digests": self.digests.to_dict(), "escalations": self.escalations.to_dict(),
+            "sent": [d.to_dict() for d in self.sent],
+            "counts": {
+                "planned": len(self.digests.planned) + len(self.escalations.planned),
+                "sent": sum(d.status == "sent" for d in self.sent),
+                "held": sum(d.status == "queued" for d in self.sent),
+                "failed": sum(d.status == "failed" for d in self.sent),
+                "unrouted": len(self.digests.unrouted) + len(self.escalations.unrouted),
+            },
+        }
+
+
+def run_digest(engine: Engine, resolve: Resolver, routes: Routes, *, now: datetime, dry_run: bool = False,
+               escalations: bool = True) -> NotifyReport:
+    """Plan today's digests (and the escalations to the stewards), then send everything due at ``now``.
+
+    ``resolve`` gives a connection by id (Airflow's in a task, a connections file on the command line).
+    A dry run renders what would be planned and touches nothing.
+    """
+    digests = plan_digests(engine, resolve, routes, now=now, dry_run=dry_run)
+    escalated = plan_escalations(engine, resolve, routes, now=now, dry_run=dry_run) if escalations else Planned()
+    sent = [] if dry_run else deliver_due(engine, resolve, routes, now=now)
+    return NotifyReport(now, digests, escalated, sent, dry_run)
+
+
+__all__ = [
+    "Channel", "ChannelError", "Delivery", "NotifyReport", "Planned", "Routes", "SettingsError", "UnmaskedContent",
+    "channel_from_connection", "deliver_due", "deliveries", "dingtalk_signature", "plan_digests", "plan_escalations",
+    "plan_failure", "run_digest", "webhook_signature",
+]
