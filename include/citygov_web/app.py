@@ -42,7 +42,7 @@ from citygov.quality.suites import SuiteFileError
 from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
 from citygov.store import StoreOutOfDate
-from citygov_web import charts
+from citygov_web import charts, reports
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
 from citygov_web.problems import STORE_OUT_OF_DATE, allowed_methods, field_problems, nul_refusal, summary
 
@@ -193,6 +193,8 @@ def create_app(
             return parse_day(value)
         except OutOfBounds as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+
+    reports.register(app, store, render, as_of)  # backflow, census, catalog, queue exports, monthly report
 
     # --- pages -------------------------------------------------------------------------------------------
 

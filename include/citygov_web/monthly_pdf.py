@@ -1,0 +1,111 @@
+"""The monthly department report (:class:`citygov.monthly.DepartmentMonth`) as a PDF, drawn with fpdf2
+(pure Python, the ``reports`` extra) in a CJK font found on the host.
+
+The font is ``CITYGOV_CJK_FONT`` when set (a .ttf/.otf/.ttc file), else the first of :data:`FONT_CANDIDATES`
+that exists (Debian's fonts-wqy-microhei, fonts-wqy-zenhei, fonts-noto-cjk). Without fpdf2 or a font,
+:func:`render_pdf` raises :class:`PdfUnavailable` saying what to install; the page itself still prints
+from the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from citygov.monthly import DepartmentMonth
+
+FONT_ENV = "CITYGOV_CJK_FONT"
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+)
+PRINT_HINT = "打印本页即可 (Ctrl+P) — or print this page from the browser instead"
+
+
+class PdfUnavailable(RuntimeError):
+    """The PDF cannot be made on this host (no fpdf2, no CJK font); the message says what to install."""
+
+
+def cjk_font(candidates: Sequence[Path] = FONT_CANDIDATES) -> Path:
+    """The CJK font to draw with: ``$CITYGOV_CJK_FONT`` when set, else the first candidate present."""
+    named = os.environ.get(FONT_ENV)
+    if named:
+        if not Path(named).is_file():
+            raise PdfUnavailable(f"{FONT_ENV}={named} is not a font file; point it at a CJK .ttf/.ttc "
+                                 f"(e.g. {FONT_CANDIDATES[0]}). {PRINT_HINT}")
+        return Path(named)
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        looked = ", ".join(str(p) for p in candidates) or "nowhere"
+        raise PdfUnavailable(f"PDF 需要中文字体 needs a CJK font, none found (looked at {looked}): install one "
+                             f"(apt-get install fonts-wqy-microhei) or set {FONT_ENV}. {PRINT_HINT}")
+    return found
+
+
+def render_pdf(report: DepartmentMonth, *, printed_at: datetime, candidates: Sequence[Path] = FONT_CANDIDATES) -> bytes:
+    """The report as PDF bytes (A4, one table a section), or :class:`PdfUnavailable`."""
+    try:
+        from fpdf import FPDF
+    except ImportError:
+        raise PdfUnavailable(f"PDF needs fpdf2: pip install 'citygov[reports]'. {PRINT_HINT}") from None
+    font = cjk_font(candidates)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every table at INFO
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("cjk", fname=str(font))
+    pdf.add_font("cjk", style="B", fname=str(font))  # table headings are bold; the one face stands in
+    pdf.add_page()
+    r = report
+    pdf.set_font("cjk", size=16)
+    pdf.cell(0, 10, f"{r.department} 数据治理月报 {r.month}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    pdf.cell(0, 6, f"Monthly department report · {r.first_day.isoformat()} – {r.last_day.isoformat()}"
+             f"{'' if r.complete else ' (本月未结束 month not over)'} · 打印 printed {printed_at:%Y-%m-%d %H:%M}",
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    def table(title: str, widths: tuple[int, ...], rows: list[tuple[str, ...]], *, size: int = 10,
+              headings: bool = False) -> None:
+        """A section: its title, then ``rows`` (the first one as headings when ``headings``)."""
+        pdf.set_font("cjk", size=12)
+        pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=size)
+        with pdf.table(col_widths=widths, first_row_as_headings=headings) as t:
+            for row in rows:
+                t.row(row)
+        pdf.ln(3)
+
+    pct = lambda v: "—" if v is None else f"{v:.2%}"  # noqa: E731
+    table("质量与目录 Quality and catalog", (60, 120), [
+        ("质量得分 Score", "未评分 not scored" if r.score is None else f"{r.score:.2f} {r.grade}"),
+        ("排名 Rank", "—" if r.rank is None else f"{r.rank} / {r.ranked}"),
+        ("评分日 Scored on", r.scored_on.isoformat() if r.scored_on else "—"),
+        ("数据集 Datasets", str(r.datasets)),
+        ("目录覆盖率 Catalog coverage", f"{pct(r.coverage)}" + (f" ({r.catalogued}/{r.found})" if r.found is not None else "")),
+        ("普查日 Census of", r.census_on.isoformat() if r.census_on else "—"),
+    ])
+    table("异议处置 Disputes", (60, 120), [
+        ("本月新增 Raised in the month", str(r.raised)),
+        ("本月办结 Handled in the month", str(r.resolved)),
+        ("按期办结 Handled on time", f"{r.resolved_on_time} ({pct(r.share_on_time)})"),
+        (f"{r.last_day.isoformat()} 日终未办结 Open", str(r.open_at_end)),
+        (f"{r.last_day.isoformat()} 日终超期 Overdue", str(r.overdue_at_end)),
+    ])
+    if r.handled:
+        table("本月办结事项 Items handled in the month", (15, 30, 25, 110), [
+            ("编号", "办结 Resolved", "按期 On time", "事项 Item"),
+            *[(f"#{h.dispute_id}", f"{h.resolved_at:%Y-%m-%d %H:%M}", "是 yes" if h.on_time else "否 no",
+               (h.title or "")[:80]) for h in r.handled]], size=9, headings=True)
+    if r.dataset_rows:
+        table("数据集得分（从低到高）Datasets, worst first", (40, 90, 25, 25), [
+            ("代码 Code", "名称 Name", "得分 Score", "等级 Grade"),
+            *[(d.code, d.name or "—", "—" if d.score is None else f"{d.score:.2f}", d.grade or "—")
+              for d in r.dataset_rows]], size=9, headings=True)
+    return bytes(pdf.output())
+
+
+__all__ = ["FONT_CANDIDATES", "FONT_ENV", "PdfUnavailable", "cjk_font", "render_pdf"]
