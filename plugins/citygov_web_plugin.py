@@ -3,7 +3,8 @@
 (Not named ``citygov_web.py``: the plugins folder is on ``sys.path`` and would shadow the ``citygov_web``
 package that holds the pages.)
 
-The city dashboard, the department league table, dataset scorecards, the dispute queue and the Data Docs
+The city dashboard, the department league table, dataset scorecards, the dispute queue (with its CSV/XLSX
+exports), the census, the catalog, the backflow batches, the monthly department report and the Data Docs
 site, linked from Airflow's navigation (``external_views``, shown inside Airflow's UI) and behind Airflow's
 login: every route depends on ``GetUserDep`` and the auth manager's permission (see
 :mod:`citygov_web.auth`). The pages render what the ``citygov`` core computes, as the CLI does.
@@ -43,4 +44,8 @@ class CitygovWebPlugin(AirflowPlugin):
         _view("部门排名 Departments", "/departments", "citygov-departments"),
         _view("异议队列 Disputes", "/disputes", "citygov-disputes"),
         _view("质量报告 Data Docs", "/docs/index.html", "citygov-data-docs"),
+        _view("部门月报 Monthly report", "/reports/monthly", "citygov-monthly"),
+        _view("公共数据普查 Census", "/census", "citygov-census"),
+        _view("资源目录 Catalog", "/catalog", "citygov-catalog"),
+        _view("数据回流 Backflow", "/backflow", "citygov-backflow"),
     ]
