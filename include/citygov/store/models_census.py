@@ -26,7 +26,8 @@ class CensusInventory(Base):
     source_kind: Mapped[str] = mapped_column(String(16))
     """``database``, ``folder`` (the source kind), ``unknown`` when the connection could not be resolved."""
     status: Mapped[str] = mapped_column(String(16))
-    """``reachable``, or ``unreachable`` (then ``error`` says why and ``resources`` is empty)."""
+    """``reachable``, ``unreachable`` or ``failed`` (the inventory raised); then ``error`` says why and
+    ``resources`` is empty."""
     error: Mapped[str | None] = mapped_column(Text)
     resource_count: Mapped[int] = mapped_column(Integer, default=0)
     resources: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
