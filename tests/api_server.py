@@ -35,13 +35,14 @@ def running_api_server(
     env: Mapping[str, str],
     args: tuple[str, ...] = (),
     startup_seconds: float = 90,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Start the api-server on a free loopback port with ``users`` (name → Airflow role), their
+    """Start the api-server on ``port`` (default: a free loopback port) with ``users`` (name → Airflow role), their
     ``passwords`` and ``env`` on top of this process's environment; yield its base URL once
     ``/api/v2/version`` answers; stop its whole process group afterwards, even when the test failed."""
     passwords_file = tmp / "passwords.json"
     passwords_file.write_text(json.dumps(dict(passwords)))
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = {
         **os.environ,
