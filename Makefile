@@ -24,7 +24,7 @@ DEMO_DIR := $(CURDIR)/data/demo
 DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # The pipeline's DAGs in the order `make demo` runs them (no scheduler there to follow the assets);
 # add a DAG here when it joins the pipeline.
-PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing
+PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing share_trace
 
 .PHONY: help venv init demo connections city test bench lint up cluster-up cluster-down clean distclean
 
