@@ -7,16 +7,22 @@ number fails the build (:class:`UnmaskedDataError`) instead of being published.
 
 Each logical date is its own GX site, ``<docs>/<YYYY-MM-DD>/`` (GX 1.x supports configuring a site's
 ``base_directory`` and nothing else, so one site per date is how a site keeps dates apart without
-re-rendering every kept date each night). ``<docs>/index.html`` lists the dates kept. A date is built in
-a hidden folder, scanned, then swapped in whole: a page being served is never half written. Dates older
-than the retention (``CITYGOV_DATA_DOCS_KEEP_DAYS`` days before the newest date kept, default 30) are
-deleted when a date is built, and their runs lose their ``data_docs_path``.
+re-rendering every kept date each night). ``<docs>/index.html`` lists the dates kept, ``<docs>/latest`` is
+the newest of them (a symbolic link), and every page of a date says its date and links back to that list.
+A date is built in a hidden folder, scanned, then swapped in whole: a page being served is never half
+written. Dates older than the retention (``CITYGOV_DATA_DOCS_KEEP_DAYS`` days before the newest date kept,
+default 30) are deleted when a date is built, and their runs lose their ``data_docs_path``.
+
+The site loads nothing from outside (a government extranet has no internet): the files GX's pages take from
+public CDNs are shipped in this package and linked relatively (:mod:`citygov.quality.docs_offline`), so a
+date's site works served by the plugin and opened from disk.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,6 +34,7 @@ from urllib.parse import unquote
 from sqlalchemy import Engine, case, func, select, update
 
 from citygov.quality import registry
+from citygov.quality.docs_offline import SITE_FOLDER, make_offline
 from citygov.quality.masking import docs_samples, find_unmasked, scrub
 from citygov.quality.suites import SuiteFileError, load_suite, register_expectations, suites_dir
 from citygov.settings import data_dir, whole_number
@@ -36,6 +43,8 @@ from citygov.store.models import QualityRun
 
 SITE_NAME = "citygov_quality"
 KEEP_DAYS = 30
+LATEST = "latest"
+"""``<docs>/latest``: a link to the newest date's site."""
 """Days of Data Docs kept by default (``CITYGOV_DATA_DOCS_KEEP_DAYS``)."""
 _LEGACY = ("validations", "expectations", "static")
 """The single site's layout before dates had folders: removed from the top level on the next build."""
@@ -208,12 +217,17 @@ def build_data_docs(
         context.validation_results_store.set(key, result)
         keys[run_pk] = key
     urls = context.build_data_docs(site_names=[SITE_NAME])
-    pages = [p for p in staging.rglob("*") if p.is_file() and p.suffix in {".html", ".json", ".js"}]
+    make_offline(staging)
+    _mark_date(staging, logical_date)
+    vendored = staging / SITE_FOLDER  # files from npm packages, not data: not scanned
+    pages = [p for p in staging.rglob("*")
+             if p.is_file() and p.suffix in {".html", ".json", ".js"} and vendored not in p.parents]
     unmasked = [(str(p.relative_to(staging)), t) for p in pages for t in find_unmasked(p.read_text(encoding="utf-8", errors="replace"))]
     if unmasked:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(site, ignore_errors=True)  # it shows results the store no longer holds for the date
         _forget(store, [logical_date])
+        _point_latest(out)
         _write_index(store, out)
         sample = ", ".join(f"{f}: {t[:3]}…" for f, t in unmasked[:5])
         raise UnmaskedDataError(f"Data Docs would publish {len(unmasked)} unmasked identifier(s) ({sample}); nothing was published")
@@ -233,6 +247,7 @@ def build_data_docs(
         for run_pk, path in paths.items():
             session.execute(update(QualityRun).where(QualityRun.id == run_pk).values(data_docs_path=path))
     _forget(store, pruned)
+    _point_latest(out)
     index = _write_index(store, out)
     return DocsReport(index=index, logical_date=logical_date, pages=len(pages), validations=len(keys), site=site,
                       dates=kept_dates(out), pruned=sorted(pruned, reverse=True))
@@ -253,6 +268,36 @@ def _share_static(site: Path, others: list[Path]) -> None:
                     os.replace(linked, path)
                 except OSError:
                     continue
+
+
+def _mark_date(site: Path, day: date) -> None:
+    """Put a bar on top of every page of ``site`` saying its logical date, linking to the list of dates."""
+    for page in site.rglob("*.html"):
+        if SITE_FOLDER in page.relative_to(site).as_posix():
+            continue
+        up = "../" * len(page.relative_to(site).parts)  # to <docs>/, one above the date's own folder
+        bar = (f'<div id="citygov-date" class="alert alert-secondary rounded-0 m-0 py-1 px-5" data-date="{day.isoformat()}">'
+               f"质量报告 Data Docs · 业务日期 Logical date <strong>{day.isoformat()}</strong> · "
+               f'<a href="{up}index.html">全部日期 All dates</a></div>')
+        text = page.read_text(encoding="utf-8")
+        body = re.search(r"<body[^>]*>", text)
+        if body:
+            page.write_text(text[: body.end()] + bar + text[body.end() :], encoding="utf-8")
+
+
+def _point_latest(out: Path) -> None:
+    """``out/latest`` → the newest date kept (replaced in one step); removed when no date is kept."""
+    link = out / LATEST
+    days = kept_dates(out)
+    if not days:
+        if link.is_symlink():
+            link.unlink()
+        return
+    fresh = out / f".{LATEST}.part"
+    if fresh.is_symlink() or fresh.exists():
+        fresh.unlink()
+    os.symlink(days[0].isoformat(), fresh, target_is_directory=True)
+    os.replace(fresh, link)
 
 
 def _forget(store: Engine, days: list[date]) -> None:
@@ -278,7 +323,8 @@ def _write_index(store: Engine, out: Path) -> Path:
                 )
             }
     rows = "".join(
-        f'<tr data-date="{d.isoformat()}"><td><a href="{d.isoformat()}/index.html">{d.isoformat()}</a></td>'
+        f'<tr data-date="{d.isoformat()}"><td><a href="{d.isoformat()}/index.html">{d.isoformat()}</a>'
+        + (' <span class="latest">最新 latest</span>' if d == days[0] else "") + "</td>"
         f"<td>{counts.get(d, (0, 0))[0]}</td><td>{counts.get(d, (0, 0))[1]}</td></tr>"
         for d in days
     )
