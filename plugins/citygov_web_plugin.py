@@ -43,7 +43,7 @@ class CitygovWebPlugin(AirflowPlugin):
         _view("城市看板 Dashboard", "/", "citygov-dashboard"),
         _view("部门排名 Departments", "/departments", "citygov-departments"),
         _view("异议队列 Disputes", "/disputes", "citygov-disputes"),
-        _view("质量报告 Data Docs", "/docs/index.html", "citygov-data-docs"),
+        _view("质量报告 Data Docs", "/docs/latest/index.html", "citygov-data-docs"),  # the newest date
         _view("部门月报 Monthly report", "/reports/monthly", "citygov-monthly"),
         _view("公共数据普查 Census", "/census", "citygov-census"),
         _view("资源目录 Catalog", "/catalog", "citygov-catalog"),
