@@ -15,14 +15,17 @@ date, and reconciles it with the catalog:
 each in its pool `citygov_sources_<n>`, as the patrol's), `inventory_source` runs once per source (dynamic
 task mapping, stopped after `CITYGOV_SOURCE_TASK_TIMEOUT_S`) and stores that source's inventory in the governance store (`census_inventories`, keyed on
 the logical date and the connection id); `reconcile` reads the date's inventories back from the store and
-writes the snapshot, the findings and the coverage. XCom carries only connection ids and counts.
+writes the snapshot, the findings and the coverage; `outcome` fails the run when a source's inventory
+failed. XCom carries only connection ids, counts and the failed sources' errors.
 
 Weekly on Monday at 02:00 (Asia/Shanghai), and on demand (trigger it from the UI). Rerunning a date
 replaces that date's inventories, snapshot and findings. A source that cannot be reached is stored as
 unreachable and is a `census.source_unreachable` finding (可访问性); its mapped task still succeeds and the
-other sources are still counted. A mapped task that fails outright (e.g. stopped by a timeout) leaves no
-inventory: the reconcile still runs and reports that source unreachable. See the results with
-`govern census show`.
+other sources are still counted. A mapped task that is stopped (by its timeout, or its worker lost) leaves no
+inventory: the reconcile still runs and reports that source unreachable. A source whose inventory raises
+is stored as failed with what it raised (a `census.inventory_failed` finding, the summary's `failed`);
+the reconcile still counts the others, and `outcome` then fails the run naming that source and why. See
+the results with `govern census show`.
 """
 
 from __future__ import annotations
@@ -88,13 +91,24 @@ def public_data_census():
             "findings": summary["findings"],
         }
         return {
+            "logical_date": summary["logical_date"],
             "sources": summary["sources"],
             "resources_found": summary["resources_found"],
             "uncatalogued": len(report.uncatalogued),
             "missing": len(report.missing),
             "unreachable": len(report.unreachable),
+            "failed": report.failed,
             "findings": summary["findings"],
         }
+
+    @task(retries=0)  # the same summary fails again: tell the operators now
+    def outcome(summary: dict) -> None:
+        """Fail the run, naming each source and what its inventory raised, when one was not counted."""
+        from citygov.census import census_outcome
+
+        failure = census_outcome(summary)
+        if failure:
+            raise RuntimeError(failure)
 
     conn_ids = list_sources()
     inventories = []
@@ -102,7 +116,9 @@ def public_data_census():
         with TaskGroup(f"sources_{shard}", tooltip=f"sources of shard {shard}, pool {source_pool(shard)}"):
             mine = shard_sources(conn_ids, shard)
             inventories.append(inventory_source.override(pool=source_pool(shard)).expand(conn_id=mine))
-    inventories >> reconcile(conn_ids)
+    summary = reconcile(conn_ids)
+    inventories >> summary
+    outcome(summary)
 
 
 public_data_census()
