@@ -43,6 +43,7 @@ from citygov.rulebook import describe
 from citygov.settings import CITY_TZ
 from citygov.store import StoreOutOfDate
 from citygov_web import charts, reports
+from citygov_web import trace as trace_pages
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
 from citygov_web.problems import STORE_OUT_OF_DATE, allowed_methods, field_problems, nul_refusal, summary
 
@@ -468,6 +469,7 @@ def create_app(
             return None
         return "docs/" + quote(rel.as_posix()) if (docs_dir() / rel).is_file() else None
 
+    trace_pages.register(app, store, env)  # 数据血缘 / 共享追溯 (citygov_web.trace)
     return app
 
 

@@ -180,3 +180,48 @@ def test_receivers_to_notify(traced: dict[str, Any]) -> None:
     everyone = receivers_to_notify(engine, "320700-GAJ-0001", first_seen=DAY)
     log = {r["requesting_dept"] for r in _served(traced["city"]) if r["resource_code"] == "320700-GAJ-0001"}
     assert {r["requester"] for r in everyone["receivers"]} <= log and everyone["receivers"]
+
+
+def _client(traced: dict[str, Any], tmp_path: Path) -> Any:
+    from fastapi.testclient import TestClient
+
+    from citygov_web.app import create_app
+    from citygov_web.auth import PageUser
+
+    app = create_app(lambda: traced["engine"], lambda _conn_id: None, lambda: tmp_path)
+    app.dependency_overrides[app.state.page_user] = lambda: PageUser("admin", True)
+    return TestClient(app)
+
+
+def test_trace_page_draws_the_graph_and_every_share_with_its_grade(traced: dict[str, Any], tmp_path: Path) -> None:
+    import re
+
+    client = _client(traced, tmp_path)
+    code = "320700-SDSJ-0002"
+    page = client.get(f"/datasets/{code}/trace")
+    assert page.status_code == 200
+    html = page.text
+    assert "<svg" in html and 'data-node="province"' in html and 'data-node="landing"' in html
+    assert html.count('data-node="receiver"') == len({r["requesting_dept"] for r in _served(traced["city"])
+                                                      if r["resource_code"] == code})
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from elsewhere
+    rows = re.findall(r'<tr data-request="([^"]+)">', html)
+    assert sorted(rows) == sorted(r["request_id"] for r in _served(traced["city"]) if r["resource_code"] == code)
+    assert QUARANTINED in html
+    assert client.get(f"/datasets/{code}/trace.json").json()["code"] == code
+    assert client.get("/datasets/320700-NONE-9999/trace").status_code == 404
+    assert client.get(f"/datasets/{code}/trace?from=2026-13-01").status_code == 422
+    assert client.get(f"/batches/{QUARANTINED}/trace.json").json()["fed"][0]["table"] == "hl_sbcbxx"
+    assert 'id="trace-link"' in client.get(f"/datasets/{code}").text
+
+
+def test_dispute_items_list_the_departments_that_received_the_data(traced: dict[str, Any], tmp_path: Path) -> None:
+    client = _client(traced, tmp_path)
+    items = dq.list_disputes(traced["engine"])
+    quarantined = next(i for i in items if i.origin == "backflow" and i.location == QUARANTINED)
+    html = client.get(f"/disputes/{quarantined.id}").text
+    readers = {r["requesting_dept"] for r in _served(traced["city"]) if r["resource_code"] == quarantined.entry_code
+               and r["satisfied_at"] >= f"{DAY - timedelta(days=2)}"}
+    assert 'id="share-notice"' in html and readers and all(f'data-requester="{r}"' in html for r in readers)
+    quiet = next(i for i in items if i.severity != "high" and i.origin != "backflow")
+    assert 'id="share-notice"' not in client.get(f"/disputes/{quiet.id}").text
