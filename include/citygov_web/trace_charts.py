@@ -28,8 +28,14 @@ def _worst(shares: Sequence[Share]) -> str | None:
     return max(graded, key=order.index) if graded else None
 
 
-def _short(text: str, n: int = 16) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _short(text: str, width: int = 26) -> str:
+    """``text`` cut to ``width`` columns (a CJK character takes two), with … when cut."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0x2E7F else 1
+        if used > width:
+            return text[: max(0, i - 1)] + "…"
+    return text
 
 
 def _node(x: float, y: float, title: str, sub: str, *, kind: str, colour: str = "#0f62fe",
@@ -38,7 +44,7 @@ def _node(x: float, y: float, title: str, sub: str, *, kind: str, colour: str = 
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_NODE_W}" height="{_NODE_H}" rx="6" fill="#fff" '
             f'stroke="{colour}" stroke-width="2"/>'
             f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" font-size="12" fill="#1f2933">{escape(_short(title))}</text>'
-            f'<text x="{x + 8:.0f}" y="{y + 36:.0f}" font-size="10" fill="#6b7280">{escape(_short(sub, 26))}</text></g>')
+            f'<text x="{x + 8:.0f}" y="{y + 36:.0f}" font-size="10" fill="#6b7280">{escape(_short(sub, 31))}</text></g>')
 
 
 def _edge(x1: float, y1: float, x2: float, y2: float, label: str = "") -> str:
@@ -106,7 +112,7 @@ def lineage_graph(trace: DatasetTrace) -> Markup:
     return Markup("".join(parts))
 
 
-def share_timeline(shares: Sequence[Share], *, width: int = 900, height: int = 90) -> Markup:
+def share_timeline(shares: Sequence[Share], *, width: int = 900, height: int = 80) -> Markup:
     """Each share as a dot on a time axis, coloured by the grade it was served at; hover says who and when."""
     if not shares:
         return Markup(f'<svg class="chart timeline" width="{width}" height="{height}" role="img" aria-label="共享时间线">'
