@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ from citygov.census_inventory import (
     save_inventory,
 )
 from citygov.findings import FindingRecord, replace_findings
+from citygov.identifiers import mask_text
 from citygov.inventory import Inventory, inspect_source
 from citygov.patrol import ConnectionResolver
 from citygov.sources.base import describe_error
@@ -50,6 +52,7 @@ from citygov.store.models import CatalogEntryRow, CensusResource, CensusSnapshot
 from citygov.system_objects import is_system_column, is_system_table
 
 ORIGIN = "census"
+log = logging.getLogger(__name__)
 SAMPLE_ROWS = 200
 UPDATE_COLUMN_RE = re.compile(r"^(gxsj|update_?time|updated_?at|last_?modified|modify_?time|sjc)$", re.IGNORECASE)
 
@@ -79,6 +82,8 @@ class CensusReport:
     uncatalogued: list[InventoriedResource] = field(default_factory=list)
     missing: list[CatalogEntry] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Sources whose inventory raised (not counted this run), with what it raised."""
     coverage: dict[str, Coverage] = field(default_factory=dict)
     city: Coverage = Coverage(0, 0)
     findings: list[FindingRecord] = field(default_factory=list)
@@ -91,6 +96,7 @@ class CensusReport:
             "uncatalogued": [f"{r.conn_id}/{r.location}" for r in self.uncatalogued],
             "missing": [e.code for e in self.missing],
             "unreachable": self.unreachable,
+            "failed": self.failed,
             "coverage": {"city": self.city.to_dict(), **{d: c.to_dict() for d, c in sorted(self.coverage.items())}},
             "findings": len(self.findings),
         }
@@ -161,7 +167,10 @@ def inventory_source(engine: Engine, resolve: ConnectionResolver, conn_id: str, 
     column the catalog names for it) and the identifier kinds its first rows hold. A source that cannot
     be reached (undefined connection, a connection that cannot be read, a database that does not answer,
     a missing folder) is stored as unreachable with the reason instead of raising, so one source that is
-    down does not stop the others; only a failure of the governance store itself raises.
+    down does not stop the others. Anything else the inventory raises (a driver's or citygov's own error)
+    is stored as the source's failed inventory, with what was raised, and raised again: the run shows the
+    failure and the reconcile reports the source as failed (``census.inventory_failed``), not as counted.
+    A failure of the governance store itself raises.
     """
     own = _source_entries(engine, conn_id)
     department = _with_departments(_registered(engine, conn_id), own).get(conn_id)
@@ -174,12 +183,24 @@ def inventory_source(engine: Engine, resolve: ConnectionResolver, conn_id: str, 
     if conn is None:
         inventory = Inventory(conn_id, department, "unknown", error=failure)
     else:
-        inventory = inspect_source(
-            conn,
-            update_columns={e.location: e.update_time_column for e in own if e.update_time_column},
-            sample=SAMPLE_ROWS,
-        )
-        inventory.department = department or conn.department
+        department = department or conn.department
+        try:
+            inventory = inspect_source(
+                conn,
+                update_columns={e.location: e.update_time_column for e in own if e.update_time_column},
+                sample=SAMPLE_ROWS,
+            )
+            inventory.department = department
+            stored = SourceInventory.from_inventory(inventory, logical_date)
+        except Exception as exc:
+            # Only the error's type and first line, masked: a driver's message may quote a value of the data.
+            save_inventory(engine, SourceInventory(
+                logical_date, conn_id, department, "unknown",
+                error=f"the inventory raised {mask_text(describe_error(exc))}", failed=True,
+            ))
+            raise
+        save_inventory(engine, stored)
+        return stored
     stored = SourceInventory.from_inventory(inventory, logical_date)
     save_inventory(engine, stored)
     return stored
@@ -208,6 +229,15 @@ def reconcile_census(engine: Engine, logical_date: date, conn_ids: Iterable[str]
             error=f"no inventory was stored for {logical_date.isoformat()}: its inventory task did not finish "
                   "(see that task's log), rerun it",
         )
+        if inventory.failed:
+            report.failed[conn_id] = inventory.error or "the inventory failed"
+            report.findings.append(
+                FindingRecord(ORIGIN, "census.inventory_failed",
+                              f"source {conn_id} ({department or '?'}) was not counted: {report.failed[conn_id]}",
+                              logical_date, department=department, conn_id=conn_id,
+                              evidence={"error": report.failed[conn_id]})
+            )
+            continue
         if inventory.error:
             report.unreachable[conn_id] = inventory.error
             report.findings.append(
@@ -265,11 +295,28 @@ def reconcile_census(engine: Engine, logical_date: date, conn_ids: Iterable[str]
 def run_census(engine: Engine, resolve: ConnectionResolver, logical_date: date) -> CensusReport:
     """Run the whole census as of ``logical_date`` in this process: plan, inventory each source in turn,
     reconcile. The DAG runs the same three steps as separate tasks (one per source for the inventories);
-    this is ``govern census run``."""
+    this is ``govern census run``. A source whose inventory raises is stored as failed (with what it raised,
+    :func:`inventory_source`) and the others are still taken; the report's ``failed`` names it."""
     conn_ids = plan_census(engine, logical_date)
     for conn_id in conn_ids:
-        inventory_source(engine, resolve, conn_id, logical_date)
+        try:
+            inventory_source(engine, resolve, conn_id, logical_date)
+        except Exception:
+            if conn_id not in load_inventories(engine, logical_date, [conn_id]):
+                raise  # not stored as failed: the governance store itself failed
+            log.exception("census %s: the inventory of %s failed", logical_date, conn_id)
     return reconcile_census(engine, logical_date, conn_ids)
+
+
+def census_outcome(summary: dict[str, Any]) -> str | None:
+    """Why a census run did not end cleanly (a source whose inventory failed: not counted), else None.
+    A source that did not answer is a finding of the run, not a failure of it."""
+    failed = summary.get("failed") or {}
+    if not failed:
+        return None
+    return (f"census {summary['logical_date']}: {len(failed)} source(s) not counted because the inventory failed: "
+            + "; ".join(f"{c}: {why}" for c, why in sorted(failed.items()))
+            + ". See each source's inventory task log, fix the cause and rerun the census.")
 
 
 def _store_snapshot(engine: Engine, report: CensusReport, by_place: dict[tuple[str, str], CatalogEntry]) -> None:

@@ -26,6 +26,8 @@ from citygov.store.models_census import CensusInventory
 
 REACHABLE = "reachable"
 UNREACHABLE = "unreachable"
+FAILED = "failed"
+"""The inventory raised (neither an answer nor a source that did not answer): ``error`` says what."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ class SourceInventory:
     """``database``, ``folder``, or ``unknown`` when the connection could not be resolved."""
     resources: list[InventoriedResource] = field(default_factory=list)
     error: str | None = None
-    """Why the source could not be reached; ``resources`` is then empty."""
+    """Why the source could not be reached, or what the inventory raised; ``resources`` is then empty."""
+    failed: bool = False
+    """The inventory raised (:data:`FAILED`) rather than finding the source unreachable."""
 
     @property
     def status(self) -> str:
-        return UNREACHABLE if self.error else REACHABLE
+        return FAILED if self.failed else UNREACHABLE if self.error else REACHABLE
 
     @classmethod
     def from_inventory(cls, inventory: Inventory, logical_date: date) -> SourceInventory:
@@ -168,6 +172,7 @@ def load_inventories(
                 department=row.department,
                 source_kind=row.source_kind,
                 error=row.error,
+                failed=row.status == FAILED,
                 resources=[InventoriedResource.from_json(row.conn_id, r) for r in row.resources],
             )
             for row in rows

@@ -83,6 +83,8 @@ RULES: dict[str, Rule] = _rules(
          "恢复数据源的连接（地址、账号、网络） restore the source's connection (address, account, network)"),
     Rule("census.resource_unreadable", _X, _M, "资源不可读", "resource unreadable",
          "检查资源的权限、格式与编码 check the resource's permissions, format and encoding"),
+    Rule("census.inventory_failed", _X, _H, "普查未完成", "census inventory of the source failed",
+         "查看该数据源普查任务的日志，排除原因后重新普查 see the source's inventory task log, fix the cause, rerun the census"),
     # catalog patrol (目录巡检)
     Rule("patrol.metadata.incomplete", _P, _L, "元数据不完整", "metadata incomplete",
          "在目录中补全缺少的必填字段 fill in the catalog entry's missing required fields"),

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from citygov.catalog.importer import import_catalog
-from citygov.census import census_sources, latest_census, register_sources
-from citygov.census_inventory import REACHABLE, UNREACHABLE, load_inventories
+from citygov.catalog.queries import load_entries
+from citygov.census import census_outcome, census_sources, latest_census, register_sources
+from citygov.census_inventory import FAILED, REACHABLE, UNREACHABLE, load_inventories
 from citygov.demo import DEFAULT_AS_OF, create_demo_city
 from citygov.findings import load_findings
 from citygov.settings import CITY_TZ
@@ -128,3 +129,51 @@ def test_a_mapped_task_that_fails_outright_does_not_stop_the_reconcile(census_da
     assert "dept_rsj" not in load_inventories(loaded, DEFAULT_AS_OF)
     unreachable = latest_census(loaded)["unreachable"]
     assert list(unreachable) == ["dept_rsj"] and "no inventory was stored" in unreachable["dept_rsj"]
+
+
+def test_a_source_whose_inventory_raises_fails_the_run_naming_it_and_the_others_land(census_dag, loaded, city, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Not a source that does not answer (a finding of a clean run) but an inventory that raises: the run
+    fails at its outcome, which names the source and what was raised; every other source is counted."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from citygov import census
+
+    real = census.inspect_source
+
+    def inspect_source(conn, **kwargs):  # type: ignore[no-untyped-def]
+        if conn.conn_id == "dept_rsj":
+            raise UnicodeDecodeError("gbk", b"\xff", 0, 1, "illegal multibyte sequence")
+        return real(conn, **kwargs)
+
+    monkeypatch.setattr(census, "inspect_source", inspect_source)
+
+    state, tasks = run(census_dag)
+
+    assert state == "failed", tasks
+    not_ok = sorted((t, s) for t, _, s in tasks if s not in ("success", "skipped"))
+    rsj_shard = next(t for t, _, s in tasks if t.endswith(".inventory_source") and s == "failed").split(".")[0]
+    assert not_ok == [("outcome", "failed"), (f"{rsj_shard}.inventory_source", "failed")], tasks
+    assert ("reconcile", -1, "success") in tasks
+
+    inventories = load_inventories(loaded, DEFAULT_AS_OF)
+    assert inventories["dept_rsj"].status == FAILED and inventories["dept_rsj"].resources == []
+    why = inventories["dept_rsj"].error or ""
+    assert why.startswith("the inventory raised UnicodeDecodeError: 'gbk' codec can't decode"), why
+    assert all(i.status == REACHABLE and i.resources for c, i in inventories.items() if c != "dept_rsj")
+
+    summary = latest_census(loaded)
+    assert summary["failed"] == {"dept_rsj": why} and not summary["unreachable"]
+    with create_session() as session:  # what the reconcile handed to the outcome, which failed the run with it
+        handed = session.query(XComModel).filter_by(dag_id=census_dag.dag_id, task_id="reconcile").order_by(
+            XComModel.timestamp.desc()).first()
+    assert XComModel.deserialize_value(handed)["failed"] == {"dept_rsj": why}
+    assert "dept_rsj: the inventory raised UnicodeDecodeError" in (census_outcome(summary) or "")
+
+    findings = load_findings(loaded, origin="census")
+    assert [(f["conn_id"], f["dimension"]) for f in findings if f["rule_id"] == "census.inventory_failed"] == [
+        ("dept_rsj", "可访问性")
+    ]
+    rsj = {e.code for e in load_entries(loaded, published_only=False) if e.conn_id == "dept_rsj"}
+    others = {k for k in found_keys(findings) if k[1] != "census.inventory_failed"}
+    assert others == {k for k in expected_findings(city.defects_path, "census") if k[2] not in rsj}

@@ -32,11 +32,15 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  
 
 
 def cmd_census_run(args: argparse.Namespace, common: ModuleType) -> int:
-    from citygov.census import run_census
+    from citygov.census import census_outcome, run_census
 
     report = run_census(common.engine(args), common.resolver(args), common.parse_date(args.date))
     summary = report.summary()
     common.print_json(summary) if args.json else _print_census(summary)
+    failure = census_outcome(summary)
+    if failure:
+        print(failure, file=sys.stderr)
+        return common.EXIT_PROBLEMS
     return common.EXIT_OK
 
 
@@ -56,6 +60,8 @@ def _print_census(summary: dict[str, Any]) -> None:
         print(f"  有目无数 {code}")
     for conn_id, error in summary["unreachable"].items():
         print(f"  不可达   {conn_id}: {error}")
+    for conn_id, error in (summary.get("failed") or {}).items():  # snapshots before 'failed' lack it
+        print(f"  普查失败 {conn_id}: {error}")
 
 
 def cmd_census_show(args: argparse.Namespace, common: ModuleType) -> int:
@@ -70,7 +76,7 @@ def cmd_census_show(args: argparse.Namespace, common: ModuleType) -> int:
 
 
 def cmd_census_inventories(args: argparse.Namespace, common: ModuleType) -> int:
-    from citygov.census_inventory import UNREACHABLE, inventory_status
+    from citygov.census_inventory import FAILED, UNREACHABLE, inventory_status
 
     rows = inventory_status(common.engine(args), common.parse_date(args.date) if args.date else None)
     if not rows:
@@ -82,9 +88,10 @@ def cmd_census_inventories(args: argparse.Namespace, common: ModuleType) -> int:
     else:
         print(f"census inventories {rows[0]['logical_date']}: {len(rows)} sources")
         for r in rows:
-            what = f"不可达 {r['error']}" if r["status"] == UNREACHABLE else f"{r['resources']} resources"
+            what = {UNREACHABLE: f"不可达 {r['error']}", FAILED: f"普查失败 {r['error']}"}.get(
+                r["status"], f"{r['resources']} resources")
             print(f"  {r['conn_id']:<20} {r['source_kind']:<8} {what}")
-    return common.EXIT_PROBLEMS if any(r["status"] == UNREACHABLE for r in rows) else common.EXIT_OK
+    return common.EXIT_PROBLEMS if any(r["status"] in (UNREACHABLE, FAILED) for r in rows) else common.EXIT_OK
 
 
 def cmd_census_drafts(args: argparse.Namespace, common: ModuleType) -> int:
