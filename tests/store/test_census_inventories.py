@@ -25,7 +25,14 @@ from citygov.census import (
     register_sources,
     run_census,
 )
-from citygov.census_inventory import REACHABLE, UNREACHABLE, SourceInventory, load_inventories, save_inventory
+from citygov.census_inventory import (
+    FAILED,
+    REACHABLE,
+    UNREACHABLE,
+    SourceInventory,
+    load_inventories,
+    save_inventory,
+)
 from citygov.demo import DEFAULT_AS_OF
 from citygov.findings import load_findings
 from citygov.sources import ConnectionInfo, connections_from_file
@@ -218,3 +225,40 @@ def test_govern_census_run_stores_inventories_and_inventories_shows_them(loaded:
 
     assert cli.main([*db, "census", "inventories", "--date", (DAY - timedelta(days=1)).isoformat()]) == 1
     assert "no census inventory is stored" in capsys.readouterr().err
+
+
+def test_govern_census_run_counts_the_others_when_one_inventory_raises(
+    loaded: Engine, store_url: str, city: Path, capsys, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Not a source that is down: its inventory raises. Stored as failed with what was raised, the other
+    sources are inventoried, and the command says which source was not counted and why (exit 1)."""
+    from citygov import census, cli
+
+    real = census.inspect_source
+
+    def inspect_source(conn, **kwargs):  # type: ignore[no-untyped-def]
+        if conn.conn_id == "dept_gaj":  # a message quoting a value of the data: masked where it is kept
+            raise RuntimeError("row 7: bad value 32070619860101123X")
+        return real(conn, **kwargs)
+
+    monkeypatch.setattr(census, "inspect_source", inspect_source)
+    db = ["--db", store_url]
+    assert cli.main([*db, "census", "run", "--connections", str(city / "connections.json"), "--date", DAY.isoformat()]) == 1
+    out, err = capsys.readouterr()
+    assert "普查失败 dept_gaj: the inventory raised RuntimeError: row 7: bad value" in out
+    assert "1 source(s) not counted because the inventory failed: dept_gaj: the inventory raised RuntimeError" in err
+    assert "32070619860101123X" not in out + err
+
+    stored = load_inventories(loaded, DAY)
+    assert stored["dept_gaj"].status == FAILED and stored["dept_gaj"].resources == []
+    assert all(i.status == REACHABLE and i.resources for c, i in stored.items() if c != "dept_gaj")
+    assert cli.main([*db, "census", "inventories"]) == 1
+    assert "普查失败 the inventory raised RuntimeError" in capsys.readouterr().out
+    summary = latest_census(loaded)
+    assert list(summary["failed"]) == ["dept_gaj"] and summary["unreachable"] == {}
+    findings = load_findings(loaded, origin="census")
+    assert [f["conn_id"] for f in findings if f["rule_id"] == "census.inventory_failed"] == ["dept_gaj"]
+    assert "32070619860101123X" not in json.dumps(findings, ensure_ascii=False, default=str)
+    gaj = {k for k in expected_findings(city / "defects.json", "census") if (k[2] or "").startswith("320700-GAJ-")}
+    assert not {k for k in found_keys(findings) if (k[2] or "").startswith("320700-GAJ-")}  # not counted: no 有目无数
+    assert gaj, "the demo plants census defects on 公安局's source"
