@@ -275,7 +275,8 @@ def prepare_connection(conn: sa.Connection) -> None:
     few pages anyway (bench/quality_bench.py). SQLite: the rule functions registered on the connection."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL datestyle = 'ISO, YMD'")
-        conn.exec_driver_sql("SET LOCAL jit = off")
+        if (conn.dialect.server_version_info or (0,)) >= (11,):  # openGauss (9.2's heir) has no jit
+            conn.exec_driver_sql("SET LOCAL jit = off")
     elif conn.dialect.name == "sqlite":
         # connections opened before citygov.quality.sqlcond was imported lack its function
         _register_sqlite_functions(conn.connection.dbapi_connection, None)

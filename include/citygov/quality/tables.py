@@ -259,8 +259,10 @@ class SqlText:
     def _template(self, check: Check, part: str) -> str:
         kwargs = {k: v for k, v in check.config_kwargs.items() if k not in _COLUMN_KEYS}
         types = tuple(type(self.types.get(name)).__name__ for name in check.columns)
-        key = (self.name, self.dialect.paramstyle, check.type, part, check.kind, check.filter_nulls, check.ignore_row_if,
-               types, json.dumps(kwargs, sort_keys=True, default=str))
+        # literals depend on the server too: PostgreSQL with standard_conforming_strings off doubles backslashes
+        escapes = getattr(self.dialect, "_backslash_escapes", False)
+        key = (self.name, self.dialect.paramstyle, escapes, check.type, part, check.kind, check.filter_nulls,
+               check.ignore_row_if, types, json.dumps(kwargs, sort_keys=True, default=str))
         text = _TEMPLATES.get(key)
         if text is None:
             cols = [sa.column(f"cgcol{i}x", self.types.get(name)) for i, name in enumerate(check.columns)]

@@ -25,9 +25,13 @@ DATABASE_DRIVERS = {
     "postgresql": "postgresql+psycopg",
     "mysql": "mysql+pymysql",
     "mariadb": "mysql+pymysql",
+    # PostgreSQL-family servers (人大金仓, openGauss, GaussDB) speak PostgreSQL's protocol: citygov.sources.pgfamily
+    "kingbase": "postgresql+psycopg",
+    "opengauss": "postgresql+psycopg",
+    "gaussdb": "postgresql+psycopg",
 }
 """Airflow connection type → SQLAlchemy driver of a database source (MySQL and MariaDB through PyMySQL,
-the ``mysql`` extra)."""
+the ``mysql`` extra; Kingbase, openGauss and GaussDB through psycopg, as PostgreSQL)."""
 DRIVER_QUERY = {"mysql+pymysql": {"charset": "utf8mb4"}}
 """URL options a driver always gets: MySQL's ``utf8`` is a three-byte subset, and a connection in
 another character set would hand over GBK or Latin-1 text undecoded or mangled; with ``utf8mb4`` the

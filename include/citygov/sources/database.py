@@ -32,8 +32,11 @@ from citygov.sources.base import (
 )
 from citygov.sources.blocks import TextBlock, pack_rows
 from citygov.sources.connection import DATABASE_DRIVERS, URL_TYPES, ConnectionInfo
+from citygov.sources.pgfamily import tolerate_server_versions
 from citygov.sources.timeouts import connect_timeout_s, statement_timeout_s
 from citygov.sources.values import as_datetime
+
+tolerate_server_versions()  # openGauss, GaussDB, Kingbase: version() is not PostgreSQL's
 
 
 def ident(name: str) -> quoted_name:
@@ -75,6 +78,10 @@ def source_engine(conn: ConnectionInfo) -> Engine:
         )
     connect_args: dict[str, Any] = {"connect_timeout": connect_s}
     if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+        # UTF-8 whatever the role or database sets (GBK, GB18030 on many Kingbase and openGauss servers):
+        # the rules' SQL holds characters GBK lacks ('・'), and the rows arrive as Unicode either way. In the
+        # URL, so that GX's own engine (built from it) has it too.
+        url = url.update_query_dict({"client_encoding": "UTF8"}) if "client_encoding" not in url.query else url
         # Added to the connection's own options (a search_path, say), which connect_args would replace.
         own = url.query.get("options")
         own_text = " ".join(own) if isinstance(own, tuple) else (own or "")

@@ -174,6 +174,10 @@ def copy_blocks(engine: Engine, table: str, columns: Sequence[str], column_types
 def _statement_chunks(raw: Any, statement: str) -> Iterator[bytearray]:
     """The COPY's bytes in chunks of about :data:`READ_BYTES` (whole tuples or not)."""
     with raw.cursor() as cursor:
+        if raw.driver_connection.info.encoding != "utf-8":
+            # COPY hands text in the client encoding (a GBK database's, or a role's setting); the blocks
+            # read UTF-8. Undone with the transaction.
+            cursor.execute("SET LOCAL client_encoding = 'UTF8'")
         cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
         cursor.execute("SET LOCAL IntervalStyle = 'postgres'")
         with cursor.copy(statement) as copy:
