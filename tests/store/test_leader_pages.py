@@ -1,0 +1,185 @@
+"""The leaders' pages without a browser: the queue's CSV and XLSX exports (they parse, hold the queue's rows
+for the same filters in the same order, and nothing in them is an identifier in clear or a formula), the
+census drafts download, the monthly report's figures and its PDF (and what it says without a font).
+
+The store is :func:`tests.web.report_city.build_report_city` (the demo city after two nights, backflow,
+a second catalog import, items handled in November); the pages are the app with the login replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citygov import disputes as dq
+from citygov.cli import main
+from citygov.disputes.export import COLUMNS, queue_rows
+from citygov.monthly import department_month
+from citygov.quality.masking import find_unmasked
+from citygov.settings import CITY_TZ
+from citygov.store import engine_for
+from tests.web.report_city import DATASET, DAY, MONTH, UNIT, build_report_city
+
+HEADERS = [h for h, _ in COLUMNS]
+MASKED_KEY = re.compile(r"^\d{6}\*{8}[\dX]{4}$")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    city = build_report_city(tmp_path_factory.mktemp("report_city"))
+    engine = engine_for(city["url"])
+    with __import__("sqlite3").connect(city["conns"]["dept_gaj"]["host"]) as db:
+        resident = str(db.execute("SELECT sfzhm FROM rkjbxx ORDER BY sfzhm LIMIT 1").fetchone()[0])
+    # A claim on one resident's record, by ID number: the export must show it masked.
+    dq.raise_dispute(engine, dataset=DATASET, by="citizen", claim="出生日期有误 320706199001011230",
+                     record_key=resident)
+    engine.dispose()
+    return {**city, "resident": resident}
+
+
+@pytest.fixture(scope="module")
+def client(city: dict[str, Any]) -> Iterator[TestClient]:
+    from citygov_web.app import create_app
+    from citygov_web.auth import PageUser
+
+    engine = engine_for(city["url"])
+    app = create_app(lambda: engine, lambda _c: None, lambda: city["data"] / "data_docs")
+    app.dependency_overrides[app.state.page_user] = lambda: PageUser("viewer", False)
+    yield TestClient(app)
+    engine.dispose()
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf")  # a BOM: Excel opens UTF-8 as UTF-8
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def _xlsx_rows(body: bytes) -> list[list[Any]]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(body), read_only=True).active
+    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
+FILTERS = [
+    {},
+    {"status": "待受理", "department": UNIT},
+    {"department": UNIT, "sort": "age", "order": "desc"},
+    {"dataset": DATASET},
+    {"overdue": "1"},
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: "&".join(f"{k}={v}" for k, v in f.items()) or "all")
+def test_the_queue_exports_hold_the_queues_rows_masked(client: TestClient, city: dict[str, Any], fmt: str,
+                                                       filters: dict[str, str]) -> None:
+    reply = client.get(f"/disputes.{fmt}", params=filters)
+    assert reply.status_code == 200, reply.text[-300:]
+    assert reply.headers["content-disposition"].startswith("attachment;") and f".{fmt}" in reply.headers["content-disposition"]
+    rows = _csv_rows(reply.content) if fmt == "csv" else _xlsx_rows(reply.content)
+    engine = engine_for(city["url"])
+    expected = dq.list_disputes(engine, status=filters.get("status"), department=filters.get("department"),
+                                dataset=filters.get("dataset"), overdue=bool(filters.get("overdue")),
+                                sort=filters.get("sort", "id"), order=filters.get("order", "asc"))
+    engine.dispose()
+    assert rows[0] == HEADERS
+    assert [int(r[0]) for r in rows[1:]] == [d.id for d in expected] and expected or filters.get("overdue")
+    by_id = {d.id: d for d in expected}
+    for row in rows[1:]:
+        item = by_id[int(row[0])]
+        assert row[HEADERS.index("状态 Status")] == item.status
+        assert row[HEADERS.index("责任单位 Unit")] == (item.responsible_unit or "未定责")
+        key = row[HEADERS.index("记录主键(脱敏) Record key (masked)")]
+        assert key == (item.record_key or "")
+        assert not key or MASKED_KEY.match(key) or "*" in key, key
+    text = "\n".join("\t".join(str(v) for v in r) for r in rows)
+    assert find_unmasked(text) == [] and city["resident"] not in text
+    if not filters:  # the raised claim's record is in the full export, masked
+        assert f"{city['resident'][:6]}********{city['resident'][-4:]}" in text
+
+
+def test_the_queue_page_links_its_exports_with_its_filters(client: TestClient) -> None:
+    page = client.get("/disputes", params={"status": "待受理", "department": UNIT})
+    links = dict(re.findall(r'id="export-(csv|xlsx)" href="([^"]+)"', page.text))
+    assert set(links) == {"csv", "xlsx"}
+    for fmt, href in links.items():
+        href = href.replace("&amp;", "&")
+        assert href.startswith(f"/disputes.{fmt}?") and "status=%E5%BE%85%E5%8F%97%E7%90%86" in href, href
+        assert client.get(href).status_code == 200
+
+
+def test_text_a_spreadsheet_would_run_is_quoted(city: dict[str, Any]) -> None:
+    engine = engine_for(city["url"])
+    item = dq.list_disputes(engine)[0]
+    engine.dispose()
+    rows = queue_rows([replace(item, title="=HYPERLINK(\"http://x\")", assignee="+1", raised_by="@me")])
+    row = rows[1]
+    assert row[HEADERS.index("标题 Title")] == "'=HYPERLINK(\"http://x\")"
+    assert row[HEADERS.index("经办人 Assignee")] == "'+1" and row[HEADERS.index("提出人 Raised by")] == "'@me"
+    assert row[HEADERS.index("编号 ID")] == item.id  # numbers stay numbers
+
+
+def test_an_unknown_sort_is_refused_as_on_the_queue_page(client: TestClient) -> None:
+    reply = client.get("/disputes.csv", params={"sort": "nope"})
+    assert reply.status_code == 422 and "unknown sort column" in reply.text
+
+
+def test_the_census_drafts_download_is_what_govern_writes(client: TestClient, city: dict[str, Any], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    reply = client.get("/census/drafts.csv", params={"date": DAY.isoformat()})
+    assert reply.status_code == 200 and "attachment" in reply.headers["content-disposition"]
+    out = tmp_path / "drafts.csv"
+    assert main(["--db", city["url"], "census", "drafts", "--out", str(out), "--date", DAY.isoformat()]) == 0
+    assert reply.content == out.read_bytes()
+    rows = _csv_rows(reply.content)
+    assert len(rows) > 1 and rows[0][0] == "信息资源代码" and all(r[rows[0].index("状态")] == "草稿" for r in rows[1:])
+    assert client.get("/census/drafts.csv", params={"date": "1990-01-01"}).status_code == 404  # no census then
+
+
+def test_the_monthly_report_counts_the_month(city: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    engine = engine_for(city["url"])
+    report = department_month(engine, UNIT, MONTH, as_of=DAY)
+    engine.dispose()
+    assert {h.dispute_id for h in report.handled} == city["handled"]
+    assert report.resolved == 2 and report.resolved_on_time == 1 and report.share_on_time == 0.5
+    assert report.last_day == DAY and not report.complete  # the month is not over on DAY
+    assert report.raised >= 2 and report.score is not None and report.rank is not None
+    capsys.readouterr()
+    assert main(["--db", city["url"], "report", "monthly", "--department", UNIT, "--month", MONTH,
+                 "--date", DAY.isoformat(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(report.to_dict()))
+    assert main(["--db", city["url"], "report", "monthly", "--department", "无此部门", "--date", DAY.isoformat()]) == 2
+    assert "无此部门" in capsys.readouterr().err
+
+
+def test_the_pdf_says_what_to_install_without_a_font(client: TestClient, city: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from citygov_web.monthly_pdf import FONT_CANDIDATES, FONT_ENV, PdfUnavailable, render_pdf
+
+    params = {"department": UNIT, "month": MONTH, "date": DAY.isoformat()}
+    monkeypatch.setenv(FONT_ENV, "/nowhere/no-font.ttc")
+    reply = client.get("/reports/monthly.pdf", params=params)
+    assert reply.status_code == 503 and FONT_ENV in reply.text and "Ctrl+P" in reply.text and 'id="error"' in reply.text
+    monkeypatch.delenv(FONT_ENV)
+    engine = engine_for(city["url"])
+    report = department_month(engine, UNIT, MONTH, as_of=DAY)
+    engine.dispose()
+    with pytest.raises(PdfUnavailable, match="fonts-wqy-microhei"):
+        render_pdf(report, printed_at=datetime.now(CITY_TZ), candidates=())
+    if not any(p.is_file() for p in FONT_CANDIDATES):
+        pytest.skip("no CJK font on this host: the PDF itself is not drawn here")
+    reply = client.get("/reports/monthly.pdf", params=params)
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/pdf"
+    assert reply.content.startswith(b"%PDF-") and reply.content.rstrip().endswith(b"%%EOF")
+    assert "filename*=UTF-8''" in reply.headers["content-disposition"]
