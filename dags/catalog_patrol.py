@@ -67,10 +67,14 @@ def catalog_patrol():
     def patrol_batch(codes: list[str], logical_date=None) -> dict:
         """Patrol one batch of entries and store its findings for the run's logical date."""
         from citygov import patrol
+        from citygov.lineage import entries_lineage
         from citygov_airflow import city_date, governance_engine, source_resolver
+        from citygov_airflow.lineage import emit
 
         with governance_engine() as engine:
-            return patrol.patrol_batch(engine, codes, source_resolver(), city_date(logical_date)).summary()
+            summary = patrol.patrol_batch(engine, codes, source_resolver(), city_date(logical_date)).summary()
+            emit(lambda: entries_lineage(engine, source_resolver(), codes, "patrol_observations"))
+            return summary
 
     # A shard without entries skips its mapped task; the totals are still added up.
     @task(outlets=[PATROL], trigger_rule="none_failed")

@@ -70,6 +70,10 @@ def catalog_sync():
                 )
             except CatalogFileError as exc:
                 raise AirflowFailException(f"cannot import the catalog: {exc}") from exc
+            from citygov.lineage import catalog_lineage
+            from citygov_airflow.lineage import emit
+
+            emit(lambda: catalog_lineage(engine, path, report.accepted))
         for error in report.rejected:
             log.warning("rejected: %s", error)
         return import_summary(report)

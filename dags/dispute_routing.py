@@ -54,6 +54,11 @@ def dispute_routing():
             # Findings stored after a date was scored (backflow, the catalog import routed just now) reach
             # that date's scores.
             report["rescored"] = [day.isoformat() for day in rescore_stale(engine)]
+            from citygov.lineage import store_step_lineage
+            from citygov_airflow.lineage import emit
+
+            emit(lambda: store_step_lineage(engine, ["findings", "dataset_scores"],
+                                            ["disputes", "dispute_events", "dataset_scores"]))
         outlet_events[DISPUTES].extra = {k: len(v) for k, v in report.items() if isinstance(v, list)}
         return report
 

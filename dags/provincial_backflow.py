@@ -105,6 +105,10 @@ def provincial_backflow():
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
         results = pull_batches(province, landing.folder(), logical_date=day)
+        from citygov.lineage import pull_lineage
+        from citygov_airflow.lineage import emit
+
+        emit(lambda: pull_lineage(province.base_url, landing.folder(), results))
         refused = [r for r in results if r.status == "failed" and r.problem in REFUSED_PROBLEMS]
         if refused:  # the sender's to fix: recorded as rejected deliveries, so they reach the dispute queue
             target = resolve(params["target_conn"])
@@ -135,6 +139,10 @@ def provincial_backflow():
             results = ingest_landing(
                 store, target_engine, landing.folder(), logical_date=day if _only_this_date(params, dag_run) else None
             )
+            from citygov.lineage import ingest_lineage
+            from citygov_airflow.lineage import emit
+
+            emit(lambda: ingest_lineage(store, target, landing.folder(), results))
         summary = {
             "logical_date": day.isoformat(),
             "batches": {r.batch_id: r.status for r in results},

@@ -70,10 +70,13 @@ def public_data_census():
     def inventory_source(conn_id: str, logical_date=None) -> dict:
         """Inventory one source and store it for the run's logical date (unreachable: stored as such)."""
         from citygov import census
+        from citygov.lineage import census_lineage
         from citygov_airflow import city_date, governance_engine, source_resolver
+        from citygov_airflow.lineage import emit
 
         with governance_engine() as engine:
             inventory = census.inventory_source(engine, source_resolver(), conn_id, city_date(logical_date))
+            emit(lambda: census_lineage(engine, source_resolver(), [conn_id]))
         return {"conn_id": conn_id, "status": inventory.status, "resources": len(inventory.resources)}
 
     # all_done: a source whose task failed outright is reported unreachable, not a census that never ends.

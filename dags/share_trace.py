@@ -50,8 +50,15 @@ def share_trace():
         from citygov_airflow import city_date, governance_engine, source_resolver
 
         until = day_end(city_date(logical_date)) if logical_date is not None else dag_run.run_after
+        from citygov.lineage import share_trace_lineage
+        from citygov_airflow.lineage import emit
+
+        resolve = source_resolver()
         with governance_engine() as engine:
-            result = import_configured(engine, source_resolver(), until, conn_id=params["share_log_conn"])
+            result = import_configured(engine, resolve, until, conn_id=params["share_log_conn"])
+            if result is not None and result.error is None:
+                log_conn = resolve(params["share_log_conn"])
+                emit(lambda: share_trace_lineage(engine, log_conn, result.source.split("/", 1)[1], len(result.imported)))
         if result is None:
             raise AirflowSkipException(
                 f"connection {params['share_log_conn']!r} (the exchange platform's share-request log) is not "

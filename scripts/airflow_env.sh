@@ -45,3 +45,14 @@ elif [[ -n "${CITYGOV_CITY_PROFILE:-}" ]]; then
     CITYGOV_CONNECTIONS_FILE
 fi
 unset _citygov_city_env
+
+# OpenLineage (数据血缘): each task's inputs and outputs as OpenLineage events, through Airflow's OpenLineage
+# provider and citygov_airflow.lineage. By default to a file, $AIRFLOW_HOME/openlineage/events.jsonl; set
+# AIRFLOW__OPENLINEAGE__TRANSPORT before sourcing this to send them to Marquez, DataHub or OpenMetadata
+# (README, "Lineage"), or AIRFLOW__OPENLINEAGE__DISABLED=true to send none.
+export AIRFLOW__OPENLINEAGE__EXTRACTORS="citygov_airflow.lineage.CitygovExtractor"
+export AIRFLOW__OPENLINEAGE__NAMESPACE="${AIRFLOW__OPENLINEAGE__NAMESPACE:-citygov}"
+if [[ -z "${AIRFLOW__OPENLINEAGE__TRANSPORT:-}" ]]; then
+  mkdir -p "$AIRFLOW_HOME/openlineage"
+  export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": \"$AIRFLOW_HOME/openlineage/events.jsonl\", \"append\": true}"
+fi
