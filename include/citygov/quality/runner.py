@@ -462,6 +462,10 @@ def _unreachable(conn: ConnectionInfo) -> str | None:
 
 def _store_run(store: Engine, entry: CatalogEntry, dataset: DatasetQuality, logical_date: date, started: datetime) -> None:
     with session_scope(store) as session:
+        replaced = sa.select(QualityRun.id).where(QualityRun.entry_code == entry.code, QualityRun.logical_date == logical_date)
+        # The replaced run's check results by its id (indexed): SQLite cascades only with foreign keys on, and
+        # a sweep of every orphan in the table would make a night of N entries cost N scans of it.
+        session.execute(delete(CheckResult).where(CheckResult.run_id.in_(replaced)))
         session.execute(delete(QualityRun).where(QualityRun.entry_code == entry.code, QualityRun.logical_date == logical_date))
         run = QualityRun(
             entry_code=entry.code,
@@ -500,10 +504,6 @@ def _store_run(store: Engine, entry: CatalogEntry, dataset: DatasetQuality, logi
                     details={"kwargs": check.kwargs},
                 )
             )
-    # SQLite's delete cascades only with foreign keys on; remove orphans of a replaced run explicitly.
-    with session_scope(store) as session:
-        live = sa.select(QualityRun.id)
-        session.execute(delete(CheckResult).where(CheckResult.run_id.not_in(live)))
 
 
 def _score(store: Engine, entries: Sequence[CatalogEntry], report: QualityReport, logical_date: date, policy: ScoringPolicy | None) -> None:
