@@ -35,6 +35,7 @@ from citygov.notify.deliveries import Delivery, Resolver, deliver_due, deliverie
 from citygov.notify.digest import Planned, plan_digests, plan_escalations, plan_failure
 from citygov.notify.messages import UnmaskedContent
 from citygov.notify.routes import Routes, SettingsError
+from citygov.settings import CITY_TZ
 
 
 @dataclass
@@ -50,7 +51,7 @@ class NotifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "now": self.now.isoformat(), "dry_run": self.dry_run,
+            "now": self.now.astimezone(CITY_TZ).isoformat(), "dry_run": self.dry_run,
             "digests": self.digests.to_dict(), "escalations": self.escalations.to_dict(),
             "sent": [d.to_dict() for d in self.sent],
             "counts": {

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from citygov.notify.channels import Channel, ChannelError, channel_from_connection, send
 from citygov.notify.routes import QuietHours, Routes
+from citygov.settings import CITY_TZ
 from citygov.sources import ConnectionInfo
 from citygov.store import session_scope
 from citygov.store.models_notify import NotificationDelivery
@@ -54,16 +55,20 @@ class Delivery:
         return asdict(self)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None) -> datetime | None:
+    """``moment`` as a plain aware UTC ``datetime`` (stored naive values are UTC; a pendulum ``DateTime``
+    from Airflow's context becomes a stdlib one: pendulum's arithmetic drops a stdlib tzinfo)."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    m = (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(UTC)
+    return datetime(m.year, m.month, m.day, m.hour, m.minute, m.second, m.microsecond, tzinfo=UTC)
 
 
 def view(row: NotificationDelivery) -> Delivery:
-    nb, sent = _utc(row.not_before), _utc(row.sent_at)
+    nb, sent = utc(row.not_before), utc(row.sent_at)
     return Delivery(row.id, row.kind, row.key, row.recipient, row.channel, row.unit, row.status, row.attempts,
-                    list(row.item_ids or []), nb.isoformat() if nb else None, sent.isoformat() if sent else None,
+                    list(row.item_ids or []), nb.astimezone(CITY_TZ).isoformat() if nb else None,
+                    sent.astimezone(CITY_TZ).isoformat() if sent else None,
                     row.error)
 
 
@@ -85,7 +90,7 @@ def plan(session: Session, *, kind: str, key: str, channel: Channel, unit: str |
     """Record a notification to send (see the module docstring); None when it was planned before."""
     row = NotificationDelivery(
         kind=kind, key=key, recipient=channel.conn_id, channel=channel.kind, unit=unit, status=QUEUED,
-        payload=payload, item_ids=list(payload.get("item_ids") or []), attempts=0, created_at=_utc(now),
+        payload=payload, item_ids=list(payload.get("item_ids") or []), attempts=0, created_at=utc(now),
         not_before=quiet_release(channel, routes, now),
     )
     try:
@@ -101,13 +106,13 @@ def deliver_due(engine: Engine, resolve: Resolver, routes: Routes, *, now: datet
                 kinds: tuple[str, ...] | None = None) -> list[Delivery]:
     """Send every queued notification whose quiet hours are over at ``now`` (of ``kinds``, default all);
     returns what was tried, with its outcome."""
-    moment = _utc(now)
+    moment = utc(now)
     with session_scope(engine) as session:
         where = [NotificationDelivery.status == QUEUED]
         if kinds:
             where.append(NotificationDelivery.kind.in_(kinds))
         rows = [r for r in session.scalars(select(NotificationDelivery).where(*where).order_by(NotificationDelivery.id))
-                if r.not_before is None or _utc(r.not_before) <= moment]  # type: ignore[operator]
+                if r.not_before is None or utc(r.not_before) <= moment]  # type: ignore[operator]
         due = [(r.id, r.recipient, dict(r.payload or {})) for r in rows]
     tried: list[Delivery] = []
     for row_id, recipient, payload in due:

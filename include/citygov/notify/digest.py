@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
@@ -32,6 +32,7 @@ from citygov.notify.deliveries import (
     plan,
     quiet_release,
     resolve_channel,
+    utc,
     view,
 )
 from citygov.notify.messages import DigestItem, digest_payload, escalation_payload, failure_payload
@@ -63,12 +64,6 @@ class Planned:
         return {"planned": self.planned, "already": self.already, "unrouted": self.unrouted}
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _item(d: Dispute, routes: Routes) -> DigestItem:
     return DigestItem(
         id=d.id, title=d.title, rule=rule_title(d.rule_id), dataset=d.entry_code, unit=d.responsible_unit,
@@ -97,7 +92,7 @@ def _record(out: Planned, row_or_none: Any, *, kind: str, key: str, channel: Cha
     entry = {"kind": kind, "key": key, "recipient": channel.conn_id, "channel": channel.kind, "target": channel.target,
              "unit": unit, "subject": payload["subject"], "item_ids": payload["item_ids"]}
     release = quiet_release(channel, routes, now)
-    entry["not_before"] = release.isoformat() if release else None
+    entry["not_before"] = release.astimezone(CITY_TZ).isoformat() if release else None
     if dry_run:
         entry["payload"] = payload
         out.planned.append(entry)
@@ -110,7 +105,7 @@ def _record(out: Planned, row_or_none: Any, *, kind: str, key: str, channel: Cha
 def plan_digests(engine: Engine, resolve: Resolver, routes: Routes, *, now: datetime, dry_run: bool = False) -> Planned:
     """Plan today's digest for every unit with items (see the module docstring); ``dry_run`` renders them
     and records nothing."""
-    moment = _utc(now)
+    moment = utc(now)
     assert moment is not None
     local = moment.astimezone(CITY_TZ)
     out = Planned()
@@ -145,7 +140,7 @@ def plan_digests(engine: Engine, resolve: Resolver, routes: Routes, *, now: date
                         NotificationDelivery.unit == unit, NotificationDelivery.status == SENT,
                     ).order_by(NotificationDelivery.created_at.desc()).limit(1)
                 )
-                since = _utc(last) or moment - timedelta(days=1)
+                since = utc(last) or moment - timedelta(days=1)
                 sections = _sections(unit_items, moment, horizon, since, routes)  # type: ignore[arg-type]
                 if not any(sections.values()):
                     continue
@@ -170,12 +165,12 @@ def plan_digests(engine: Engine, resolve: Resolver, routes: Routes, *, now: date
 def _sections(items: list[Dispute], now: datetime, horizon: datetime, since: datetime, routes: Routes) -> dict[str, list[DigestItem]]:
     overdue, due_soon, new = [], [], []
     for d in items:
-        due = _utc(d.due_at)
+        due = utc(d.due_at)
         if d.stage and due is not None and due <= now:
             overdue.append(_item(d, routes))
         elif d.stage and due is not None and due <= horizon:
             due_soon.append(_item(d, routes))
-        elif since < _utc(d.created_at) <= now:  # type: ignore[operator]
+        elif since < utc(d.created_at) <= now:  # type: ignore[operator]
             new.append(_item(d, routes))
     return {"overdue": overdue, "due_soon": due_soon, "new": new}
 
@@ -183,7 +178,7 @@ def _sections(items: list[Dispute], now: datetime, horizon: datetime, since: dat
 def plan_escalations(engine: Engine, resolve: Resolver, routes: Routes, *, now: datetime, dry_run: bool = False) -> Planned:
     """Tell the stewards of every item the SLA run escalated for its current (missed) deadline, each item
     once per missed deadline and steward connection."""
-    moment = _utc(now)
+    moment = utc(now)
     assert moment is not None
     out = Planned()
     with session_scope(engine) as session:
@@ -191,7 +186,7 @@ def plan_escalations(engine: Engine, resolve: Resolver, routes: Routes, *, now: 
             d for d in session.scalars(
                 select(Dispute).where(Dispute.stage.is_not(None), Dispute.escalation_level > 0,
                                       Dispute.escalated_due_at.is_not(None)).order_by(Dispute.id))
-            if _utc(d.escalated_due_at) == _utc(d.due_at) and _utc(d.due_at) <= moment  # type: ignore[operator]
+            if utc(d.escalated_due_at) == utc(d.due_at) and utc(d.due_at) <= moment  # type: ignore[operator]
         ]
         if not escalated:
             return out
@@ -217,14 +212,14 @@ def plan_escalations(engine: Engine, resolve: Resolver, routes: Routes, *, now: 
 
 
 def _mark(d: Dispute) -> str:
-    return f"{d.id}@{_utc(d.escalated_due_at).isoformat()}"  # type: ignore[union-attr]
+    return f"{d.id}@{utc(d.escalated_due_at).isoformat()}"  # type: ignore[union-attr]
 
 
 def plan_failure(engine: Engine, resolve: Resolver, routes: Routes, *, now: datetime, dag_id: str, task_id: str | None,
                  run_id: str, map_index: int | None = None, try_number: int | None = None,
                  logical_date: str | None = None, error: str | None = None, log_url: str | None = None) -> Planned:
     """Plan the operators' notice of a failed task (once per task instance try and operator connection)."""
-    moment = _utc(now)
+    moment = utc(now)
     assert moment is not None
     out = Planned()
     payload = failure_payload(dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=try_number,
