@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text, types
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text, types
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql import quoted_name
@@ -87,8 +87,26 @@ def source_engine(conn: ConnectionInfo) -> Engine:
         own_text = " ".join(own) if isinstance(own, tuple) else (own or "")
         connect_args["options"] = f"{own_text} -c statement_timeout={statement_s * 1000}".strip()
     elif backend in ("mysql", "mariadb") and url.get_driver_name() == "pymysql":
-        connect_args["read_timeout"] = statement_s
+        # PyMySQL reads the server's greeting under its read timeout, not its connect timeout: a server that
+        # accepts the connection and never greets would hold the task for the statement timeout. So the
+        # handshake reads under the connect timeout, and each connection, once made, gets the statement's.
+        connect_args["read_timeout"] = connect_s
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        event.listen(engine, "connect", _pymysql_read_timeout(statement_s))
+        return engine
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _pymysql_read_timeout(seconds: int) -> Any:
+    """A ``connect`` listener giving a made PyMySQL connection ``seconds`` to read each answer (PyMySQL
+    applies its ``_read_timeout`` from the next read on; it has no public setter)."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if not hasattr(dbapi_connection, "_read_timeout"):
+            raise RuntimeError("this PyMySQL has no _read_timeout: the statement timeout cannot be set")
+        dbapi_connection._read_timeout = seconds
+
+    return on_connect
 
 
 class DatabaseSource:
