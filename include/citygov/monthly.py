@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, select
 from citygov.bounds import OutOfBounds, check_day, quoted
 from citygov.disputes.figures import end_of_day, resolutions, states_at
 from citygov.disputes.queue import UNASSIGNED, jsonable
+from citygov.identifiers import scrub
 from citygov.kpis import TrendPoint, department_league
 from citygov.scorecards import DatasetRow, dataset_table
 from citygov.settings import CITY_TZ
@@ -47,6 +48,7 @@ class HandledItem:
 
     dispute_id: int
     title: str
+    """The item's title, masked."""
     entry_code: str | None
     resolved_at: datetime
     """When (city time)."""
@@ -190,7 +192,7 @@ def _handled(engine: Engine, made: list[Any]) -> list[HandledItem]:
     ids = sorted({r.dispute_id for r in made})
     with session_scope(engine) as session:
         items = {d.id: (d.title, d.entry_code) for d in session.scalars(select(Dispute).where(Dispute.id.in_(ids)))} if ids else {}
-    return [HandledItem(r.dispute_id, items.get(r.dispute_id, ("", None))[0], items.get(r.dispute_id, ("", None))[1],
+    return [HandledItem(r.dispute_id, scrub(items.get(r.dispute_id, ("", None))[0]), items.get(r.dispute_id, ("", None))[1],
                         r.at.astimezone(CITY_TZ), r.on_time) for r in made]
 
 

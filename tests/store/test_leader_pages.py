@@ -183,3 +183,17 @@ def test_the_pdf_says_what_to_install_without_a_font(client: TestClient, city: d
     assert reply.status_code == 200 and reply.headers["content-type"] == "application/pdf"
     assert reply.content.startswith(b"%PDF-") and reply.content.rstrip().endswith(b"%%EOF")
     assert "filename*=UTF-8''" in reply.headers["content-disposition"]
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/census?date=9999-12-31", 422), ("/census?date=1900-01-01", 200), ("/backflow?date=2026-02-30", 422),
+    ("/backflow?date=1900-01-01", 200), (f"/reports/monthly?department={UNIT}&month=2026-13", 422),
+    (f"/reports/monthly?department={UNIT}&month=9999-12", 422), ("/reports/monthly?department=nobody&month=" + MONTH, 404),
+    ("/reports/monthly.pdf?department=nobody", 404), ("/reports/monthly.pdf", 422), ("/catalog/" + "x" * 5000, 404),
+    ("/reports/monthly?month=" + MONTH, 200),
+])
+def test_values_out_of_range_are_4xx_pages(client: TestClient, path: str, expected: int) -> None:
+    reply = client.get(path)
+    assert reply.status_code == expected, (path[:80], reply.status_code, reply.text[-300:])
+    if expected != 200:
+        assert 'id="error"' in reply.text and len(reply.text) < 20_000

@@ -35,6 +35,7 @@ from tests.web.test_pages_browser import (  # noqa: F401 (fixtures of this modul
     govern,
     login,
     shot,
+    token,
 )
 
 pytestmark = pytest.mark.airflow
@@ -95,6 +96,14 @@ def test_the_new_pages_need_the_airflow_login(server: str) -> None:
                  "/reports/monthly", "/reports/monthly.pdf?department=x"):
         reply = httpx.get(f"{server}/citygov/web{path}", timeout=30)
         assert reply.status_code == 302 and "/auth/login" in reply.headers["location"], (path, reply.status_code)
+
+
+def test_a_nul_byte_is_refused_on_the_new_pages(server: str) -> None:
+    with httpx.Client(cookies={"_token": token(server, "admin")}, timeout=30) as client:
+        for path, expected in [("/disputes.csv?dataset=a%00", 422), ("/disputes.xlsx?rule=%00", 422),
+                               ("/catalog/%00", 404), ("/reports/monthly?department=%00", 422), ("/census?date=%00", 422)]:
+            reply = client.get(f"{server}/citygov/web{path}")
+            assert reply.status_code == expected and 'id="error"' in reply.text, (path, reply.status_code)
 
 
 def test_backflow_batches_are_govern_backflow_batches(admin: Any, server: str, city_store: dict[str, Any]) -> None:
