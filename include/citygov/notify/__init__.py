@@ -57,7 +57,8 @@ class NotifyReport:
             "counts": {
                 "planned": len(self.digests.planned) + len(self.escalations.planned),
                 "sent": sum(d.status == "sent" for d in self.sent),
-                "held": sum(d.status == "queued" for d in self.sent),
+                "held": sum(1 for p in self.digests.planned + self.escalations.planned if p["not_before"])
+                + sum(d.status == "queued" for d in self.sent),
                 "failed": sum(d.status == "failed" for d in self.sent),
                 "unrouted": len(self.digests.unrouted) + len(self.escalations.unrouted),
             },
