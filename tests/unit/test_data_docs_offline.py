@@ -101,6 +101,7 @@ def test_the_dates_are_browsable_newest_first_and_latest_by_default(docs: Path) 
     index = (docs / "index.html").read_text(encoding="utf-8")
     assert re.findall(r'<tr data-date="([\d-]+)">', index) == [d.isoformat() for d in sorted(DAYS, reverse=True)]
     assert index.index("最新 latest") > index.index(DAYS[-1].isoformat()) and index.count("最新 latest") == 1
+    assert "保留期 retention 30 天 days" in index  # the default retention, said where the dates are listed
     for day in DAYS:
         site = docs / day.isoformat()
         validation = next((site / "validations" / CODES[0]).rglob("*.html"))

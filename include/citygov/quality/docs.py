@@ -174,7 +174,7 @@ def build_data_docs(
         if old.is_dir():
             shutil.rmtree(old)
     if logical_date is None:
-        index = _write_index(store, out)
+        index = _write_index(store, out, keep)
         return DocsReport(index=index, logical_date=None, pages=0, validations=0)
     site = out / logical_date.isoformat()
     staging = out / f".building-{logical_date.isoformat()}"
@@ -228,7 +228,7 @@ def build_data_docs(
         shutil.rmtree(site, ignore_errors=True)  # it shows results the store no longer holds for the date
         _forget(store, [logical_date])
         _point_latest(out)
-        _write_index(store, out)
+        _write_index(store, out, keep)
         sample = ", ".join(f"{f}: {t[:3]}…" for f, t in unmasked[:5])
         raise UnmaskedDataError(f"Data Docs would publish {len(unmasked)} unmasked identifier(s) ({sample}); nothing was published")
     paths: dict[int, str | None] = {}
@@ -248,7 +248,7 @@ def build_data_docs(
             session.execute(update(QualityRun).where(QualityRun.id == run_pk).values(data_docs_path=path))
     _forget(store, pruned)
     _point_latest(out)
-    index = _write_index(store, out)
+    index = _write_index(store, out, keep)
     return DocsReport(index=index, logical_date=logical_date, pages=len(pages), validations=len(keys), site=site,
                       dates=kept_dates(out), pruned=sorted(pruned, reverse=True))
 
@@ -307,8 +307,9 @@ def _forget(store: Engine, days: list[date]) -> None:
             session.execute(update(QualityRun).where(QualityRun.logical_date.in_(days)).values(data_docs_path=None))
 
 
-def _write_index(store: Engine, out: Path) -> Path:
-    """``out/index.html``: the dates kept, newest first, each with its datasets validated and failing."""
+def _write_index(store: Engine, out: Path, keep: int) -> Path:
+    """``out/index.html``: the dates kept, newest first, each with its datasets validated and failing, and
+    the retention ``keep`` (days)."""
     days = kept_dates(out)
     counts: dict[date, tuple[int, int]] = {}
     if days:
@@ -333,7 +334,8 @@ def _write_index(store: Engine, out: Path) -> Path:
         "<style>body{font-family:sans-serif;margin:2rem;color:#1f2937}table{border-collapse:collapse}"
         "th,td{border-bottom:1px solid #e5e7eb;padding:.35rem .8rem;text-align:left}</style></head><body>"
         "<h1>质量报告 <small>Data Docs by date</small></h1>"
-        f"<p>保留 {escape(str(len(days)))} 个日期 dates kept (newest first)</p>"
+        f"<p>保留 {escape(str(len(days)))} 个日期 dates kept (newest first) · 保留期 retention {keep} 天 days "
+        "(<code>CITYGOV_DATA_DOCS_KEEP_DAYS</code>)</p>"
         "<table><thead><tr><th>业务日期 Logical date</th><th>已验证 Datasets validated</th>"
         f"<th>未通过 Failed</th></tr></thead><tbody>{rows}</tbody></table>"
         + ("" if days else "<p>暂无 none yet: run the quality_inspection DAG (or govern quality run)</p>")
