@@ -297,3 +297,44 @@ def test_the_init_sets_every_pool_of_the_topology() -> None:
     for name, (slots, description) in POOLS.items():
         pool = Pool.get_pool(name)
         assert pool is not None and (pool.slots, pool.description) == (slots, description), name
+
+
+@pytest.mark.airflow
+@pytest.mark.parametrize("conn_type", ["postgres", "mysql"])
+def test_the_census_dag_records_a_silent_source_unreachable_within_the_timeout(
+    conn_type: str, store: Engine, city: Path, silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The census's mapped inventory of the silent department (a PostgreSQL or a MySQL connection: PyMySQL
+    reads the greeting under its read timeout) ends within the source timeout, stored unreachable; every
+    other department's inventory and census findings arrive; the run is a clean success."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from citygov.census_inventory import REACHABLE, UNREACHABLE, load_inventories
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{HUNG.upper()}", json.dumps(
+        {"conn_type": conn_type, "host": "127.0.0.1", "port": silent_server, "login": "wjw", "schema": "wjw"}))
+    monkeypatch.setenv("CITYGOV_SOURCE_STATEMENT_TIMEOUT_S", "120")  # only the connect timeout may end the wait
+    dag = DagBag(dag_folder=DAGS_FOLDER / "public_data_census.py", safe_mode=False).dags["public_data_census"]
+    for task in dag.tasks:
+        task.retries = 0
+    when = datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=3 + ["postgres", "mysql"].index(conn_type))
+    dag_run = dag.test(logical_date=when)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id).all()
+        ran = {(ti.task_id, ti.map_index): (str(ti.state), ti.pool, ti.duration) for ti in tis}
+    assert str(dag_run.state) == "success", ran
+    inventories = {k: v for k, v in ran.items() if k[0].endswith(".inventory_source")}
+    assert {v[0] for v in inventories.values()} == {"success"}, inventories
+    assert all(v[1] == source_pool(int(k[0].split(".")[0].rsplit("_", 1)[1])) for k, v in inventories.items())
+    assert max(v[2] or 0 for v in inventories.values()) < TIMEOUT_S + 20, inventories  # no slot held past it
+
+    stored = load_inventories(store, DEFAULT_AS_OF)
+    assert stored[HUNG].status == UNREACHABLE and "timeout" in (stored[HUNG].error or "").replace("timed out", "timeout")
+    assert all(i.status == REACHABLE and i.resources for c, i in stored.items() if c != HUNG)
+    findings = load_findings(store, origin="census", logical_date=DEFAULT_AS_OF)
+    assert [f["conn_id"] for f in findings if f["rule_id"] == "census.source_unreachable"] == [HUNG]
+    hung = _hung_codes(store)
+    others = {k for k in found_keys(findings) if k[1] != "census.source_unreachable"}
+    assert others == {k for k in expected_findings(city / "defects.json", "census") if k[2] not in hung}
