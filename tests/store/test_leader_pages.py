@@ -183,6 +183,13 @@ def test_the_pdf_says_what_to_install_without_a_font(client: TestClient, city: d
     assert reply.status_code == 200 and reply.headers["content-type"] == "application/pdf"
     assert reply.content.startswith(b"%PDF-") and reply.content.rstrip().endswith(b"%%EOF")
     assert "filename*=UTF-8''" in reply.headers["content-disposition"]
+    from pypdf import PdfReader
+
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(reply.content)).pages)
+    assert f"{report.department} 数据治理月报 {MONTH}" in text  # the CJK font drew Chinese, not boxes
+    assert f"{report.score:.2f} {report.grade}" in text and f"{report.rank} / {report.ranked}" in text
+    assert f"{report.resolved_on_time} ({report.share_on_time:.2%})" in text
+    assert all(f"#{h.dispute_id}" in text for h in report.handled) and find_unmasked(text) == []
 
 
 @pytest.mark.parametrize(("path", "expected"), [
