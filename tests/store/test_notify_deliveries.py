@@ -5,6 +5,7 @@ an unrouted unit is reported."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,19 +19,21 @@ from citygov.sources import ConnectionInfo, connections_from_data
 from citygov.store import engine_for, session_scope, upgrade
 from citygov.store.models_notify import NotificationDelivery
 from tests.notify_receivers import connections, receivers
+from tests.pg import scratch_database
 
 pytestmark = pytest.mark.xdist_group("servers")  # the receivers' fixed ports
 
 AT = datetime(2026, 11, 30, 10, 0, tzinfo=CITY_TZ)
 
 
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'governance.db'}"
-    upgrade(url)
-    engine = engine_for(url)
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with scratch_database("e_notify") if request.param == "postgresql" else nullcontext(
+            f"sqlite:///{tmp_path / 'governance.db'}") as url:
+        upgrade(url)
+        engine = engine_for(url)
+        yield engine
+        engine.dispose()
 
 
 def test_refused_webhook_retried_then_failed(engine) -> None:  # type: ignore[no-untyped-def]
