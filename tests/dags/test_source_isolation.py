@@ -126,7 +126,7 @@ def _assert_patrol_isolated(store: Engine, city: Path) -> None:
     assert {f["entry_code"] for f in of_hung} == hung
     assert {f["rule_id"] for f in of_hung} == {"patrol.source.unreachable"}
     assert {f["dimension"] for f in of_hung} == {RULES["patrol.source.unreachable"].dimension.value} == {"可访问性"}
-    assert all("timeout" in f["message"] for f in of_hung), of_hung[0]["message"]
+    assert all("timeout" in f["message"] or "timed out" in f["message"] for f in of_hung), of_hung[0]["message"]
     others = found_keys([f for f in findings if f["entry_code"] not in hung])
     expected = {k for k in expected_findings(city / "defects.json", "patrol") if k[2] not in hung}
     assert others == expected
@@ -331,10 +331,32 @@ def test_the_census_dag_records_a_silent_source_unreachable_within_the_timeout(
     assert max(v[2] or 0 for v in inventories.values()) < TIMEOUT_S + 20, inventories  # no slot held past it
 
     stored = load_inventories(store, DEFAULT_AS_OF)
-    assert stored[HUNG].status == UNREACHABLE and "timeout" in (stored[HUNG].error or "").replace("timed out", "timeout")
+    assert stored[HUNG].status == UNREACHABLE and any(w in (stored[HUNG].error or "") for w in ("timeout", "timed out"))
     assert all(i.status == REACHABLE and i.resources for c, i in stored.items() if c != HUNG)
     findings = load_findings(store, origin="census", logical_date=DEFAULT_AS_OF)
     assert [f["conn_id"] for f in findings if f["rule_id"] == "census.source_unreachable"] == [HUNG]
     hung = _hung_codes(store)
     others = {k for k in found_keys(findings) if k[1] != "census.source_unreachable"}
     assert others == {k for k in expected_findings(city / "defects.json", "census") if k[2] not in hung}
+
+
+def test_a_silent_mysql_department_costs_the_patrol_and_the_quality_one_connect_timeout(
+    store: Engine, city: Path, conns: dict[str, ConnectionInfo], silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above with the silent department on a MySQL connection, the statement timeout far longer."""
+    from dataclasses import replace
+
+    monkeypatch.setenv("CITYGOV_SOURCE_STATEMENT_TIMEOUT_S", "120")
+    conns = {**conns, HUNG: replace(conns[HUNG], conn_type="mysql")}
+    started = time.monotonic()
+    for batch in plan_batches(store, 200):
+        patrol_batch(store, batch, conns.get, DEFAULT_AS_OF)
+    assert time.monotonic() - started < TIMEOUT_S + 20
+    _assert_patrol_isolated(store, city)
+    hung = _hung_codes(store)
+    started = time.monotonic()
+    report = inspect_batch(store, [c for b in plan_batches(store, 200) for c in b], conns.get, DEFAULT_AS_OF, engine="fused")
+    assert time.monotonic() - started < TIMEOUT_S + 60
+    status = {d.entry_code: d for d in report.datasets}
+    assert sum(1 for c in hung if status[c].status == "unreachable" and "timed out" in (status[c].error or "")) >= 2
+    assert {d.status for d in report.datasets if d.entry_code not in hung} & {"passed", "failed"}
