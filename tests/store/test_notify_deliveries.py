@@ -92,3 +92,32 @@ def test_dry_run_and_unrouted(engine, tmp_path: Path) -> None:  # type: ignore[n
     assert [(u["unit"], u["conn_id"], u["reason"]) for u in report["digests"]["unrouted"]] == [
         ("连云港市民政局", "citygov_notify_11320700140101583P", "connection not defined")]
     assert json.dumps(report, ensure_ascii=False)  # the command's --json output
+
+
+def test_govern_notify_digest(engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``govern notify digest`` sends through the connections file, once a day; ``sent`` lists it."""
+    from citygov import disputes as dq
+    from citygov.catalog.importer import import_catalog
+    from citygov.commands import main
+    from citygov.demo import create_demo_city
+
+    city = create_demo_city(tmp_path / "city").root
+    import_catalog(engine, city / "catalog.csv")
+    dq.register_actor(engine, "citizen", "consumer", now=AT)
+    raised = dq.raise_dispute(engine, dataset="320700-MZJ-0002", by="citizen", claim="wrong address", now=AT)
+    url = engine.url.render_as_string(hide_password=False)
+    with receivers() as got:
+        conns = tmp_path / "connections.json"
+        conns.write_text(json.dumps(connections(got, "11320700140101583P")), encoding="utf-8")
+        digest = ["--db", url, "notify", "digest", "--connections", str(conns), "--base-url", "http://gov.test",
+                  "--at", "2026-11-30T11:00", "--json"]
+        assert main(digest) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert [(d["kind"], d["status"], d["unit"]) for d in first["sent"]] == [("digest", "sent", "连云港市民政局")]
+        (mail,) = got.mails
+        assert f"http://gov.test/citygov/web/disputes/{raised.dispute.id}" in mail.message.get_body(("plain",)).get_content()
+        assert main(digest) == 0
+        assert json.loads(capsys.readouterr().out)["sent"] == [] and len(got.mails) == 1
+    assert main(["--db", url, "notify", "sent", "--json"]) == 0
+    assert [(d["kind"], d["recipient"], d["status"]) for d in json.loads(capsys.readouterr().out)] == [
+        ("digest", "citygov_notify_11320700140101583P", "sent")]
