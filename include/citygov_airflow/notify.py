@@ -5,6 +5,11 @@ Both read the settings from the Airflow Variable ``citygov_notify_routes`` (else
 ``$CITYGOV_NOTIFY_ROUTES``; item links default to ``[api] base_url``) and the channels from Airflow
 connections, and record every notification in the governance store before sending it, so a retried task
 or callback does not send twice. Nothing here touches a database at import.
+
+The SMTP provider's ``SmtpNotifier`` is not used: it renders its subject and body as Jinja templates (a
+dispute's text is data, not a template), sends outside the record of what was sent, and exists only inside
+Airflow, while ``govern notify`` must send the same digest without it. Mail goes through ``smtplib`` in
+:mod:`citygov.notify.channels`, configured by the same kind of ``smtp`` connection.
 """
 
 from __future__ import annotations
