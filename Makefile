@@ -26,7 +26,7 @@ DEMO_CATALOG := $(DEMO_DIR)/catalog.csv
 # add a DAG here when it joins the pipeline.
 PIPELINE_DAGS := catalog_sync public_data_census catalog_patrol quality_inspection provincial_backflow dispute_routing share_trace
 
-.PHONY: help venv init demo connections city test bench lint up cluster-up cluster-down clean distclean
+.PHONY: help venv init demo connections city test bench bench-nightly lint up cluster-up cluster-down clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,10 @@ bench: $(INSTALLED) ## Benchmarks: ratios to a baseline measured in the same run
 	$(VENV)/bin/python bench/quality_bench.py
 	$(VENV)/bin/python bench/backflow_bench.py
 	$(VENV)/bin/python bench/pages_bench.py
+	$(VENV)/bin/python bench/nightly_bench.py
+
+bench-nightly: $(INSTALLED) ## The nightly chain at 10,000 entries / 60 departments on SQLite, PostgreSQL, MariaDB, CeleryExecutor processes
+	$(VENV)/bin/python bench/nightly_bench.py
 
 lint: $(INSTALLED) ## ruff check and the architecture contracts (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
