@@ -8,9 +8,9 @@ vendored in ``docs_assets/vendor/<package>-<version>/`` (with their licenses) by
 ``scripts/vendor_docs_assets.py``, never fetched when the site is built or served. :func:`make_offline` copies
 them into a date's site as ``static/vendor/…`` and points every page at them by a relative path, so the
 site works under the plugin's ``/docs/`` route and opened from disk alike. GX's logo comes from the site's
-own ``static/images``; its newsletter footer and its link home are dropped (there is no internet to go to).
-A page left loading anything from outside fails the build (:class:`OutsideAssetError`): GX is pinned, and a
-new GX version that adds a file must add it here.
+own ``static/images`` (and its icon from the right folder); its newsletter footer and its link home are
+dropped (there is no internet to go to). A page left loading anything from outside fails the build
+(:class:`OutsideAssetError`): GX is pinned, and a new GX version that adds a file must add it here.
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ _GX_IMAGES = re.compile(r"https://great-expectations-web-assets\.s3\.us-east-2\.
 """GX's logo (and its dark-mode variant) on S3: the site's own ``static/images/logo-long.png`` instead."""
 _NEWSLETTER = re.compile(r"<footer>\s*<p>Stay current on everything GX with our newsletter.*?</footer>", re.S)
 _GX_HOME = re.compile(r'<a href="https://greatexpectations\.io/?">(Great Expectations)</a>')
+_FAVICON = re.compile(r'(<link rel="shortcut icon" href=")(?:\.\./|\./)*static/images/favicon\.ico"')
+"""GX's icon link, one ``../`` short on validation pages (its template counts three folders, not four)."""
 _SRI = re.compile(r'\s(?:integrity="[^"]*"|crossorigin="[^"]*")')
 """Subresource-integrity and CORS attributes on GX's CDN tags: a file:// page refuses a crossorigin script."""
 _TAG = re.compile(r"<(?:script|link|img)\b[^>]*>", re.I)
@@ -189,6 +191,7 @@ def _rewrite(text: str, up: str, counts: dict[str, int]) -> str:
         return up + "static/images/logo-long.png"
 
     text = _GX_IMAGES.sub(image, text)
+    text = _FAVICON.sub(lambda m: f'{m.group(1)}{up}static/images/favicon.ico"', text)
     text = _TAG.sub(tag, text)
     text = _NEWSLETTER.sub("", text)
     return _GX_HOME.sub(r"\1", text)
