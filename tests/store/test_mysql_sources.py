@@ -291,3 +291,55 @@ def test_mysql_typed_columns_read_as_the_driver_hands_them(engine: str, mysql_so
     ])
     result = _validate(mysql_source, suite, engine, "typed", keys=())
     assert [(r.result or {}).get("unexpected_count") for r in result.results] == [1, 1, 1, 1, 1, 1, 2]
+
+
+_GBK_ROWS = [  # (统一社会信用代码, 名称, 状态, 更新时间)
+    (_USCC, "连云港甲公司", "在业", "2026-11-01 08:00:00"),
+    (_USCC[:17] + ("0" if _USCC[17] != "0" else "1"), "连云港乙公司", "在业 ", "2026-11-02 09:30:00"),  # a wrong check character; '在业 ' not in the set
+    (make_uscc("320706", 77), " ", "注销", "2026-10-01 00:00:00"),
+    (make_uscc("320706", 77), "连云港丙公司", "吊销", None),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_gbk_table_with_chinese_names_is_listed_and_counts_as_on_sqlite(
+    engine: str, mysql_url: str, mysql_source: sa.Engine, sqlite_source: sa.Engine
+) -> None:
+    """A department table created in GBK, its table and column names Chinese: the census lists it with its
+    columns, exact count and the update-time column's latest value; every engine counts it as SQLite."""
+    import great_expectations as gx
+
+    from citygov.quality import expectations as ce
+
+    insert = sa.text("INSERT INTO `企业登记` VALUES (:a, :b, :c, :d)")
+    rows = [dict(zip("abcd", r, strict=True)) for r in _GBK_ROWS]
+    with mysql_source.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS `企业登记`")
+        conn.exec_driver_sql("CREATE TABLE `企业登记` (`统一社会信用代码` VARCHAR(20), `名称` VARCHAR(40), `状态` VARCHAR(4),"
+                             " `更新时间` DATETIME) DEFAULT CHARSET = gbk")
+        conn.execute(insert, rows)
+        assert conn.exec_driver_sql("SELECT TABLE_COLLATION FROM information_schema.TABLES"
+                                    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '企业登记'").scalar() == "gbk_chinese_ci"
+    with sqlite_source.begin() as conn:
+        conn.exec_driver_sql('DROP TABLE IF EXISTS "企业登记"')
+        conn.exec_driver_sql('CREATE TABLE "企业登记" ("统一社会信用代码" TEXT, "名称" TEXT, "状态" TEXT, "更新时间" TEXT)')
+        conn.execute(sa.text('INSERT INTO "企业登记" VALUES (:a, :b, :c, :d)'), rows)
+
+    (listed,) = inspect_source(mysql_connection(mysql_url), locations=["企业登记"],
+                               update_columns={"企业登记": "更新时间"}).resources
+    assert listed.error is None and listed.kind == "table" and listed.row_count == len(_GBK_ROWS)
+    assert [c.name for c in listed.columns] == ["统一社会信用代码", "名称", "状态", "更新时间"]
+    assert listed.last_updated is not None and listed.last_updated.replace(tzinfo=None) == datetime(2026, 11, 2, 9, 30)
+
+    e = gx.expectations
+    suite = gx.ExpectationSuite(name="gbk", expectations=[
+        ce.ExpectColumnValuesToBeValidUscc(column="统一社会信用代码"),
+        e.ExpectColumnValuesToBeUnique(column="统一社会信用代码"),
+        ce.ExpectColumnValuesToNotBeBlank(column="名称"),
+        e.ExpectColumnValuesToBeInSet(column="状态", value_set=["在业", "注销"]),
+    ])
+    keys = ("统一社会信用代码",)
+    want = _text_digest(_validate(sqlite_source, suite, "fused", "企业登记", keys))
+    got = _text_digest(_validate(mysql_source, suite, engine, "企业登记", keys))
+    _compare(got, want, SKIPPED[engine] | (UNIQUENESS if engine == "gx" else set()))
+    assert [d[3] for d in want] == [1, 2, 1, 2]
