@@ -1,7 +1,7 @@
 """``govern``'s root parser and its command groups, one module per capability.
 
 Each module here is one group (``store``, ``catalog``, ``sources``, ``census``, ``patrol``, ``quality``,
-``backflow``, ``disputes``, ``notify``, ``kpis``, ``rules``, ``city``, ``demo``) and defines ``add_commands(sub,
+``backflow``, ``disputes``, ``notify``, ``kpis``, ``report``, ``rules``, ``city``, ``demo``) and defines ``add_commands(sub,
 common)``: ``sub`` is the top-level subparsers object of ``govern``, and ``common`` is
 :mod:`citygov.commands._common` (the store, ``print_json``, ids, dates, connections and the exit codes).
 :func:`build_parser` calls every module found here (not ``_``-prefixed), in name order. A new
