@@ -123,3 +123,15 @@ def test_mixed_city_finds_every_planted_defect_on_every_engine(city: DemoCity, s
         assert database_types == {"sqlite", "postgres", "mysql"}, engine
         if engine != "auto":
             assert {e for t, e in used if t != "fs"} == {engine}, engine
+
+
+def test_the_three_rotations_seat_every_department_on_every_engine() -> None:
+    """So each planted defect kind (stale by the update-time column, a changed type, an empty table, every
+    quality rule…) is found on MariaDB, PostgreSQL and SQLite by the test above."""
+    from citygov.demo.servers import parse_engines, place_departments
+
+    seats: dict[str, set[str]] = {}
+    for rotation in ROTATIONS:
+        for key, engine in place_departments((*DEPARTMENTS, PROVINCE), parse_engines(rotation)).items():
+            seats.setdefault(key, set()).add(engine)
+    assert seats and all(engines == {"sqlite", POSTGRESQL, MYSQL} for engines in seats.values()), seats
