@@ -90,11 +90,14 @@ def quality_inspection():
         """Validate one batch; store masked results, findings and scores for the date."""
         from datetime import date
 
+        from citygov.lineage import inspection_lineage
         from citygov.quality.runner import inspect_batch
         from citygov_airflow import governance_engine, source_resolver
+        from citygov_airflow.lineage import emit
 
         with governance_engine() as engine:
             report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
+            emit(lambda: inspection_lineage(engine, source_resolver(), codes, date.fromisoformat(day)))
             return {k: v for k, v in report.summary().items() if k != "datasets"}
 
     # A shard without entries skips its mapped task; the docs and totals are still built.
