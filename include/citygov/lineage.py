@@ -100,8 +100,8 @@ def source_dataset(conn: ConnectionInfo | None, location: str, *, conn_id: str) 
         except ValueError:
             return LineageDataset("file", f"{conn.folder()}/{location}")
     namespace, prefix = url_namespace(conn.sqlalchemy_url())
-    schema = f"{conn.schema}." if conn.schema and namespace.startswith("postgres") and "." not in location else (
-        "public." if namespace.startswith("postgres") and "." not in location else "")
+    # PostgreSQL names are database.schema.table: a bare table name is in the search path's public.
+    schema = "public." if namespace.startswith("postgres") and "." not in location else ""
     return LineageDataset(namespace, f"{prefix}{schema}{location}")
 
 
