@@ -22,6 +22,15 @@ byte-exact form for equality and grouping (no padding), and a ZEROFILL number is
 writes ``CONCAT()``. Regular expressions: ``REGEXP`` (PCRE on MariaDB, ICU on MySQL 8), written with
 ``^`` and bracket classes only, which both read alike (their ``$`` also matches before a final newline:
 a whole match is a prefix match of the right length).
+
+Oracle and 达梦 DM (``oracle``, ``dm``; compiled and unit-tested here, never run against a live server:
+README, "sources") have no boolean values in expressions: a condition can stand in ``WHERE`` or ``CASE
+WHEN`` but not be a ``CASE`` result or a ``COALESCE`` argument, so a boolean ``CASE`` or ``COALESCE``
+is written as ``(CASE … THEN 1/0 … END = 1)`` keeping SQL's three values. Oracle stores ``''`` as NULL
+(``TRIM('  ')`` is NULL): :func:`empty` is ``IS NULL`` there (and ``IS NULL OR = ''`` on DM, which keeps
+``''`` unless in Oracle mode). Matching is ``REGEXP_LIKE`` on a prefix plus ``LENGTH`` (characters),
+lengths ``LENGTH``, positions ``INSTR``, an ``IN`` list at most 1,000 values (ORA-01795), dates as
+``TO_CHAR(x, 'YYYY-MM-DD HH24:MI:SS')``.
 """
 
 from __future__ import annotations
@@ -44,7 +53,10 @@ from citygov.quality.reference import current_division_codes, known_division_cod
 MYSQL_DIALECTS = ("mysql", "mariadb")
 """SQLAlchemy's names of MySQL and MariaDB (``mysql+pymysql`` reports ``mysql`` against MariaDB too)."""
 
-SUPPORTED_DIALECTS = ("sqlite", "postgresql", *MYSQL_DIALECTS)
+ORACLE_DIALECTS = ("oracle", "dm")
+"""Oracle and 达梦 DM (dmSQLAlchemy's ``dm``): the conditions are written for them and tested compiled only."""
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql", *MYSQL_DIALECTS, *ORACLE_DIALECTS)
 """Dialects the conditions are written and tested for."""
 
 DIGIT = "[0-9]"
@@ -89,6 +101,19 @@ def _mysql_text(element: _Text, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CONVERT({compiler.process(value, **kw)} USING utf8mb4) COLLATE utf8mb4_bin"
 
 
+def _oracle_text(element: _Text, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    kind = getattr(value, "type", None)
+    inner = compiler.process(value, **kw)
+    if isinstance(kind, sa.String):  # VARCHAR2, NVARCHAR2, CHAR, CLOB: the text itself
+        return inner
+    if isinstance(kind, sa.DateTime):  # Oracle's DATE has a time of day (SQLAlchemy reflects it as DateTime)
+        return f"TO_CHAR({inner}, 'YYYY-MM-DD HH24:MI:SS')"
+    if isinstance(kind, sa.Date):
+        return f"TO_CHAR({inner}, 'YYYY-MM-DD')"
+    return f"TO_CHAR({inner})"
+
+
 def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
     """A value as trimmed text (``TRIM(CAST(x AS VARCHAR))``), the form :func:`rules.text` reads; on
     MySQL utf8mb4 under a binary collation, so matching and positions are case-sensitive."""
@@ -98,9 +123,57 @@ def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
 _NOT_TEXT = (sa.Numeric, sa.Integer, sa.Date, sa.DateTime, sa.Time, sa.Boolean, sa.LargeBinary)
 
 
+class _CharLength(FunctionElement[int]):
+    """``CHAR_LENGTH(x)``; ``LENGTH(x)`` on Oracle and DM (characters there; they have no ``CHAR_LENGTH``)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_CharLength)
+def _char_length_default(element: _CharLength, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(sa.func.char_length(*element.clauses), **kw)
+
+
+def _oracle_char_length(element: _CharLength, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(sa.func.length(*element.clauses), **kw)
+
+
 def char_length(expr: ColumnElement[Any]) -> ColumnElement[int]:
     """The length of a value's (untrimmed) text in characters, not bytes (MySQL's ``LENGTH`` counts bytes)."""
-    return sa.func.char_length(_Text(expr))
+    return _CharLength(_Text(expr))
+
+
+class _Empty(FunctionElement[bool]):
+    """``x = ''``; on Oracle, which stores and computes ``''`` as NULL, ``x IS NULL``; on DM either."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True  # a condition: never ``… = 1`` where booleans are numbers (Oracle < 23, DM)
+
+
+@compiles(_Empty)
+def _empty_default(element: _Empty, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return compiler.process((value == "").self_group(), **kw)
+
+
+@compiles(_Empty, "oracle")
+def _empty_oracle(element: _Empty, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return compiler.process(value.is_(None).self_group(), **kw)
+
+
+@compiles(_Empty, "dm")
+def _empty_dm(element: _Empty, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = element.clauses
+    return compiler.process(sa.or_(value.is_(None), value == "").self_group(), **kw)
+
+
+def empty(text: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether the text (of :func:`as_text`, a non-NULL value's) is empty: ``= ''``, and on Oracle
+    ``IS NULL`` (``''`` is NULL there, so ``= ''`` is never true)."""
+    return _Empty(text)
 
 
 class _Utf8Bytes(sa.types.TypeDecorator[str]):
@@ -143,12 +216,29 @@ def exact(expr: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     return expr
 
 
+class _RegexpLike(FunctionElement[bool]):
+    """``REGEXP_LIKE(x, 'pattern')``, a condition (Oracle and DM)."""
+
+    name = "regexp_like"
+    type = sa.Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True
+
+
+@compiles(_RegexpLike)
+def _regexp_like(element: _RegexpLike, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = element.clauses
+    return f"REGEXP_LIKE({compiler.process(value, **kw)}, {compiler.process(pattern, **kw)})"
+
+
 def _regex(expr: ColumnElement[str], pattern: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return expr.op("~")(pattern)
     if dialect in MYSQL_DIALECTS:
         # as_text's text is under utf8mb4_bin: REGEXP is case-sensitive on it
         return expr.op("REGEXP")(pattern)
+    if dialect in ORACLE_DIALECTS:
+        return _RegexpLike(expr, sa.literal(pattern, sa.String))
     raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
 
 
@@ -157,11 +247,11 @@ def matches(expr: ColumnElement[str], classes: Sequence[str], dialect: str, *, p
     with ``prefix`` it only has to start with them."""
     if dialect == "sqlite":
         return expr.op("GLOB")("".join(classes) + ("*" if prefix else ""))
-    if dialect in MYSQL_DIALECTS:
+    if dialect in MYSQL_DIALECTS or dialect in ORACLE_DIALECTS:
         # PCRE's and ICU's ``$`` also match before a final newline: the whole text is the classes when
-        # it starts with them and has that many characters
+        # it starts with them and has that many characters (Oracle: the same form, whatever its ``$`` does)
         start = _regex(expr, "^" + "".join(classes), dialect)
-        return start if prefix else sa.and_(start, sa.func.char_length(expr) == len(classes))
+        return start if prefix else sa.and_(start, _CharLength(expr) == len(classes))
     return _regex(expr, "^" + "".join(classes) + ("" if prefix else "$"), dialect)
 
 
@@ -176,7 +266,7 @@ def char_index(alphabet: str, char: ColumnElement[str], dialect: str) -> ColumnE
     """The 1-based position of ``char`` in ``alphabet`` (0 when absent); case-sensitive everywhere."""
     if dialect in MYSQL_DIALECTS:
         return sa.func.instr(exact(sa.literal(alphabet, sa.String), dialect), exact(char, dialect))
-    position = sa.func.instr if dialect == "sqlite" else sa.func.strpos
+    position = sa.func.instr if dialect == "sqlite" or dialect in ORACLE_DIALECTS else sa.func.strpos
     return position(sa.literal(alphabet), char)
 
 
@@ -219,6 +309,68 @@ for _name in MYSQL_DIALECTS:
     compiles(_Exact, _name)(_mysql_exact)
 
 
+def _as_flag(value: Any, compiler: SQLCompiler, null_as: int | None = None, **kw: Any) -> str:
+    """A boolean expression as 1, 0 or NULL (Oracle and DM have no boolean values); with ``null_as``, an unknown
+    is that number instead (and the expression is written once)."""
+    if isinstance(value, sa.sql.elements.True_):
+        return "1"
+    if isinstance(value, sa.sql.elements.False_):
+        return "0"
+    if isinstance(value, sa.sql.elements.Null):
+        return "NULL" if null_as is None else str(null_as)
+    cond = compiler.process(value.self_group(), **kw)
+    if null_as == 1:
+        return f"CASE WHEN NOT ({cond}) THEN 0 ELSE 1 END"
+    if null_as == 0:
+        return f"CASE WHEN ({cond}) THEN 1 ELSE 0 END"
+    return f"CASE WHEN ({cond}) THEN 1 WHEN NOT ({cond}) THEN 0 END"
+
+
+def _is_boolean(value: Any) -> bool:
+    return isinstance(getattr(value, "type", None), sa.Boolean)
+
+
+def _oracle_case(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    """A ``CASE`` whose results are conditions, as ``(CASE … THEN 1/0/NULL … END = 1)``; inside a ``COALESCE``
+    with a constant (``citygov_null_as``) an unknown result is that constant, each result written once."""
+    null_as = kw.pop("citygov_null_as", None)
+    if not _is_boolean(element) or element.value is not None:
+        return compiler.visit_case(element, **kw)
+    parts = [f"WHEN {compiler.process(cond, **kw)} THEN {_as_flag(result, compiler, null_as, **kw)}"
+             for cond, result in element.whens]
+    if element.else_ is not None:
+        parts.append(f"ELSE {_as_flag(element.else_, compiler, null_as, **kw)}")
+    elif null_as is not None:
+        parts.append(f"ELSE {null_as}")
+    return f"(CASE {' '.join(parts)} END = 1)"
+
+
+def _oracle_coalesce(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    """``COALESCE`` of conditions: the first that is not NULL, as a condition."""
+    kw.pop("citygov_null_as", None)
+    args = list(element.clauses)
+    if not all(_is_boolean(a) for a in args):
+        return compiler.visit_function(element, **kw)
+    if len(args) == 2 and isinstance(args[1], sa.sql.elements.True_ | sa.sql.elements.False_):
+        # never_null's COALESCE(c, true) and the rules' COALESCE(c, false): c written once
+        null_as = 1 if isinstance(args[1], sa.sql.elements.True_) else 0
+        if isinstance(args[0], sa.sql.elements.Case) and _is_boolean(args[0]) and args[0].value is None:
+            return compiler.process(args[0], citygov_null_as=null_as, **kw)
+        return f"({_as_flag(args[0], compiler, null_as, **kw)} = 1)"
+    parts = []
+    for arg in args:
+        flag = _as_flag(arg, compiler, **kw)
+        parts.append(f"WHEN ({flag}) IS NOT NULL THEN {flag}")
+    return f"(CASE {' '.join(parts)} END = 1)"
+
+
+for _name in ORACLE_DIALECTS:
+    compiles(_Text, _name)(_oracle_text)
+    compiles(_CharLength, _name)(_oracle_char_length)
+    compiles(sa.sql.elements.Case, _name)(_oracle_case)
+    compiles(sa.sql.functions.coalesce, _name)(_oracle_coalesce)
+
+
 def concat(*parts: ColumnElement[Any] | str) -> ColumnElement[str]:
     """``a || b || …`` with strings as literals."""
     return _Concat(*[sa.literal(part) if isinstance(part, str) else part for part in parts])
@@ -249,6 +401,13 @@ def in_divisions(expr: ColumnElement[str], dialect: str, current_only: bool = Fa
         # MySQL sorts a constant IN list once and searches it; the codes are ASCII digits (no collation)
         codes = sorted(current_division_codes() if current_only else known_division_codes())
         return expr.in_(sa.bindparam("citygov_divisions", codes, expanding=True, literal_execute=True))
+    if dialect in ORACLE_DIALECTS:
+        # Oracle takes at most 1,000 values in one IN list (ORA-01795)
+        codes = sorted(current_division_codes() if current_only else known_division_codes())
+        return sa.or_(*[
+            expr.in_(sa.bindparam(f"citygov_divisions_{i}", codes[i : i + 1000], expanding=True, literal_execute=True))
+            for i in range(0, len(codes), 1000)
+        ])
     raise UnsupportedDialect(f"the domain expectations have no SQL for dialect {dialect!r}")
 
 

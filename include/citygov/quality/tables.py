@@ -47,7 +47,7 @@ from citygov.quality.checks import (
 from citygov.quality.gx_fallback import gx_validate_table
 from citygov.quality.results import attach_rows, build_result, rows_from_gx, suite_result
 from citygov.sources.base import describe_error
-from citygov.sources.database import ident
+from citygov.sources.database import ident, stored_name
 
 
 def validate_table(
@@ -80,7 +80,7 @@ def validate_table(
     if engine == "auto":
         engine = choose_engine(dialect)
     try:
-        columns = {c["name"]: c for c in sa.inspect(source).get_columns(table)}
+        columns = {stored_name(source.dialect, c["name"]): c for c in sa.inspect(source).get_columns(table)}
     except Exception as exc:
         raise ValidationError(f"table {table!r} cannot be read: {describe_error(exc)}") from exc
     keys = present_keys(key_columns, columns)
@@ -191,7 +191,23 @@ def _alone(conn: sa.Connection, check: Check, work: Callable[[], None]) -> None:
 
 def _fused_scan(conn: sa.Connection, target: sa.TableClause, checks: list[Check], dialect: str) -> int:
     """Row count, non-NULL counts and every row check's unexpected count in one aggregate query."""
-    sql = SqlText(conn.dialect, target)
+    statement, slots = fused_scan_sql(conn.dialect, target, checks)
+    row = conn.exec_driver_sql(statement).one()
+    row_count = int(row[0])
+    for check, u, f in slots:
+        if u is not None:
+            check.unexpected = int(row[u])
+        if f is not None:
+            check.evaluated = int(row[f])
+        elif check.kind == "map":
+            check.evaluated = row_count
+    return row_count
+
+
+def fused_scan_sql(dialect: sa.Dialect, target: sa.TableClause, checks: list[Check]
+                   ) -> tuple[str, list[tuple[Check, int | None, int | None]]]:
+    """The fused aggregate statement, and per check the positions of its unexpected and evaluated counts."""
+    sql = SqlText(dialect, target)
     exprs: list[str] = ["count(*)"]
     nonnull: dict[str, int] = {}
     slots: list[tuple[Check, int | None, int | None]] = []
@@ -216,16 +232,7 @@ def _fused_scan(conn: sa.Connection, target: sa.TableClause, checks: list[Check]
             slots.append((check, None, add(f"coalesce(sum(CASE WHEN {sql.keep(check)} THEN 1 ELSE 0 END), 0)")))
         elif check.kind in {"unique", "ref"}:
             slots.append((check, None, nonnull_slot(check.columns[0])))
-    row = conn.exec_driver_sql(f"SELECT {', '.join(exprs)} FROM {sql.table}").one()
-    row_count = int(row[0])
-    for check, u, f in slots:
-        if u is not None:
-            check.unexpected = int(row[u])
-        if f is not None:
-            check.evaluated = int(row[f])
-        elif check.kind == "map":
-            check.evaluated = row_count
-    return row_count
+    return f"SELECT {', '.join(exprs)} FROM {sql.table}", slots
 
 
 _TEMPLATES: dict[tuple[Any, ...], str] = {}
@@ -298,16 +305,8 @@ def _keep_rows(cols: Sequence[ColumnElement[Any]], ignore_row_if: str) -> Column
 
 def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, *, keys: Sequence[str] = ()) -> None:
     """Rows whose value (or value combination) occurs more than once: GX counts every such row."""
-    names, ignore = uniqueness_columns(check)
-    dialect = conn.dialect.name
-    # equal means the same text, as in Python and the streaming engine (MySQL's collations fold case)
-    cols = [sqlcond.exact(target.c[n], dialect) for n in names]
-    query = (
-        sa.select(*cols, sa.func.count().label("n"))
-        .where(_keep_rows([target.c[n] for n in names], ignore))
-        .group_by(*cols)
-        .having(sa.func.count() > 1)
-    )
+    names, _ = uniqueness_columns(check)
+    query = unique_query(target, check, conn.dialect.name)
     total = 0
     counts: dict[tuple[Any, ...], int] = {}
     for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
@@ -323,18 +322,28 @@ def _sql_unique(conn: sa.Connection, target: sa.TableClause, check: Check, *, ke
     _sql_rows_of(conn, target, check, keys, counts)
 
 
+def unique_query(target: sa.TableClause, check: Check, dialect: str) -> sa.Select[Any]:
+    """The values (or combinations) of a uniqueness check held by more than one row, with their counts."""
+    names, ignore = uniqueness_columns(check)
+    # equal means the same text, as in Python and the streaming engine (MySQL's collations fold case)
+    cols = [sqlcond.exact(target.c[n], dialect) for n in names]
+    return (
+        sa.select(*cols, sa.func.count().label("n"))
+        .where(_keep_rows([target.c[n] for n in names], ignore))
+        .group_by(*cols)
+        .having(sa.func.count() > 1)
+    )
+
+
 def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check, values: list[tuple[Any, ...]], *,
                        keys: Sequence[str] = ()) -> None:
     """The duplicates among the rows holding ``values`` (the repeated values the streaming engine saw),
     counted per exact value as :func:`_sql_unique` counts them, from one filtered read (``IN``, which the
     database hashes) instead of grouping the whole table; the first rows of the sampled values (with their
     keys) are the samples."""
-    names, ignore = uniqueness_columns(check)
-    dialect = conn.dialect.name
+    names, _ = uniqueness_columns(check)
     cols = [target.c[n] for n in names]
-    exact = [sqlcond.exact(c, dialect) for c in cols]
-    match = exact[0].in_([v[0] for v in values]) if len(cols) == 1 else sa.tuple_(*exact).in_(values)
-    query = sa.select(*exact, *[target.c[k] for k in keys]).where(_keep_rows(cols, ignore)).where(match)
+    query = duplicates_query(target, check, values, keys, conn.dialect.name)
     counts: Counter[tuple[Any, ...]] = Counter()
     held: list[tuple[tuple[Any, ...], tuple[Any, ...] | None]] = []
     for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
@@ -345,13 +354,31 @@ def _sql_duplicates_of(conn: sa.Connection, target: sa.TableClause, check: Check
     record_duplicates(check, counts, {combo: combo for combo in counts}, held)
 
 
+def duplicates_query(target: sa.TableClause, check: Check, values: list[tuple[Any, ...]], keys: Sequence[str],
+                     dialect: str) -> sa.Select[Any]:
+    """The rows (values, then keys) holding one of ``values`` of a uniqueness check."""
+    names, ignore = uniqueness_columns(check)
+    cols = [target.c[n] for n in names]
+    exact = [sqlcond.exact(c, dialect) for c in cols]
+    match = exact[0].in_([v[0] for v in values]) if len(cols) == 1 else sa.tuple_(*exact).in_(values)
+    return sa.select(*exact, *[target.c[k] for k in keys]).where(_keep_rows(cols, ignore)).where(match)
+
+
 def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys: Sequence[str],
                  counts: Mapping[tuple[Any, ...], int]) -> None:
     """The rows (with their keys) that hold the sampled failing values of a uniqueness or referential
     check: one query over at most :data:`SAMPLE_SIZE` values, at most as many rows."""
     if not counts:
         return
-    dialect = conn.dialect.name
+    cols = [target.c[n] for n in check.columns]
+    for row in conn.execute(rows_query(target, check, keys, counts, conn.dialect.name)):
+        values = tuple(row[: len(cols)])
+        check.add_row(tuple(row[len(cols) :]) if keys else None, values, count=counts.get(values))
+
+
+def rows_query(target: sa.TableClause, check: Check, keys: Sequence[str], counts: Mapping[tuple[Any, ...], int],
+               dialect: str) -> sa.Select[Any]:
+    """At most :data:`SAMPLE_SIZE` rows (values, then keys) holding the value combinations ``counts`` names."""
     cols = [target.c[n] for n in check.columns]
     exact = [sqlcond.exact(c, dialect) for c in cols]
     # sa.literal: bind parameters named param_N, never after a column (whose name may be anything)
@@ -359,17 +386,19 @@ def _sql_rows_of(conn: sa.Connection, target: sa.TableClause, check: Check, keys
         sa.and_(*[c.is_(None) if v is None else e == sa.literal(v) for c, e, v in zip(cols, exact, combo, strict=True)])
         for combo in counts
     ])
-    query = sa.select(*exact, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
-    for row in conn.execute(query):
-        values = tuple(row[: len(cols)])
-        check.add_row(tuple(row[len(cols) :]) if keys else None, values, count=counts.get(values))
+    return sa.select(*exact, *[target.c[k] for k in keys]).where(match).limit(SAMPLE_SIZE)
+
+
+def ref_query(target: sa.TableClause, check: Check, dialect: str) -> sa.Select[Any]:
+    """The distinct non-NULL values of a referential check's column, with their counts."""
+    col = sqlcond.exact(target.c[check.columns[0]], dialect)
+    return sa.select(col, sa.func.count()).where(target.c[check.columns[0]].is_not(None)).group_by(col)
 
 
 def _sql_ref(conn: sa.Connection, target: sa.TableClause, check: Check, base_lookup: BaseLookup | None,
              keys: Sequence[str] = ()) -> None:
     lookup = base_lookup_of(check, base_lookup)
-    col = sqlcond.exact(target.c[check.columns[0]], conn.dialect.name)
-    query = sa.select(col, sa.func.count()).where(target.c[check.columns[0]].is_not(None)).group_by(col)
+    query = ref_query(target, check, conn.dialect.name)
     batch: list[tuple[Any, int]] = []
     missing: dict[Any, int] = {}
     for value, n in conn.execution_options(stream_results=True, yield_per=REF_BATCH).execute(query):
@@ -388,12 +417,8 @@ def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check
     stopped once each has its samples (the bad rows' other columns are never selected)."""
     if not checks:
         return
-    sql = SqlText(conn.dialect, target)
     wanted = {id(c): min(SAMPLE_SIZE, c.unexpected) for c in checks}
-    names = sorted({n for c in checks for n in c.columns} | set(keys))
-    flags = [sql.unexpected(c) for c in checks]
-    select_list = [sql.column(n) for n in names] + [f"CASE WHEN {f} THEN 1 ELSE 0 END" for f in flags]
-    statement = f"SELECT {', '.join(select_list)} FROM {sql.table} WHERE {' OR '.join(flags)}"
+    statement, names = samples_sql(conn.dialect, target, checks, keys)
     position = {n: i for i, n in enumerate(names)}
     result = conn.execution_options(stream_results=True, yield_per=500).exec_driver_sql(statement)
     try:
@@ -409,3 +434,14 @@ def _sql_samples(conn: sa.Connection, target: sa.TableClause, checks: list[Check
         result.close()
 
 
+
+
+def samples_sql(dialect: sa.Dialect, target: sa.TableClause, checks: list[Check], keys: Sequence[str] = ()
+                ) -> tuple[str, list[str]]:
+    """The statement reading the failing rows of ``checks`` (their columns and ``keys``, then one 1/0 flag per
+    check), and the names of the columns it selects first."""
+    sql = SqlText(dialect, target)
+    names = sorted({n for c in checks for n in c.columns} | set(keys))
+    flags = [sql.unexpected(c) for c in checks]
+    select_list = [sql.column(n) for n in names] + [f"CASE WHEN {f} THEN 1 ELSE 0 END" for f in flags]
+    return f"SELECT {', '.join(select_list)} FROM {sql.table} WHERE {' OR '.join(flags)}", names

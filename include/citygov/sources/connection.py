@@ -29,6 +29,10 @@ DATABASE_DRIVERS = {
     "kingbase": "postgresql+psycopg",
     "opengauss": "postgresql+psycopg",
     "gaussdb": "postgresql+psycopg",
+    # Oracle (python-oracledb, thin mode: no client library) and 达梦 DM: the oracle and dm extras; their SQL is
+    # compiled and unit-tested, never run against a live server here (README, "Run it on your own city")
+    "oracle": "oracle+oracledb",
+    "dm": "dm+dmPython",
 }
 """Airflow connection type → SQLAlchemy driver of a database source (MySQL and MariaDB through PyMySQL,
 the ``mysql`` extra; Kingbase, openGauss and GaussDB through psycopg, as PostgreSQL)."""

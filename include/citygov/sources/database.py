@@ -1,4 +1,6 @@
-"""Database sources through SQLAlchemy: SQLite files (opened read-only), PostgreSQL, MySQL and MariaDB.
+"""Database sources through SQLAlchemy: SQLite files (opened read-only), PostgreSQL (and Kingbase, openGauss,
+GaussDB: :mod:`citygov.sources.pgfamily`), MySQL and MariaDB, Oracle and 达梦 DM (never run against a live server
+here: README).
 
 Every table and view is a resource. Counts and the latest update time come from one aggregate query, so
 describing a table never reads it into memory; rows are streamed from a server-side cursor (PyMySQL's
@@ -44,6 +46,23 @@ def ident(name: str) -> quoted_name:
     return quoted_name(name, quote=True)
 
 
+def stored_name(dialect: Any, name: str) -> str:
+    """A reflected name as the database stores it: Oracle and DM keep case-insensitive names in upper case,
+    and SQLAlchemy reflects them in lower case (``RKXX`` as ``rkxx``), which quoted would name another
+    table; elsewhere the name itself."""
+    return dialect.denormalize_name(name) if getattr(dialect, "requires_name_normalize", False) else name
+
+
+ORACLE_UPDATE_TIME_SQL = (
+    "SELECT MAX(TIMESTAMP) FROM ALL_TAB_MODIFICATIONS"
+    " WHERE TABLE_OWNER = SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') AND TABLE_NAME = :name"
+)
+"""When Oracle last recorded DML on a table (``ALL_TAB_MODIFICATIONS``, kept by table monitoring since the
+last statistics gathering and flushed every few minutes): the census's last update of a table without an
+update-time column, as ``information_schema.TABLES.UPDATE_TIME`` is on MySQL. Not run against a live server
+here."""
+
+
 def type_letter(sql_type: Any) -> ColumnType:
     """Map a reflected SQLAlchemy type onto a catalog type letter."""
     if isinstance(sql_type, types.DateTime):
@@ -77,6 +96,10 @@ def source_engine(conn: ConnectionInfo) -> Engine:
             f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": connect_s}
         )
     connect_args: dict[str, Any] = {"connect_timeout": connect_s}
+    if backend == "oracle":  # python-oracledb names it so (and has no statement timeout to set here)
+        connect_args = {"tcp_connect_timeout": float(connect_s)}
+    elif backend == "dm":  # dmPython's connect takes no timeout argument known to work here
+        connect_args = {}
     if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
         # UTF-8 whatever the role or database sets (GBK, GB18030 on many Kingbase and openGauss servers):
         # the rules' SQL holds characters GBK lacks ('・'), and the rows arrive as Unicode either way. In the
@@ -154,9 +177,10 @@ class DatabaseSource:
             return f"cannot connect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
     def resources(self, locations: Iterable[str] | None = None) -> list[tuple[str, str]]:
-        _, inspector = self._open()
-        found = [(name, "table") for name in inspector.get_table_names()]
-        found += [(name, "view") for name in inspector.get_view_names()]
+        connection, inspector = self._open()
+        dialect = connection.dialect
+        found = [(stored_name(dialect, name), "table") for name in inspector.get_table_names()]
+        found += [(stored_name(dialect, name), "view") for name in inspector.get_view_names()]
         wanted = set(locations) if locations is not None else None
         return [(name, kind) for name, kind in sorted(found) if wanted is None or name in wanted]
 
@@ -169,7 +193,7 @@ class DatabaseSource:
         connection, inspector = self._open()
         try:
             resource.columns = [
-                ObservedColumn(c["name"], str(c["type"]), type_letter(c["type"]))
+                ObservedColumn(stored_name(connection.dialect, c["name"]), str(c["type"]), type_letter(c["type"]))
                 for c in inspector.get_columns(location)
             ]
             target = sql_table(ident(location), *[sql_column(ident(c.name)) for c in resource.columns])
@@ -184,6 +208,8 @@ class DatabaseSource:
                     resource.last_updated = as_datetime(values[-1])
             if not update_column and connection.dialect.name in ("mysql", "mariadb"):
                 resource.last_updated = mysql_update_time(connection, location)
+            elif not update_column and connection.dialect.name == "oracle":
+                resource.last_updated = oracle_update_time(connection, location)
             if sample and resource.columns:
                 result = connection.execute(select(*target.c).limit(sample))
                 names = [c.name for c in resource.columns]
@@ -201,7 +227,9 @@ class DatabaseSource:
         self, location: str, *, columns: list[str] | None = None, chunk_rows: int = CHUNK_ROWS
     ) -> tuple[list[str], Iterator[Rows]]:
         engine = self.sql_engine()
-        names = list(columns) if columns is not None else [c["name"] for c in inspect(engine).get_columns(location)]
+        names = list(columns) if columns is not None else [
+            stored_name(engine.dialect, c["name"]) for c in inspect(engine).get_columns(location)
+        ]
         query = select(*[sql_column(ident(n)) for n in names]).select_from(sql_table(ident(location)))
 
         def chunks() -> Iterator[Rows]:
@@ -236,10 +264,21 @@ def mysql_update_time(connection: Connection, table: str) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(float(seconds), UTC)
 
 
+def oracle_update_time(connection: Connection, table: str) -> datetime | None:
+    """:data:`ORACLE_UPDATE_TIME_SQL` for ``table``; None when Oracle has no record (or the view cannot be
+    read: the census then reports no update time rather than an unreadable table)."""
+    try:
+        with connection.begin_nested():
+            value = connection.execute(text(ORACLE_UPDATE_TIME_SQL), {"name": table}).scalar()
+    except Exception:  # no privilege on the view, monitoring off: no update time, not an unreadable table
+        return None
+    return as_datetime(value)
+
+
 def table_blocks(engine: Engine, table: str, columns: list[str], block_rows: int = BLOCK_ROWS) -> Iterator[TextBlock]:
     """``columns`` of ``table`` as text blocks, with the fastest reader the database has. A column the
     table lacks raises :class:`MissingColumns` before anything is read."""
-    reflected = {c["name"]: c["type"] for c in inspect(engine).get_columns(table)}
+    reflected = {stored_name(engine.dialect, c["name"]): c["type"] for c in inspect(engine).get_columns(table)}
     missing = [c for c in columns if c not in reflected]
     if missing:
         raise MissingColumns(f"column {', '.join(missing)} is not in table {table}")

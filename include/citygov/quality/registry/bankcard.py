@@ -45,7 +45,7 @@ def bankcard_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]
     second digit from the right doubled) inside a ``CASE`` branch only that shape reaches."""
     t = sqlcond.as_text(column)
     digits = sa.func.replace(sa.func.replace(t, " ", ""), "-", "")
-    whens: list[Any] = [(t == "", sa.true())]
+    whens: list[Any] = [(sqlcond.empty(t), sa.true())]
     for n in LENGTHS:
         total = sum(
             (_doubled(digits_at(digits, i, 1)) if (n - i) % 2 == 1 else digits_at(digits, i, 1) for i in range(1, n + 1)),

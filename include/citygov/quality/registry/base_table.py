@@ -27,7 +27,7 @@ def _compile(e: Any) -> CheckForms:
     if e.base_values is not None:
         values = list(e.base_values)
         return CheckForms(
-            "map", (e.column,), lambda c, d: sa.or_(sqlcond.as_text(c[0]) == "", c[0].in_(values)),
+            "map", (e.column,), lambda c, d: sa.or_(sqlcond.empty(sqlcond.as_text(c[0])), c[0].in_(values)),
             lambda c: c[0].isin(values) | (c[0].map(text) == ""), explain=not_in_base,
         )
     return CheckForms("ref", (e.column,), explain=not_in_base)

@@ -27,7 +27,7 @@ def not_blank_problem(value: object) -> str | None:
 
 def not_blank_ok(column: ColumnElement[Any], dialect: str | None = None) -> ColumnElement[bool]:
     """SQL for :func:`not_blank_problem` is None (NULL counts as blank)."""
-    return sqlcond.never_null(sa.and_(column.is_not(None), sqlcond.as_text(column) != ""))
+    return sqlcond.never_null(sa.and_(column.is_not(None), sa.not_(sqlcond.empty(sqlcond.as_text(column)))))
 
 
 def _fast_accept(cols: Any) -> Any:

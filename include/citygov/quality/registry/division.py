@@ -53,7 +53,7 @@ def division_problem(value: object, *, current_only: bool = False) -> str | None
 def division_ok(column: ColumnElement[Any], dialect: str, *, current_only: bool = False) -> ColumnElement[bool]:
     """SQL for :func:`division_problem` is None."""
     t = sqlcond.as_text(column)
-    return never_null(sa.or_(t == "", sa.and_(matches(t, [DIGIT] * 6, dialect), in_divisions(t, dialect, current_only))))
+    return never_null(sa.or_(sqlcond.empty(t), sa.and_(matches(t, [DIGIT] * 6, dialect), in_divisions(t, dialect, current_only))))
 
 
 def fast_accept(current_only: bool) -> Any:

@@ -28,7 +28,7 @@ def mobile_problem(value: object) -> str | None:
 def mobile_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """SQL for :func:`mobile_problem` is None."""
     t = sqlcond.as_text(column)
-    return never_null(sa.or_(t == "", matches(t, ["1", "[3-9]"] + [DIGIT] * 9, dialect)))
+    return never_null(sa.or_(sqlcond.empty(t), matches(t, ["1", "[3-9]"] + [DIGIT] * 9, dialect)))
 
 
 def fast_accept(cols: Sequence[Any]) -> Any:

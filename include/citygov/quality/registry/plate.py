@@ -42,7 +42,7 @@ def plate_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
         for sep in _SEPARATORS
         for n in (4, 5)
     ]
-    return never_null(sa.or_(t == "", sa.and_(sa.or_(*shapes), contains(t, "[0-9]", dialect))))
+    return never_null(sa.or_(sqlcond.empty(t), sa.and_(sa.or_(*shapes), contains(t, "[0-9]", dialect))))
 
 
 @functools.cache

@@ -115,7 +115,7 @@ def ric_ok(
         ref = iso(as_of).replace("-", "")
         ok18.append(sa.func.substr(t, 7, 8) <= ref)
         ok15.append(concat("19", sa.func.substr(t, 7, 6)) <= ref)
-    whens = [(t == "", sa.true()), (shape18, sa.and_(*ok18))]
+    whens = [(sqlcond.empty(t), sa.true()), (shape18, sa.and_(*ok18))]
     if allow_15_digit:
         whens.append((shape15, sa.and_(*ok15)))
     return never_null(sa.case(*whens, else_=sa.false()))

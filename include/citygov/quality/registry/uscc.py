@@ -47,7 +47,7 @@ def uscc_ok(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
         sa.literal(0),
     )
     check = sa.func.substr(sa.literal(USCC_ALPHABET), ((31 - total % 31) % 31) + 1, 1)
-    return never_null(sa.case((t == "", sa.true()), (shape, check == sa.func.substr(t, 18, 1)), else_=sa.false()))
+    return never_null(sa.case((sqlcond.empty(t), sa.true()), (shape, check == sa.func.substr(t, 18, 1)), else_=sa.false()))
 
 
 @functools.cache
