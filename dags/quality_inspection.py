@@ -94,10 +94,12 @@ def quality_inspection():
         from citygov.quality.runner import inspect_batch
         from citygov_airflow import governance_engine, source_resolver
         from citygov_airflow.lineage import emit
+        from citygov_airflow.run_report import report_failures
 
         with governance_engine() as engine:
             report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
             emit(lambda: inspection_lineage(engine, source_resolver(), codes, date.fromisoformat(day)))
+            report_failures(engine, f"quality {day}", [f.to_dict() for f in report.findings])
             return {k: v for k, v in report.summary().items() if k != "datasets"}
 
     # A shard without entries skips its mapped task; the docs and totals are still built.
@@ -106,12 +108,17 @@ def quality_inspection():
         """Rebuild Data Docs from the stored, masked results; the asset event carries the totals."""
         from datetime import date
 
+        from citygov.findings import load_findings
         from citygov.quality.docs import build_data_docs
         from citygov_airflow import governance_engine, merge_summaries
+        from citygov_airflow.run_report import report_failures
 
+        total = merge_summaries(summaries)
         with governance_engine() as engine:
             docs = build_data_docs(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day))
-        total = merge_summaries(summaries)
+            counts = {"datasets": total.get("entries", 0), **total.get("status", {}), "findings": total.get("findings", 0)}
+            found = load_findings(engine, origin="quality", logical_date=date.fromisoformat(day))
+            report_failures(engine, f"quality {day}", found, note_counts=counts)
         total["data_docs"] = docs.to_dict()
         outlet_events[QUALITY].extra = {"logical_date": day, "findings": total.get("findings", 0)}
         return total

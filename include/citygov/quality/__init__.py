@@ -23,8 +23,14 @@ Nothing here imports Airflow; GX is imported only when a function needs it (it t
 """
 
 import logging
+import warnings
 
 # Importing GX logs a line at INFO for each public function it does not register ("Skipping registering
 # function …"): some 200 lines in every Airflow task log and CLI run that imports it under Airflow's logging.
 logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+# And one line per metric it declares twice, for each engine (PandasExecutionEngine, SparkDFExecutionEngine
+# although no Spark is used), plus DeprecationWarnings of its own imports (sre_constants, sre_parse): noise an
+# operator reading a task log cannot act on.
+logging.getLogger("great_expectations.expectations.registry").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"great_expectations(\.|$)")
 
