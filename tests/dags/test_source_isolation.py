@@ -360,3 +360,44 @@ def test_a_silent_mysql_department_costs_the_patrol_and_the_quality_one_connect_
     status = {d.entry_code: d for d in report.datasets}
     assert sum(1 for c in hung if status[c].status == "unreachable" and "timed out" in (status[c].error or "")) >= 2
     assert {d.status for d in report.datasets if d.entry_code not in hung} & {"passed", "failed"}
+
+
+@pytest.mark.airflow
+def test_the_quality_dag_records_a_silent_source_unreachable_within_the_timeout(store: Engine, city: Path) -> None:
+    """The inspection through Airflow: the silent department's batch ends within the source timeout (plus
+    the healthy entries' validation), its entries unreachable; every other department's findings arrive."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    dag = DagBag(dag_folder=DAGS_FOLDER / "quality_inspection.py", safe_mode=False).dags["quality_inspection"]
+    for task in dag.tasks:
+        task.retries = 0
+    when = datetime.combine(DEFAULT_AS_OF, datetime.min.time(), CITY_TZ) + timedelta(hours=6)
+    dag_run = dag.test(logical_date=when, run_conf={"date": DEFAULT_AS_OF.isoformat(), "batch_size": 200, "engine": "fused"})
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id).all()
+        ran = {(ti.task_id, ti.map_index): (str(ti.state), ti.pool, ti.duration) for ti in tis}
+    assert str(dag_run.state) == "success", ran
+    batches = {k: v for k, v in ran.items() if k[0].endswith(".inspect_batch")}
+    hung_shard = assign_shards(e.conn_id for e in load_entries(store))[HUNG]
+    hung_batch = [v for k, v in batches.items() if k[0] == f"sources_{hung_shard}.inspect_batch"]
+    assert hung_batch and all(v[0] == "success" for v in batches.values()), batches
+    assert max(v[2] or 0 for v in hung_batch) < TIMEOUT_S + 60, batches  # one connect timeout, then the others' work
+    from sqlalchemy import select
+
+    from citygov.store import session_scope
+    from citygov.store.models_quality import QualityRun
+
+    hung = _hung_codes(store)
+    with session_scope(store) as session:  # unreachable for the run: the patrol's finding says so, not quality's
+        runs = {r.entry_code: (r.status, r.error or "") for r in session.scalars(
+            select(QualityRun).where(QualityRun.logical_date == DEFAULT_AS_OF, QualityRun.entry_code.in_(hung)))}
+    assert runs and {s for s, _ in runs.values()} == {"unreachable"} and all("timeout" in e for _, e in runs.values()), runs
+    findings = load_findings(store, origin="quality", logical_date=DEFAULT_AS_OF)
+    assert not [f for f in findings if f["entry_code"] in hung]
+    planted = [d for d in json.loads((city / "defects.json").read_text(encoding="utf-8"))["defects"]
+               if d["detected_by"] == "quality" and d["entry_code"] not in hung]
+    got = sorted((f["entry_code"], f["column"], f["evidence"]["unexpected_count"]) for f in findings
+                 if f["entry_code"] not in hung and "unexpected_count" in (f["evidence"] or {}))
+    assert planted and got == sorted((d["entry_code"], d["column"], d["count"]) for d in planted)
