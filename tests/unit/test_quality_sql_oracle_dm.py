@@ -51,9 +51,6 @@ from citygov.sources.database import ORACLE_UPDATE_TIME_SQL, ident, stored_name
 from tests.quality_cases import PARAMS, TEXT_COLUMNS, _rows, _suite
 from tests.unit.test_quality_sql import AS_OF, _values
 
-sqlglot = pytest.importorskip("sqlglot")
-from sqlglot import exp  # noqa: E402
-
 
 def _oracle19() -> sa.Dialect:
     """Oracle before 23ai, as SQLAlchemy sees it once connected: no boolean values."""
@@ -98,11 +95,16 @@ def _sql(clause: Any, dialect: sa.Dialect) -> str:
 
 # -- form ---------------------------------------------------------------------------------------------------------
 
-_CONDITIONS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
+def _sqlglot() -> Any:
+    """sqlglot (the dev extra); the meaning tests below run without it."""
+    return pytest.importorskip("sqlglot")
 
 
-def _well_formed(sql: str, dialect: sa.Dialect) -> exp.Expression:
+def _well_formed(sql: str, dialect: sa.Dialect) -> Any:
     """``sql`` parsed as Oracle SQL, with none of what Oracle (and DM) lack."""
+    sqlglot = _sqlglot()
+    exp = sqlglot.exp
+    conditions = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
     tree = sqlglot.parse_one(sql, read="oracle")
     assert tree is not None
     for banned in (" ~ ", " LIMIT ", "CHAR_LENGTH(", "STRPOS(", "REGEXP ", " GLOB "):
@@ -117,14 +119,14 @@ def _well_formed(sql: str, dialect: sa.Dialect) -> exp.Expression:
             continue
         if isinstance(node, exp.Case):
             for branch in [*(i.args.get("true") for i in node.args.get("ifs") or []), node.args.get("default")]:
-                assert not isinstance(branch, _CONDITIONS), f"a condition as a CASE result: {branch.sql()[:200]}"
+                assert not isinstance(branch, conditions), f"a condition as a CASE result: {branch.sql()[:200]}"
         if isinstance(node, exp.Coalesce):
             for arg in [node.this, *node.expressions]:
-                assert not isinstance(arg, _CONDITIONS), f"a condition in COALESCE: {arg.sql()[:200]}"
+                assert not isinstance(arg, conditions), f"a condition in COALESCE: {arg.sql()[:200]}"
         if isinstance(node, exp.Select):
             for item in node.expressions:
                 item = item.this if isinstance(item, exp.Alias) else item
-                assert not isinstance(item, _CONDITIONS), f"a condition in a select list: {item.sql()[:200]}"
+                assert not isinstance(item, conditions), f"a condition in a select list: {item.sql()[:200]}"
     return tree
 
 
@@ -151,7 +153,7 @@ def test_the_fused_scan_and_the_sample_read_are_oracle_sql(name: str) -> None:
     checks = _checks()
     statement, slots = fused_scan_sql(dialect, _target(), checks)
     tree = _well_formed(statement, dialect)
-    assert isinstance(tree, exp.Select) and len(tree.expressions) == 1 + max(max(u or 0, f or 0) for _, u, f in slots)
+    assert isinstance(tree, _sqlglot().exp.Select) and len(tree.expressions) == 1 + max(max(u or 0, f or 0) for _, u, f in slots)
     rows = [c for c in checks if c.kind in {"map", "pair"}]
     statement, names = samples_sql(dialect, _target(), rows, ["pk"])
     _well_formed(statement, dialect)
@@ -196,8 +198,9 @@ def test_census_queries_are_oracle_sql(dialect: sa.Dialect) -> None:
     first = _sql(sa.select(*target.c).limit(200), dialect)
     _well_formed(first, dialect)
     assert "FETCH FIRST 200 ROWS ONLY" in first
+    sqlglot = _sqlglot()
     tree = sqlglot.parse_one(ORACLE_UPDATE_TIME_SQL.replace(":name", "'RKXX'"), read="oracle")
-    assert {t.name.upper() for t in tree.find_all(exp.Table)} == {"ALL_TAB_MODIFICATIONS"}
+    assert {t.name.upper() for t in tree.find_all(sqlglot.exp.Table)} == {"ALL_TAB_MODIFICATIONS"}
 
 
 def test_names_are_read_as_oracle_stores_them() -> None:
