@@ -567,3 +567,38 @@ def test_a_steward_reviews_a_draft_suite_on_its_scorecard_and_drops_a_rule_from_
     accepted = load_suite(code, folder)
     assert accepted.meta["citygov"]["accepted"]["by"] == "admin" and "draft" not in accepted.meta["citygov"]
     assert all(e.meta.get("support") for e in accepted.expectations)
+
+
+def test_the_trace_page_shows_the_lineage_graph_and_every_share_with_its_grade(
+    browser: Any, server: str, city_store: dict[str, Any]
+) -> None:
+    """数据血缘 / 共享追溯: reached from the scorecard, a graph and a timeline drawn on the server, and one row
+    per share of the demo's log with the grade then (the as-of day's share: the scorecard's grade)."""
+    import sqlite3
+
+    done = subprocess.run([GOVERN, "--db", city_store["url"], "trace", "import", "--date", DAY.isoformat(),
+                           "--connections", str(city_store["connections"]), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    conns = json.loads(city_store["connections"].read_text(encoding="utf-8"))
+    with sqlite3.connect(conns["exchange_platform"]["host"]) as db:
+        served = db.execute("SELECT request_id, requesting_dept, satisfied_at FROM share_requests WHERE resource_code = ? "
+                            "AND status = '已满足' AND satisfied_at IS NOT NULL", (DATASET,)).fetchall()
+    trace = govern(city_store, "trace", "dataset", DATASET, "--json")
+    page = login(browser, server, "viewer")
+    page.goto(f"{server}/citygov/web/datasets/{DATASET}")
+    scorecard_grade = page.locator('#score [data-role="grade"]').inner_text()
+    page.locator("#trace-link").click()
+    page.wait_for_url(re.compile(rf"/datasets/{DATASET}/trace"))
+    assert page.locator("#lineage-graph svg [data-node='table']").count() == 1
+    assert page.locator("#lineage-graph svg [data-node='inspection']").count() == 1
+    assert page.locator("#lineage-graph svg [data-node='receiver']").count() == len({r[1] for r in served})
+    assert page.locator("#share-timeline svg circle").count() == len(served)
+    rows = page.locator("#shares tbody tr")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.request)")) == sorted(r[0] for r in served)
+    today = next(s for s in trace["shares"] if s["served_on"] == DAY.isoformat())
+    grade = page.locator(f'#shares tr[data-request="{today["request_id"]}"] [data-role="grade"]').inner_text()
+    assert today["grade"] == scorecard_grade and grade.startswith(scorecard_grade)
+    assert page.locator("link[href^='http'], script[src], img[src^='http']").count() == 0
+    assert_masked(page)
+    shot(page, "13-trace")
