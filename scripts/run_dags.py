@@ -17,13 +17,16 @@ or was not found, 2 on wrong arguments.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from citygov.settings import CITY_TZ
+from citygov_airflow.dag_test_logs import task_log_files
 
 MAX_VALUE_CHARS = 300
 FAILED_TASK_STATES = {"failed", "upstream_failed"}
@@ -48,15 +51,16 @@ def main(argv: list[str]) -> int:
     for file, error in bag.import_errors.items():
         print(f"!! {file} does not import:\n{error}", file=out)
     outcomes: list[tuple[str, str, str]] = []
-    for dag_id in dag_ids:
-        if dag_id not in bag.dags:
-            print(f"!! no DAG {dag_id!r} in {dags_folder}", file=out, flush=True)
-            outcomes.append((dag_id, "failed", "not found in the dags folder"))
-            continue
-        print(
-            f"── {dag_id} for {logical_date:%Y-%m-%d %H:%M %Z} (Airflow's log: {shown})", file=out, flush=True
-        )
-        outcomes.append((dag_id, *_run_one(bag.dags[dag_id], logical_date, log_path, out)))
+    with task_log_files():  # each task's log also in its file, where the UI reads it
+        for dag_id in dag_ids:
+            if dag_id not in bag.dags:
+                print(f"!! no DAG {dag_id!r} in {dags_folder}", file=out, flush=True)
+                outcomes.append((dag_id, "failed", "not found in the dags folder"))
+                continue
+            print(
+                f"── {dag_id} for {logical_date:%Y-%m-%d %H:%M %Z} (Airflow's log: {shown})", file=out, flush=True
+            )
+            outcomes.append((dag_id, *_run_one(bag.dags[dag_id], logical_date, log_path, out)))
     print("── every DAG run", file=out)
     for dag_id, outcome, detail in outcomes:
         print(f"   {dag_id}: {outcome}{f' ({detail})' if detail else ''}", file=out)
@@ -74,7 +78,11 @@ def _run_one(dag, logical_date, log_path: Path, out) -> tuple[str, str]:  # type
     for task in dag.tasks:
         # dag.test sleeps through retry_delay in-process: a demo should fail at once, not in 10 minutes.
         task.retries = 0
+    started = datetime.now(UTC)
     dag_run = dag.test(logical_date=logical_date)
+    # dag.test starts the run "at" its logical date (the demo city's day, days ago): the UI's duration
+    # would be days. The run started now.
+    _set_start_date(dag.dag_id, dag_run.run_id, started)
     results = _task_results(dag.dag_id, dag_run.run_id)
     for task_id, state, value in results:
         shown_value = "" if value is None else f" → {_short(value)}"
@@ -97,6 +105,15 @@ def _run_one(dag, logical_date, log_path: Path, out) -> tuple[str, str]:  # type
             print(f"   {line}", file=out)
         print(f"!! {dag.dag_id} did not succeed; going on with the next DAG", file=out, flush=True)
     return outcome, detail
+
+
+def _set_start_date(dag_id: str, run_id: str, started) -> None:  # type: ignore[no-untyped-def]
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one()
+        run.start_date = started
 
 
 def _city_midnight(day: str):
@@ -152,10 +169,15 @@ def _read_from(log_path: Path, offset: int) -> str:
 def _skip_reasons(log: str) -> list[str]:
     """The reasons tasks gave for skipping (``AirflowSkipException``'s message), no repeats."""
     reasons: list[str] = []
-    for match in SKIP_REASON.finditer(log):
-        reason = next(g for g in match.groups() if g is not None).strip()
-        if reason not in reasons:
-            reasons.append(reason)
+    for line in log.splitlines():
+        entry = _json(line)
+        if entry is not None:
+            found = [str(entry["reason"])] if str(entry.get("event", "")).startswith("Skipping task") and entry.get("reason") else []
+        else:
+            found = [next(g for g in m.groups() if g is not None) for m in SKIP_REASON.finditer(line)]
+        for reason in (r.strip() for r in found):
+            if reason not in reasons:
+                reasons.append(reason)
     return reasons
 
 
@@ -163,11 +185,29 @@ def _errors(log: str, limit: int = 5) -> list[str]:
     """The exception messages in the log (``SomeError: what went wrong``), last ones first, no repeats."""
     found: list[str] = []
     for line in reversed(log.splitlines()):
-        if re.match(r"^[\w.]+(Error|Exception): ", line) and line not in found:
-            found.append(line)
-            if len(found) == limit:
-                break
+        entry = _json(line)
+        if entry is None:
+            messages = [line]
+        else:  # a JSON log line: its exceptions ("exception", or "error_detail"), innermost last
+            details = next((v for k in ("exception", "error_detail") if isinstance(v := entry.get(k), list)), [])
+            messages = [f"{d.get('exc_type')}: {d.get('exc_value')}" for d in reversed(details) if isinstance(d, dict)]
+        for message in messages:
+            if re.match(r"^[\w.]+(Error|Exception): ", message) and message not in found:
+                found.append(message)
+                if len(found) == limit:
+                    return found
     return found
+
+
+def _json(line: str) -> dict | None:
+    """A JSON log line (what logging writes while tasks log to their files) as a dict, else None."""
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def _short(value: object) -> str:
