@@ -78,12 +78,18 @@ def catalog_patrol():
 
     # A shard without entries skips its mapped task; the totals are still added up.
     @task(outlets=[PATROL], trigger_rule="none_failed")
-    def summarize(summaries: list[dict], outlet_events=None) -> dict:
-        """Add the batches up; the asset event carries the totals."""
-        from citygov_airflow import merge_summaries
+    def summarize(summaries: list[dict], logical_date=None, outlet_events=None) -> dict:
+        """Add the batches up; the asset event carries the totals; the log and the run's note say what failed."""
+        from citygov.findings import load_findings
+        from citygov_airflow import city_date, governance_engine, merge_summaries
+        from citygov_airflow.run_report import report_failures
 
         total = merge_summaries(summaries)
         outlet_events[PATROL].extra = total
+        day = city_date(logical_date)
+        with governance_engine() as engine:
+            found = load_findings(engine, origin="patrol", logical_date=day)
+            report_failures(engine, f"patrol {day}", found, note_counts={"findings": len(found)})
         return total
 
     shards = []

@@ -84,11 +84,16 @@ def public_data_census():
     def reconcile(conn_ids: list[str], logical_date=None, outlet_events=None) -> dict:
         """Reconcile the date's stored inventories with the catalog; store snapshot and findings."""
         from citygov import census
+        from citygov.findings import load_findings
         from citygov_airflow import city_date, governance_engine
+        from citygov_airflow.run_report import report_failures
 
+        day = city_date(logical_date)
         with governance_engine() as engine:
-            report = census.reconcile_census(engine, city_date(logical_date), conn_ids)
-        summary = report.summary()
+            report = census.reconcile_census(engine, day, conn_ids)
+            summary = report.summary()
+            found = load_findings(engine, origin="census", logical_date=day)
+            report_failures(engine, f"census {day}", found, note_counts={"sources": summary["sources"], "findings": len(found)})
         outlet_events[CENSUS].extra = {
             "coverage": summary["coverage"]["city"],
             "findings": summary["findings"],
