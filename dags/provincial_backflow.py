@@ -68,8 +68,14 @@ from citygov_airflow.pools import PROVINCE_POOL, source_task_timeout
             type="string",
             description="HTTP connection of the provincial backflow API; pulling is off when it is not defined",
         ),
+        # The UI's backfill form shows this box with its default (unchecked), and no param default can
+        # depend on the run type: the label and help say a backfill ignores it.
         "only_this_date": Param(
-            False, type="boolean", description="only batches of the run's logical date (always so for backfills)"
+            False,
+            type="boolean",
+            title="only_this_date (backfills: always on)",
+            description="Checked: a scheduled or manual run takes only the batches of its logical date; unchecked: "
+            "every batch on offer. A backfill run always takes only its own date, whatever this box shows.",
         ),
     },
 )
