@@ -4,7 +4,8 @@
 and table with the quality each share was served at), ``GET /datasets/{code}/trace.json`` (the same answer
 as ``govern trace dataset --json``) and ``GET /batches/{batch_id}/trace.json`` (``govern trace batch``), all
 behind the pages' Airflow login (``app.state.page_user``), and the template global ``share_notice(item)`` the
-dispute page uses to list the departments that received the data since its last good state.
+dispute page uses to list the departments that received the data since its last good state
+(``GET /disputes/{id}/receivers.json`` gives the same list).
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the real types of the routes.
@@ -18,6 +19,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from citygov.bounds import OutOfBounds, parse_day, quoted
+from citygov.disputes.queue import jsonable
 from citygov.trace import batch_trace, dataset_trace, receivers_to_notify
 from citygov_web.trace_charts import GRADE_COLOURS, grade_colour, lineage_graph, share_timeline
 
@@ -71,6 +73,21 @@ def register(app: FastAPI, store: Callable[[], Engine], env: Environment) -> Non
         if trace is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no backflow batch {quoted(batch_id)} is recorded")
         return JSONResponse(trace.to_dict())
+
+    @app.get("/disputes/{dispute_id}/receivers.json")
+    def receivers_json(_user: Viewer, dispute_id: int) -> JSONResponse:
+        """The departments to tell about an item (what its page lists), or ``null`` when it calls for none."""
+        from citygov import disputes as dq
+        from citygov.bounds import ID_MAX, ID_MIN
+
+        if not ID_MIN <= dispute_id <= ID_MAX:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dispute item {dispute_id}")
+        try:
+            item = dq.get_dispute(store(), dispute_id)
+        except dq.DisputeNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        notice = share_notice(store(), item)
+        return JSONResponse(jsonable(notice) if notice is not None else None)
 
 
 def share_notice(engine: Engine, item: Any) -> dict[str, Any] | None:

@@ -225,3 +225,8 @@ def test_dispute_items_list_the_departments_that_received_the_data(traced: dict[
     assert 'id="share-notice"' in html and readers and all(f'data-requester="{r}"' in html for r in readers)
     quiet = next(i for i in items if i.severity != "high" and i.origin != "backflow")
     assert 'id="share-notice"' not in client.get(f"/disputes/{quiet.id}").text
+    data = client.get(f"/disputes/{quarantined.id}/receivers.json").json()
+    assert {r["requester"] for r in data["receivers"]} == readers and QUARANTINED in data["basis"]
+    assert client.get(f"/disputes/{quiet.id}/receivers.json").json() is None
+    assert client.get("/disputes/999999/receivers.json").status_code == 404
+    assert client.get(f"/disputes/{2**70}/receivers.json").status_code in (404, 422)
