@@ -108,13 +108,15 @@ lint: $(INSTALLED) ## ruff check and the architecture contracts (import-linter, 
 # The active city (govern city init) is served as registered; the demo is registered first only when no
 # other city is active. UP_RUNNER is what finally runs in that environment (tests set it to a no-op).
 UP_RUNNER ?= scripts/up.sh
-up: $(INSTALLED) ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) for the active city, UI on :8080
-	@$(ENV) if [[ -n "$${CITYGOV_CITY_PROFILE:-}" && "$$CITYGOV_CITY_PROFILE" != "$(DEMO_DIR)/city.json" ]]; then \
+# PORT (or CITYGOV_PORT): the api-server's port, which tasks, links and log-server ports follow (airflow_env.sh).
+UP_ENV := $(if $(PORT),export CITYGOV_PORT=$(PORT) &&) $(ENV)
+up: $(INSTALLED) ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) for the active city: make up [PORT=8080]
+	@$(UP_ENV) if [[ -n "$${CITYGOV_CITY_PROFILE:-}" && "$$CITYGOV_CITY_PROFILE" != "$(DEMO_DIR)/city.json" ]]; then \
 	  echo "serving the city of $$CITYGOV_CITY_PROFILE (govern city show; govern city use $(DEMO_DIR) switches to the demo)"; \
 	else $(MAKE) connections; fi
-	@$(ENV) echo "Airflow UI: http://localhost:8080  user: admin  password: in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+	@$(UP_ENV) echo "Airflow UI: $$AIRFLOW__API__BASE_URL  user: admin  password: in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 	@echo "(the password file is written on first start; Ctrl-C stops everything)"
-	@$(ENV) exec $(UP_RUNNER)
+	@$(UP_ENV) exec $(UP_RUNNER)
 
 # The production topology (docker-compose.yml) as processes: scripts/cluster.py, state in .cluster/.
 cluster-up: $(INSTALLED) $(DEMO_CATALOG) ## CeleryExecutor cluster on the local PostgreSQL and Redis (api-server :8080)

@@ -29,6 +29,17 @@ export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
 export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN=3
 # The pipeline runs as soon as `make up` starts it, without anyone clicking "unpause".
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+# One port (`make up PORT=8091`, or CITYGOV_PORT): the api-server listens there, tasks reach its execution API
+# there (not Airflow's default :8080, which on a shared host may be another Airflow), links in logs and run
+# notes ([api] base_url, CITYGOV_BASE_URL to give a host name) and `make up`'s printed address use it. The
+# worker and triggerer log servers listen on PORT+713 and PORT+714 (8793 and 8794 for 8080, Airflow's
+# defaults), or CITYGOV_WORKER_LOG_PORT / CITYGOV_TRIGGER_LOG_PORT.
+export CITYGOV_PORT="${CITYGOV_PORT:-8080}"
+export AIRFLOW__API__PORT="$CITYGOV_PORT"
+export AIRFLOW__API__BASE_URL="${CITYGOV_BASE_URL:-http://localhost:$CITYGOV_PORT}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$CITYGOV_PORT/execution/"
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${CITYGOV_WORKER_LOG_PORT:-$((CITYGOV_PORT + 713))}"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${CITYGOV_TRIGGER_LOG_PORT:-$((CITYGOV_PORT + 714))}"
 
 # The city: the active city profile, written by `govern city init` (or `govern city use DIR`) to
 # .citygov/city.env, sets the city's own AIRFLOW_HOME and metadata DB, GOVERNANCE_DB_URL, CITYGOV_SUITES_DIR,
