@@ -79,6 +79,17 @@ def test_one_mapped_task_per_source_stores_its_inventory_and_a_rerun_replaces_it
     inventories = load_inventories(loaded, DEFAULT_AS_OF)
     assert list(inventories) == sources and all(i.status == REACHABLE for i in inventories.values())
     assert found_keys(load_findings(loaded, origin="census")) == expected_findings(city.defects_path, "census")
+    # XCom carries each source's id, status and resource count only; the inventories are in the store
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        handed = [XComModel.deserialize_value(x) for x in session.query(XComModel).filter(
+            XComModel.dag_id == census_dag.dag_id, XComModel.task_id.like("%.inventory_source"),
+            XComModel.key == "return_value").order_by(XComModel.timestamp)]  # this run's last
+    assert handed and all(set(h) == {"conn_id", "status", "resources"} and isinstance(h["resources"], int) for h in handed)
+    assert {h["conn_id"]: h["resources"] for h in handed if h["conn_id"] in inventories} == {
+        c: len(i.resources) for c, i in inventories.items()}
 
     state, _ = run(census_dag)
 
