@@ -343,3 +343,23 @@ def test_a_gbk_table_with_chinese_names_is_listed_and_counts_as_on_sqlite(
     got = _text_digest(_validate(mysql_source, suite, engine, "企业登记", keys))
     _compare(got, want, SKIPPED[engine] | (UNIQUENESS if engine == "gx" else set()))
     assert [d[3] for d in want] == [1, 2, 1, 2]
+
+
+def test_zero_dates_in_the_update_time_column_are_no_update_time(mysql_url: str) -> None:
+    """The census's and the patrol's latest update: zero dates are not a time (a real one still wins), never
+    an unreadable table."""
+    engine = sa.create_engine(mysql_url)
+    with engine.begin() as db:
+        db.exec_driver_sql("SET SESSION sql_mode = ''")
+        db.exec_driver_sql("CREATE TABLE zero_only (id INT, gxsj DATETIME)")
+        db.exec_driver_sql("INSERT INTO zero_only VALUES (1, '0000-00-00 00:00:00'), (2, '0000-00-00 00:00:00')")
+        db.exec_driver_sql("CREATE TABLE zero_some (id INT, gxsj DATETIME)")
+        db.exec_driver_sql("INSERT INTO zero_some VALUES (1, '0000-00-00 00:00:00'), (2, '2026-11-27 20:15:00')")
+    engine.dispose()
+    inventory = inspect_source(mysql_connection(mysql_url), locations=["zero_only", "zero_some"],
+                               update_columns={"zero_only": "gxsj", "zero_some": "gxsj"})
+    found = {r.location: r for r in inventory.resources}
+    assert all(r.error is None and r.row_count == 2 for r in found.values())
+    assert found["zero_only"].last_updated is None
+    assert found["zero_some"].last_updated is not None
+    assert found["zero_some"].last_updated.replace(tzinfo=None) == datetime(2026, 11, 27, 20, 15)
