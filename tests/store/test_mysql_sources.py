@@ -363,3 +363,19 @@ def test_zero_dates_in_the_update_time_column_are_no_update_time(mysql_url: str)
     assert found["zero_only"].last_updated is None
     assert found["zero_some"].last_updated is not None
     assert found["zero_some"].last_updated.replace(tzinfo=None) == datetime(2026, 11, 27, 20, 15)
+
+
+def test_mysql_column_types_map_to_the_catalog_letters(mysql_url: str) -> None:
+    """What the patrol compares with the 信息项 types: MySQL's own types get the letter of what they hold
+    (a YEAR is a number, TINYINT(1) too, TIMESTAMP a date-time, ENUM text)."""
+    engine = sa.create_engine(mysql_url)
+    with engine.begin() as db:
+        db.exec_driver_sql("CREATE TABLE typed_letters (nd YEAR, flag TINYINT(1), amount DECIMAL(12,2), ratio DOUBLE,"
+                           " z INT(6) ZEROFILL, d DATE, ts TIMESTAMP NULL, dt DATETIME(3), kind ENUM('a','b'),"
+                           " note MEDIUMTEXT, g VARCHAR(8) CHARACTER SET gbk, raw VARBINARY(8))")
+    engine.dispose()
+    (resource,) = inspect_source(mysql_connection(mysql_url), locations=["typed_letters"]).resources
+    assert {c.name: c.letter.value for c in resource.columns} == {
+        "nd": "N", "flag": "N", "amount": "N", "ratio": "N", "z": "N", "d": "D", "ts": "T", "dt": "T", "kind": "C",
+        "note": "C", "g": "C", "raw": "B",
+    }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text, types
+from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql import quoted_name
@@ -69,8 +70,8 @@ def type_letter(sql_type: Any) -> ColumnType:
         return ColumnType.DATETIME
     if isinstance(sql_type, types.Date):
         return ColumnType.DATE
-    if isinstance(sql_type, (types.Integer, types.Numeric, types.Float)):
-        return ColumnType.NUMBER
+    if isinstance(sql_type, (types.Integer, types.Numeric, types.Float, mysql_types.YEAR)):
+        return ColumnType.NUMBER  # MySQL's YEAR (年度 2026) is a number, not text
     if isinstance(sql_type, (types.LargeBinary, types._Binary)):
         return ColumnType.BINARY
     return ColumnType.STRING
