@@ -65,13 +65,29 @@ def row_id(text: str) -> int:
 
 def resolver(args: argparse.Namespace) -> Callable[[str], ConnectionInfo | None]:
     """Connections for commands that read sources outside Airflow: a connections file
-    (``--connections`` or $CITYGOV_CONNECTIONS_FILE, the ``airflow connections import`` format),
-    then ``AIRFLOW_CONN_<ID>`` variables in JSON form."""
+    (``--connections``, else $CITYGOV_CONNECTIONS_FILE, else the served city's: :func:`city_connections_file`,
+    the ``airflow connections import`` format), then ``AIRFLOW_CONN_<ID>`` variables in JSON form."""
     from citygov.sources import connection_from_env, connections_from_file
 
-    path = getattr(args, "connections", None) or os.environ.get("CITYGOV_CONNECTIONS_FILE")
+    path = getattr(args, "connections", None) or os.environ.get("CITYGOV_CONNECTIONS_FILE") or city_connections_file()
     known = connections_from_file(Path(path)) if path else {}
     return lambda conn_id: known.get(conn_id) or connection_from_env(conn_id)
+
+
+def city_connections_file() -> Path | None:
+    """The connections of the city ``govern`` serves when none is named: the active city's, else, with no
+    city active and the embedded store (what ``make demo`` fills), the demo city's (``data/demo``)."""
+    from citygov.onboarding import active_profile
+    from citygov.settings import data_dir
+
+    try:
+        profile = active_profile()
+    except (OSError, ValueError, TypeError):
+        profile = None
+    if profile is not None:
+        return profile.connections_file
+    demo = data_dir() / "demo" / "connections.json"
+    return demo if demo.is_file() and not os.environ.get("GOVERNANCE_DB_URL") else None
 
 
 def parse_date(value: str | None) -> date:
