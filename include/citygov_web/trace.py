@@ -20,11 +20,8 @@ from sqlalchemy import Engine
 
 from citygov.bounds import OutOfBounds, parse_day, quoted
 from citygov.disputes.queue import jsonable
-from citygov.trace import batch_trace, dataset_trace, receivers_to_notify
+from citygov.trace import batch_trace, dataset_trace, item_receivers
 from citygov_web.trace_charts import GRADE_COLOURS, grade_colour, lineage_graph, share_timeline
-
-NOTICE_SEVERITY = "high"
-"""Items of this severity (and backflow items about a batch) list the receivers to tell."""
 
 
 def register(app: FastAPI, store: Callable[[], Engine], env: Environment) -> None:
@@ -91,10 +88,6 @@ def register(app: FastAPI, store: Callable[[], Engine], env: Environment) -> Non
 
 
 def share_notice(engine: Engine, item: Any) -> dict[str, Any] | None:
-    """The departments to tell about dispute ``item``: for a high-severity item, those served since the
-    dataset's last good state; for a backflow item about a loaded batch, those served while its table held
-    the batch. None for other items."""
-    batch = item.location if item.origin == "backflow" and item.location else None
-    if item.severity != NOTICE_SEVERITY and batch is None:
-        return None
-    return receivers_to_notify(engine, item.entry_code, first_seen=item.first_seen, batch_id=batch)
+    """The departments to tell about dispute ``item`` (:func:`citygov.trace.item_receivers`; None when it
+    calls for no notice)."""
+    return item_receivers(engine, item)

@@ -213,9 +213,21 @@ def receivers_to_notify(engine: Engine, code: str | None, *, first_seen: date, b
         chosen = [s for s in shares if good is None or s.served_on > good]
         basis = f"served after the last good state ({good.isoformat()})" if good else "served since the first share (no good state recorded)"
     counts = Counter(s.requester for s in chosen)
-    receivers = [{"requester": r, "shares": n, "last": max(s.served_on for s in chosen if s.requester == r)}
+    receivers = [{"requester": r, "shares": n, "first": min(s.served_on for s in chosen if s.requester == r),
+                  "last": max(s.served_on for s in chosen if s.requester == r)}
                  for r, n in sorted(counts.items())]
     return {"since": good, "basis": basis, "receivers": receivers}
+
+
+def item_receivers(engine: Engine, item: Any) -> dict[str, Any] | None:
+    """The departments to tell about dispute ``item`` (a queue row or view), as :func:`receivers_to_notify`
+    answers: for a high-severity item, those served since the dataset's last good state; for a backflow item
+    about a batch, those served while its table held the batch. None for other items (they call for no
+    notice). The dispute page lists them and the consumer notices (:mod:`citygov.notify.consumers`) tell them."""
+    batch = item.location if item.origin == "backflow" and item.location else None
+    if item.severity != HIGH and batch is None:
+        return None
+    return receivers_to_notify(engine, item.entry_code, first_seen=item.first_seen, batch_id=batch)
 
 
 def _target_table(entry: Any) -> str:
