@@ -55,7 +55,7 @@ $(AIRFLOW_DB): $(INSTALLED)
 	@touch $@
 
 $(DEMO_CATALOG): | $(INSTALLED)
-	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR)
+	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR) --as-of today
 
 # Idempotent: --overwrite replaces connections registered before, `variables set` replaces the value.
 define register
@@ -73,9 +73,9 @@ connections: init $(DEMO_CATALOG) ## Register the demo city's connections, gover
 	$(register)
 
 demo: init ## Generate the demo city, run the pipeline's DAGs through Airflow, show what they found
-	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR)
+	@$(DEMO_ENV) govern demo create --out $(DEMO_DIR) --as-of today
 	$(register)
-	@# The demo city is as of a fixed day (defects.json "as_of"): the runs are for that day, not today.
+	@# The demo city is dated today (defects.json "as_of"), the day the scheduler of make up runs first too.
 	@$(DEMO_ENV) python scripts/run_dags.py "$$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' $(DEMO_DIR)/defects.json)" $(PIPELINE_DAGS)
 	@$(DEMO_ENV) govern city results
 
@@ -113,7 +113,7 @@ UP_ENV := $(if $(PORT),export CITYGOV_PORT=$(PORT) &&) $(ENV)
 up: $(INSTALLED) ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) for the active city: make up [PORT=8080]
 	@$(UP_ENV) if [[ -n "$${CITYGOV_CITY_PROFILE:-}" && "$$CITYGOV_CITY_PROFILE" != "$(DEMO_DIR)/city.json" ]]; then \
 	  echo "serving the city of $$CITYGOV_CITY_PROFILE (govern city show; govern city use $(DEMO_DIR) switches to the demo)"; \
-	else $(MAKE) connections; fi
+	else $(MAKE) connections && $(DEMO_ENV) govern demo dated --dir $(DEMO_DIR); fi
 	@$(UP_ENV) echo "Airflow UI: $$AIRFLOW__API__BASE_URL  user: admin  password: in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 	@echo "(the password file is written on first start; Ctrl-C stops everything)"
 	@$(UP_ENV) exec $(UP_RUNNER)
