@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from citygov.rulebook import describe
 
@@ -103,8 +103,10 @@ def run_note(what: str, counts: Mapping[str, Any], rows: list[FailureRow], max_c
         return f"{head}\n\nnothing failed 全部通过"
     lines = [head, ""]
     for i, r in enumerate(rows):
-        subject = f"[{r.subject}]({r.link})" if r.link else r.subject
-        line = f"- {subject} {r.name}: {r.rule}" + ("" if r.rows is None else f", {r.rows} rows")
+        # A link within the site (the note is read in Airflow's UI, on the same host): short enough for
+        # Airflow's 1000 characters to hold more rows.
+        subject = f"[{r.subject}]({urlsplit(r.link).path})" if r.link else r.subject
+        line = f"- {subject}{f' {r.name}' if r.name else ''}: {r.rule}" + ("" if r.rows is None else f", {r.rows} rows")
         rest = f"- … and {len(rows) - i} more (see the task logs)"
         if len("\n".join([*lines, line])) + 1 + len(rest) > max_chars and i + 1 < len(rows) or (
             len("\n".join([*lines, line])) > max_chars
