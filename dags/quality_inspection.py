@@ -26,7 +26,9 @@ Fan-out: one mapped task per batch of entries grouped by source (param `batch_si
 sources' shard (`sources_<n>` in pool `citygov_sources_<n>`, see `citygov_airflow.pools`): a source that
 does not answer within `CITYGOV_SOURCE_TIMEOUT_S` is asked once per batch, its entries are recorded
 unreachable (not scored) and the batch goes on; `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) is the
-backstop. Rerunning a date replaces that date's runs, findings and scores. Param `date` overrides the date (a backfill by hand).
+backstop. Each batch's log ends with a table of what failed (dataset, rule, failing rows, a link to its
+scorecard) and the run's note sums the night up (`citygov_airflow.run_report`).
+Rerunning a date replaces that date's runs, findings and scores. Param `date` overrides the date (a backfill by hand).
 See the results with `govern quality results`, `govern scores`, and open `data/data_docs/index.html`.
 """
 

@@ -6,8 +6,9 @@ Each DAG runs with ``dag.test``, what ``airflow dags test`` does: a real DAG run
 task through the real task runner, no scheduler, and no retries (``dag.test`` would sleep through each retry_delay). All runs
 share one process, so Airflow's in-process
 execution API starts once (~10 s on 2 cores) instead of once per DAG. Airflow's own log goes to
-``$AIRFLOW_HOME/logs/dags-test/run.log``; this prints each task's state and return value. Expects the
-environment of ``scripts/airflow_env.sh``.
+``$AIRFLOW_HOME/logs/dags-test/run.log`` (JSON lines), each task's also to its log file, where the UI shows
+it (:mod:`citygov_airflow.dag_test_logs`); each run's start date is when it started, not its logical date;
+this prints each task's state and return value. Expects the environment of ``scripts/airflow_env.sh``.
 
 Every DAG given runs, whatever happened to the ones before it (one DAG's failure must not keep the others'
 findings from the dispute queue); at the end each DAG's outcome is listed: success, skipped (every task
