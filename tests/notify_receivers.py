@@ -127,14 +127,15 @@ def _http_handler(receivers: Receivers) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def receivers() -> Iterator[Receivers]:
-    """An SMTP server on :data:`SMTP_PORT` and the HTTP receiver on :data:`HTTP_PORT` (127.0.0.1)."""
+def receivers(smtp_port: int = SMTP_PORT, http_port: int = HTTP_PORT) -> Iterator[Receivers]:
+    """An SMTP server on ``smtp_port`` and the HTTP receiver on ``http_port`` (127.0.0.1; default
+    :data:`SMTP_PORT` and :data:`HTTP_PORT`)."""
     from aiosmtpd.controller import Controller
 
     got = Receivers()
-    smtp = Controller(_SmtpHandler(got), hostname="127.0.0.1", port=SMTP_PORT)
+    smtp = Controller(_SmtpHandler(got), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    http = ThreadingHTTPServer(("127.0.0.1", HTTP_PORT), _http_handler(got))
+    http = ThreadingHTTPServer(("127.0.0.1", http_port), _http_handler(got))
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:

@@ -53,12 +53,14 @@ def _moment(context: Any) -> datetime:
 
 
 class DisputeDigestNotifier(BaseNotifier):
-    """Plans each department's daily digest and the stewards' escalations, then sends everything due at
-    the run's time (the end of its data interval). ``report`` holds what it did (a dict, for XCom)."""
+    """Plans each department's daily digest, the stewards' escalations and the notices to the departments
+    that received a dataset with a problem, then sends everything due at the run's time (the end of its data
+    interval). ``report`` holds what it did (a dict, for XCom)."""
 
-    def __init__(self, *, escalations: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, escalations: bool = True, consumers: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.escalations = escalations
+        self.consumers = consumers
         self.report: dict[str, Any] = {}
 
     def notify(self, context: Any) -> None:
@@ -67,12 +69,14 @@ class DisputeDigestNotifier(BaseNotifier):
 
         routes = notify_routes()
         with governance_engine() as engine:
-            report = run_digest(engine, source_resolver(), routes, now=_moment(context), escalations=self.escalations)
+            report = run_digest(engine, source_resolver(), routes, now=_moment(context), escalations=self.escalations,
+                                consumers=self.consumers)
         self.report = report.to_dict()
         counts = self.report["counts"]
         log.info("dispute notifications: %s planned, %s sent, %s held (quiet hours or retry), %s failed, %s unrouted",
                  counts["planned"], counts["sent"], counts["held"], counts["failed"], counts["unrouted"])
-        for item in self.report["digests"]["unrouted"] + self.report["escalations"]["unrouted"]:
+        for item in (self.report["digests"]["unrouted"] + self.report["escalations"]["unrouted"]
+                     + self.report["consumers"]["unrouted"]):
             log.info("not routed: %s → %s (%s)", item["unit"], item["conn_id"] or "-", item["reason"])
 
 

@@ -1,6 +1,7 @@
 """``govern notify``: the dispute notifications from the command line (the ``dispute_digest`` DAG's core).
 
-``govern notify digest`` plans today's digest for every department and the escalations to the stewards,
+``govern notify digest`` plans today's digest for every department, the escalations to the stewards and the
+notices to the departments that received a dataset with a problem (``--no-consumers`` leaves those out),
 then sends what is due (recorded in the store: a second run the same day sends nothing again);
 ``--dry-run`` shows what would be sent and records and sends nothing. ``govern notify sent`` lists what
 was recorded. Settings: ``--routes FILE`` (else ``$CITYGOV_NOTIFY_ROUTES``), channels from
@@ -15,7 +16,7 @@ from types import ModuleType
 
 
 def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
-    group = sub.add_parser("notify", help="notifications: department digests, escalations (see citygov.notify)")
+    group = sub.add_parser("notify", help="notifications: department digests, escalations, notices to receivers (see citygov.notify)")
     commands = group.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("digest", help="plan and send today's department digests and the stewards' escalations")
@@ -24,12 +25,14 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:
     p.add_argument("--routes", help="notification settings JSON (default $CITYGOV_NOTIFY_ROUTES)")
     p.add_argument("--connections", help="connections JSON (airflow connections import format)")
     p.add_argument("--base-url", help="the api-server's address for item links (overrides the settings)")
-    p.add_argument("--no-escalations", action="store_true", help="digests only")
+    p.add_argument("--no-escalations", action="store_true", help="no escalations to the stewards")
+    p.add_argument("--no-consumers", action="store_true",
+                   help="no notices to the departments that received a dataset with a problem")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda args: _digest(args, common))
 
     p = commands.add_parser("sent", help="what the notifications recorded (planned, held, sent, failed)")
-    p.add_argument("--kind", choices=["digest", "escalation", "failure"])
+    p.add_argument("--kind", choices=["digest", "escalation", "consumer_notice", "failure"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda args: _sent(args, common))
 
@@ -53,11 +56,12 @@ def _digest(args: argparse.Namespace, common: ModuleType) -> int:
     if args.base_url:
         routes = replace(routes, base_url=args.base_url)
     report = run_digest(common.engine(args), common.resolver(args), routes, now=now,
-                        dry_run=args.dry_run, escalations=not args.no_escalations).to_dict()
+                        dry_run=args.dry_run, escalations=not args.no_escalations,
+                        consumers=not args.no_consumers).to_dict()
     if args.json:
         common.print_json(report)
     else:
-        for part in ("digests", "escalations"):
+        for part in ("digests", "escalations", "consumers"):
             for n in report[part]["planned"]:
                 held = f" (held until {n['not_before']})" if n["not_before"] else ""
                 verb = "would send" if args.dry_run else "planned"

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
 
 from citygov.disputes.queue import UNASSIGNED, rule_title
 from citygov.disputes.workdays import add_workdays
@@ -62,6 +63,16 @@ class Planned:
 
     def to_dict(self) -> dict[str, Any]:
         return {"planned": self.planned, "already": self.already, "unrouted": self.unrouted}
+
+
+def unit_codes(session: Session) -> dict[str, str]:
+    """Each unit's code (the catalog's 提供方代码), for the connections routed by convention."""
+    codes: dict[str, str] = {}
+    for provider, code in session.execute(
+        select(CatalogEntryRow.provider, CatalogEntryRow.provider_code).where(CatalogEntryRow.provider_code.is_not(None))
+    ):
+        codes.setdefault(provider, code)
+    return codes
 
 
 def _item(d: Dispute, routes: Routes) -> DigestItem:
@@ -114,11 +125,7 @@ def plan_digests(engine: Engine, resolve: Resolver, routes: Routes, *, now: date
     day = local.date().isoformat()
     horizon = add_workdays(moment, 1).due_at
     with session_scope(engine) as session:
-        codes: dict[str, str] = {}
-        for provider, code in session.execute(
-            select(CatalogEntryRow.provider, CatalogEntryRow.provider_code).where(CatalogEntryRow.provider_code.is_not(None))
-        ):
-            codes.setdefault(provider, code)
+        codes = unit_codes(session)
         items = list(session.scalars(
             select(Dispute).where(or_(Dispute.stage.is_not(None), Dispute.created_at > moment - RECENT)).order_by(Dispute.id)
         ))

@@ -148,3 +148,39 @@ def failure_payload(*, dag_id: str, task_id: str | None, run_id: str, try_number
             "try_number": try_number, "logical_date": logical_date, "error": reason, "log_url": log_url}
     return seal({"kind": "failure", "subject": subject, "text": "\n".join(lines), "markdown": "\n".join(md),
                  "data": data, "queue_link": log_url, "item_ids": []})
+
+
+def consumer_notice_payload(item: DigestItem, *, unit: str, dataset_name: str | None, severity: str | None,
+                            batch_id: str | None, received: dict[str, Any], basis: str,
+                            routes: Routes) -> dict[str, Any]:
+    """A department that received a dataset is told of a problem found in it: which dataset, what was found
+    (the item, with its link), and when the department received it (``received``: shares, first and last
+    served day, as :func:`citygov.trace.receivers_to_notify` lists them)."""
+    dataset = " ".join(p for p in (item.dataset, dataset_name and f"《{dataset_name}》") if p) or "-"
+    found = (f"回流批次 {batch_id} 的记录被隔离 rows of backflow batch {batch_id} quarantined" if batch_id
+             else f"高严重度问题 a {severity}-severity finding")
+    subject = f"【数据问题告知】{unit}: 您单位接收的数据集 {item.dataset or '-'} 发现问题 #{item.id} (notice to receivers)"
+    when = f"{received['shares']} 次 share(s), {received['first']} – {received['last']}"
+    trace = f"{(routes.base_url or 'http://localhost:8080').rstrip('/')}/citygov/web/datasets/{item.dataset}/trace" \
+        if item.dataset else None
+    text = [subject, "",
+            f"数据集 Dataset: {dataset}",
+            f"发现 Found: {found}",
+            f"问题 Item: {item.line()}",
+            f"  {item.link}",
+            f"您单位接收 Received by {unit}: {when} ({basis})",
+            "请核查已使用该数据的业务，待问题处置后以更正后的数据为准。"
+            " Please check what your unit did with this data; the item's page shows how it is resolved."]
+    md = [f"### 数据问题告知 Notice to receivers · {unit}", "",
+          f"- 数据集 Dataset: {dataset}",
+          f"- 发现 Found: {found}",
+          f"- 问题 Item: [#{item.id}]({item.link}) {item.line().split(' ', 1)[1]}",
+          f"- 您单位接收 Received: {when} ({basis})"]
+    if trace:
+        text.append(f"共享追溯 Share trace: {trace}")
+        md.append(f"- [共享追溯 Share trace]({trace})")
+    data = {"type": "citygov.consumer_notice", "unit": unit, "dataset": item.dataset, "dataset_name": dataset_name,
+            "severity": severity, "batch_id": batch_id, "item": asdict(item), "received": dict(received),
+            "basis": basis, "trace_link": trace}
+    return seal({"kind": "consumer_notice", "subject": subject, "text": "\n".join(text), "markdown": "\n".join(md),
+                 "data": data, "queue_link": item.link, "item_ids": [item.id]})
