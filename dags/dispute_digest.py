@@ -7,6 +7,8 @@ Every hour (at :20, after `dispute_sla` has escalated):
   one digest a day: overdue, due within one working day, and new since its last digest, each item with
   its link (`<base_url>/citygov/web/disputes/<id>`). Masked content only.
 - **Escalation**: the stewards are told of every item the SLA run escalated, once per missed deadline.
+- **Notice to consumers**: each department that received a dataset with a high-severity item or a
+  quarantined backflow batch (the departments the item's page lists) is told, once per item.
 - **Held sends**: notifications held back by quiet hours (or a channel that was down) go out as soon as
   a run finds them due.
 

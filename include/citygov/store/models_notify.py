@@ -22,7 +22,8 @@ class NotificationDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
-    """``digest`` (a unit's daily digest), ``escalation`` (overdue items to the stewards) or ``failure``."""
+    """``digest`` (a unit's daily digest), ``escalation`` (overdue items to the stewards), ``consumer_notice``
+    (a problem told to a department that received the data) or ``failure``."""
     key: Mapped[str] = mapped_column(String(255))
     """What makes it once: the digest's local date, the escalation's date, the failed task instance."""
     recipient: Mapped[str] = mapped_column(String(250))
