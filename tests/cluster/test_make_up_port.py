@@ -4,7 +4,8 @@ address says 8091, and the log servers are not Airflow's default ports.
 `make up` runs as a person runs it (scripts/up.sh, `airflow standalone`) for a city profile of the test's
 own: its Airflow home, metadata DB and a dags folder holding one small DAG (the pipeline's DAGs would start
 running at once and take minutes). The test triggers that DAG through the REST API on 8091 and waits for
-its task, which reports the execution API it was given; then everything `make up` started is stopped.
+its task, which reports the execution API it was given and leaves a note for its run (the scheduler's
+listener, plugin citygov_run_notes, puts it on the run); then everything `make up` started is stopped.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def probe():
         }}
         with open({out!r}, "w") as f:
             json.dump(seen, f)
+        # A note for the run, as the inspection tasks leave theirs (the scheduler's listener copies it).
+        from airflow.sdk import get_current_context
+        from citygov_airflow.run_report import RUN_NOTE_KEY
+
+        get_current_context()["ti"].xcom_push(RUN_NOTE_KEY, "probe ran through " + seen["execution_api"])
         return seen
 
     where()
@@ -151,6 +157,8 @@ def test_make_up_port_8091_serves_and_runs_tasks_through_8091(tmp_path: Path) ->
 
             assert _wait("the probe run to finish", finished, 240, proc, log) == "success", log.read_text()[-3000:]
             seen = json.loads(out.read_text())
+            note = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["note"]
+            assert note == f"probe ran through {BASE}/execution/"
             assert seen["execution_api"] == f"{BASE}/execution/"
             assert seen["base_url"] == BASE
             # Log servers off Airflow's defaults (8793/8794, taken by any other Airflow on the host).
