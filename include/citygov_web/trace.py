@@ -89,5 +89,15 @@ def register(app: FastAPI, store: Callable[[], Engine], env: Environment) -> Non
 
 def share_notice(engine: Engine, item: Any) -> dict[str, Any] | None:
     """The departments to tell about dispute ``item`` (:func:`citygov.trace.item_receivers`; None when it
-    calls for no notice)."""
-    return item_receivers(engine, item)
+    calls for no notice), each with the notices recorded for it (``told``: channel, status, sent or held
+    until; :func:`citygov.notify.told_about`)."""
+    from citygov.notify import told_about
+
+    notice = item_receivers(engine, item)
+    if notice is None:
+        return None
+    told = told_about(engine, item.id)
+    for receiver in notice["receivers"]:
+        receiver["told"] = [{"recipient": d.recipient, "channel": d.channel, "status": d.status,
+                             "sent_at": d.sent_at, "not_before": d.not_before} for d in told.get(receiver["requester"], [])]
+    return notice

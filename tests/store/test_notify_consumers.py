@@ -2,7 +2,7 @@
 departments that received the demo's quarantined batch, and those that received a dataset with a
 high-severity item, are told once each per item through a real local SMTP server, a signed 钉钉 robot and a
 企业微信 robot in its quiet hours; a second run sends nothing; the departments with no route are reported;
-what arrived holds no personal data. Run by ``run_digest``, the entry point of the ``dispute_digest`` DAG and
+what arrived holds no personal data; the item's page shows who was told. Run by ``run_digest``, the entry point of the ``dispute_digest`` DAG and
 ``govern notify digest``."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from citygov.store.models import CatalogEntryRow
 from citygov.store.models_disputes import Dispute
 from tests.e2e.test_notify_digest import demo_personal_numbers
 from tests.notify_receivers import receivers
-from tests.store.test_trace import DAY, QUARANTINED, _served, traced  # noqa: F401 (the module's demo city)
+from tests.store.test_trace import DAY, QUARANTINED, _client, _served, traced  # noqa: F401 (the module's demo city)
 
 SMTP_PORT, HTTP_PORT = 8525, 8526
 BASE_URL = "http://gov.test:8091"
@@ -167,3 +167,13 @@ def test_receivers_told_once_each_masked(traced: dict[str, Any], tmp_path: Path,
 
     recorded = deliveries(engine, kind="consumer_notice")
     assert sorted((d.key, d.recipient, d.status) for d in recorded) == sorted((k, r, "sent") for k, r in told)
+
+    # The item's page (and its receivers.json) shows, beside each department, that it was told.
+    client = _client(traced, tmp_path)
+    page = client.get(f"/disputes/{batch_items[0]}").text
+    for unit, channel in ((MZJ, "email"), (RSJ, "dingtalk")):
+        listed = page.split(f'data-requester="{unit}"')[1].split("</li>")[0]
+        assert 'class="told" data-status="sent"' in listed and f"({channel})" in listed
+    data = client.get(f"/disputes/{batch_items[0]}/receivers.json").json()
+    assert {r["requester"]: [(t["recipient"], t["status"]) for t in r["told"]] for r in data["receivers"]} == {
+        MZJ: [("citygov_notify_mzj_mail", "sent")], RSJ: [("citygov_notify_rsj_ding", "sent")]}

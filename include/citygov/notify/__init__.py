@@ -34,7 +34,7 @@ from citygov.notify.channels import (
     dingtalk_signature,
     webhook_signature,
 )
-from citygov.notify.consumers import plan_consumer_notices
+from citygov.notify.consumers import plan_consumer_notices, told_about
 from citygov.notify.deliveries import Delivery, Resolver, deliver_due, deliveries
 from citygov.notify.digest import Planned, plan_digests, plan_escalations, plan_failure
 from citygov.notify.messages import UnmaskedContent
@@ -90,5 +90,5 @@ def run_digest(engine: Engine, resolve: Resolver, routes: Routes, *, now: dateti
 __all__ = [
     "Channel", "ChannelError", "Delivery", "NotifyReport", "Planned", "Routes", "SettingsError", "UnmaskedContent",
     "channel_from_connection", "deliver_due", "deliveries", "dingtalk_signature", "plan_consumer_notices", "plan_digests",
-    "plan_escalations", "plan_failure", "run_digest", "webhook_signature",
+    "plan_escalations", "plan_failure", "run_digest", "told_about", "webhook_signature",
 ]

@@ -22,13 +22,14 @@ from sqlalchemy import Engine, or_, select
 
 from citygov.disputes.states import CLOSED, Status
 from citygov.notify.channels import Channel
-from citygov.notify.deliveries import Resolver, plan, utc
+from citygov.notify.deliveries import Delivery, Resolver, plan, utc, view
 from citygov.notify.digest import RECENT, Planned, _channels, _item, _record, unit_codes
 from citygov.notify.messages import DigestItem, consumer_notice_payload
 from citygov.notify.routes import Routes
 from citygov.store import session_scope
 from citygov.store.models import CatalogEntryRow
 from citygov.store.models_disputes import Dispute
+from citygov.store.models_notify import NotificationDelivery
 from citygov.trace import item_receivers
 from citygov.trace.shares import HIGH
 
@@ -99,4 +100,16 @@ def plan_consumer_notices(engine: Engine, resolve: Resolver, routes: Routes, *, 
     return out
 
 
-__all__ = ["KIND", "plan_consumer_notices"]
+def told_about(engine: Engine, item_id: int) -> dict[str, list[Delivery]]:
+    """The notices recorded for dispute item ``item_id``, per receiving department (oldest first): what the
+    item's page shows beside each department it lists."""
+    out: dict[str, list[Delivery]] = {}
+    with session_scope(engine) as session:
+        for row in session.scalars(select(NotificationDelivery).where(
+                NotificationDelivery.kind == KIND, NotificationDelivery.key.startswith(f"{item_id}|", autoescape=True))
+                .order_by(NotificationDelivery.id)):
+            out.setdefault(row.unit or row.key.split("|", 1)[1], []).append(view(row))
+    return out
+
+
+__all__ = ["KIND", "plan_consumer_notices", "told_about"]
