@@ -6,9 +6,12 @@ dealt round-robin onto SQLite, PostgreSQL (databases ``b_nightly_*``) and MariaD
 api-server on :8181, scheduler, dag-processor, triggerer, one Celery worker; Redis db 5, metadata database
 ``b_airflow`` and store ``b_governance`` on the local PostgreSQL, AIRFLOW_HOME under /tmp/b-airflow), runs
 the nightly chain as the cluster test does (catalog_sync, then public_data_census and catalog_patrol;
-quality_inspection and dispute_routing follow their assets) and prints:
+quality_inspection and dispute_routing follow their assets; a cluster policy of the bench's own makes the
+three triggered DAGs run on demand only, so that unpausing them does not also start a run for their latest
+schedule interval and double the night) and prints:
 
-- wall time per DAG (first start to last end of its runs) and catalog entries per second;
+- wall time per DAG (first start to last end of its runs: dispute_routing runs after every asset, so its
+  span is the night's and its runs mostly wait for a slot) and catalog entries per second;
 - peak memory of each component: VmHWM of its main process, the largest VmHWM among its children (task
   runners, api workers), and the high-water of the whole tree's RSS, sampled every second;
 - the ratio to the cheapest possible pass, measured in this process on the same sources after the chain:
