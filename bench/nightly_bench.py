@@ -412,6 +412,9 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> dict:
 
             engines = {e for e in city.placement.values() if e in (POSTGRESQL, MYSQL)}
             drop_demo_databases(PREFIX, [DemoServer.of(e) for e in engines])
+            # The city's files and the night's Data Docs (~1 GB at 10,000 entries); the logs stay.
+            shutil.rmtree(city.root, ignore_errors=True)
+            shutil.rmtree(cfg.run_dir / "data", ignore_errors=True)
     return result
 
 
