@@ -18,8 +18,6 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SMTP_PORT, HTTP_PORT = 8325, 8326
-
 
 @dataclass
 class Mail:
@@ -59,6 +57,10 @@ class Receivers:
     posts: list[Post] = field(default_factory=list)
     ding_secret: str = "SECdingtalk-test-secret"
     hook_secret: str = "webhook-test-secret"
+    smtp_port: int = 0
+    """The SMTP server's port (chosen free when the receivers start: tests run side by side under xdist)."""
+    http_port: int = 0
+    """The HTTP receiver's port."""
 
     def everything(self) -> str:
         """All that was delivered, as text (for the PII scan)."""
@@ -127,15 +129,17 @@ def _http_handler(receivers: Receivers) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def receivers(smtp_port: int = SMTP_PORT, http_port: int = HTTP_PORT) -> Iterator[Receivers]:
-    """An SMTP server on ``smtp_port`` and the HTTP receiver on ``http_port`` (127.0.0.1; default
-    :data:`SMTP_PORT` and :data:`HTTP_PORT`)."""
+def receivers() -> Iterator[Receivers]:
+    """An SMTP server and the HTTP receiver on free loopback ports (``got.smtp_port``, ``got.http_port``)."""
     from aiosmtpd.controller import Controller
 
-    got = Receivers()
-    smtp = Controller(_SmtpHandler(got), hostname="127.0.0.1", port=smtp_port)
+    from tests.api_server import free_port
+
+    got = Receivers(smtp_port=free_port())
+    smtp = Controller(_SmtpHandler(got), hostname="127.0.0.1", port=got.smtp_port)
     smtp.start()
-    http = ThreadingHTTPServer(("127.0.0.1", http_port), _http_handler(got))
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(got))
+    got.http_port = http.server_address[1]
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
@@ -148,8 +152,8 @@ def receivers(smtp_port: int = SMTP_PORT, http_port: int = HTTP_PORT) -> Iterato
 
 def connections(receivers: Receivers, mz_code: str) -> dict[str, dict[str, Any]]:
     """The city's notification connections pointing at the receivers (``AIRFLOW_CONN_*`` JSON)."""
-    smtp = {"conn_type": "smtp", "host": "127.0.0.1", "port": SMTP_PORT}
-    base = f"http://127.0.0.1:{HTTP_PORT}"
+    smtp = {"conn_type": "smtp", "host": "127.0.0.1", "port": receivers.smtp_port}
+    base = f"http://127.0.0.1:{receivers.http_port}"
     return {
         f"citygov_notify_{mz_code}": smtp | {"extra": {"to": "mzj-data@city.example, mzj-head@city.example",
                                                        "from_email": "citygov@city.example"}},

@@ -39,7 +39,6 @@ pytestmark = pytest.mark.airflow
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "scripts" / "run_dags.py"
-RECEIVER_PORT = 8426
 QUARANTINED = "JSDSJ-20261126-002"
 
 
@@ -63,19 +62,21 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver() -> Iterator[list[dict[str, Any]]]:
+def receiver() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """The receiver's port (a free one) and the events it got."""
     _Receiver.events = []
-    server = ThreadingHTTPServer(("127.0.0.1", RECEIVER_PORT), _Receiver)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield _Receiver.events
+        yield server.server_address[1], _Receiver.events
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_the_nightly_chain_emits_the_lineage_graph(receiver: list[dict[str, Any]], tmp_path: Path) -> None:
+def test_the_nightly_chain_emits_the_lineage_graph(receiver: tuple[int, list[dict[str, Any]]], tmp_path: Path) -> None:
+    port, events = receiver
     city = create_demo_city(tmp_path / "city")
     url = f"sqlite:///{tmp_path / 'governance.db'}"
     conns = connections_from_file(city.connections_path)
@@ -94,7 +95,7 @@ def test_the_nightly_chain_emits_the_lineage_graph(receiver: list[dict[str, Any]
             "AIRFLOW_CONN_PROVINCE_BACKFLOW_API": json.dumps(api),
             "AIRFLOW_VAR_CITYGOV_CATALOG_FILE": str(city.catalog_path),
             "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-                {"type": "http", "url": f"http://127.0.0.1:{RECEIVER_PORT}", "endpoint": "api/v1/lineage"}),
+                {"type": "http", "url": f"http://127.0.0.1:{port}", "endpoint": "api/v1/lineage"}),
             "AIRFLOW__OPENLINEAGE__EXTRACTORS": "citygov_airflow.lineage.CitygovExtractor",
             "AIRFLOW__OPENLINEAGE__NAMESPACE": "citygov",
         }
@@ -102,7 +103,7 @@ def test_the_nightly_chain_emits_the_lineage_graph(receiver: list[dict[str, Any]
                               env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
 
-    complete = [e for e in receiver if e.get("eventType") == "COMPLETE" and "." in e["job"]["name"]]
+    complete = [e for e in events if e.get("eventType") == "COMPLETE" and "." in e["job"]["name"]]
     by_job: dict[str, list[dict[str, Any]]] = {}
     for e in complete:  # DAG id and task id, without the task groups (sources_0. ...) between them
         parts = e["job"]["name"].split(".")
@@ -112,7 +113,7 @@ def test_the_nightly_chain_emits_the_lineage_graph(receiver: list[dict[str, Any]
             "public_data_census.inventory_source", "catalog_patrol.patrol_batch",
             "dispute_routing.route_findings"} <= set(by_job), sorted(by_job)
     # No personal data in clear in any event: assertions carry names and counts, never values.
-    text = json.dumps(receiver, ensure_ascii=False)
+    text = json.dumps(events, ensure_ascii=False)
     assert find_unmasked(text, organisations=False) == []
 
     store = engine_for(url)

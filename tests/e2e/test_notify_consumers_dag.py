@@ -1,5 +1,5 @@
 """The ``dispute_digest`` DAG (``dag.test``) tells the departments that received the demo's quarantined
-backflow batch, once each per item, through a real local SMTP server and a signed 钉钉 robot (:8525, :8526);
+backflow batch, once each per item, through a real local SMTP server and a signed 钉钉 robot (free local ports);
 a second run sends nothing. The notices' content, quiet hours, unrouted receivers and PII scan are tested on
 the core in ``tests/store/test_notify_consumers.py``."""
 
@@ -16,7 +16,7 @@ from citygov.quality.masking import find_unmasked
 from tests.e2e.conftest import airflow_conn_json, load_dag
 from tests.e2e.test_notify_digest import run
 from tests.notify_receivers import receivers
-from tests.store.test_notify_consumers import AT, HTTP_PORT, MZJ, NOTICE, ROUTES, RSJ, SMTP_PORT, _connections
+from tests.store.test_notify_consumers import AT, MZJ, NOTICE, ROUTES, RSJ, _connections
 from tests.store.test_trace import QUARANTINED, traced  # noqa: F401 (the module's demo city)
 
 pytestmark = pytest.mark.airflow
@@ -27,7 +27,7 @@ def test_dispute_digest_dag_tells_the_batch_receivers_once(traced: dict[str, Any
     engine = traced["engine"]
     batch_items = sorted(i.id for i in dq.list_disputes(engine) if i.origin == "backflow" and i.location == QUARANTINED)
     monkeypatch.setenv("AIRFLOW_CONN_GOVERNANCE_DB", airflow_conn_json(traced["url"]))
-    with receivers(SMTP_PORT, HTTP_PORT) as got:
+    with receivers() as got:
         for conn_id, fields in _connections(got).items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
         monkeypatch.setenv("AIRFLOW_VAR_CITYGOV_NOTIFY_ROUTES", json.dumps(ROUTES))

@@ -1,6 +1,6 @@
 """The dispute notifications end to end: the ``dispute_digest`` DAG (``dag.test``) against the demo city's
-queue delivers mail to a real local SMTP server (aiosmtpd, :8325) and signed webhooks to a local HTTP
-receiver (:8326) that checks the 钉钉 and generic signatures itself; what arrived is scanned for personal
+queue delivers mail to a real local SMTP server (aiosmtpd) and signed webhooks to a local HTTP
+receiver that checks the 钉钉 and generic signatures itself; what arrived is scanned for personal
 data (``find_unmasked`` and the demo data's own ID and mobile numbers). Also: once per day per recipient,
 quiet hours, escalation to the stewards, and a failed task told to the operators."""
 

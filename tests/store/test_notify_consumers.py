@@ -28,7 +28,6 @@ from tests.e2e.test_notify_digest import demo_personal_numbers
 from tests.notify_receivers import receivers
 from tests.store.test_trace import DAY, QUARANTINED, _client, _served, traced  # noqa: F401 (the module's demo city)
 
-SMTP_PORT, HTTP_PORT = 8525, 8526
 BASE_URL = "http://gov.test:8091"
 MZJ, RSJ, WJW, GAJ = "连云港市民政局", "连云港市人力资源和社会保障局", "连云港市卫生健康委员会", "连云港市公安局"
 AT = datetime.combine(DAY + timedelta(days=1), time(10, 0), tzinfo=CITY_TZ)
@@ -37,9 +36,9 @@ NOTICE = "数据问题告知"
 
 
 def _connections(got: Any) -> dict[str, dict[str, Any]]:
-    base = f"http://127.0.0.1:{HTTP_PORT}"
+    base = f"http://127.0.0.1:{got.http_port}"
     return {
-        "citygov_notify_mzj_mail": {"conn_type": "smtp", "host": "127.0.0.1", "port": SMTP_PORT,
+        "citygov_notify_mzj_mail": {"conn_type": "smtp", "host": "127.0.0.1", "port": got.smtp_port,
                                     "extra": {"to": "mzj-data@city.example", "from_email": "citygov@city.example"}},
         "citygov_notify_rsj_ding": {"conn_type": "dingding", "host": f"{base}/robot/send?access_token=ding-token",
                                     "password": got.ding_secret},
@@ -89,7 +88,7 @@ def test_receivers_told_once_each_masked(traced: dict[str, Any], tmp_path: Path,
     assert wjw_items
     routes = Routes.from_data(ROUTES)
 
-    with receivers(SMTP_PORT, HTTP_PORT) as got:
+    with receivers() as got:
         conns = connections_from_data(_connections(got))
         first = run_digest(engine, conns.get, routes, now=AT, escalations=False).to_dict()
         assert first["digests"]["planned"] == []

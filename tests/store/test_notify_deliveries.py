@@ -21,8 +21,6 @@ from citygov.store.models_notify import NotificationDelivery
 from tests.notify_receivers import connections, receivers
 from tests.pg import scratch_database
 
-pytestmark = pytest.mark.xdist_group("servers")  # the receivers' fixed ports
-
 AT = datetime(2026, 11, 30, 10, 0, tzinfo=CITY_TZ)
 
 

@@ -3,7 +3,7 @@ with its draft rows, the catalog with its change history, the queue's CSV/XLSX e
 department report (printed and as PDF). Each page's numbers must equal what ``govern … --json`` prints on
 the same store, nothing on them is an identifier in clear, and no page asks anything of another host.
 
-The store is :func:`tests.web.report_city.build_report_city`; one api-server (port 8301) and one browser
+The store is :func:`tests.web.report_city.build_report_city`; one api-server (a free port) and one browser
 serve the whole module. The browser, its login and ``govern`` are those of :mod:`tests.web.test_pages_browser`.
 """
 
@@ -40,9 +40,6 @@ from tests.web.test_pages_browser import (  # noqa: F401 (fixtures of this modul
 
 pytestmark = pytest.mark.airflow
 
-PORT = 8301
-
-
 @pytest.fixture(scope="module")
 def city_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_report_city(tmp_path_factory.mktemp("report_city"))
@@ -55,7 +52,7 @@ def server(airflow_db, city_store: dict[str, Any], tmp_path_factory: pytest.Temp
            "AIRFLOW_CONN_GOVERNANCE_DB": json.dumps({"conn_type": "sqlite", "host": city_store["url"].split("///", 1)[1]}),
            **sources}
     with running_api_server(tmp_path_factory.mktemp("reports_server"), users=USERS, passwords=PASSWORDS, env=env,
-                            startup_seconds=120, port=PORT) as base:
+                            startup_seconds=120) as base:
         yield base
 
 
