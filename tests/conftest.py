@@ -59,14 +59,19 @@ def _airflow_db_for_airflow_tests(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("airflow_db")
 
 
-_SERIAL = ("e2e", "cluster", "web")
-"""Test folders whose tests start Airflow, Celery or a browser (servers, ports, a scheduler): under
+_SERIAL = ("e2e", "cluster")
+"""Test folders whose tests start Airflow or Celery (servers, a scheduler, a few fixed ports): under
 ``pytest -n`` (``make test``) they all run in one worker, one after the other, while the other worker
 takes the rest."""
+_BROWSER = "web"
+"""The browser tests: one worker runs them one after the other (each module starts its own api-server on a
+free port and a Chromium); they may run beside the ``servers`` group."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         folder = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
-        if folder in _SERIAL or item.get_closest_marker("airflow"):
+        if folder == _BROWSER:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif folder in _SERIAL or item.get_closest_marker("airflow"):
             item.add_marker(pytest.mark.xdist_group("servers"))
