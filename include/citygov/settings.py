@@ -9,11 +9,22 @@ Resolution order for the governance store, the same for DAGs, the CLI and the we
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
 """The city's time zone: schedules run on it, and naive timestamps in sources are read in it."""
+
+
+def city_time_text(value: datetime | date | None, empty: str = "") -> str:
+    """A moment as the city reads it (``2026-11-28 09:30``, city time), a day as ``2026-11-28``, ``empty``
+    for none: the one form of pages, exports and notifications."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        return value.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
 
 GOVERNANCE_CONN_ID = "governance_db"
 """Airflow connection id of the governance store."""

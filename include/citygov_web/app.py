@@ -40,7 +40,7 @@ from citygov.identifiers import scrub
 from citygov.quality.review import review_suite, suite_review
 from citygov.quality.suites import SuiteFileError
 from citygov.rulebook import describe
-from citygov.settings import CITY_TZ
+from citygov.settings import CITY_TZ, city_time_text
 from citygov.store import StoreOutOfDate
 from citygov_web import charts, reports
 from citygov_web import trace as trace_pages
@@ -105,11 +105,7 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def _when(value: datetime | date | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
+    return city_time_text(value, "—")
 
 
 def _templates() -> Environment:

@@ -11,26 +11,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
 from typing import Any
 
 from citygov.disputes.queue import DisputeView
 from citygov.identifiers import scrub
-from citygov.settings import CITY_TZ
+from citygov.settings import city_time_text
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-def _when(value: datetime | date | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
 
 
 COLUMNS: tuple[tuple[str, Callable[[DisputeView], Any]], ...] = (
@@ -49,11 +40,11 @@ COLUMNS: tuple[tuple[str, Callable[[DisputeView], Any]], ...] = (
     ("责任单位 Unit", lambda d: d.responsible_unit or "未定责"),
     ("经办人 Assignee", lambda d: d.assignee or ""),
     ("提出人 Raised by", lambda d: d.raised_by),
-    ("提出时间 Raised at", lambda d: _when(d.created_at)),
+    ("提出时间 Raised at", lambda d: city_time_text(d.created_at)),
     ("已开天数 Age (days)", lambda d: d.age_days),
-    ("期限 Due", lambda d: _when(d.due_date)),
+    ("期限 Due", lambda d: city_time_text(d.due_date)),
     ("超期 Overdue", lambda d: "是 yes" if d.overdue else "否 no"),
-    ("办结时间 Resolved at", lambda d: _when(d.resolved_at)),
+    ("办结时间 Resolved at", lambda d: city_time_text(d.resolved_at)),
     ("按期办结 Resolved on time", lambda d: "" if d.resolved_on_time is None else ("是 yes" if d.resolved_on_time else "否 no")),
 )
 """Header (Chinese, English) and value of each exported column."""

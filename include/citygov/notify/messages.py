@@ -17,7 +17,7 @@ from typing import Any
 from citygov.identifiers import scrub
 from citygov.notify.routes import Routes
 from citygov.quality.masking import find_unmasked
-from citygov.settings import CITY_TZ
+from citygov.settings import CITY_TZ, city_time_text
 
 SECTIONS = (
     ("overdue", "超期", "Overdue"),
@@ -59,10 +59,6 @@ class DigestItem:
         return " | ".join(parts)
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def queue_link(routes: Routes, unit: str | None = None, *, overdue: bool = False) -> str:
     base = (routes.base_url or "http://localhost:8080").rstrip("/")
     query = {k: v for k, v in (("department", unit or ""), ("overdue", "true" if overdue else "")) if v}
@@ -88,7 +84,7 @@ def digest_payload(unit: str, day: str, since: datetime, sections: dict[str, lis
     md = [f"### 数据异议日报 Dispute digest · {unit} · {day}", ""]
     for name, zh, en in SECTIONS:
         items = sections.get(name, [])
-        title = f"{zh} {en}" + (f" ({_local(since)} 起)" if name == "new" else "") + f": {len(items)}"
+        title = f"{zh} {en}" + (f" ({city_time_text(since)} 起)" if name == "new" else "") + f": {len(items)}"
         text.append(title)
         md.append(f"**{title}**")
         for item in items:
@@ -113,7 +109,7 @@ def escalation_payload(items: list[DigestItem], now: datetime, routes: Routes) -
     units = sorted({i.unit or "未定责" for i in items})
     subject = f"【异议超期升级】{len(items)} 项超期 overdue, {len(units)} 个单位 unit(s) (dispute escalation)"
     link = queue_link(routes, overdue=True)
-    text, md = [subject, ""], [f"### 异议超期升级 Overdue dispute items escalated · {_local(now)}", ""]
+    text, md = [subject, ""], [f"### 异议超期升级 Overdue dispute items escalated · {city_time_text(now)}", ""]
     for unit in units:
         text.append(f"{unit}:")
         md.append(f"**{unit}**")
