@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -22,9 +22,15 @@ from sqlalchemy import Engine
 from citygov import disputes as dq
 from citygov.backflow import list_batches
 from citygov.backflow.summary import batch_totals
-from citygov.bounds import OutOfBounds, quoted
+from citygov.bounds import PAGE_MAX, OutOfBounds, quoted
 from citygov.catalog.history import entry_history
-from citygov.catalog.queries import catalogued_codes, import_history, list_entries
+from citygov.catalog.queries import (
+    catalog_departments,
+    catalogued_among,
+    get_entry,
+    import_history,
+    page_entries,
+)
 from citygov.census import census_up_to, draft_rows, drafts_csv, latest_census
 from citygov.census_inventory import inventory_status
 from citygov.disputes.export import FORMATS, MEDIA_TYPES, export_queue
@@ -35,6 +41,8 @@ from citygov_web.auth import PageUser
 
 HISTORY_IMPORTS = 20
 """Catalog imports listed on the catalog page (newest first)."""
+HISTORY_CHANGES = 100
+"""Changes (and rejected rows) listed per import on the catalog page; a city's first import adds every entry."""
 
 
 def register(
@@ -46,8 +54,13 @@ def register(
     """Add the pages to ``app`` (built by :func:`citygov_web.app.create_app`): ``store()`` is the
     governance store, ``render(request, template, user, **context)`` the app's renderer and ``as_of`` its
     ``?date=`` parser (today when empty, 422 out of range)."""
+    from citygov_web.app import (
+        DATASET_PAGE_SIZE as CATALOG_PAGE_SIZE,  # one page size for the city's long tables
+    )
+
     Viewer = Annotated[PageUser, Depends(app.state.page_user)]
     DateParam = Annotated[str | None, Query(alias="date")]
+    Page = Annotated[int, Query(ge=1, le=PAGE_MAX, description="1 is the first page")]
 
     def day_or_none(value: str | None) -> date | None:
         return as_of(value) if value else None
@@ -59,7 +72,7 @@ def register(
         engine = store()
         batches = scrub(list_batches(engine, logical_date=day))
         return render(request, "backflow.html", user, batches=batches, totals=batch_totals(batches), day=day,
-                      catalogued=catalogued_codes(engine))
+                      catalogued=catalogued_among(engine, (b["resource_code"] for b in batches)))
 
     @app.get("/census", response_class=HTMLResponse)
     def census(request: Request, user: Viewer, date_: DateParam = None) -> HTMLResponse:
@@ -86,22 +99,37 @@ def register(
                         headers={"Content-Disposition": f'attachment; filename="census_drafts_{taken.isoformat()}.csv"'})
 
     @app.get("/catalog", response_class=HTMLResponse)
-    def catalog(request: Request, user: Viewer, all_: Annotated[bool, Query(alias="all")] = False) -> HTMLResponse:
-        """The catalog's entries (withdrawn ones too with ``all=1``) and its latest imports with their changes."""
+    def catalog(
+        request: Request, user: Viewer, all_: Annotated[bool, Query(alias="all")] = False,
+        q: Annotated[str, Query(description="code, name or department contains it (literally)")] = "",
+        department: str = "", page: Page = 1,
+    ) -> HTMLResponse:
+        """The catalog's entries a page at a time, by code (withdrawn ones too with ``all=1``), those whose code,
+        name or department contains ``q`` and of one ``department``; and its latest imports with their changes."""
         engine = store()
-        return render(request, "catalog.html", user, entries=scrub(list_entries(engine, include_withdrawn=all_)),
-                      imports=scrub(import_history(engine, limit=HISTORY_IMPORTS)), show_all=all_, name=_file_name)
+        text = q.strip()
+        found = page_entries(engine, include_withdrawn=all_, text=text or None, department=department or None,
+                             limit=CATALOG_PAGE_SIZE, offset=(page - 1) * CATALOG_PAGE_SIZE)
+        filters = {"q": text, "department": department}
+        query = urlencode({k: v for k, v in filters.items() if v})  # the filters without ``all``
+        return render(request, "catalog.html", user, entries=scrub(found.entries), total=found.total, page=page,
+                      pages=max(1, -(-found.total // CATALOG_PAGE_SIZE)), filters=filters, query=query,
+                      paged_query="&".join(p for p in (query, "all=1" if all_ else "") if p),
+                      departments=catalog_departments(engine, include_withdrawn=all_),
+                      imports=scrub(import_history(engine, limit=HISTORY_IMPORTS, changes_limit=HISTORY_CHANGES)),
+                      show_all=all_, name=_file_name)
 
     @app.get("/catalog/{code}", response_class=HTMLResponse)
     def catalog_entry(request: Request, user: Viewer, code: str) -> HTMLResponse:
         """One entry (withdrawn too) with every import that changed it."""
         engine = store()
-        entry = next((e for e in list_entries(engine, include_withdrawn=True) if e["code"] == code), None)
+        entry = get_entry(engine, code)
         history = entry_history(engine, code)
         if entry is None and not history:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no catalog entry {quoted(code)}")
+        # a stored entry, withdrawn too, has a scorecard page: no need to read the catalog's codes to link it
         return render(request, "catalog_entry.html", user, code=code, entry=scrub(entry), history=scrub(history),
-                      name=_file_name, catalogued=catalogued_codes(engine))
+                      name=_file_name)
 
     for fmt in FORMATS:
         app.add_api_route(f"/disputes.{fmt}", _exporter(store, fmt, Viewer), methods=["GET"],
@@ -170,8 +198,6 @@ def _exporter(store: Callable[[], Engine], fmt: str, viewer: Any) -> Callable[..
 
 
 def _query(department: str | None, month: str, date_: str | None) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in (("department", department), ("month", month), ("date", date_)) if v})
 
 

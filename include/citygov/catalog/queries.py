@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from citygov.catalog.importer import stored_content
@@ -34,21 +36,84 @@ def city_time(value: datetime) -> datetime:
     return value.astimezone(CITY_TZ)
 
 
+def entry_dict(row: CatalogEntryRow) -> dict[str, Any]:
+    """A stored entry as :func:`list_entries` lists it: ``code``, its content, ``updated_at`` and
+    ``withdrawn_at`` (city time, ISO; None while current)."""
+    return {
+        "code": row.code,
+        **stored_content(row),
+        "updated_at": city_time(row.updated_at).isoformat(),
+        "withdrawn_at": city_time(row.withdrawn_at).isoformat() if row.withdrawn_at else None,
+    }
+
+
 def list_entries(engine: Engine, *, include_withdrawn: bool = False) -> list[dict[str, Any]]:
     """Catalog entries ordered by code, as JSON-able dicts (``withdrawn_at`` set for withdrawn ones)."""
     with session_scope(engine) as session:
         query = select(CatalogEntryRow).options(selectinload(CatalogEntryRow.columns)).order_by(CatalogEntryRow.code)
         if not include_withdrawn:
             query = query.where(CatalogEntryRow.withdrawn_at.is_(None))
-        return [
-            {
-                "code": row.code,
-                **stored_content(row),
-                "updated_at": city_time(row.updated_at).isoformat(),
-                "withdrawn_at": city_time(row.withdrawn_at).isoformat() if row.withdrawn_at else None,
-            }
-            for row in session.scalars(query)
-        ]
+        return [entry_dict(row) for row in session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """One page of the catalog's entries that match a filter."""
+
+    total: int
+    """Entries matching the filter, on every page."""
+    entries: list[dict[str, Any]]
+    """This page's entries, ordered by code, as :func:`list_entries` gives them."""
+
+
+def page_entries(
+    engine: Engine, *, include_withdrawn: bool = False, text: str | None = None, department: str | None = None,
+    limit: int = 100, offset: int = 0,
+) -> CatalogPage:
+    """One page of the catalog (``limit`` entries from ``offset``, ordered by code), counted and cut in SQL.
+
+    ``text`` keeps the entries whose code, name or provider (department) contains it, ignoring ASCII case and
+    taken literally (``%``, ``_``, quotes match themselves); ``department`` keeps one provider's entries
+    exactly; withdrawn entries only with ``include_withdrawn``. An offset past the last entry is an empty page.
+    """
+    where = _entry_filter(include_withdrawn, text, department)
+    with session_scope(engine) as session:
+        total = session.scalar(select(func.count()).select_from(CatalogEntryRow).where(*where)) or 0
+        rows = session.scalars(
+            select(CatalogEntryRow).options(selectinload(CatalogEntryRow.columns)).where(*where)
+            .order_by(CatalogEntryRow.code).limit(limit).offset(offset)
+        )
+        return CatalogPage(total, [entry_dict(row) for row in rows])
+
+
+def _entry_filter(include_withdrawn: bool, text: str | None, department: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if not include_withdrawn:
+        where.append(CatalogEntryRow.withdrawn_at.is_(None))
+    if department:
+        where.append(CatalogEntryRow.provider == department)
+    if text:
+        needle = text.lower()
+        # autoescape: LIKE's wildcards in the text are escaped, the text is one bound parameter
+        where.append(or_(*(func.lower(col).contains(needle, autoescape=True)
+                           for col in (CatalogEntryRow.code, CatalogEntryRow.name, CatalogEntryRow.provider))))
+    return where
+
+
+def catalog_departments(engine: Engine, *, include_withdrawn: bool = False) -> list[str]:
+    """The providers (departments) of the catalog's entries, sorted (withdrawn entries' too when asked)."""
+    query = select(CatalogEntryRow.provider).distinct().order_by(CatalogEntryRow.provider)
+    if not include_withdrawn:
+        query = query.where(CatalogEntryRow.withdrawn_at.is_(None))
+    with session_scope(engine) as session:
+        return list(session.scalars(query))
+
+
+def get_entry(engine: Engine, code: str) -> dict[str, Any] | None:
+    """The entry ``code`` (withdrawn too) as :func:`list_entries` lists it; None when the catalog has no such code."""
+    with session_scope(engine) as session:
+        row = session.get(CatalogEntryRow, code, options=[selectinload(CatalogEntryRow.columns)])
+        return entry_dict(row) if row is not None else None
 
 
 def catalogued_codes(engine: Engine) -> set[str]:
@@ -57,8 +122,22 @@ def catalogued_codes(engine: Engine) -> set[str]:
         return set(session.scalars(select(CatalogEntryRow.code)))
 
 
-def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest catalog imports, newest first, each with its changes and rejected rows."""
+def catalogued_among(engine: Engine, codes: Iterable[str | None]) -> set[str]:
+    """Those of ``codes`` the catalog holds (withdrawn entries included): :func:`catalogued_codes` for a
+    page that shows a few codes, read without reading every code."""
+    wanted = sorted({c for c in codes if c})
+    found: set[str] = set()
+    with session_scope(engine) as session:
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            found.update(session.scalars(select(CatalogEntryRow.code)
+                                         .where(CatalogEntryRow.code.in_(wanted[start : start + 500]))))
+    return found
+
+
+def import_history(engine: Engine, *, limit: int = 20, changes_limit: int | None = None) -> list[dict[str, Any]]:
+    """The latest catalog imports, newest first, each with its changes and rejected rows (the first
+    ``changes_limit`` of each when given: a city's first import adds every entry; the import's counts
+    ``added`` + ``changed`` + ``withdrawn`` and ``rejected`` still say how many there are)."""
     with session_scope(engine) as session:
         imports = session.scalars(
             select(CatalogImport).order_by(CatalogImport.id.desc()).limit(limit)
@@ -67,11 +146,13 @@ def import_history(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
         for imp in imports:
             changes = session.scalars(
                 select(CatalogChange).where(CatalogChange.import_id == imp.id).order_by(CatalogChange.id)
+                .limit(changes_limit)
             ).all()
             errors = session.scalars(
                 select(CatalogImportError)
                 .where(CatalogImportError.import_id == imp.id)
                 .order_by(CatalogImportError.id)
+                .limit(changes_limit)
             ).all()
             out.append(
                 {
