@@ -132,6 +132,13 @@ class Api:
     def runs(self) -> list[dict]:
         return self.call("GET", "/dags/~/dagRuns", params={"limit": 100})["dag_runs"]
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        out: list[dict] = []
+        while page := self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                                params={"limit": 100, "offset": len(out)})["task_instances"]:
+            out += page
+        return out
+
     def wait_dags(self, dag_ids: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -292,6 +299,20 @@ def findings_by_origin(cfg: topology.ClusterConfig, day: Any) -> dict[str, dict[
     return {origin: {"findings": n, "entries": e} for origin, n, e in rows}
 
 
+def task_figures(api: Api, runs: list[dict]) -> dict[str, dict]:
+    """Per DAG: how many task instances ran, their summed duration, and the slowest task with its seconds."""
+    out: dict[str, dict] = {}
+    for r in runs:
+        tis = [t for t in api.task_instances(r["dag_id"], r["dag_run_id"]) if t.get("duration") is not None]
+        d = out.setdefault(r["dag_id"], {"tasks": 0, "task_s": 0.0, "slowest": None, "slowest_s": 0.0})
+        d["tasks"] += len(tis)
+        d["task_s"] = round(d["task_s"] + sum(t["duration"] for t in tis), 1)
+        for t in tis:
+            if t["duration"] > d["slowest_s"]:
+                d["slowest"], d["slowest_s"] = t["task_id"], round(t["duration"], 1)
+    return out
+
+
 def dag_walls(runs: list[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for r in runs:
@@ -381,6 +402,8 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> dict:
             }
             for dag_id, w in sorted(walls.items(), key=lambda kv: kv[1]["start"])
         }
+        for dag_id, figures in task_figures(api, [r for r in runs if r["dag_id"] in result["dags"]]).items():
+            result["dags"][dag_id] |= figures
         result["entries_per_s"] = round(city.entries / max(result["chain_s"], 1e-9), 1)
         result["failed"] = sorted({r["dag_id"] for r in runs if r["state"] != "success"})
         result["findings"] = findings_by_origin(cfg, DEFAULT_AS_OF)
@@ -432,10 +455,12 @@ def _count(values: Any) -> dict[str, int]:
 def report(r: dict) -> None:
     print(f"\nnightly chain: {r['entries']} entries, {r['departments']} departments ({r['placement']}), "
           f"{r['tables']} tables, {r['rows']} rows; CeleryExecutor, {os.cpu_count()} cores")
-    print(f"{'DAG':<20} {'runs':>4} {'wall s':>8} {'busy s':>8} {'entries/s':>10} {'x cheapest':>10}")
+    print(f"{'DAG':<20} {'runs':>4} {'wall s':>8} {'busy s':>8} {'entries/s':>10} {'x cheapest':>10} {'tasks':>6} "
+          f"{'task s':>8}  slowest task")
     for dag_id, d in r.get("dags", {}).items():
         print(f"{dag_id:<20} {d['runs']:>4} {d['wall_s']:>8} {d['busy_s']:>8} {d['entries_per_s']:>10} "
-              f"{d.get('ratio_to_cheapest')!s:>9}x")
+              f"{d.get('ratio_to_cheapest')!s:>9}x {d.get('tasks', '-')!s:>6} {d.get('task_s', '-')!s:>8}  "
+              f"{d.get('slowest') or '-'} {d.get('slowest_s', '')} s")
     if "chain_s" in r:
         print(f"{'chain':<20} {'':>4} {r['chain_s']:>8} {'':>8} {r['entries_per_s']:>10} {r.get('ratio_to_cheapest')!s:>9}x")
         if c := r.get("cheapest_pass"):

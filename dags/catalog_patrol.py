@@ -12,10 +12,11 @@ Every night at 01:00 (Asia/Shanghai) every published catalog entry is checked ag
 | `patrol.volume.empty`, `.drop` | 完整性 | an empty table, or rows fell below half of the last patrol's |
 | `patrol.grading.inconsistent` | 规范性 | ID or mobile numbers in an L1 or 无条件开放 entry; L3/L4 catalogued without conditions |
 
-- **Fan-out**: entries are split into batches grouped by source (param `batch_size`, default 200) and
-  patrolled by one mapped task each: thousands of entries, tens of tasks. A source that is down turns into
+- **Fan-out**: entries are split into batches grouped by source (param `batch_size`; left empty, each
+  shard's entries in about 8 batches of 200 to 2,000) and patrolled by one mapped task each: thousands of
+  entries, tens of tasks. A source that is down turns into
   `patrol.source.unreachable` findings for its own entries only.
-- **Isolation**: sources are hashed into shards (`sources_0` … `sources_3`), each a mapped task in its own
+- **Isolation**: sources are dealt into shards (`sources_0` … `sources_3`), each a mapped task in its own
   pool (`citygov_sources_<n>`), so a source that does not answer holds only its shard's slot. It is given
   up on after `CITYGOV_SOURCE_TIMEOUT_S` (its entries are unreachable for the run, retried by the next);
   `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) is the backstop. See `citygov_airflow.pools`.
@@ -31,7 +32,16 @@ import pendulum
 from airflow.sdk import Param, TaskGroup, dag, task
 
 from citygov_airflow import DEFAULT_ARGS, PATROL, TIMEZONE
-from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_timeout
+from citygov_airflow.pools import (
+    BATCHES_PER_SHARD,
+    SOURCE_POOL_COUNT,
+    BatchSizes,
+    source_pool,
+    source_task_timeout,
+)
+
+PATROL_BATCHES = BatchSizes(smallest=200, largest=2000)
+"""A patrol batch reads metadata and counts: larger batches than the quality inspection's."""
 
 
 @dag(
@@ -46,7 +56,8 @@ from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_ti
     tags=["citygov", "patrol", "catalog"],
     doc_md=__doc__,
     params={
-        "batch_size": Param(200, type="integer", minimum=1, description="catalog entries per mapped task")
+        "batch_size": Param(None, type=["null", "integer"], minimum=1,
+                            description=f"catalog entries per mapped task (empty: about {BATCHES_PER_SHARD} tasks per shard, {PATROL_BATCHES.smallest}–{PATROL_BATCHES.largest} entries each)")
     },
 )
 def catalog_patrol():
@@ -58,7 +69,7 @@ def catalog_patrol():
         from citygov_airflow.pools import plan_shard
 
         with governance_engine() as engine:
-            return plan_shard(engine, patrol.plan_batches, int(params["batch_size"]), shard)
+            return plan_shard(engine, patrol.plan_batches, params["batch_size"], shard, PATROL_BATCHES)
 
     @task(
         map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}",

@@ -19,10 +19,13 @@ validates every published dataset with its Great Expectations suite (`expectatio
   `quality.suite.missing`. A dataset that cannot be read is recorded, not a task failure.
 - **Scores**: six GB/T 36344 ratios (时效性/可访问性 from the patrol), weighted to 0–100 and a grade
   (优秀 ≥ 90, 良好 ≥ 80, 合格 ≥ 60, 不合格), per dataset, department and city, kept as history.
-- **Data Docs**: rebuilt from the stored, masked results into `data/data_docs/` (param `docs_dir`); the
-  build fails rather than publish an unmasked identifier.
+- **Data Docs**: built from the stored, masked results into `data/data_docs/<date>/` (param `docs_dir`):
+  each batch writes its datasets' pages as soon as their results are stored (so the pages of a night are
+  rendered in parallel), `build_data_docs` writes the date's index (and any page a batch left unwritten),
+  the list of dates and `latest`; nothing with an unmasked identifier is published (that task fails).
 
-Fan-out: one mapped task per batch of entries grouped by source (param `batch_size`), in the pool of the
+Fan-out: one mapped task per batch of entries grouped by source (param `batch_size`; left empty, each shard's
+entries in about 8 batches of 50 to 500, so 10,000 entries make ~32 tasks, not 200), in the pool of the
 sources' shard (`sources_<n>` in pool `citygov_sources_<n>`, see `citygov_airflow.pools`): a source that
 does not answer within `CITYGOV_SOURCE_TIMEOUT_S` is asked once per batch, its entries are recorded
 unreachable (not scored) and the batch goes on; `execution_timeout` (`CITYGOV_SOURCE_TASK_TIMEOUT_S`) is the
@@ -34,11 +37,23 @@ See the results with `govern quality results`, `govern scores`, and open `data/d
 
 from __future__ import annotations
 
+import logging
+
 import pendulum
 from airflow.sdk import Param, TaskGroup, dag, task
 
 from citygov_airflow import DEFAULT_ARGS, PATROL, QUALITY, TIMEZONE
-from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_timeout
+from citygov_airflow.pools import (
+    BATCHES_PER_SHARD,
+    SOURCE_POOL_COUNT,
+    BatchSizes,
+    source_pool,
+    source_task_timeout,
+)
+
+log = logging.getLogger(__name__)
+QUALITY_BATCHES = BatchSizes(smallest=50, largest=500)
+"""A quality batch reads every row of its datasets: smaller batches than the patrol's."""
 
 
 @dag(
@@ -52,7 +67,8 @@ from citygov_airflow.pools import SOURCE_POOL_COUNT, source_pool, source_task_ti
     tags=["citygov", "quality", "great_expectations"],
     doc_md=__doc__,
     params={
-        "batch_size": Param(50, type="integer", minimum=1, description="catalog entries per mapped task"),
+        "batch_size": Param(None, type=["null", "integer"], minimum=1,
+                            description=f"catalog entries per mapped task (empty: about {BATCHES_PER_SHARD} tasks per shard, {QUALITY_BATCHES.smallest}–{QUALITY_BATCHES.largest} entries each)"),
         "date": Param(None, type=["null", "string"], description="logical date YYYY-MM-DD (default: the patrol's)"),
         "engine": Param("auto", enum=["auto", "stream", "fused", "gx"],
                         description="auto (per source kind), stream (read, check in the worker), fused (one SQL scan), gx (GX's SQL engine)"),
@@ -82,7 +98,7 @@ def quality_inspection():
         from citygov_airflow.pools import plan_shard
 
         with governance_engine() as engine:
-            return plan_shard(engine, plan_batches, int(params["batch_size"]), shard)
+            return plan_shard(engine, plan_batches, params["batch_size"], shard, QUALITY_BATCHES)
 
     @task(
         map_index_template="{{ task.op_kwargs['codes'][0] }} +{{ task.op_kwargs['codes'] | length - 1 }}",
@@ -93,6 +109,7 @@ def quality_inspection():
         from datetime import date
 
         from citygov.lineage import inspection_lineage
+        from citygov.quality.docs import UnmaskedDataError, build_pages
         from citygov.quality.runner import inspect_batch
         from citygov_airflow import governance_engine, source_resolver
         from citygov_airflow.lineage import emit
@@ -100,6 +117,10 @@ def quality_inspection():
 
         with governance_engine() as engine:
             report = inspect_batch(engine, codes, source_resolver(), date.fromisoformat(day), engine=params["engine"])
+            try:  # the batch's Data Docs pages, now, beside the other batches
+                build_pages(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day), codes=codes)
+            except UnmaskedDataError as error:  # nothing published; build_data_docs tries again and fails
+                log.error("%s", error)
             emit(lambda: inspection_lineage(engine, source_resolver(), codes, date.fromisoformat(day)))
             report_failures(engine, f"quality {day}", [f.to_dict() for f in report.findings])
             return {k: v for k, v in report.summary().items() if k != "datasets"}
@@ -107,7 +128,7 @@ def quality_inspection():
     # A shard without entries skips its mapped task; the docs and totals are still built.
     @task(outlets=[QUALITY], trigger_rule="none_failed")
     def build_data_docs(summaries: list[dict], day: str, params=None, outlet_events=None) -> dict:
-        """Rebuild Data Docs from the stored, masked results; the asset event carries the totals."""
+        """Index the date's Data Docs (the batches wrote the pages); the asset event carries the totals."""
         from datetime import date
 
         from citygov.findings import load_findings
@@ -117,7 +138,7 @@ def quality_inspection():
 
         total = merge_summaries(summaries)
         with governance_engine() as engine:
-            docs = build_data_docs(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day))
+            docs = build_data_docs(engine, params.get("docs_dir"), logical_date=date.fromisoformat(day), pages=False)
             counts = {"datasets": total.get("entries", 0), **total.get("status", {}), "findings": total.get("findings", 0)}
             found = load_findings(engine, origin="quality", logical_date=date.fromisoformat(day))
             report_failures(engine, f"quality {day}", found, note_counts=counts)

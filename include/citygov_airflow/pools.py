@@ -28,6 +28,7 @@ gets them from ``python -m citygov_airflow.pools``. Airflow is imported only ins
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,9 @@ SOURCE_POOL_SLOTS = 1
 
 PROVINCE_POOL = "citygov_province"
 """The provincial backflow API's pool: pulls never take a department shard's slot."""
+
+BATCHES_PER_SHARD = 8
+"""Mapped batches per shard a DAG aims at when its ``batch_size`` is left empty (:class:`BatchSizes`)."""
 
 SOURCE_TASK_TIMEOUT_S = 3600
 """Default ``execution_timeout`` of a task that reads sources, in seconds."""
@@ -85,11 +89,12 @@ def split_by_shard(
     batches: Sequence[Sequence[str]],
     conn_of: Mapping[str, str],
     shard: int,
-    batch_size: int,
+    batch_size: int | BatchSizes,
     shards: int = SOURCE_POOL_COUNT,
 ) -> list[list[str]]:
     """The planned ``batches`` cut down to ``shard``'s entries (``conn_of[code]`` is an entry's source,
-    dealt by :func:`assign_shards`), cut again into batches of at most ``batch_size``.
+    dealt by :func:`assign_shards`), cut again into batches of at most ``batch_size`` (a number, or
+    :class:`BatchSizes` to size them by how many entries the shard has).
 
     The planner lists entries grouped by source; keeping its order and cutting the shard's entries anew
     keeps that grouping and makes full batches, where cutting each planned batch by shard would leave up
@@ -99,18 +104,42 @@ def split_by_shard(
     # An entry the catalog lost between two reads (a withdrawal) goes to shard 0, where its batch finds it
     # gone; it is never dropped from the plan silently.
     codes = [code for batch in batches for code in batch if shard_of.get(conn_of.get(code, ""), 0) == shard]
-    return [codes[i : i + batch_size] for i in range(0, len(codes), batch_size)]
+    size = batch_size.for_entries(len(codes)) if isinstance(batch_size, BatchSizes) else batch_size
+    return [codes[i : i + size] for i in range(0, len(codes), size)]
+
+
+@dataclass(frozen=True)
+class BatchSizes:
+    """How a DAG sizes its mapped batches when no ``batch_size`` is given: each shard's entries in about
+    ``tasks`` batches, none smaller than ``smallest`` nor larger than ``largest``.
+
+    Every mapped task costs some seconds before it does anything (a worker process, Airflow's API calls,
+    imports: ~5 s on the CeleryExecutor measured by ``make bench``), so a fixed small batch makes a large
+    catalog mostly overhead (10,000 entries in batches of 50: 200 tasks), and a fixed large one leaves a
+    small catalog in one task. ``smallest`` keeps a small city's batches as they were; ``largest`` bounds
+    what one retry redoes and how long one batch holds its shard's slot."""
+
+    smallest: int
+    largest: int
+    tasks: int = BATCHES_PER_SHARD
+
+    def for_entries(self, entries: int) -> int:
+        """The batch size for a shard of ``entries`` entries."""
+        return max(self.smallest, min(self.largest, -(-entries // max(self.tasks, 1))))
 
 
 def plan_shard(
-    engine: Engine, planner: Callable[[Engine, int], list[list[str]]], batch_size: int, shard: int
+    engine: Engine, planner: Callable[[Engine, int], list[list[str]]], batch_size: int | None, shard: int,
+    sizes: BatchSizes,
 ) -> list[list[str]]:
     """The batches of shard ``shard``: ``planner`` (the patrol's or the quality inspection's
-    ``plan_batches``) over the published catalog, keeping the entries whose source is in the shard."""
+    ``plan_batches``) over the published catalog, keeping the entries whose source is in the shard, in
+    batches of ``batch_size`` (a DAG's param), else sized by ``sizes`` to the shard's entries."""
     from citygov.catalog.queries import load_entries
 
     conn_of = {entry.code: entry.conn_id for entry in load_entries(engine)}
-    return split_by_shard(planner(engine, batch_size), conn_of, shard, batch_size)
+    planned = planner(engine, batch_size or sizes.smallest)
+    return split_by_shard(planned, conn_of, shard, batch_size or sizes)
 
 
 def source_task_timeout() -> timedelta:

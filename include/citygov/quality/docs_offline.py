@@ -144,10 +144,9 @@ def outside_loads(text: str) -> list[str]:
     return [a or b or c for a, b, c in _LOADS.findall(text)]
 
 
-def make_offline(site: Path) -> OfflineReport:
-    """Copy the vendored files into ``site/static/vendor`` and rewrite every page and stylesheet of the GX
-    site ``site`` to load them (and GX's logo from ``static/images``) by relative paths. Raises
-    :class:`OutsideAssetError` if a page still loads anything from outside afterwards."""
+def install_vendored(site: Path) -> None:
+    """Copy the vendored files into ``site/static/vendor`` (replacing what is there). Raises
+    :class:`OutsideAssetError` if the package lost some of them."""
     source = vendor_dir()
     missing = [f"{v.folder}/{f}" for v in PACKAGES for f in v.urls.values() if not (source / v.folder / f).is_file()]
     if missing:
@@ -156,18 +155,41 @@ def make_offline(site: Path) -> OfflineReport:
     target = site / SITE_FOLDER
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target)
+
+
+def offline_text(text: str, relative: str, counts: dict[str, int] | None = None) -> str:
+    """A page or stylesheet of a GX site, at ``relative`` (its path from the site's root, ``/``-separated),
+    rewritten to load the vendored files and GX's logo by relative paths. Raises :class:`OutsideAssetError`
+    if it still loads anything from outside afterwards."""
+    up = "../" * relative.count("/")
+    new = _rewrite(text, up, {} if counts is None else counts)
+    left = outside_loads(new)
+    if left:
+        raise OutsideAssetError(f"Data Docs page {relative} would load {len(left)} file(s) from outside ({'; '.join(left[:3])}): "
+                                "vendor them in citygov.quality.docs_offline.PACKAGES")
+    return new
+
+
+def make_offline(site: Path) -> OfflineReport:
+    """Copy the vendored files into ``site/static/vendor`` and rewrite every page and stylesheet of the GX
+    site ``site`` to load them (and GX's logo from ``static/images``) by relative paths. Raises
+    :class:`OutsideAssetError` if a page still loads anything from outside afterwards."""
+    install_vendored(site)
+    target = site / SITE_FOLDER
     report = OfflineReport()
     left: list[str] = []
     for path in sorted(site.rglob("*")):
         if path.suffix not in (".html", ".css") or not path.is_file() or target in path.parents:
             continue
-        up = "../" * (len(path.relative_to(site).parts) - 1)
         text = path.read_text(encoding="utf-8")
-        new = _rewrite(text, up, report.replaced)
+        try:
+            new = offline_text(text, path.relative_to(site).as_posix(), report.replaced)
+        except OutsideAssetError:
+            new = _rewrite(text, "../" * (len(path.relative_to(site).parts) - 1), {})
+            left += [f"{path.relative_to(site)}: {url}" for url in outside_loads(new)]
         if new != text:
             path.write_text(new, encoding="utf-8")
             report.pages += 1
-        left += [f"{path.relative_to(site)}: {url}" for url in outside_loads(new)]
     if left:
         raise OutsideAssetError(f"Data Docs pages would load {len(left)} file(s) from outside ({'; '.join(left[:3])}): "
                                 "vendor them in citygov.quality.docs_offline.PACKAGES")
