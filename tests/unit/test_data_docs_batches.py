@@ -118,3 +118,37 @@ def test_batch_sizes_follow_the_shard_within_their_bounds() -> None:
     batches = split_by_shard([list(conn_of)], conn_of, 0, sizes)
     assert [len(b) for b in batches] == [125] * 8 and sum(batches, []) == list(conn_of)
     assert split_by_shard([list(conn_of)], conn_of, 0, 300) == [list(conn_of)[i : i + 300] for i in range(0, 1000, 300)]
+
+
+def test_a_suite_unchanged_since_the_day_before_is_not_rendered_again(
+    inspected: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import shutil
+    from datetime import timedelta
+
+    from citygov.quality import docs as docs_module
+
+    out, before = tmp_path / "docs", DAY - timedelta(days=1)
+    with session_scope(inspected) as session:  # the same results stored for the day before too
+        for run in session.scalars(select(QualityRun).where(QualityRun.logical_date == DAY)).all():
+            session.add(QualityRun(**{c: getattr(run, c) for c in ("entry_code", "suite_name", "status", "location", "conn_id",
+                                                                   "started_at", "validation_result")}, logical_date=before))
+    build_data_docs(inspected, out, logical_date=before, suites=SUITES)
+    rendered: list[str] = []
+    original = docs_module._Gx.suite_page
+    monkeypatch.setattr(docs_module._Gx, "suite_page", lambda self, key, suite: rendered.append(key.name) or original(self, key, suite))
+    build_data_docs(inspected, out, logical_date=DAY, suites=SUITES)
+    assert rendered == []  # the three suites, unchanged, taken from the day before
+    page = (out / DAY.isoformat() / f"expectations/{CODES[0]}.html").read_text(encoding="utf-8")
+    assert page.count('id="citygov-date"') == 1 and f'data-date="{DAY.isoformat()}"' in page
+    assert page.replace(DAY.isoformat(), "D") == (out / before.isoformat() / f"expectations/{CODES[0]}.html").read_text(
+        encoding="utf-8").replace(before.isoformat(), "D")
+
+    edited = tmp_path / "suites"  # a steward edits one suite: that page is rendered anew
+    shutil.copytree(SUITES, edited)
+    suite = json.loads((edited / f"{CODES[1]}.json").read_text(encoding="utf-8"))
+    suite.setdefault("meta", {})["notes"] = "reviewed again"
+    (edited / f"{CODES[1]}.json").write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
+    build_data_docs(inspected, out, logical_date=DAY, suites=edited)
+    assert rendered == [CODES[1]]

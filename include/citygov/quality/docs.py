@@ -30,6 +30,8 @@ date's site works served by the plugin and opened from disk.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -262,7 +264,11 @@ def build_pages(
         except SuiteFileError:
             suite = None
         if suite is not None:
-            path, html = gx_site.suite_page(ExpectationSuiteIdentifier(name=code), _suite_from_json(scrub(_suite_json(suite))))
+            suite_data = scrub(_suite_json(suite))
+            path = gx_site.suite_path(code)
+            mark = _suite_mark(suite_data)
+            if (html := _earlier_page(out, logical_date, path, mark)) is None:
+                html = gx_site.suite_page(ExpectationSuiteIdentifier(name=code), _suite_from_json(suite_data))[1] + mark
             pages[path] = html
         data = docs_samples(scrub(data))  # each failing row with its masked key and reason
         _describe(data, run_id, location)
@@ -276,6 +282,29 @@ def build_pages(
         for run_pk, path in paths.items():
             session.execute(update(QualityRun).where(QualityRun.id == run_pk).values(data_docs_path=path))
     return PagesReport(site=site, validations=len(paths), suites=len(pages) - len(paths))
+
+
+def _suite_mark(suite_data: dict[str, Any]) -> str:
+    """The comment ending a suite's page that says what it was rendered from (the scrubbed suite and GX's
+    version): a suite unchanged since an earlier date is not rendered again."""
+    import great_expectations as gx
+
+    digest = hashlib.sha256(json.dumps([gx.__version__, suite_data], sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return f"\n<!-- citygov-suite {digest} -->\n"
+
+
+def _earlier_page(out: Path, day: date, path: str, mark: str) -> str | None:
+    """The suite page at ``path`` of the newest other date kept, as GX rendered it (without its date bar),
+    if it ends with ``mark``; else None."""
+    for other in kept_dates(out)[:2]:
+        if other == day:
+            continue
+        try:
+            text = (out / other.isoformat() / path).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return _DATE_BAR.sub("", text, count=1) if text.endswith(mark) else None
+    return None
 
 
 def _describe(data: dict[str, Any], run_id: Any, location: str) -> None:
@@ -392,6 +421,9 @@ def _share_static(site: Path, others: list[Path]) -> None:
                     os.replace(linked, path)
                 except OSError:
                     continue
+
+
+_DATE_BAR = re.compile(r'<div id="citygov-date"[^\n]*?全部日期 All dates</a></div>')
 
 
 def _date_bar(html: str, path: str, day: date) -> str:
