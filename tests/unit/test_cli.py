@@ -86,3 +86,13 @@ def test_a_bad_data_docs_retention_is_a_clear_error_before_anything_runs(
     err = capsys.readouterr().err
     assert err.startswith("error: CITYGOV_DATA_DOCS_KEEP_DAYS='a month'") and "Traceback" not in err
     assert not db.exists()  # refused before the store was opened
+
+
+def test_an_import_of_thousands_prints_the_first_codes_and_a_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [dict(GOOD_ROWS[0], 信息资源代码=f"320700-GAJ-{i:04d}", 信息资源名称=f"人口基本信息{i}") for i in range(1, 31)]
+    write_catalog(tmp_path / "catalog.csv", rows)
+    assert main(["--db", f"sqlite:///{tmp_path / 'g.db'}", "catalog", "import", str(tmp_path / "catalog.csv")]) == 0
+    out = capsys.readouterr().out
+    added = next(line for line in out.splitlines() if line.startswith("  added"))
+    assert added.startswith("  added 30: 320700-GAJ-0001, ") and "320700-GAJ-0020" in added and "320700-GAJ-0021" not in added
+    assert added.endswith("… and 10 more (--json lists them all)")

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+SHOWN_CODES = 20
+"""Codes an import prints per kind of change (``--json`` has them all)."""
+
 
 def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  # type: ignore[type-arg]
     """Add the ``catalog`` commands to ``govern``."""
@@ -63,8 +66,9 @@ def cmd_catalog_import(args: argparse.Namespace, common: ModuleType) -> int:
         )
         if not args.dry_run:
             for kind in ("added", "changed", "restored", "withdrawn"):
-                if result[kind]:
-                    print(f"  {kind}: {', '.join(result[kind])}")
+                if codes := result[kind]:  # a city's first import adds thousands: the first ones, then a count
+                    more = f" … and {len(codes) - SHOWN_CODES} more (--json lists them all)" if len(codes) > SHOWN_CODES else ""
+                    print(f"  {kind} {len(codes)}: {', '.join(codes[:SHOWN_CODES])}{more}")
             print(f"  unchanged: {result['unchanged']}")
     return common.EXIT_OK if result["ok"] else common.EXIT_PROBLEMS
 
