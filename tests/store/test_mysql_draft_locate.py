@@ -33,9 +33,8 @@ from tests.mysql import mysql_connection, scratch_mysql_database
 from tests.store.test_disputes_queue import _prepare
 from tests.unit.test_quality_draft import BASE, DAY, ENTRY, PLANTED, ROWS, _base_check, _entry, city  # noqa: F401
 
-ENGINES = ("stream", "fused")
-"""``engine="gx"`` runs value sets with GX's own SQL, which compares by the column's collation on MySQL
-(:data:`tests.store.test_mysql_sources.GX_OWN_SQL`): GX's behaviour, not the draft's."""
+ENGINES = ("stream", "fused", "gx")
+"""``engine="gx"`` on MySQL runs value sets in the exact SQL (:data:`citygov.quality.tables.GX_COUNTS_BY_COLLATION`)."""
 
 
 @pytest.fixture(scope="module")

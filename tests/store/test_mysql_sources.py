@@ -32,17 +32,13 @@ from tests.quality_cases import PARAMS, ROWS, _digest, _fill, _lookup, _rows, _r
 
 ENGINES = ("stream", "fused", "gx")
 
-GX_OWN_SQL = {"expect_column_values_to_be_in_set", "expect_column_value_lengths_to_be_between"}
-"""Expectations ``engine="gx"`` runs with GX's own SQL, which on MySQL compares text by the column's
-collation (``'甲 '`` is in ``['甲']`` under PAD SPACE) and measures lengths in bytes (``LENGTH``):
-GX's behaviour, not citygov's; the fused and streaming engines count them as everywhere else. On the
-quirk table GX's uniqueness (its own ``GROUP BY``) merges ``'abc'`` and ``'ABC'`` likewise."""
-
 UNIQUENESS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
 """Grouped by :func:`citygov.quality.tables._sql_unique` in the fused engine, by the column's collation
 until it groups by :func:`citygov.quality.sqlcond.exact`: see :func:`test_fused_uniqueness_is_exact_text`."""
 
-SKIPPED = {"stream": set(), "fused": UNIQUENESS, "gx": GX_OWN_SQL}
+SKIPPED = {"stream": set(), "fused": UNIQUENESS, "gx": UNIQUENESS}
+"""``engine="gx"`` runs the expectations GX's own SQL counts by collation or in bytes on MySQL in the fused
+engine's SQL (:data:`citygov.quality.tables.GX_COUNTS_BY_COLLATION`): nothing else is skipped for it."""
 
 
 def _compare(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], skipped: set[str]) -> None:
@@ -197,7 +193,7 @@ def test_mysql_quirks_count_as_on_sqlite(engine: str, quirks: tuple[sa.Engine, s
     mysql, sqlite = quirks
     expected = _validate(sqlite, _quirk_suite(), "fused", "q")
     result = _validate(mysql, _quirk_suite(), engine, "q")
-    _compare(_text_digest(result), _text_digest(expected), SKIPPED[engine] | (UNIQUENESS if engine == "gx" else set()))
+    _compare(_text_digest(result), _text_digest(expected), SKIPPED[engine])
     counts = {(d[0], i): d[3] for i, d in enumerate(_digest(expected))}
     assert counts[("expect_column_values_to_be_unique", 0)] == 2  # only the two 'abc' are duplicates
     assert counts[("expect_compound_columns_to_be_unique", 1)] == 2  # ('a','1') twice; ('A','1'), ('a ','1') apart
@@ -236,11 +232,15 @@ def test_census_describes_a_mysql_source(mysql_url: str) -> None:
     assert with_column.last_updated.replace(tzinfo=None) == datetime(2026, 11, 2, 9, 30)
 
 
-def test_fused_uniqueness_is_exact_text(quirks: tuple[sa.Engine, sa.Engine]) -> None:
+@pytest.mark.parametrize("engine", ["fused", "gx"])
+def test_fused_uniqueness_is_exact_text(engine: str, quirks: tuple[sa.Engine, sa.Engine]) -> None:
     mysql, sqlite = quirks
     want = [d for d in _text_digest(_validate(sqlite, _quirk_suite(), "fused", "q")) if d[0] in UNIQUENESS]
-    got = [d for d in _text_digest(_validate(mysql, _quirk_suite(), "fused", "q")) if d[0] in UNIQUENESS]
+    result = _validate(mysql, _quirk_suite(), engine, "q")
+    got = [d for d in _text_digest(result) if d[0] in UNIQUENESS]
     assert got == want
+    if engine == "gx":  # GX's own GROUP BY would merge 'abc' and 'ABC': the exact SQL ran, and says so
+        assert set(result.meta["exact_sql"]) >= UNIQUENESS | {"expect_column_values_to_be_in_set"}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -341,7 +341,7 @@ def test_a_gbk_table_with_chinese_names_is_listed_and_counts_as_on_sqlite(
     keys = ("统一社会信用代码",)
     want = _text_digest(_validate(sqlite_source, suite, "fused", "企业登记", keys))
     got = _text_digest(_validate(mysql_source, suite, engine, "企业登记", keys))
-    _compare(got, want, SKIPPED[engine] | (UNIQUENESS if engine == "gx" else set()))
+    _compare(got, want, SKIPPED[engine])
     assert [d[3] for d in want] == [1, 2, 1, 2]
 
 
