@@ -60,6 +60,7 @@ from citygov.store import StoreOutOfDate
 from citygov_web.auth import cross_site_refusal, is_allowed, refusal
 from citygov_web.problems import (
     STORE_OUT_OF_DATE,
+    UNPROCESSABLE,
     ErrorReply,
     Refusal,
     allowed_methods,
@@ -223,7 +224,7 @@ def create_api(store: Callable[[], Engine], resolve: Callable[[str], Any], url_p
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = field_problems(exc.errors())
-        return reply(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        return reply(UNPROCESSABLE,
                      ErrorReply(code="invalid_request", detail=summary(problems), errors=problems))
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -45,7 +45,14 @@ from citygov.store import StoreOutOfDate
 from citygov_web import charts, reports
 from citygov_web import trace as trace_pages
 from citygov_web.auth import PageUser, cross_site_refusal, is_allowed, refusal
-from citygov_web.problems import STORE_OUT_OF_DATE, allowed_methods, field_problems, nul_refusal, summary
+from citygov_web.problems import (
+    STORE_OUT_OF_DATE,
+    UNPROCESSABLE,
+    allowed_methods,
+    field_problems,
+    nul_refusal,
+    summary,
+)
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -169,7 +176,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         message = summary(field_problems(exc.errors()))
-        return render(request, "error.html", None, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, message=message)
+        return render(request, "error.html", None, status_code=UNPROCESSABLE, message=message)
 
     @app.exception_handler(StoreOutOfDate)
     async def out_of_date(request: Request, exc: StoreOutOfDate) -> Response:
@@ -189,7 +196,7 @@ def create_app(
         try:
             return parse_day(value)
         except OutOfBounds as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(UNPROCESSABLE, str(exc)) from None
 
     reports.register(app, store, render, as_of)  # backflow, census, catalog, queue exports, monthly report
 
@@ -250,20 +257,20 @@ def create_app(
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"{user.name} may not review suites: only a steward registered on the queue may")
         if action not in ("accept", "drop", "set"):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {quoted(action)}")
+            raise HTTPException(UNPROCESSABLE, f"unknown action {quoted(action)}")
         try:
             share = float(mostly) if mostly.strip() else None
         except ValueError:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"threshold {quoted(mostly)} is not a number") from None
+            raise HTTPException(UNPROCESSABLE, f"threshold {quoted(mostly)} is not a number") from None
         try:
             done = review_suite(code, action, rule=rule or None, expected_label=label or None, mostly=share,
                                 by=user.name, at=datetime.now(CITY_TZ))
         except SuiteFileError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(UNPROCESSABLE, str(exc)) from None
         except LookupError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT if label else status.HTTP_404_NOT_FOUND, str(exc)) from None
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(UNPROCESSABLE, str(exc)) from None
         base = request.scope.get("root_path", "").rstrip("/")
         return RedirectResponse(f"{base}/datasets/{quote(code)}?{urlencode({'done': done.message})}#review",
                                 status.HTTP_303_SEE_OTHER)
@@ -311,7 +318,7 @@ def create_app(
         for value in item:
             ident, _, version = value.partition(":")
             if not ident.isdigit() or (version and not version.isdigit()):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"selected item {quoted(value)} is not id:version")
+                raise HTTPException(UNPROCESSABLE, f"selected item {quoted(value)} is not id:version")
             versions[int(ident)] = int(version) if version else None  # type: ignore[assignment]
         try:
             result = dq.bulk_act(store(), list(versions), action, by=user.name, note=note, to=to or None,
@@ -397,7 +404,7 @@ def create_app(
                 page.headers["Cache-Control"] = "no-store"
                 return page
             else:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown action {quoted(action)}")
+                raise HTTPException(UNPROCESSABLE, f"unknown action {quoted(action)}")
         except dq.DisputeError as exc:
             return _item(request, user, dispute_id, error=str(exc), status_code=exc.http_status)
         base = request.scope.get("root_path", "").rstrip("/")

@@ -17,6 +17,11 @@ from pydantic import BaseModel, Field
 
 from citygov.bounds import EXCERPT_MAX, quoted
 
+UNPROCESSABLE = 422
+"""The status of a request whose values are refused (Starlette renamed its constant to
+``HTTP_422_UNPROCESSABLE_CONTENT`` after RFC 9110 and deprecated ``HTTP_422_UNPROCESSABLE_ENTITY``; the
+number is the same under every version)."""
+
 PROBLEMS_SHOWN = 20
 """At most this many schema mismatches are listed in one reply."""
 

@@ -34,10 +34,12 @@ from citygov.catalog.queries import (
 from citygov.census import census_up_to, draft_rows, drafts_csv, latest_census
 from citygov.census_inventory import inventory_status
 from citygov.disputes.export import FORMATS, MEDIA_TYPES, export_queue
+from citygov.disputes.queue import list_dispute_lines
 from citygov.identifiers import scrub
 from citygov.monthly import department_month, report_departments
 from citygov.settings import CITY_TZ
 from citygov_web.auth import PageUser
+from citygov_web.problems import UNPROCESSABLE
 
 HISTORY_IMPORTS = 20
 """Catalog imports listed on the catalog page (newest first)."""
@@ -169,7 +171,7 @@ def _report(engine: Engine, department: str, month: str, day: date) -> Any:
     try:
         return department_month(engine, department, month, as_of=day)
     except OutOfBounds as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
@@ -185,9 +187,9 @@ def _exporter(store: Callable[[], Engine], fmt: str, viewer: Any) -> Callable[..
         sort: str = "id", order: str = "asc",
     ) -> Response:
         try:
-            items = dq.list_disputes(store(), status=status_ or None, department=department or None,
-                                     dataset=(dataset or "").strip() or None, overdue=overdue, rule=rule or None,
-                                     severity=severity or None, assignee=assignee or None, sort=sort, order=order)
+            items = list_dispute_lines(store(), status=status_ or None, department=department or None,
+                                       dataset=(dataset or "").strip() or None, overdue=overdue, rule=rule or None,
+                                       severity=severity or None, assignee=assignee or None, sort=sort, order=order)
         except dq.DisputeError as exc:
             raise HTTPException(exc.http_status, str(exc)) from None
         stamp = datetime.now(CITY_TZ).strftime("%Y%m%d-%H%M")

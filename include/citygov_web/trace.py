@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from citygov.bounds import OutOfBounds, parse_day, quoted
 from citygov.disputes.queue import jsonable
 from citygov.trace import batch_trace, dataset_trace, item_receivers
+from citygov_web.problems import UNPROCESSABLE
 from citygov_web.trace_charts import GRADE_COLOURS, grade_colour, lineage_graph, share_timeline
 
 
@@ -35,12 +36,12 @@ def register(app: FastAPI, store: Callable[[], Engine], env: Environment) -> Non
         try:
             return parse_day(value)
         except OutOfBounds as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name}: {exc}") from None
+            raise HTTPException(UNPROCESSABLE, f"{name}: {exc}") from None
 
     def answer(code: str, date_from: str | None, date_to: str | None):  # type: ignore[no-untyped-def]
         first, last = day(date_from, "from"), day(date_to, "to")
         if first and last and first > last:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"from {first} is after to {last}")
+            raise HTTPException(UNPROCESSABLE, f"from {first} is after to {last}")
         trace = dataset_trace(store(), code, date_from=first, date_to=last)
         if trace is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND,
