@@ -463,13 +463,13 @@ def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
         latest_message=item.latest_message,
         latest_evidence=dict(item.latest_evidence or {}),
         created_at=_city(item.created_at),  # type: ignore[arg-type]
-        age_days=(city_day(now) - city_day(_utc(item.created_at))).days,  # type: ignore[arg-type]
+        age_days=_age_days(item.created_at, city_day(now)),
         status_changed_at=_city(item.status_changed_at),  # type: ignore[arg-type]
         stage=item.stage,
         due_date=item.due_date,
         due_at=_city(due),
         due_provisional=item.due_provisional,
-        overdue=bool(item.stage and due and now >= due),
+        overdue=_overdue(item.stage, due, now),
         extended=item.extended,
         escalation_level=item.escalation_level,
         accepted_at=_city(item.accepted_at),
@@ -481,6 +481,17 @@ def _view(item: Dispute, now: datetime, *, events: bool = False) -> DisputeView:
         flagged_at=_city(item.flagged_at),
         events=[_event_view(e) for e in item.events] if events else None,
     )
+
+
+def _age_days(created_at: datetime, today: date) -> int:
+    """Whole city days from ``created_at`` (naive: UTC) to ``today`` (the city's day at the moment asked
+    about); cheapest when ``created_at`` is in city time already."""
+    return (today - city_day(created_at)).days
+
+
+def _overdue(stage: str | None, due: datetime | None, now: datetime) -> bool:
+    """A running deadline (``due``, aware) has passed at ``now``."""
+    return bool(stage and due and now >= due)
 
 
 def _event_view(e: DisputeEvent) -> DisputeEventView:
@@ -651,6 +662,85 @@ def list_disputes(
     ordering = _ordering(sort, order)
     with session_scope(engine) as session:
         return [_view(item, moment) for item in session.scalars(select(Dispute).where(*where).order_by(*ordering))]
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeLine:
+    """An item as one line of a long list (the queue's exports): the fields of :class:`DisputeView` such a
+    list shows, with the same names and values, read without loading the whole item."""
+
+    id: int
+    status: str
+    status_en: str
+    severity: str | None
+    dimension: str | None
+    rule_id: str | None
+    rule_title: str
+    origin: str
+    entry_code: str | None
+    location: str | None
+    column: str | None
+    record_key: str | None
+    """Masked, as stored (see :attr:`DisputeView.record_key`)."""
+    title: str
+    responsible_unit: str | None
+    assignee: str | None
+    raised_by: str
+    created_at: datetime
+    age_days: int
+    due_date: date | None
+    overdue: bool
+    resolved_at: datetime | None
+    resolved_on_time: bool | None
+
+
+_LINE_COLUMNS = (
+    Dispute.id, Dispute.status, Dispute.severity, Dispute.dimension, Dispute.rule_id, Dispute.origin,
+    Dispute.entry_code, Dispute.location, Dispute.column_name, Dispute.record_key, Dispute.title,
+    Dispute.responsible_unit, Dispute.assignee, Dispute.raised_by, Dispute.created_at, Dispute.stage,
+    Dispute.due_at, Dispute.due_date, Dispute.resolved_at, Dispute.resolved_on_time,
+)
+
+
+def list_dispute_lines(
+    engine: Engine,
+    *,
+    status: str | Status | None = None,
+    department: str | None = None,
+    dataset: str | None = None,
+    origin: str | None = None,
+    overdue: bool = False,
+    flagged: bool | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    assignee: str | None = None,
+    sort: str = "id",
+    order: str = "asc",
+    now: datetime | None = None,
+) -> list[DisputeLine]:
+    """:func:`list_disputes` as :class:`DisputeLine`: the same items in the same order for the same
+    filters, in one query of only the columns a line holds (tens of thousands of items in well under a
+    second)."""
+    moment = _now(now)
+    where = _filters(status, department, dataset, origin, flagged, overdue, moment, rule, severity, assignee)
+    ordering = _ordering(sort, order)
+    statuses, today = {s.value: s for s in Status}, city_day(moment)
+    with session_scope(engine) as session:
+        rows = session.execute(select(*_LINE_COLUMNS).where(*where).order_by(*ordering)).all()
+        lines = []
+        for (id_, state, severity_, dimension, rule_id, origin_, code, location, column, key, title, unit, person,
+             raised_by, created_at, stage, due_at, due_date, resolved_at, on_time) in rows:
+            state_ = statuses.get(state) or Status(state)
+            lines.append(DisputeLine(
+                id=id_, status=state_.value, status_en=state_.english, severity=severity_, dimension=dimension,
+                rule_id=rule_id, rule_title=rule_title(rule_id), origin=origin_, entry_code=code, location=location,
+                column=column, record_key=key, title=title, responsible_unit=unit, assignee=person,
+                raised_by=raised_by, created_at=(created := _city(created_at)),  # type: ignore[arg-type]
+                age_days=_age_days(created, today), due_date=due_date,  # type: ignore[arg-type]
+                overdue=_overdue(stage, _utc(due_at), moment), resolved_at=_city(resolved_at),
+                resolved_on_time=on_time,
+            ))
+        return lines
 
 
 @dataclass(frozen=True)
