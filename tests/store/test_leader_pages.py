@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from citygov import disputes as dq
 from citygov.cli import main
-from citygov.disputes.export import COLUMNS, queue_rows
+from citygov.disputes.export import COLUMNS, export_queue, queue_rows
 from citygov.monthly import department_month
 from citygov.quality.masking import find_unmasked
 from citygov.settings import CITY_TZ
@@ -105,8 +105,52 @@ def test_the_queue_exports_hold_the_queues_rows_masked(client: TestClient, city:
         assert not key or MASKED_KEY.match(key) or "*" in key, key
     text = "\n".join("\t".join(str(v) for v in r) for r in rows)
     assert find_unmasked(text) == [] and city["resident"] not in text
+    if fmt == "csv":  # read as lines (only the columns written) or as whole items: the same file
+        assert reply.content == export_queue(expected, "csv")
     if not filters:  # the raised claim's record is in the full export, masked
         assert f"{city['resident'][:6]}********{city['resident'][-4:]}" in text
+
+
+PLANTED_RULE = "rule 13700001111"
+PLANTED = {  # identifiers in clear in every column a source or a person fills (a store written before masking)
+    "title": "电话 13912345678 身份证 320706198512121234 信用代码 91320700MA1W2X3Y4K",
+    "raised_by": "13812345678", "assignee": "320706198512121234", "record_key": "320706198512121234",
+    "column_name": "sfzhm 320706198512121234", "location": "dept/rkjbxx 13612345678", "rule_id": PLANTED_RULE,
+    "responsible_unit": "91320700MA1W2X3Y4K", "severity": "high", "dimension": "13512345678",
+}
+IN_CLEAR = ("13912345678", "320706198512121234", "91320700MA1W2X3Y4K", "13812345678", "13612345678", "13512345678",
+            "13700001111")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_identifiers_in_any_text_column_leave_masked(client: TestClient, city: dict[str, Any], fmt: str) -> None:
+    """An item whose texts hold ID numbers, mobiles and credit codes in clear: the file shows them masked,
+    whether the rows come from the store (the route) or from :func:`list_disputes` (``queue_rows``)."""
+    from sqlalchemy import delete, insert
+
+    from citygov.store.models_disputes import Dispute
+
+    engine = engine_for(city["url"])
+    moment = datetime(2020, 3, 2, 8, 0, tzinfo=CITY_TZ)
+    with engine.begin() as conn:
+        planted = conn.execute(insert(Dispute).values(
+            fingerprint=f"planted-{fmt}", origin="consumer", status="待受理", first_seen=moment.date(),
+            last_seen=moment.date(), created_at=moment, status_changed_at=moment, latest_evidence={}, **PLANTED,
+        ).returning(Dispute.id)).scalar_one()
+    try:
+        reply = client.get(f"/disputes.{fmt}", params={"rule": PLANTED_RULE})
+        assert reply.status_code == 200, reply.text[-300:]
+        rows = _csv_rows(reply.content) if fmt == "csv" else _xlsx_rows(reply.content)
+        assert [int(r[0]) for r in rows[1:]] == [planted]
+        views = dq.list_disputes(engine, rule=PLANTED_RULE)
+        for shown in (rows, queue_rows(views)):
+            text = "\n".join("\t".join(str(v) for v in r) for r in shown)
+            assert find_unmasked(text) == [] and not [c for c in IN_CLEAR if c in text], text
+            assert "139****5678" in text and "320706********1234" in text and "913207********3Y4K" in text
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(Dispute).where(Dispute.id == planted))
+        engine.dispose()
 
 
 def test_the_queue_page_links_its_exports_with_its_filters(client: TestClient) -> None:

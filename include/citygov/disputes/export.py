@@ -1,9 +1,12 @@
 """The dispute queue as a file for a spreadsheet (队列导出): CSV (UTF-8 with a BOM) or XLSX.
 
 One row per item, the columns of the queue page plus its dates, in the order :func:`list_disputes` gives
-them for the same filters. Record keys are the queue's masked ones and every text passes through the one
-masker (:func:`citygov.identifiers.scrub`) again on the way out: a file leaves the platform, so nothing in
-it may be an identifier in clear. A text a spreadsheet would run as a formula is quoted with a leading ``'``.
+them for the same filters (the pages read them with :func:`~citygov.disputes.queue.list_dispute_lines`, only
+the columns written). Record keys are the queue's masked ones and every text that comes from a source or a
+person passes through the one masker (:func:`citygov.identifiers.scrub`) again on the way out: a file leaves
+the platform, so nothing in it may be an identifier in clear. Only the columns the platform writes itself
+(:data:`MADE_HERE`: numbers, states, dates, yes/no) skip it. A text a spreadsheet would run as a formula is
+quoted with a leading ``'``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from citygov.disputes.queue import DisputeView
+from citygov.disputes.queue import DisputeLine, DisputeView
 from citygov.identifiers import scrub
 from citygov.settings import city_time_text
+from citygov.xlsx import xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
@@ -24,7 +28,7 @@ MEDIA_TYPES = {
 }
 
 
-COLUMNS: tuple[tuple[str, Callable[[DisputeView], Any]], ...] = (
+COLUMNS: tuple[tuple[str, Callable[[DisputeView | DisputeLine], Any]], ...] = (
     ("编号 ID", lambda d: d.id),
     ("状态 Status", lambda d: d.status),
     ("状态(英) Status (en)", lambda d: d.status_en),
@@ -54,39 +58,53 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A text cell starting with one of these is taken as a formula by spreadsheets (CSV injection)."""
 
 
-def _cell(value: Any) -> Any:
-    """A masked value, a text that a spreadsheet would run as a formula quoted with ``'``."""
-    value = scrub(value)
+MADE_HERE = frozenset({
+    "编号 ID", "状态 Status", "状态(英) Status (en)", "提出时间 Raised at", "已开天数 Age (days)", "期限 Due",
+    "超期 Overdue", "办结时间 Resolved at", "按期办结 Resolved on time",
+})
+"""Headers of the columns whose values the platform writes itself (an item's number, its state, dates it
+formats, counts, yes/no): they cannot hold personal data and skip the masker. Every other column (titles,
+record keys, rules, datasets, columns, units, people) holds text from sources or people and is masked."""
+
+
+def _unformula(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def queue_rows(items: Sequence[DisputeView]) -> list[list[Any]]:
-    """The items as export rows (the header first), every text masked, none a formula."""
-    return [[h for h, _ in COLUMNS]] + [[_cell(get(d)) for _, get in COLUMNS] for d in items]
+def _cell(value: Any) -> Any:
+    """A masked value, a text that a spreadsheet would run as a formula quoted with ``'``."""
+    return _unformula(scrub(value))
 
 
-def export_queue(items: Sequence[DisputeView], fmt: str) -> bytes:
-    """The items (as :func:`~citygov.disputes.list_disputes` returned them) as a ``csv`` or ``xlsx`` file."""
+def queue_rows(items: Sequence[DisputeView | DisputeLine]) -> list[list[Any]]:
+    """The items as export rows (the header first), every text from a source or a person masked, none a
+    formula."""
+    columns = []
+    for header, get in COLUMNS:
+        values = [get(d) for d in items]
+        # Column by column, each distinct value once: units, rules, datasets and people repeat on most lines.
+        shown = {v: (_unformula(v) if header in MADE_HERE else _cell(v)) for v in set(values) if isinstance(v, str)}
+        columns.append([shown.get(v, v) for v in values])  # numbers and None pass as they are
+    return [[h for h, _ in COLUMNS], *map(list, zip(*columns, strict=True))]
+
+
+def export_queue(items: Sequence[DisputeView | DisputeLine], fmt: str) -> bytes:
+    """The items (as :func:`~citygov.disputes.list_disputes` or :func:`list_dispute_lines` returned them)
+    as a ``csv`` or ``xlsx`` file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     rows = queue_rows(items)
     if fmt == "csv":
         buffer = io.StringIO(newline="")
         csv.writer(buffer, lineterminator="\r\n").writerows(rows)
         return buffer.getvalue().encode("utf-8-sig")
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-        from openpyxl.utils import get_column_letter
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("异议队列 Disputes")
-        for i, (header, _) in enumerate(COLUMNS, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(header) + 4))
-        sheet.freeze_panes = "A2"
-        for row in rows:
-            sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
-    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return _xlsx(rows)
 
 
-__all__ = ["COLUMNS", "FORMATS", "MEDIA_TYPES", "export_queue", "queue_rows"]
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    """The rows as a one-sheet workbook, the headings frozen (every text a text, never a formula)."""
+    widths = [max(10, min(40, len(header) + 4)) for header, _ in COLUMNS]
+    return xlsx_bytes(rows, sheet="异议队列 Disputes", widths=widths, frozen_rows=1)
+
+
+__all__ = ["COLUMNS", "FORMATS", "MADE_HERE", "MEDIA_TYPES", "export_queue", "queue_rows"]
