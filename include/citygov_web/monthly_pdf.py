@@ -5,17 +5,29 @@ The font is ``CITYGOV_CJK_FONT`` when set (a .ttf/.otf/.ttc file), else the firs
 that exists (Debian's fonts-wqy-microhei, fonts-wqy-zenhei, fonts-noto-cjk). Without fpdf2 or a font,
 :func:`render_pdf` raises :class:`PdfUnavailable` saying what to install; the page itself still prints
 from the browser.
+
+fpdf2 reads a CJK font's tables and maps its tens of thousands of characters on every ``add_font`` (about
+0.3 s for wqy-microhei), so the font is parsed once per process (:func:`_parsed_font`) and each document
+gets a copy of it with its own per-document state (see :func:`_add_cjk_font`). One face draws everything,
+the table headings too (a CJK font file here has no bold face; the regular one always stood in for it).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from citygov.monthly import DepartmentMonth
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT_ENV = "CITYGOV_CJK_FONT"
 FONT_CANDIDATES = (
@@ -46,23 +58,64 @@ def cjk_font(candidates: Sequence[Path] = FONT_CANDIDATES) -> Path:
     return found
 
 
+FAMILY = "cjk"
+"""The family name the document draws in (fpdf2's font key)."""
+
+
+@lru_cache(maxsize=4)
+def _parsed_font(path: str, version: tuple[int, int]) -> Any:
+    """``path`` parsed by fpdf2 (its ``TTFFont``), once per process and font file ``version`` (mtime, size):
+    the prototype :func:`_add_cjk_font` copies; it never draws itself."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font(FAMILY, fname=path)
+    font = pdf.fonts[FAMILY]
+    font.ttfont.close()  # every copy opens its own
+    return font
+
+
+def _add_cjk_font(pdf: FPDF, path: Path) -> None:
+    """``pdf.add_font(FAMILY, fname=path)``, without parsing the font again.
+
+    What fpdf2 works out from the font once (character map, widths, glyph ids, descriptor) is shared with
+    the process's prototype, as fpdf2 itself shares them between a document and its ``FPDFRecorder`` copies
+    (``TTFFont.__deepcopy__``). What a document changes is its own: the used-glyph subset, missing glyphs,
+    widths (a defaultdict filled on lookup), the biggest size, and the fontTools font, which fpdf2 subsets in
+    place and closes when it writes the file."""
+    from fontTools import ttLib
+    from fpdf.fonts import SubsetMap
+
+    stat = path.stat()
+    prototype = _parsed_font(str(path), (stat.st_mtime_ns, stat.st_size))
+    font = copy.copy(prototype)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, fontNumber=prototype.collection_font_number, lazy=True)
+    font.cw = defaultdict(prototype.cw.default_factory, prototype.cw)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[FAMILY] = font
+
+
 def render_pdf(report: DepartmentMonth, *, printed_at: datetime, candidates: Sequence[Path] = FONT_CANDIDATES) -> bytes:
     """The report as PDF bytes (A4, one table a section), or :class:`PdfUnavailable`."""
     try:
         from fpdf import FPDF
+        from fpdf.fonts import FontFace
     except ImportError:
         raise PdfUnavailable(f"PDF needs fpdf2: pip install 'citygov[reports]'. {PRINT_HINT}") from None
     font = cjk_font(candidates)
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every table at INFO
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("cjk", fname=str(font))
-    pdf.add_font("cjk", style="B", fname=str(font))  # table headings are bold; the one face stands in
+    _add_cjk_font(pdf, font)
     pdf.add_page()
     r = report
-    pdf.set_font("cjk", size=16)
+    pdf.set_font(FAMILY, size=16)
     pdf.cell(0, 10, f"{r.department} 数据治理月报 {r.month}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=9)
+    pdf.set_font(FAMILY, size=9)
     pdf.cell(0, 6, f"Monthly department report · {r.first_day.isoformat()} – {r.last_day.isoformat()}"
              f"{'' if r.complete else ' (本月未结束 month not over)'} · 打印 printed {printed_at:%Y-%m-%d %H:%M}",
              new_x="LMARGIN", new_y="NEXT")
@@ -71,10 +124,11 @@ def render_pdf(report: DepartmentMonth, *, printed_at: datetime, candidates: Seq
     def table(title: str, widths: tuple[int, ...], rows: list[tuple[str, ...]], *, size: int = 10,
               headings: bool = False) -> None:
         """A section: its title, then ``rows`` (the first one as headings when ``headings``)."""
-        pdf.set_font("cjk", size=12)
+        pdf.set_font(FAMILY, size=12)
         pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("cjk", size=size)
-        with pdf.table(col_widths=widths, first_row_as_headings=headings) as t:
+        pdf.set_font(FAMILY, size=size)
+        # Headings in the one face (fpdf2's default asks for a bold one).
+        with pdf.table(col_widths=widths, first_row_as_headings=headings, headings_style=FontFace()) as t:
             for row in rows:
                 t.row(row)
         pdf.ln(3)

@@ -236,6 +236,27 @@ def test_the_pdf_says_what_to_install_without_a_font(client: TestClient, city: d
     assert all(f"#{h.dispute_id}" in text for h in report.handled) and find_unmasked(text) == []
 
 
+def test_each_pdf_draws_its_own_text_with_the_font_parsed_once(city: dict[str, Any]) -> None:
+    """The CJK font is parsed once per process; every document still embeds the glyphs it uses itself."""
+    from pypdf import PdfReader
+
+    from citygov_web.monthly_pdf import FONT_CANDIDATES, _parsed_font, render_pdf
+
+    if not any(p.is_file() for p in FONT_CANDIDATES):
+        pytest.skip("no CJK font on this host: the PDF itself is not drawn here")
+    engine = engine_for(city["url"])
+    report = department_month(engine, UNIT, MONTH, as_of=DAY)
+    engine.dispose()
+    first = render_pdf(report, printed_at=datetime.now(CITY_TZ))
+    parsed = _parsed_font.cache_info().misses
+    other = replace(report, department="鼋鼍蠡麤部门")  # characters the first document did not use
+    second = render_pdf(other, printed_at=datetime.now(CITY_TZ))
+    assert _parsed_font.cache_info().misses == parsed
+    texts = ["\n".join(p.extract_text() for p in PdfReader(io.BytesIO(b)).pages) for b in (first, second, first)]
+    assert f"{UNIT} 数据治理月报 {MONTH}" in texts[0] and "鼋鼍蠡麤部门 数据治理月报" in texts[1]
+    assert "鼋鼍蠡麤" not in texts[0] and all(f"#{h.dispute_id}" in t for h in report.handled for t in texts)
+
+
 @pytest.mark.parametrize(("path", "expected"), [
     ("/census?date=9999-12-31", 422), ("/census?date=1900-01-01", 200), ("/backflow?date=2026-02-30", 422),
     ("/backflow?date=1900-01-01", 200), (f"/reports/monthly?department={UNIT}&month=2026-13", 422),
