@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -62,6 +63,9 @@ FAMILY = "cjk"
 """The family name the document draws in (fpdf2's font key)."""
 
 
+_PARSING = threading.Lock()
+
+
 @lru_cache(maxsize=4)
 def _parsed_font(path: str, version: tuple[int, int]) -> Any:
     """``path`` parsed by fpdf2 (its ``TTFFont``), once per process and font file ``version`` (mtime, size):
@@ -81,17 +85,20 @@ def _add_cjk_font(pdf: FPDF, path: Path) -> None:
     What fpdf2 works out from the font once (character map, widths, glyph ids, descriptor) is shared with
     the process's prototype, as fpdf2 itself shares them between a document and its ``FPDFRecorder`` copies
     (``TTFFont.__deepcopy__``). What a document changes is its own: the used-glyph subset, missing glyphs,
-    widths (a defaultdict filled on lookup), the biggest size, and the fontTools font, which fpdf2 subsets in
-    place and closes when it writes the file."""
+    widths (a defaultdict filled on lookup), the biggest size, the font descriptor (fpdf2 gives it the
+    document's object id, font name and embedded file when it writes), and the fontTools font, which fpdf2
+    subsets in place and closes when it writes the file. Requests drawing at once share nothing they change."""
     from fontTools import ttLib
     from fpdf.fonts import SubsetMap
 
     stat = path.stat()
-    prototype = _parsed_font(str(path), (stat.st_mtime_ns, stat.st_size))
+    with _PARSING:  # requests arriving together wait for the one parse
+        prototype = _parsed_font(str(path), (stat.st_mtime_ns, stat.st_size))
     font = copy.copy(prototype)
     font.i = len(pdf.fonts) + 1
     font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, fontNumber=prototype.collection_font_number, lazy=True)
     font.cw = defaultdict(prototype.cw.default_factory, prototype.cw)
+    font.desc = copy.copy(prototype.desc)
     font.missing_glyphs = []
     font.biggest_size_pt = 0
     font._hbfont = None
