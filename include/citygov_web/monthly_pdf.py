@@ -96,7 +96,8 @@ def _add_cjk_font(pdf: FPDF, path: Path) -> None:
         prototype = _parsed_font(str(path), (stat.st_mtime_ns, stat.st_size))
     font = copy.copy(prototype)
     font.i = len(pdf.fonts) + 1
-    font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, fontNumber=prototype.collection_font_number, lazy=True)
+    font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, lazy=True,
+                                 fontNumber=getattr(prototype, "collection_font_number", 0))
     font.cw = defaultdict(prototype.cw.default_factory, prototype.cw)
     font.desc = copy.copy(prototype.desc)
     font.missing_glyphs = []

@@ -89,8 +89,8 @@ def queue_rows(items: Sequence[DisputeView | DisputeLine]) -> list[list[Any]]:
 
 
 def export_queue(items: Sequence[DisputeView | DisputeLine], fmt: str) -> bytes:
-    """The items (as :func:`~citygov.disputes.list_disputes` or :func:`list_dispute_lines` returned them)
-    as a ``csv`` or ``xlsx`` file."""
+    """The items (as :func:`~citygov.disputes.list_disputes` or
+    :func:`~citygov.disputes.queue.list_dispute_lines` returned them) as a ``csv`` or ``xlsx`` file."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     rows = queue_rows(items)
