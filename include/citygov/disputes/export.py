@@ -19,7 +19,6 @@ from typing import Any
 from citygov.disputes.queue import DisputeLine, DisputeView
 from citygov.identifiers import scrub
 from citygov.settings import city_time_text
-from citygov.xlsx import xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
@@ -102,9 +101,21 @@ def export_queue(items: Sequence[DisputeView | DisputeLine], fmt: str) -> bytes:
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:
-    """The rows as a one-sheet workbook, the headings frozen (every text a text, never a formula)."""
-    widths = [max(10, min(40, len(header) + 4)) for header, _ in COLUMNS]
-    return xlsx_bytes(rows, sheet="异议队列 Disputes", widths=widths, frozen_rows=1)
+    """The rows as a one-sheet workbook (openpyxl's write-only mode), the headings frozen. No text starts a
+    formula: :func:`queue_rows` quoted those."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("异议队列 Disputes")
+    for i, (header, _) in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(header) + 4))
+    sheet.freeze_panes = "A2"
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 __all__ = ["COLUMNS", "FORMATS", "MADE_HERE", "MEDIA_TYPES", "export_queue", "queue_rows"]
