@@ -118,7 +118,11 @@ def render_pdf(report: DepartmentMonth, *, printed_at: datetime, candidates: Seq
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every table at INFO
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    _add_cjk_font(pdf, font)
+    try:
+        _add_cjk_font(pdf, font)
+    except (AttributeError, TypeError, ImportError) as exc:  # an fpdf2 whose font internals differ: parse it here
+        logging.getLogger(__name__).debug("font copy unavailable (%s): parsing %s", exc, font)
+        pdf.add_font(FAMILY, fname=str(font))
     pdf.add_page()
     r = report
     pdf.set_font(FAMILY, size=16)

@@ -257,6 +257,25 @@ def test_each_pdf_draws_its_own_text_with_the_font_parsed_once(city: dict[str, A
     assert "鼋鼍蠡麤" not in texts[0] and all(f"#{h.dispute_id}" in t for h in report.handled for t in texts)
 
 
+def test_an_fpdf2_whose_font_internals_differ_still_draws_the_pdf(city: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf import PdfReader
+
+    from citygov_web import monthly_pdf
+
+    if not any(p.is_file() for p in monthly_pdf.FONT_CANDIDATES):
+        pytest.skip("no CJK font on this host: the PDF itself is not drawn here")
+
+    def changed(pdf: Any, path: Path) -> None:
+        raise AttributeError("'TTFFont' object has no attribute 'subset'")
+
+    monkeypatch.setattr(monthly_pdf, "_add_cjk_font", changed)
+    engine = engine_for(city["url"])
+    report = department_month(engine, UNIT, MONTH, as_of=DAY)
+    engine.dispose()
+    body = monthly_pdf.render_pdf(report, printed_at=datetime.now(CITY_TZ))
+    assert f"{UNIT} 数据治理月报 {MONTH}" in PdfReader(io.BytesIO(body)).pages[0].extract_text()
+
+
 @pytest.mark.parametrize(("path", "expected"), [
     ("/census?date=9999-12-31", 422), ("/census?date=1900-01-01", 200), ("/backflow?date=2026-02-30", 422),
     ("/backflow?date=1900-01-01", 200), (f"/reports/monthly?department={UNIT}&month=2026-13", 422),
