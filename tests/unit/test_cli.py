@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,19 @@ def test_an_import_of_thousands_prints_the_first_codes_and_a_count(tmp_path: Pat
     added = next(line for line in out.splitlines() if line.startswith("  added"))
     assert added.startswith("  added 30: 320700-GAJ-0001, ") and "320700-GAJ-0020" in added and "320700-GAJ-0021" not in added
     assert added.endswith("… and 10 more (--json lists them all)")
+
+
+def test_catalog_list_searches_and_pages_like_the_catalog_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [dict(GOOD_ROWS[0], 信息资源代码=f"320700-GAJ-{i:04d}", 信息资源名称=f"人口基本信息{i}") for i in range(1, 31)]
+    rows.append(dict(GOOD_ROWS[0], 信息资源代码="320700-GAJ-0100", 信息资源名称="100%_完成率"))
+    write_catalog(tmp_path / "catalog.csv", rows)
+    db = ["--db", f"sqlite:///{tmp_path / 'g.db'}"]
+    assert main([*db, "catalog", "import", str(tmp_path / "catalog.csv")]) == 0
+    capsys.readouterr()
+    assert main([*db, "catalog", "list", "--search", "%_完", "--json"]) == 0
+    assert [e["code"] for e in json.loads(capsys.readouterr().out)] == ["320700-GAJ-0100"]  # % and _ taken literally
+    assert main([*db, "catalog", "list", "--limit", "5", "--offset", "10"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "5 of 31 catalog entries" and out[1].split()[0] == "320700-GAJ-0011" and len(out) == 6
+    assert main([*db, "catalog", "list", "--limit", "0"]) == 2
+    assert main([*db, "catalog", "list"]) == 0 and capsys.readouterr().out.startswith("31 catalog entries")

@@ -22,6 +22,10 @@ def add_commands(sub: argparse._SubParsersAction, common: ModuleType) -> None:  
     p = catalog.add_parser("list", help="list catalog entries")
     p.add_argument("--json", action="store_true")
     p.add_argument("--all", action="store_true", help="include withdrawn entries")
+    p.add_argument("--search", metavar="TEXT", help="only entries whose code, name or department contains TEXT (taken literally)")
+    p.add_argument("--department", help="only this department's (信息资源提供方) entries")
+    p.add_argument("--limit", type=int, help="at most this many entries (ordered by code)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many first")
     p.set_defaults(func=lambda a: cmd_catalog_list(a, common))
     p = catalog.add_parser("history", help="what each import added, changed, withdrew and rejected")
     p.add_argument("--json", action="store_true")
@@ -74,13 +78,19 @@ def cmd_catalog_import(args: argparse.Namespace, common: ModuleType) -> int:
 
 
 def cmd_catalog_list(args: argparse.Namespace, common: ModuleType) -> int:
-    from citygov.catalog.queries import list_entries
+    from citygov.catalog.queries import page_entries
 
-    entries = list_entries(common.engine(args), include_withdrawn=args.all)
+    if (args.limit is not None and args.limit < 1) or args.offset < 0:
+        print("govern catalog list: --limit must be at least 1 and --offset at least 0", file=sys.stderr)
+        return common.EXIT_ERROR
+    page = page_entries(common.engine(args), include_withdrawn=args.all, text=args.search, department=args.department,
+                        limit=args.limit or sys.maxsize, offset=args.offset)
+    entries = page.entries
     if args.json:
         common.print_json(entries)
         return common.EXIT_OK
-    print(f"{len(entries)} catalog entries")
+    shown = f"{len(entries)} of {page.total}" if len(entries) != page.total else str(page.total)
+    print(f"{shown} catalog entries" + "".join(f" · {k} {v!r}" for k, v in (("search", args.search), ("department", args.department)) if v))
     for e in entries:
         cols = e["columns"].count(":")
         status = "已撤回" if e["withdrawn_at"] else e["lifecycle"]
