@@ -152,3 +152,12 @@ def test_a_suite_unchanged_since_the_day_before_is_not_rendered_again(
     (edited / f"{CODES[1]}.json").write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     build_data_docs(inspected, out, logical_date=DAY, suites=edited)
     assert rendered == [CODES[1]]
+
+
+def test_pages_built_into_another_folder_are_not_this_sites(inspected: Engine, tmp_path: Path) -> None:
+    build_data_docs(inspected, tmp_path / "elsewhere", logical_date=DAY, suites=SUITES)  # govern quality docs --out
+    out = tmp_path / "docs"
+    build_data_docs(inspected, out, logical_date=DAY, suites=SUITES, pages=False)  # the DAG's last task
+    site = out / DAY.isoformat()
+    assert all(Path(p).is_relative_to(site) and Path(p).is_file() for p in _paths(inspected).values())
+    assert all((site / link).is_file() for link in _index_links(site)) and len(_index_links(site)) == 2 * len(CODES)

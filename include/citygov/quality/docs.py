@@ -250,7 +250,7 @@ def build_pages(
         query = query.where(QualityRun.entry_code.in_(codes)) if codes else query.where(False)
     with session_scope(store) as session:
         stored = [(pk, code, location or code, data) for pk, code, location, path, data in session.execute(query.order_by(QualityRun.entry_code))
-                  if isinstance(data, dict) and not (only_missing and path and Path(path).is_file())]
+                  if isinstance(data, dict) and not (only_missing and _in_site(path, site))]
     if not stored:
         return PagesReport(site=site, validations=0, suites=0)
     gx_site = _Gx(site)
@@ -305,6 +305,12 @@ def _earlier_page(out: Path, day: date, path: str, mark: str) -> str | None:
             return None
         return _DATE_BAR.sub("", text, count=1) if text.endswith(mark) else None
     return None
+
+
+def _in_site(path: str | None, site: Path) -> bool:
+    """Whether a run's recorded page is a file of ``site`` (a page built into another Data Docs folder, by
+    ``govern quality docs --out``, is not this site's)."""
+    return bool(path) and Path(path).is_relative_to(site) and Path(path).is_file()
 
 
 def _describe(data: dict[str, Any], run_id: Any, location: str) -> None:
@@ -392,7 +398,7 @@ def build_data_docs(
     stale = [p for folder in ("validations", "expectations") for p in (site / folder).rglob("*.html") if p not in shown]
     for page in stale:
         page.unlink()
-    linked = [(code, location, conn_id, status != "failed") for code, location, conn_id, status, path in runs if path]
+    linked = [(code, location, conn_id, status != "failed") for code, location, conn_id, status, path in runs if _in_site(path, site)]
     _publish(site, logical_date, {"index.html": gx_site.index_page(linked, _run_id(logical_date))})
     _share_static(site, [out / d.isoformat() for d in kept_dates(out) if d != logical_date][:1])
     newest = max([logical_date, *kept_dates(out)])
