@@ -137,7 +137,7 @@ def test_a_suite_unchanged_since_the_day_before_is_not_rendered_again(
     build_data_docs(inspected, out, logical_date=before, suites=SUITES)
     rendered: list[str] = []
     original = docs_module._Gx.suite_page
-    monkeypatch.setattr(docs_module._Gx, "suite_page", lambda self, key, suite: rendered.append(key.name) or original(self, key, suite))
+    monkeypatch.setattr(docs_module._Gx, "suite_page", lambda self, name, suite: rendered.append(name) or original(self, name, suite))
     build_data_docs(inspected, out, logical_date=DAY, suites=SUITES)
     assert rendered == []  # the three suites, unchanged, taken from the day before
     page = (out / DAY.isoformat() / f"expectations/{CODES[0]}.html").read_text(encoding="utf-8")

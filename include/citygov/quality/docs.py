@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select, update
 
 from citygov.quality import registry
-from citygov.quality.docs_offline import SITE_FOLDER, install_vendored, offline_text
+from citygov.quality.docs_offline import make_offline, offline_text
 from citygov.quality.masking import docs_samples, find_unmasked, scrub
 from citygov.quality.suites import SuiteFileError, load_suite, register_expectations, suites_dir
 from citygov.settings import data_dir, whole_number
@@ -173,9 +173,9 @@ class _Gx:
 
         return self._suite_files._convert_key_to_filepath(ExpectationSuiteIdentifier(name=name).to_tuple())
 
-    def suite_page(self, key: Any, suite: Any) -> tuple[str, str]:
-        """(path in the site, HTML) of a suite's page."""
-        return self._suite_files._convert_key_to_filepath(key.to_tuple()), self._html(self.expectations, suite)
+    def suite_page(self, name: str, suite: Any) -> str:
+        """The HTML of suite ``name``'s page (at :meth:`suite_path`)."""
+        return self._html(self.expectations, suite)
 
     def index_page(self, runs: list[tuple[str, str, str | None, bool]], run_id: Any) -> str:
         """The site's index (GX's own renderer and view) listing ``runs`` — (suite, location, source, success) —
@@ -211,6 +211,10 @@ class PagesReport:
     """Suite pages written."""
 
 
+_READ_CHUNK = 500
+"""Stored results read per query (bound parameters of one ``IN`` list)."""
+
+
 def _run_id(day: date) -> Any:
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -244,18 +248,25 @@ def build_pages(
 
     out = Path(out) if out else default_docs_dir()
     site = out / logical_date.isoformat()
-    query = (select(QualityRun.id, QualityRun.entry_code, QualityRun.location, QualityRun.data_docs_path, QualityRun.validation_result)
+    query = (select(QualityRun.id, QualityRun.entry_code, QualityRun.location, QualityRun.data_docs_path)
              .where(QualityRun.logical_date == logical_date, QualityRun.validation_result.is_not(None)))
     if codes is not None:
         query = query.where(QualityRun.entry_code.in_(codes)) if codes else query.where(False)
     with session_scope(store) as session:
-        stored = [(pk, code, location or code, data) for pk, code, location, path, data in session.execute(query.order_by(QualityRun.entry_code))
-                  if isinstance(data, dict) and not (only_missing and _in_site(path, site))]
+        # The results are read only for the runs that get a page (the night's last task reads none).
+        wanted = [(pk, code, location or code) for pk, code, location, path in session.execute(query.order_by(QualityRun.entry_code))
+                  if not (only_missing and _in_site(path, site))]
+        results: dict[int, Any] = {}
+        for i in range(0, len(wanted), _READ_CHUNK):
+            ids = [pk for pk, *_ in wanted[i : i + _READ_CHUNK]]
+            results |= {pk: data for pk, data in session.execute(select(QualityRun.id, QualityRun.validation_result).where(QualityRun.id.in_(ids)))}
+    stored = [(pk, code, location, results[pk]) for pk, code, location in wanted if isinstance(results.get(pk), dict)]
     if not stored:
         return PagesReport(site=site, validations=0, suites=0)
     gx_site = _Gx(site)
     folder = suites_dir(suites)
     run_id = _run_id(logical_date)
+    earlier = next((out / d.isoformat() for d in kept_dates(out) if d != logical_date), None)
     pages: dict[str, str] = {}
     paths: dict[int, str] = {}
     for run_pk, code, location, data in stored:
@@ -267,8 +278,8 @@ def build_pages(
             suite_data = scrub(_suite_json(suite))
             path = gx_site.suite_path(code)
             mark = _suite_mark(suite_data)
-            if (html := _earlier_page(out, logical_date, path, mark)) is None:
-                html = gx_site.suite_page(ExpectationSuiteIdentifier(name=code), _suite_from_json(suite_data))[1] + mark
+            if (html := _earlier_page(earlier, path, mark)) is None:
+                html = gx_site.suite_page(code, _suite_from_json(suite_data)) + mark
             pages[path] = html
         data = docs_samples(scrub(data))  # each failing row with its masked key and reason
         _describe(data, run_id, location)
@@ -293,18 +304,16 @@ def _suite_mark(suite_data: dict[str, Any]) -> str:
     return f"\n<!-- citygov-suite {digest} -->\n"
 
 
-def _earlier_page(out: Path, day: date, path: str, mark: str) -> str | None:
-    """The suite page at ``path`` of the newest other date kept, as GX rendered it (without its date bar),
-    if it ends with ``mark``; else None."""
-    for other in kept_dates(out)[:2]:
-        if other == day:
-            continue
-        try:
-            text = (out / other.isoformat() / path).read_text(encoding="utf-8")
-        except OSError:
-            return None
-        return _DATE_BAR.sub("", text, count=1) if text.endswith(mark) else None
-    return None
+def _earlier_page(earlier: Path | None, path: str, mark: str) -> str | None:
+    """The suite page at ``path`` of the site ``earlier`` (the newest other date kept), as GX rendered it
+    (without its date bar), if it ends with ``mark``; else None."""
+    if earlier is None:
+        return None
+    try:
+        text = (earlier / path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _DATE_BAR.sub("", text, count=1) if text.endswith(mark) else None
 
 
 def _in_site(path: str | None, site: Path) -> bool:
@@ -390,10 +399,7 @@ def build_data_docs(
     gx_site = _Gx(site)
     if not (site / "static" / "styles").is_dir():
         gx_site.copy_static()
-        install_vendored(site)
-        for sheet in (site / "static").rglob("*.css"):
-            if SITE_FOLDER not in sheet.relative_to(site).as_posix():
-                sheet.write_text(offline_text(sheet.read_text(encoding="utf-8"), sheet.relative_to(site).as_posix()), encoding="utf-8")
+        make_offline(site, under="static")  # the pages were made offline one by one
     shown = {Path(path) for *_, path in runs if path} | {site / gx_site.suite_path(code) for code, *_ in runs}
     stale = [p for folder in ("validations", "expectations") for p in (site / folder).rglob("*.html") if p not in shown]
     for page in stale:

@@ -170,26 +170,25 @@ def offline_text(text: str, relative: str, counts: dict[str, int] | None = None)
     return new
 
 
-def make_offline(site: Path) -> OfflineReport:
+def make_offline(site: Path, under: str | None = None) -> OfflineReport:
     """Copy the vendored files into ``site/static/vendor`` and rewrite every page and stylesheet of the GX
-    site ``site`` to load them (and GX's logo from ``static/images``) by relative paths. Raises
-    :class:`OutsideAssetError` if a page still loads anything from outside afterwards."""
+    site ``site`` (only those in its folder ``under``, e.g. ``static`` for GX's own assets when the pages are
+    made offline one by one with :func:`offline_text`) to load them (and GX's logo from ``static/images``) by
+    relative paths. Raises :class:`OutsideAssetError` if a page still loads anything from outside afterwards."""
     install_vendored(site)
     target = site / SITE_FOLDER
     report = OfflineReport()
     left: list[str] = []
-    for path in sorted(site.rglob("*")):
+    for path in sorted((site / under if under else site).rglob("*")):
         if path.suffix not in (".html", ".css") or not path.is_file() or target in path.parents:
             continue
+        up = "../" * (len(path.relative_to(site).parts) - 1)
         text = path.read_text(encoding="utf-8")
-        try:
-            new = offline_text(text, path.relative_to(site).as_posix(), report.replaced)
-        except OutsideAssetError:
-            new = _rewrite(text, "../" * (len(path.relative_to(site).parts) - 1), {})
-            left += [f"{path.relative_to(site)}: {url}" for url in outside_loads(new)]
+        new = _rewrite(text, up, report.replaced)
         if new != text:
             path.write_text(new, encoding="utf-8")
             report.pages += 1
+        left += [f"{path.relative_to(site)}: {url}" for url in outside_loads(new)]
     if left:
         raise OutsideAssetError(f"Data Docs pages would load {len(left)} file(s) from outside ({'; '.join(left[:3])}): "
                                 "vendor them in citygov.quality.docs_offline.PACKAGES")
